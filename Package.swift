@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// seti-dist: data-parallel training of the SETI spectrogram CNN over MPI, on OpenBLAS.
+import PackageDescription
+
+let package = Package(
+    name: "seti-dist",
+    products: [
+        .executable(name: "seti-dist", targets: ["seti-dist"]),
+        .library(name: "SwiftMPI", targets: ["SwiftMPI"]),
+        .library(name: "SetiNet", targets: ["SetiNet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C interop: the only two places that see C headers.
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // The Swift MPI wrapper: nothing else imports CMPI.
+        .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        // BLAS-backed layers, the SETI model, optimizers and schedules.
+        .target(name: "SetiNet", dependencies: ["CBLAS"]),
+
+        // The command-line tool: a thin shell over the libraries.
+        .executableTarget(
+            name: "seti-dist",
+            dependencies: [
+                "SwiftMPI", "SetiNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
+        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"]),
+        // Runs the built `seti-dist` under mpirun, so it depends on the executable.
+        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

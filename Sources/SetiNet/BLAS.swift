@@ -1,0 +1,37 @@
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// OpenBLAS, seen from Swift: the GEMM every hot path lowers onto, and the size of its
+/// thread pool.
+public enum BLAS {
+    /// `C = alpha * op(A) * op(B) + beta * C` on row-major matrices, where op(A) is
+    /// M x K, op(B) is K x N and C is M x N. Leading dimensions are the row strides as
+    /// stored (before transposition).
+    @inline(__always)
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// The number of threads OpenBLAS uses for the next call.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// The thread count one rank should use when `ranksOnNode` ranks share this machine:
+    /// `OPENBLAS_NUM_THREADS` if the launcher set it, otherwise the machine's cores
+    /// divided among the ranks (at least 1), so ranks never fight over cores.
+    public static func threadsPerRank(ranksOnNode: Int, environment: [String: String]) -> Int {
+        if let value = environment["OPENBLAS_NUM_THREADS"], let n = Int(value), n > 0 { return n }
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return max(1, cores / max(1, ranksOnNode))
+    }
+}

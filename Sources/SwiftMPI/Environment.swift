@@ -1,0 +1,92 @@
+import CMPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Start-up and shut-down of the MPI library for this process.
+///
+/// A process started without `mpirun` is an MPI singleton: rank 0 of a world of 1, so
+/// the same code path serves single-process debug runs and multi-node jobs.
+public enum MPI {
+    /// How many threads may call MPI. The trainer calls MPI from its main thread only,
+    /// so `.funneled` is the default and the level actually provided is checked.
+    public enum ThreadLevel: Int32, Sendable, CustomStringConvertible {
+        case single, funneled, serialized, multiple
+
+        var raw: Int32 {
+            switch self {
+            case .single: return Int32(MPI_THREAD_SINGLE)
+            case .funneled: return Int32(MPI_THREAD_FUNNELED)
+            case .serialized: return Int32(MPI_THREAD_SERIALIZED)
+            case .multiple: return Int32(MPI_THREAD_MULTIPLE)
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .single: return "MPI_THREAD_SINGLE"
+            case .funneled: return "MPI_THREAD_FUNNELED"
+            case .serialized: return "MPI_THREAD_SERIALIZED"
+            case .multiple: return "MPI_THREAD_MULTIPLE"
+            }
+        }
+    }
+
+    /// True between a successful ``initialize(threadLevel:)`` and ``finalize()``.
+    public static var isInitialized: Bool {
+        var flag: Int32 = 0
+        MPI_Initialized(&flag)
+        return flag != 0
+    }
+
+    /// True once ``finalize()`` has run; MPI cannot be initialized again after that.
+    public static var isFinalized: Bool {
+        var flag: Int32 = 0
+        MPI_Finalized(&flag)
+        return flag != 0
+    }
+
+    /// Initializes MPI (once per process; later calls return the same world) and
+    /// switches the world communicator to returning error codes instead of aborting.
+    ///
+    /// - Throws: ``MPIError`` if MPI fails to start or provides a lower thread level.
+    @discardableResult
+    public static func initialize(threadLevel: ThreadLevel = .funneled) throws -> Communicator {
+        if !isInitialized {
+            var provided: Int32 = 0
+            try check(MPI_Init_thread(nil, nil, threadLevel.raw, &provided), "MPI_Init_thread")
+            guard provided >= threadLevel.raw else {
+                throw MPIError(
+                    call: "MPI_Init_thread", code: -1,
+                    message: "requested \(threadLevel) but the MPI library provides only level \(provided)")
+            }
+            try check(MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        }
+        return try world
+    }
+
+    /// All processes of the job. Requires ``initialize(threadLevel:)``.
+    public static var world: Communicator {
+        get throws { try Communicator(handle: cmpi_comm_world()) }
+    }
+
+    /// Shuts MPI down. Every rank must call it before a normal exit.
+    public static func finalize() throws {
+        guard isInitialized, !isFinalized else { return }
+        try check(MPI_Finalize(), "MPI_Finalize")
+    }
+
+    /// Ends the whole job: prints `message` on this rank's standard error and asks MPI to
+    /// kill every rank, so a failure on one rank never leaves the others waiting in a
+    /// collective. Without MPI running it simply exits.
+    public static func abort(_ message: String, exitCode: Int32 = 1) -> Never {
+        let rank = isInitialized && !isFinalized ? ((try? world.rank) ?? 0) : 0
+        fputs("seti-dist: error on rank \(rank): \(message)\n", stderr)
+        fflush(stderr)
+        fflush(stdout)
+        if isInitialized && !isFinalized {
+            MPI_Abort(cmpi_comm_world(), exitCode)
+        }
+        exit(exitCode)
+    }
+}

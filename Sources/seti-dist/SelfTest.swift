@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import SetiNet
+import SwiftMPI
+
+/// `seti-dist selftest`: exercises every collective of the MPI wrapper on every rank
+/// against closed-form results and prints one line per rank.
+struct SelfTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Check MPI collectives and BLAS on every rank; prints what each rank saw.",
+        discussion: """
+            Each rank contributes values that depend on its rank, so every result has a
+            closed form: sum, min and max for Float, Double, Int32 and Int64; a large Float
+            allreduce (in place and out of place); a chunked allreduce; a broadcast from the
+            last rank; a non-blocking allreduce; a gather to rank 0; the agreement check.
+            Exits non-zero, naming the rank, at the first wrong result.
+            """)
+
+    @Option(help: "Size of the large Float allreduce, in MiB.")
+    var megabytes: Int = 64
+
+    @Option(help: "Make this rank disagree in the agreement check (to see the job fail cleanly).")
+    var disagreeRank: Int?
+
+    @Option(help: "Make this rank fail on its own while the others wait (to see the job abort cleanly).")
+    var failRank: Int?
+
+    func validate() throws {
+        guard megabytes > 0 else { throw ValidationError("--megabytes must be positive") }
+    }
+
+    func run() throws {
+        Job.run { job in
+            if job.world.rank == failRank {
+                throw SelfTestFailure(description: "deliberate failure requested by --fail-rank \(job.world.rank)")
+            }
+            let report = try SelfTestChecks(world: job.world, node: job.node, megabytes: megabytes).runAll()
+            print(report)
+            fflush(stdout)
+            try job.world.barrier()
+            let hash: UInt64 = job.world.rank == disagreeRank ? 0xBAD : 0x5E71
+            try job.world.agree(on: hash, what: "self-test value")
+        }
+    }
+}
+
+struct SelfTestFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The checks themselves; each throws ``SelfTestFailure`` with the expected and observed values.
+struct SelfTestChecks {
+    let world: Communicator
+    let node: Communicator
+    let megabytes: Int
+
+    var n: Int { world.size }
+    var r: Int { world.rank }
+
+    func runAll() throws -> String {
+        var seen: [String] = []
+        try checkScalars(Float.self); try checkScalars(Double.self)
+        try checkScalars(Int32.self); try checkScalars(Int64.self)
+        seen.append("sum/min/max ok")
+        seen.append(try checkLargeAllreduce())
+        try checkChunked()
+        seen.append("chunked ok")
+        try checkBroadcast()
+        seen.append("broadcast from rank \(n - 1) ok")
+        try checkNonBlocking()
+        seen.append("iallreduce ok")
+        try checkGather()
+        seen.append("gather ok")
+        let nodes = try world.allreduce(node.rank == 0 ? Int32(1) : 0, op: .sum)
+        let header = "rank \(r)/\(n) on \(world.hostName) (local \(node.rank)/\(node.size), \(nodes) node(s), \(BLAS.threads) BLAS thread(s))"
+        return header + ": " + seen.joined(separator: ", ") + "; all checks passed"
+    }
+
+    private func expect<T: Equatable>(_ got: T, _ want: T, _ what: String) throws {
+        guard got == want else { throw SelfTestFailure(description: "\(what): got \(got), expected \(want)") }
+    }
+
+    /// Rank r contributes r + 1 (+ the element index), so sums are n(n+1)/2 (+ n·i).
+    private func checkScalars<T: MPIScalar & BinaryInteger>(_: T.Type) throws {
+        let values = (0..<5).map { T($0) + T(r + 1) }
+        var sum = values, lo = values, hi = values
+        try world.allreduce(&sum, op: .sum)
+        try world.allreduce(&lo, op: .min)
+        try world.allreduce(&hi, op: .max)
+        for i in 0..<5 {
+            try expect(sum[i], T(n * (n + 1) / 2 + n * i), "\(T.self) sum[\(i)]")
+            try expect(lo[i], T(1 + i), "\(T.self) min[\(i)]")
+            try expect(hi[i], T(n + i), "\(T.self) max[\(i)]")
+        }
+    }
+
+    private func checkScalars<T: MPIScalar & BinaryFloatingPoint>(_: T.Type) throws {
+        let values = (0..<5).map { T($0) + T(r + 1) }
+        var sum = values, lo = values, hi = values
+        try world.allreduce(&sum, op: .sum)
+        try world.allreduce(&lo, op: .min)
+        try world.allreduce(&hi, op: .max)
+        for i in 0..<5 {
+            try expect(sum[i], T(n * (n + 1) / 2 + n * i), "\(T.self) sum[\(i)]")
+            try expect(lo[i], T(1 + i), "\(T.self) min[\(i)]")
+            try expect(hi[i], T(n + i), "\(T.self) max[\(i)]")
+        }
+    }
+
+    /// Element i of rank r is (r + 1) + (i mod 7): small integers, so the Float sum is exact.
+    private func checkLargeAllreduce() throws -> String {
+        let count = megabytes * 1024 * 1024 / MemoryLayout<Float>.stride
+        var buffer = (0..<count).map { Float(r + 1) + Float($0 % 7) }
+        var out = [Float](repeating: -1, count: count)
+        let source = buffer
+        try source.withUnsafeBufferPointer { src in
+            try out.withUnsafeMutableBufferPointer { try world.allreduce(src, into: $0, op: .sum) }
+        }
+        let start = DispatchTime.now()
+        try world.allreduce(&buffer, op: .sum)
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+        let base = Float(n * (n + 1) / 2)
+        for i in 0..<count {
+            let want = base + Float(n * (i % 7))
+            if buffer[i] != want { try expect(buffer[i], want, "\(megabytes) MiB in-place allreduce[\(i)]") }
+            if out[i] != want { try expect(out[i], want, "\(megabytes) MiB out-of-place allreduce[\(i)]") }
+        }
+        return "allreduce \(megabytes) MiB ok (\(String(format: "%.1f", ms)) ms in place)"
+    }
+
+    /// Forces 11 MPI calls for one buffer, as a buffer over Int32.max elements would need.
+    private func checkChunked() throws {
+        var chunked = world
+        chunked.maxElementsPerCall = 1_000
+        var values = (0..<10_007).map { Double($0) * Double(r + 1) }
+        try chunked.allreduce(&values, op: .sum)
+        for i in values.indices { try expect(values[i], Double(i * n * (n + 1) / 2), "chunked sum[\(i)]") }
+        var request = try chunked.startAllreduce(UnsafeMutableBufferPointer<Double>(start: nil, count: 0), op: .sum)
+        try request.wait()
+        var ints = (0..<2_500).map { Int64($0 + r) }
+        try ints.withUnsafeMutableBufferPointer { buffer in
+            request = try chunked.startAllreduce(buffer, op: .max)
+            try request.wait()
+        }
+        for i in ints.indices { try expect(ints[i], Int64(i + n - 1), "chunked non-blocking max[\(i)]") }
+    }
+
+    private func checkBroadcast() throws {
+        let root = n - 1
+        var values = (0..<1000).map { Int32($0 * (r + 1)) }
+        try world.broadcast(&values, root: root)
+        for i in values.indices { try expect(values[i], Int32(i * (root + 1)), "broadcast[\(i)]") }
+        try expect(try world.broadcast(Double(r) + 0.5, root: root), Double(root) + 0.5, "scalar broadcast")
+    }
+
+    /// Starts a 16 MiB allreduce, does unrelated work while polling it, then waits.
+    private func checkNonBlocking() throws {
+        let count = 4 * 1024 * 1024
+        var values = (0..<count).map { Float(($0 % 5) * (r + 1)) }
+        try values.withUnsafeMutableBufferPointer { buffer in
+            let request = try world.startAllreduce(buffer, op: .sum)
+            var busy: Float = 0
+            for i in 0..<100_000 {
+                busy += Float(i & 3)
+                if i % 1000 == 0 { try request.test() }
+            }
+            try request.wait()
+            try expect(request.isComplete && busy > 0, true, "non-blocking allreduce completed")
+        }
+        let scale = Float(n * (n + 1) / 2)
+        for i in values.indices { try expect(values[i], Float(i % 5) * scale, "non-blocking sum[\(i)]") }
+    }
+
+    private func checkGather() throws {
+        let gathered = try world.gather(Int64(r * 10), root: 0)
+        if r == 0 {
+            try expect(gathered ?? [], (0..<n).map { Int64($0 * 10) }, "gather to rank 0")
+        } else {
+            try expect(gathered == nil, true, "gather returns nil off the root")
+        }
+        try expect(try world.allgather(Int32(r)), (0..<n).map(Int32.init), "allgather")
+    }
+}

@@ -1,0 +1,37 @@
+import XCTest
+@testable import SetiNet
+
+final class BLASTests: XCTestCase {
+    /// A 2x3 times 3x2 product worked by hand, in all four transpose combinations.
+    func testSgemmMatchesAHandWorkedProduct() {
+        let a: [Float] = [1, 2, 3, 4, 5, 6]  // 2x3
+        let b: [Float] = [7, 8, 9, 10, 11, 12]  // 3x2
+        let want: [Float] = [58, 64, 139, 154]
+        let aT: [Float] = [1, 4, 2, 5, 3, 6]  // 3x2, the transpose of a
+        let bT: [Float] = [7, 9, 11, 8, 10, 12]  // 2x3, the transpose of b
+        for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+            var c: [Float] = [1, 1, 1, 1]
+            let left = transA ? aT : a, right = transB ? bT : b
+            BLAS.sgemm(
+                transA: transA, transB: transB, m: 2, n: 2, k: 3, alpha: 1,
+                a: left, lda: transA ? 2 : 3, b: right, ldb: transB ? 3 : 2, beta: 0.5, c: &c, ldc: 2)
+            XCTAssertEqual(c, want.map { $0 + 0.5 }, "transA \(transA) transB \(transB)")
+        }
+    }
+
+    func testThreadsPerRankSplitsCoresAndHonoursTheLauncher() {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 1, environment: [:]), cores)
+        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: cores, environment: [:]), 1)
+        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: cores * 4, environment: [:]), 1)
+        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 1, environment: ["OPENBLAS_NUM_THREADS": "3"]), 3)
+        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 2, environment: ["OPENBLAS_NUM_THREADS": "zero"]), max(1, cores / 2))
+    }
+
+    func testThreadCountCanBeSet() {
+        let before = BLAS.threads
+        BLAS.threads = 1
+        XCTAssertEqual(BLAS.threads, 1)
+        BLAS.threads = before
+    }
+}
