@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Softmax fused with categorical cross-entropy, averaged over the batch.
+// Shapes: logits and probs (B, K), labels (B) as class indices.
+//
+// The maximum logit is subtracted before exponentiating only for numerical stability;
+// log-probabilities come from log-sum-exp, so extreme logits give a finite loss.
+
+/// Returns the summed (not averaged) loss and the number of correct arg-max predictions;
+/// writes the probabilities.
+func softmaxCrossEntropyForward(
+    _ probs: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>,
+    batch: Int, classes k: Int
+) -> (lossSum: Double, correct: Int) {
+    var lossSum = 0.0, correct = 0
+    for b in 0..<batch {
+        let z = logits + b * k, p = probs + b * k
+        var maxValue = z[0], argmax = 0
+        for j in 1..<k where z[j] > maxValue { maxValue = z[j]; argmax = j }
+        var sum: Float = 0
+        for j in 0..<k { p[j] = expf(z[j] - maxValue); sum += p[j] }
+        for j in 0..<k { p[j] /= sum }
+        let label = Int(labels[b])
+        lossSum += Double(maxValue) + Double(logf(sum)) - Double(z[label])  // in Double: the gap of extreme logits can overflow Float
+        if argmax == label { correct += 1 }
+    }
+    return (lossSum, correct)
+}
+
+/// dlogits = (probs - onehot(label)) * scale, where scale is 1 / (global batch size).
+func softmaxCrossEntropyBackward(
+    _ dlogits: UnsafeMutablePointer<Float>, _ probs: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>,
+    batch: Int, classes k: Int, scale: Float
+) {
+    for b in 0..<batch {
+        for j in 0..<k { dlogits[b * k + j] = probs[b * k + j] * scale }
+        dlogits[b * k + Int(labels[b])] -= scale
+    }
+}

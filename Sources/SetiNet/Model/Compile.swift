@@ -1,0 +1,95 @@
+/// A layer with its geometry resolved and its tensors placed in the flat buffers.
+struct CompiledLayer {
+    enum Op {
+        /// Offsets of kernel and bias in the parameter buffer.
+        case conv(ConvShape, kernel: Int, bias: Int)
+        /// gamma, beta in the parameter buffer; moving mean and variance in the state buffer.
+        case batchNorm(channels: Int, gamma: Int, beta: Int, movingMean: Int, movingVariance: Int, momentum: Float, epsilon: Float)
+        case relu
+        case maxPool(height: Int, width: Int, channels: Int, size: Int)
+        case dropout(rate: Float)
+        case flatten
+        case dense(inputs: Int, units: Int, kernel: Int, bias: Int)
+    }
+
+    let op: Op
+    /// Floats per sample going in and coming out.
+    let inputSize: Int
+    let outputSize: Int
+    /// This layer's slice of the parameter (and gradient) buffer.
+    let parameterRange: Range<Int>
+}
+
+struct CompiledPlan {
+    var layers: [CompiledLayer] = []
+    var tensors: [TensorInfo] = []
+    var parameterCount = 0
+    var stateCount = 0
+}
+
+/// Resolves shapes layer by layer, names tensors as Keras would (conv2d, conv2d_1, ...,
+/// batch_normalization, dense, ...) and places them in forward order.
+func compile(_ spec: ModelSpec) -> CompiledPlan {
+    var plan = CompiledPlan()
+    var h = spec.height, w = spec.width, c = spec.channels
+    var flat = false
+    var nameCounts: [String: Int] = [:]
+
+    func uniqueName(_ base: String) -> String {
+        let n = nameCounts[base, default: 0]
+        nameCounts[base] = n + 1
+        return n == 0 ? base : "\(base)_\(n)"
+    }
+    func add(_ name: String, _ shape: [Int], trainable: Bool) -> Int {
+        let count = shape.reduce(1, *)
+        let offset = trainable ? plan.parameterCount : plan.stateCount
+        plan.tensors.append(TensorInfo(name: name, shape: shape, trainable: trainable, offset: offset))
+        if trainable { plan.parameterCount += count } else { plan.stateCount += count }
+        return offset
+    }
+
+    for layerSpec in spec.layers {
+        let inputSize = h * w * c
+        let firstParameter = plan.parameterCount
+        let op: CompiledLayer.Op
+        switch layerSpec {
+        case .conv2D(let filters, let k):
+            precondition(!flat, "Conv2D after Flatten or Dense")
+            precondition(k % 2 == 1, "Conv2D kernel must be odd for same padding")
+            let name = uniqueName("conv2d")
+            let kernel = add("\(name)/kernel", [k, k, c, filters], trainable: true)
+            let bias = add("\(name)/bias", [filters], trainable: true)
+            op = .conv(ConvShape(height: h, width: w, inChannels: c, outChannels: filters, kernel: k), kernel: kernel, bias: bias)
+            c = filters
+        case .batchNorm(let momentum, let epsilon):
+            let name = uniqueName("batch_normalization")
+            let gamma = add("\(name)/gamma", [c], trainable: true)
+            let beta = add("\(name)/beta", [c], trainable: true)
+            let mean = add("\(name)/moving_mean", [c], trainable: false)
+            let variance = add("\(name)/moving_variance", [c], trainable: false)
+            op = .batchNorm(channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum, epsilon: epsilon)
+        case .relu:
+            op = .relu
+        case .maxPool(let size):
+            precondition(!flat && h >= size && w >= size, "MaxPool2D window larger than the image")
+            op = .maxPool(height: h, width: w, channels: c, size: size)
+            h /= size; w /= size
+        case .dropout(let rate):
+            precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1)")
+            op = .dropout(rate: rate)
+        case .flatten:
+            op = .flatten
+            c = h * w * c; h = 1; w = 1; flat = true
+        case .dense(let units):
+            precondition(flat, "Dense needs a Flatten before it")
+            let name = uniqueName("dense")
+            let kernel = add("\(name)/kernel", [c, units], trainable: true)
+            let bias = add("\(name)/bias", [units], trainable: true)
+            op = .dense(inputs: c, units: units, kernel: kernel, bias: bias)
+            c = units
+        }
+        plan.layers.append(
+            CompiledLayer(op: op, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount))
+    }
+    return plan
+}

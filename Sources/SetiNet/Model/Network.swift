@@ -1,0 +1,290 @@
+/// A named weight tensor, laid out as Keras stores it, inside one of the network's flat
+/// buffers: ``Network/parameters`` when trainable, ``Network/state`` otherwise.
+public struct TensorInfo: Hashable, Sendable {
+    /// Keras's name, e.g. "conv2d/kernel", "batch_normalization_1/moving_mean".
+    public let name: String
+    /// Keras's shape: HWIO for conv kernels, (in, out) for dense kernels.
+    public let shape: [Int]
+    public let trainable: Bool
+    /// First element in its buffer.
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// How one forward pass runs.
+public struct ForwardOptions: Sendable {
+    /// Training uses batch statistics and dropout; inference uses moving statistics.
+    public var training: Bool
+    /// Dropout masks are a function of (seed, step, layer, global sample index).
+    public var dropoutSeed: UInt64 = 0
+    public var step: Int = 0
+    /// Global index of the batch's first sample, so ranks draw the masks one process would.
+    public var firstSample: Int = 0
+    /// Batch-norm statistics per group of samples (see BatchNorm.swift); 1 = whole batch.
+    public var batchNormGroups: Int = 1
+
+    public init(training: Bool, dropoutSeed: UInt64 = 0, step: Int = 0, firstSample: Int = 0, batchNormGroups: Int = 1) {
+        self.training = training
+        self.dropoutSeed = dropoutSeed
+        self.step = step
+        self.firstSample = firstSample
+        self.batchNormGroups = batchNormGroups
+    }
+
+    public static let inference = ForwardOptions(training: false)
+}
+
+/// The compiled model: every trainable parameter in one contiguous buffer and every
+/// gradient in another with the same layout (so one allreduce moves them all), batch-norm
+/// moving statistics in a third, and activation buffers sized for `maxBatch` samples.
+///
+/// Usage per step: ``forward(_:batch:options:)``, ``loss(labels:batch:gradientScale:)``,
+/// ``backward(batch:gradientsReady:)``. Backward *overwrites* the gradients.
+public final class Network {
+    public let spec: ModelSpec
+    public let maxBatch: Int
+    public let tensors: [TensorInfo]
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    /// Non-trainable state: batch-norm moving means and variances.
+    public let state: UnsafeMutableBufferPointer<Float>
+    public var classes: Int { spec.classes }
+    /// Floats per input sample (H * W * C).
+    public var inputSize: Int { spec.height * spec.width * spec.channels }
+
+    let layers: [CompiledLayer]
+    private var outputs: [UnsafeMutablePointer<Float>]
+    private var ownedOutputs: [UnsafeMutablePointer<Float>] = []
+    private var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
+    private var masks: [Int: UnsafeMutablePointer<Float>] = [:]
+    private var batchNormCaches: [Int: BatchNormCache] = [:]
+    private let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+    private let col: UnsafeMutablePointer<Float>
+    private let colCapacity: Int
+    private let probs: UnsafeMutablePointer<Float>
+    private var input: UnsafePointer<Float>?
+    private var lastForward = ForwardOptions.inference
+
+    /// Builds the network for batches of up to `maxBatch` samples and initializes its
+    /// weights from `seed` as Keras does by default (Glorot-uniform kernels, zero biases,
+    /// gamma 1, beta 0, moving mean 0, moving variance 1).
+    public init(spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64) {
+        precondition(maxBatch > 0, "maxBatch must be positive")
+        let plan = compile(spec)
+        self.spec = spec
+        self.maxBatch = maxBatch
+        layers = plan.layers
+        tensors = plan.tensors
+        parameters = .allocate(capacity: plan.parameterCount)
+        gradients = .allocate(capacity: plan.parameterCount)
+        state = .allocate(capacity: plan.stateCount)
+        gradients.initialize(repeating: 0)
+
+        var largest = spec.height * spec.width * spec.channels
+        var outputs: [UnsafeMutablePointer<Float>] = []
+        var colNeed = 0
+        for (i, layer) in layers.enumerated() {
+            largest = max(largest, layer.outputSize)
+            if case .flatten = layer.op, i > 0 {
+                outputs.append(outputs[i - 1])  // same buffer, read as (B, H*W*C)
+                continue
+            }
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * layer.outputSize)
+            ownedOutputs.append(buffer)
+            outputs.append(buffer)
+            switch layer.op {
+            case .maxPool:
+                argmax[i] = .allocate(capacity: maxBatch * layer.outputSize)
+            case .dropout:
+                masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
+            case .conv(let s, _, _):
+                colNeed = max(colNeed, s.pixels * s.patch)  // at least one sample's im2col
+            default:
+                break
+            }
+        }
+        self.outputs = outputs
+        scratch = (.allocate(capacity: maxBatch * largest), .allocate(capacity: maxBatch * largest))
+        // 8M floats (32 MB) of im2col per chunk: thousands of GEMM rows, bounded memory.
+        colCapacity = max(colNeed, 8 << 20)
+        col = .allocate(capacity: colCapacity)
+        probs = .allocate(capacity: maxBatch * spec.classes)
+        initialize(seed: seed)
+    }
+
+    deinit {
+        parameters.deallocate(); gradients.deallocate(); state.deallocate()
+        ownedOutputs.forEach { $0.deallocate() }
+        argmax.values.forEach { $0.deallocate() }
+        masks.values.forEach { $0.deallocate() }
+        scratch.0.deallocate(); scratch.1.deallocate()
+        col.deallocate(); probs.deallocate()
+    }
+
+    /// Trainable and non-trainable parameter counts.
+    public var parameterCounts: (trainable: Int, nonTrainable: Int) { (parameters.count, state.count) }
+
+    /// The tensor with this Keras name.
+    public func tensor(_ name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+
+    /// Re-initializes all weights and statistics from `seed` (Keras's default initializers).
+    public func initialize(seed: UInt64) {
+        for (index, t) in tensors.enumerated() {
+            let buffer = t.trainable ? parameters : state
+            let values = UnsafeMutableBufferPointer(rebasing: buffer[t.offset..<(t.offset + t.count)])
+            switch t.name.split(separator: "/").last! {
+            case "kernel":
+                // Glorot uniform: limit = sqrt(6 / (fan_in + fan_out)), with receptive field.
+                let receptive = t.shape.dropLast(2).reduce(1, *)
+                let fanIn = receptive * t.shape[t.shape.count - 2], fanOut = receptive * t.shape.last!
+                let limit = (6 / Float(fanIn + fanOut)).squareRoot()
+                for i in 0..<t.count {
+                    let u = CounterRandom.uniform(seed: seed, stream: UInt64(index), index: UInt64(i))
+                    values[i] = (2 * u - 1) * limit
+                }
+            case "gamma", "moving_variance":
+                values.update(repeating: 1)
+            default:
+                values.update(repeating: 0)
+            }
+        }
+    }
+
+    // MARK: Forward
+
+    /// Runs the layers on `batch` samples at `input` (NHWC, batch x H x W x C) and returns
+    /// the logits (batch x classes). `input` must stay valid until ``backward(batch:gradientsReady:)``.
+    @discardableResult
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, options: ForwardOptions) -> UnsafePointer<Float> {
+        precondition(batch > 0 && batch <= maxBatch, "batch \(batch) outside 1...\(maxBatch)")
+        self.input = input
+        lastForward = options
+        var x = input
+        let p = parameters.baseAddress!, st = state.baseAddress!
+        for (i, layer) in layers.enumerated() {
+            let out = outputs[i]
+            switch layer.op {
+            case .conv(let s, let kernel, let bias):
+                conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, col: col, colCapacity: colCapacity)
+            case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon):
+                let rows = batch * layer.outputSize / c
+                if options.training {
+                    var cache = batchNormCaches[i] ?? BatchNormCache(mean: [], invStd: [])
+                    batchNormForwardTraining(
+                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c,
+                        groups: options.batchNormGroups, momentum: momentum, epsilon: epsilon, cache: &cache)
+                    batchNormCaches[i] = cache
+                } else {
+                    batchNormForwardInference(
+                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c, epsilon: epsilon)
+                }
+            case .relu:
+                reluForward(out, x, count: batch * layer.outputSize)
+            case .maxPool(let h, let w, let c, let size):
+                maxPoolForward(out, argmax[i]!, x, batch: batch, height: h, width: w, channels: c, pool: size)
+            case .dropout(let rate):
+                if options.training {
+                    dropoutForward(
+                        out, masks[i]!, x, batch: batch, features: layer.outputSize, rate: rate,
+                        seed: options.dropoutSeed, stream: UInt64(options.step) << 16 | UInt64(i),
+                        firstSample: options.firstSample)
+                } else {
+                    out.update(from: x, count: batch * layer.outputSize)
+                }
+            case .flatten:
+                break
+            case .dense(let inputs, let units, let kernel, let bias):
+                denseForward(out, x, p + kernel, p + bias, batch: batch, inputs: inputs, outputs: units)
+            }
+            x = UnsafePointer(out)
+        }
+        return x
+    }
+
+    /// Softmax cross-entropy of the last forward pass against `labels` (class indices).
+    /// Also prepares backward: dlogits = (softmax - onehot) * gradientScale, where the
+    /// scale is 1 / (global batch size) so that summing gradients over ranks gives the
+    /// gradient of the global mean loss.
+    public func loss(labels: UnsafePointer<Int32>, batch: Int, gradientScale: Float) -> (lossSum: Double, correct: Int) {
+        let logits = outputs[layers.count - 1]
+        let result = softmaxCrossEntropyForward(probs, logits, labels, batch: batch, classes: classes)
+        softmaxCrossEntropyBackward(scratch.0, probs, labels, batch: batch, classes: classes, scale: gradientScale)
+        return result
+    }
+
+    /// Softmax probabilities of the last forward pass (valid until the next one).
+    public func probabilities(of logits: UnsafePointer<Float>, batch: Int) -> UnsafeBufferPointer<Float> {
+        for b in 0..<batch {
+            let z = logits + b * classes, q = probs + b * classes
+            let m = (0..<classes).map { z[$0] }.max()!
+            var sum: Float = 0
+            for j in 0..<classes { q[j] = expf(z[j] - m); sum += q[j] }
+            for j in 0..<classes { q[j] /= sum }
+        }
+        return UnsafeBufferPointer(start: probs, count: batch * classes)
+    }
+
+    // MARK: Backward
+
+    /// Backpropagates the gradient prepared by ``loss(labels:batch:gradientScale:)``,
+    /// overwriting ``gradients``. After each layer with parameters, `gradientsReady` gets
+    /// the range of the gradient buffer that is now final, last layer first, so the
+    /// caller can start exchanging it while earlier layers are still computing.
+    public func backward(batch: Int, gradientsReady: ((Range<Int>) -> Void)? = nil) {
+        guard let input else { preconditionFailure("backward called before forward") }
+        var dout = UnsafeMutablePointer(scratch.0), dinp = scratch.1
+        let p = parameters.baseAddress!, g = gradients.baseAddress!
+        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[i]
+            let x = i == 0 ? input : UnsafePointer(outputs[i - 1])
+            let needInput = i > 0
+            switch layer.op {
+            case .conv(let s, let kernel, let bias):
+                conv2dBackward(
+                    needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
+                    col: col, colCapacity: colCapacity)
+            case .batchNorm(let c, let gamma, let beta, _, _, _, _):
+                batchNormBackward(
+                    needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,
+                    rows: batch * layer.outputSize / c, channels: c, groups: lastForward.batchNormGroups,
+                    cache: batchNormCaches[i]!)
+            case .relu:
+                reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
+            case .maxPool:
+                maxPoolBackward(dinp, dout, argmax[i]!, inputCount: batch * layer.inputSize, outputCount: batch * layer.outputSize)
+            case .dropout:
+                dropoutBackward(dinp, dout, masks[i]!, count: batch * layer.outputSize)
+            case .flatten:
+                continue  // same buffer, same gradient
+            case .dense(let inputs, let units, let kernel, let bias):
+                denseBackward(needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, inputs: inputs, outputs: units)
+            }
+            if !layer.parameterRange.isEmpty { gradientsReady?(layer.parameterRange) }
+            swap(&dout, &dinp)
+        }
+    }
+
+    // MARK: Cost
+
+    /// Multiply-adds counted as 2 FLOPs, per sample, from the GEMMs (convolutions and
+    /// dense layers); element-wise layers are not counted. Backward counts the weight
+    /// gradient for every layer and the input gradient for all but the first.
+    public var flopsPerSample: (forward: Int, backward: Int) {
+        var forward = 0, backward = 0
+        for (i, layer) in layers.enumerated() {
+            let f: Int
+            switch layer.op {
+            case .conv(let s, _, _): f = 2 * s.pixels * s.patch * s.outChannels
+            case .dense(let inputs, let units, _, _): f = 2 * inputs * units
+            default: continue
+            }
+            forward += f
+            backward += i == 0 ? f : 2 * f
+        }
+        return (forward, backward)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An update rule over the flat parameter and gradient buffers. Every rank applies the
+/// same rule to the same (allreduced) gradients, so replicas stay identical.
+public protocol Optimizer: AnyObject {
+    /// Applies one update with learning rate `lr`.
+    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float)
+    /// Updates applied so far.
+    var iterations: Int { get }
+    /// The optimizer's state as named buffers (for checkpoints), and a way to restore it.
+    var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { get }
+    func restore(iterations: Int)
+}
+
+/// Adam exactly as Keras computes it (beta1 0.9, beta2 0.999, epsilon 1e-7 by default):
+///   m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2)
+///   p -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon)
+/// One fused pass over p, g, m, v: the update is memory-bound (7 floats moved per
+/// parameter), so it must not read the buffers more than once.
+public final class Adam: Optimizer {
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public private(set) var iterations = 0
+    private let m: UnsafeMutableBufferPointer<Float>
+    private let v: UnsafeMutableBufferPointer<Float>
+
+    public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        m = .allocate(capacity: parameterCount); m.initialize(repeating: 0)
+        v = .allocate(capacity: parameterCount); v.initialize(repeating: 0)
+    }
+
+    deinit { m.deallocate(); v.deallocate() }
+
+    public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("adam/m", m), ("adam/v", v)] }
+    public func restore(iterations: Int) { self.iterations = iterations }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
+        iterations += 1
+        let t = Double(iterations)
+        let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon
+        let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
+        for i in 0..<parameters.count {
+            let gi = g[i]
+            let mi = m[i] + (gi - m[i]) * a1
+            let vi = v[i] + (gi * gi - v[i]) * a2
+            m[i] = mi
+            v[i] = vi
+            p[i] -= alpha * mi / (vi.squareRoot() + eps)
+        }
+    }
+}
+
+/// SGD with momentum, as Keras's SGD: velocity = momentum * velocity - lr * g;
+/// p += velocity (or, with Nesterov, p += momentum * velocity - lr * g).
+public final class SGD: Optimizer {
+    public let momentum: Float, nesterov: Bool
+    public private(set) var iterations = 0
+    private let velocity: UnsafeMutableBufferPointer<Float>
+
+    public init(parameterCount: Int, momentum: Float = 0.9, nesterov: Bool = false) {
+        self.momentum = momentum; self.nesterov = nesterov
+        velocity = .allocate(capacity: parameterCount); velocity.initialize(repeating: 0)
+    }
+
+    deinit { velocity.deallocate() }
+
+    public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("sgd/velocity", velocity)] }
+    public func restore(iterations: Int) { self.iterations = iterations }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
+        iterations += 1
+        let p = parameters.baseAddress!, g = gradients.baseAddress!, vel = velocity.baseAddress!
+        let mu = momentum
+        for i in 0..<parameters.count {
+            let vi = mu * vel[i] - lr * g[i]
+            vel[i] = vi
+            p[i] += nesterov ? mu * vi - lr * g[i] : vi
+        }
+    }
+}

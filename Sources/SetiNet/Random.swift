@@ -1,0 +1,44 @@
+/// Counter-based randomness: every random number is a pure function of a key (seed,
+/// stream, index), so a value never depends on which rank or thread draws it, nor on the
+/// order of draws. SplitMix64's finalizer does the mixing.
+public enum CounterRandom {
+    /// A well-mixed 64-bit value for the key (`seed`, `stream`, `index`).
+    @inline(__always)
+    public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt64 {
+        mix(mix(mix(seed &+ 0x9E37_79B9_7F4A_7C15) ^ stream) ^ index)
+    }
+
+    /// A uniform Float in [0, 1) with 24 random bits.
+    @inline(__always)
+    public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Float {
+        Float(bits(seed: seed, stream: stream, index: index) >> 40) * (1.0 / 16_777_216.0)
+    }
+
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A sequential generator for places where a stream of draws is natural (data shuffles,
+/// simulation). Same seed, same sequence, on every platform.
+public struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The generator's whole state, for checkpoints.
+    public var snapshot: UInt64 { state }
+    public init(snapshot: UInt64, restoring: Void = ()) { state = snapshot }
+}

@@ -1,0 +1,180 @@
+import XCTest
+@testable import SetiNet
+
+/// Every layer's backward against finite differences of its forward, for input and
+/// parameter gradients, with loss = sum(out * r) for a fixed random r (so dout = r).
+final class LayerGradientTests: XCTestCase {
+    var values = TestValues(seed: 42)
+
+    func testConv2DInputKernelAndBiasGradients() {
+        for (s, batch) in [
+            (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 2),
+            (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 3),
+        ] {
+            let x = Tensor(values.uniform(batch * s.inputSize))
+            let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
+            let r = values.uniform(batch * s.outputSize)
+            // A col buffer of one sample forces the chunked path for batch > 1.
+            let col = Tensor(repeating: .nan, count: s.pixels * s.patch)
+            let out = Tensor(repeating: 0, count: batch * s.outputSize)
+            func loss() -> Double {
+                conv2dForward(out.p, x.p, kernel.p, bias.p, batch: batch, s, col: col.p, colCapacity: col.count)
+                return weightedSum(out.p, r)
+            }
+            let dx = Tensor(repeating: .nan, count: x.count)
+            let dk = Tensor(repeating: .nan, count: kernel.count), db = Tensor(repeating: .nan, count: bias.count)
+            _ = loss()
+            conv2dBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, s, col: col.p, colCapacity: col.count)
+            x.assertGradient(dx, of: loss, "conv \(s.kernel)x\(s.kernel) input")
+            kernel.assertGradient(dk, of: loss, "conv \(s.kernel)x\(s.kernel) kernel")
+            bias.assertGradient(db, of: loss, "conv \(s.kernel)x\(s.kernel) bias")
+        }
+    }
+
+    func testDenseGradients() {
+        let batch = 3, inputs = 7, units = 5
+        let x = Tensor(values.uniform(batch * inputs))
+        let kernel = Tensor(values.uniform(inputs * units)), bias = Tensor(values.uniform(units))
+        let r = values.uniform(batch * units)
+        let out = Tensor(repeating: 0, count: batch * units)
+        func loss() -> Double {
+            denseForward(out.p, x.p, kernel.p, bias.p, batch: batch, inputs: inputs, outputs: units)
+            return weightedSum(out.p, r)
+        }
+        let dx = Tensor(repeating: .nan, count: x.count), dk = Tensor(repeating: .nan, count: kernel.count)
+        let db = Tensor(repeating: .nan, count: units)
+        _ = loss()
+        denseBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, inputs: inputs, outputs: units)
+        x.assertGradient(dx, of: loss, "dense input")
+        kernel.assertGradient(dk, of: loss, "dense kernel")
+        bias.assertGradient(db, of: loss, "dense bias")
+    }
+
+    func testBatchNormGradientsWithOneAndTwoGroups() {
+        for groups in [1, 2] {
+            let rows = 8, c = 3
+            let x = Tensor(values.uniform(rows * c, in: -2...2))
+            let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c))
+            let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
+            let r = values.uniform(rows * c)
+            let out = Tensor(repeating: 0, count: rows * c)
+            var cache = BatchNormCache(mean: [], invStd: [])
+            func loss() -> Double {
+                batchNormForwardTraining(
+                    out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
+                    momentum: 0.99, epsilon: 1e-3, cache: &cache)
+                return weightedSum(out.p, r)
+            }
+            _ = loss()
+            let dx = Tensor(repeating: .nan, count: x.count)
+            let dg = Tensor(repeating: .nan, count: c), db = Tensor(repeating: .nan, count: c)
+            batchNormBackward(dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache)
+            x.assertGradient(dx, of: loss, "batch norm input (\(groups) groups)")
+            gamma.assertGradient(dg, of: loss, "batch norm gamma (\(groups) groups)")
+            beta.assertGradient(db, of: loss, "batch norm beta (\(groups) groups)")
+        }
+    }
+
+    func testBatchNormStatisticsMatchKerasDefinitions() {
+        // Two rows, one channel: mean 2, biased variance 1.
+        var out = [Float](repeating: 0, count: 2)
+        var movingMean: [Float] = [0], movingVariance: [Float] = [1]
+        var cache = BatchNormCache(mean: [], invStd: [])
+        batchNormForwardTraining(
+            &out, [1, 3], [1], [0], &movingMean, &movingVariance, rows: 2, channels: 1, groups: 1,
+            momentum: 0.99, epsilon: 1e-3, cache: &cache)
+        XCTAssertEqual(out[0], -1 / (1 + 1e-3 as Float).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(movingMean[0], 0.01 * 2, accuracy: 1e-7)
+        XCTAssertEqual(movingVariance[0], 0.99 * 1 + 0.01 * 1, accuracy: 1e-7)
+        batchNormForwardInference(&out, [2, 4], [2], [1], movingMean, movingVariance, rows: 2, channels: 1, epsilon: 1e-3)
+        XCTAssertEqual(out[1], 2 * (4 - 0.02) / (1 + 1e-3 as Float).squareRoot() + 1, accuracy: 1e-5)
+    }
+
+    func testReluGradient() {
+        let x = Tensor(values.awayFromZero(50))
+        let r = values.uniform(50)
+        let out = Tensor(repeating: 0, count: 50)
+        func loss() -> Double { reluForward(out.p, x.p, count: 50); return weightedSum(out.p, r) }
+        _ = loss()
+        let dx = Tensor(repeating: .nan, count: 50)
+        reluBackward(dx.p, r, out.p, count: 50)
+        x.assertGradient(dx, of: loss, "relu input")
+    }
+
+    func testMaxPoolGradient() {
+        let batch = 2, h = 4, w = 6, c = 3, p = 2
+        // Distinct values 0.05 apart, shuffled, so a 1e-2 nudge never changes a maximum.
+        var order = Array(0..<(batch * h * w * c))
+        var shuffle = SplitMix64(seed: 3)
+        order.shuffle(using: &shuffle)
+        let x = Tensor(order.map { Float($0) * 0.05 })
+        let outCount = batch * (h / p) * (w / p) * c
+        let r = values.uniform(outCount)
+        let out = Tensor(repeating: 0, count: outCount)
+        let arg = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
+        defer { arg.deallocate() }
+        func loss() -> Double {
+            maxPoolForward(out.p, arg, x.p, batch: batch, height: h, width: w, channels: c, pool: p)
+            return weightedSum(out.p, r)
+        }
+        _ = loss()
+        let dx = Tensor(repeating: .nan, count: x.count)
+        maxPoolBackward(dx.p, r, arg, inputCount: x.count, outputCount: outCount)
+        x.assertGradient(dx, of: loss, "max pool input")
+        // Window (0, 0) of channel 0 covers NHWC offsets 0, 3 (x + 1) and 18, 21 (y + 1).
+        XCTAssertEqual(out[0], [x[0], x[3], x[18], x[21]].max())
+    }
+
+    func testDropoutGradientAndStatistics() {
+        let batch = 4, features = 5000, rate: Float = 0.25
+        let x = Tensor(values.uniform(batch * features))
+        let r = values.uniform(batch * features)
+        let out = Tensor(repeating: 0, count: x.count), mask = Tensor(repeating: 0, count: x.count)
+        func loss() -> Double {
+            dropoutForward(out.p, mask.p, x.p, batch: batch, features: features, rate: rate, seed: 9, stream: 1, firstSample: 0)
+            return weightedSum(out.p, r)
+        }
+        _ = loss()
+        let dx = Tensor(repeating: .nan, count: x.count)
+        dropoutBackward(dx.p, r, mask.p, count: x.count)
+        x.assertGradient(dx, of: loss, "dropout input")
+        let masks = mask.array
+        XCTAssertEqual(Double(masks.filter { $0 == 0 }.count) / Double(masks.count), 0.25, accuracy: 0.01)
+        XCTAssertTrue(masks.allSatisfy { $0 == 0 || $0 == 1 / (1 - rate) })
+        // A sample's mask depends on its global index, not on its position in the batch.
+        let one = Tensor(repeating: 0, count: features), oneMask = Tensor(repeating: 0, count: features)
+        dropoutForward(one.p, oneMask.p, x.p + 2 * features, batch: 1, features: features, rate: rate, seed: 9, stream: 1, firstSample: 2)
+        XCTAssertEqual(oneMask.array, Array(masks[(2 * features)..<(3 * features)]))
+    }
+
+    func testSoftmaxCrossEntropyGradient() {
+        let batch = 3, k = 4
+        let logits = Tensor(values.uniform(batch * k, in: -3...3))
+        let labels: [Int32] = [0, 3, 2]
+        let probs = Tensor(repeating: 0, count: batch * k)
+        func loss() -> Double { softmaxCrossEntropyForward(probs.p, logits.p, labels, batch: batch, classes: k).lossSum }
+        _ = loss()
+        let d = Tensor(repeating: .nan, count: batch * k)
+        softmaxCrossEntropyBackward(d.p, probs.p, labels, batch: batch, classes: k, scale: 1)
+        logits.assertGradient(d, of: loss, "softmax cross-entropy logits")
+    }
+
+    func testSoftmaxCrossEntropyOnExtremeLogitsIsFinite() {
+        let logits: [Float] = [1e30, -1e30, 0, 88, -3e38, 3e38, 100, 100]
+        var probs = [Float](repeating: 0, count: 8)
+        let (lossSum, correct) = softmaxCrossEntropyForward(&probs, logits, [0, 0], batch: 2, classes: 4)
+        // Sample 0 is confidently right (loss 0); sample 1 confidently wrong, its loss the
+        // logit gap 3e38 - (-3e38), which overflows Float but not the Double sum.
+        XCTAssertEqual(lossSum, 6e38, accuracy: 1e33)
+        XCTAssertEqual(correct, 1)
+        XCTAssertTrue(probs.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
+        var d = [Float](repeating: 0, count: 8)
+        softmaxCrossEntropyBackward(&d, probs, [0, 0], batch: 2, classes: 4, scale: 0.5)
+        XCTAssertTrue(d.allSatisfy(\.isFinite))
+        XCTAssertEqual(d[0], 0, accuracy: 1e-7)  // confidently right: no gradient
+        XCTAssertEqual(d[5], 0.5, accuracy: 1e-7)  // all probability on the wrong class
+        XCTAssertEqual(d[4], -0.5, accuracy: 1e-7)
+        let (wrong, _) = softmaxCrossEntropyForward(&probs, [0, 0, 0, 60], [0], batch: 1, classes: 4)
+        XCTAssertEqual(wrong, 60, accuracy: 1e-4)
+    }
+}

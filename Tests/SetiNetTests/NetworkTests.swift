@@ -1,0 +1,129 @@
+import XCTest
+@testable import SetiNet
+
+final class NetworkTests: XCTestCase {
+    /// Every layer type, small enough for finite differences over the whole model.
+    static let tiny = ModelSpec(
+        height: 8, width: 6, channels: 1,
+        layers: [
+            .conv2D(filters: 3, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .dropout(rate: 0.25),
+            .conv2D(filters: 4, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .dropout(rate: 0.25),
+            .flatten, .dense(units: 6), .batchNorm, .relu, .dropout(rate: 0.4), .dense(units: 3),
+        ])
+
+    func testSeedModelHasKerasParameterCountsNamesAndLayouts() {
+        let net = Network(spec: .setiCNN, maxBatch: 1, seed: 1)
+        let (trainable, nonTrainable) = net.parameterCounts
+        XCTAssertEqual(trainable + nonTrainable, 33_616_132)
+        XCTAssertEqual(trainable, 33_613_892)
+        XCTAssertEqual(
+            net.tensors.map(\.name),
+            [
+                "conv2d/kernel", "conv2d/bias",
+                "batch_normalization/gamma", "batch_normalization/beta",
+                "batch_normalization/moving_mean", "batch_normalization/moving_variance",
+                "conv2d_1/kernel", "conv2d_1/bias",
+                "batch_normalization_1/gamma", "batch_normalization_1/beta",
+                "batch_normalization_1/moving_mean", "batch_normalization_1/moving_variance",
+                "dense/kernel", "dense/bias",
+                "batch_normalization_2/gamma", "batch_normalization_2/beta",
+                "batch_normalization_2/moving_mean", "batch_normalization_2/moving_variance",
+                "dense_1/kernel", "dense_1/bias",
+            ])
+        XCTAssertEqual(net.tensor("conv2d/kernel")?.shape, [5, 5, 1, 32])  // HWIO
+        XCTAssertEqual(net.tensor("conv2d_1/kernel")?.shape, [5, 5, 32, 64])
+        XCTAssertEqual(net.tensor("dense/kernel")?.shape, [16 * 32 * 64, 1024])  // (in, out)
+        XCTAssertEqual(net.tensor("dense_1/kernel")?.shape, [1024, 4])
+        XCTAssertEqual(net.tensor("batch_normalization_2/moving_variance")?.trainable, false)
+    }
+
+    func testFlopsPerSampleOfTheSeedModel() {
+        let net = Network(spec: .setiCNN, maxBatch: 1, seed: 1)
+        let conv1 = 2 * 64 * 128 * 25 * 32, conv2 = 2 * 32 * 64 * 800 * 64, dense = 2 * 32768 * 1024, out = 2 * 1024 * 4
+        XCTAssertEqual(net.flopsPerSample.forward, conv1 + conv2 + dense + out)
+        XCTAssertEqual(net.flopsPerSample.backward, conv1 + 2 * (conv2 + dense + out))
+        // ~857 MFLOP per sample, forward plus backward.
+        XCTAssertEqual(Double(net.flopsPerSample.forward + net.flopsPerSample.backward) / 1e6, 857, accuracy: 1)
+    }
+
+    func testGlorotInitializationIsSeededAndKerasLike() {
+        let a = Network(spec: .setiCNN, maxBatch: 1, seed: 7), b = Network(spec: .setiCNN, maxBatch: 1, seed: 7)
+        let c = Network(spec: .setiCNN, maxBatch: 1, seed: 8)
+        XCTAssertTrue(a.parameters.elementsEqual(b.parameters))
+        XCTAssertFalse(a.parameters.elementsEqual(c.parameters))
+        let k = a.tensor("dense/kernel")!
+        let limit = (6.0 / Double(32768 + 1024)).squareRoot()
+        let kernel = a.parameters[k.offset..<(k.offset + k.count)]
+        XCTAssertLessThanOrEqual(Double(kernel.map(abs).max()!), limit * (1 + 1e-6))
+        let mean = kernel.reduce(0.0) { $0 + Double($1) } / Double(k.count)
+        let variance = kernel.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(k.count)
+        XCTAssertEqual(mean, 0, accuracy: 1e-5)
+        XCTAssertEqual(variance, limit * limit / 3, accuracy: limit * limit / 300)  // uniform(-l, l)
+        let gamma = a.tensor("batch_normalization/gamma")!, bias = a.tensor("dense/bias")!
+        XCTAssertTrue(a.parameters[gamma.offset..<(gamma.offset + gamma.count)].allSatisfy { $0 == 1 })
+        XCTAssertTrue(a.parameters[bias.offset..<(bias.offset + bias.count)].allSatisfy { $0 == 0 })
+        let variances = a.tensor("batch_normalization_1/moving_variance")!
+        XCTAssertTrue(a.state[variances.offset..<(variances.offset + variances.count)].allSatisfy { $0 == 1 })
+    }
+
+    /// The whole model's parameter gradients (training mode: batch statistics, dropout
+    /// on, two batch-norm groups) against finite differences of its loss.
+    func testWholeModelGradientMatchesFiniteDifferences() {
+        let batch = 4
+        let net = Network(spec: Self.tiny, maxBatch: batch, seed: 3)
+        var values = TestValues(seed: 5)
+        let input = values.uniform(batch * net.inputSize)
+        let labels: [Int32] = [0, 2, 1, 2]
+        let options = ForwardOptions(training: true, dropoutSeed: 11, step: 4, firstSample: 8, batchNormGroups: 2)
+        func loss() -> Double {
+            net.forward(input, batch: batch, options: options)
+            return net.loss(labels: labels, batch: batch, gradientScale: 1).lossSum
+        }
+        _ = loss()
+        net.backward(batch: batch)
+        // Nudging one weight moves many ReLU and max-pool inputs, and some cross their kink;
+        // those indices are detected (two step sizes disagree) and dropped, at most a quarter.
+        // A batch-norm weight moves every activation of its channel, so kinks just outside
+        // eps still bend its difference quotient by a few percent: the tolerance is 5e-2,
+        // while a wrong term or factor in any backward gives errors of order 1.
+        for t in net.tensors where t.trainable {
+            let candidates = GradientCheck.sample(t.count, count: 16).map { $0 + t.offset }
+            let (indices, numerical) = GradientCheck.numericalAwayFromKinks(
+                loss, net.parameters.baseAddress!, indices: candidates, eps: 1e-2)
+            XCTAssertGreaterThanOrEqual(indices.count * 4, candidates.count * 3, "\(t.name): too many kinks")
+            let analytic = indices.map { Double(net.gradients[$0]) }
+            // Biases followed by batch norm have a zero gradient: batch norm removes any shift.
+            let feedsBatchNorm = t.name.hasPrefix("conv2d") && t.name.hasSuffix("/bias") || t.name == "dense/bias"
+            if feedsBatchNorm {
+                XCTAssertLessThan(analytic.map(abs).max()!, 1e-5, t.name)
+                XCTAssertLessThan(numerical.map(abs).max()!, 1e-2, t.name)
+            } else {
+                GradientCheck.assertClose(analytic, numerical, t.name, floor: 1e-3, tolerance: 5e-2)
+            }
+        }
+    }
+
+    func testGradientsReadyReportsEachLayerOnceLastLayerFirst() {
+        let net = Network(spec: Self.tiny, maxBatch: 2, seed: 1)
+        let input = [Float](repeating: 0.5, count: 2 * net.inputSize)
+        net.forward(input, batch: 2, options: ForwardOptions(training: true))
+        _ = net.loss(labels: [0, 1], batch: 2, gradientScale: 0.5)
+        var ranges: [Range<Int>] = []
+        net.backward(batch: 2) { ranges.append($0) }
+        XCTAssertEqual(ranges.first?.upperBound, net.parameters.count)
+        XCTAssertEqual(ranges.last?.lowerBound, 0)
+        for (later, earlier) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(earlier.upperBound, later.lowerBound) }
+    }
+
+    /// Inference uses moving statistics and no dropout, so it is deterministic and does
+    /// not depend on the rest of the batch.
+    func testInferenceIsPerSample() {
+        let net = Network(spec: Self.tiny, maxBatch: 3, seed: 2)
+        var values = TestValues(seed: 9)
+        let input = values.uniform(3 * net.inputSize)
+        let all = Array(UnsafeBufferPointer(start: net.forward(input, batch: 3, options: .inference), count: 9))
+        let last = Array(input[(2 * net.inputSize)...])
+        let alone = Array(UnsafeBufferPointer(start: net.forward(last, batch: 1, options: .inference), count: 3))
+        XCTAssertEqual(Array(all[6...]), alone)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+@testable import SetiNet
+
+final class OptimizerTests: XCTestCase {
+    /// Two Adam steps against the closed form with Keras's defaults, worked in Double.
+    func testAdamMatchesItsClosedForm() {
+        let adam = Adam(parameterCount: 3)
+        var p: [Float] = [1, -2, 0.5]
+        let grads: [[Float]] = [[0.1, -3, 0], [0.2, 1, -1e-3]]
+        var m = [0.0, 0, 0], v = [0.0, 0, 0], want = p.map(Double.init)
+        for (t, g) in grads.enumerated() {
+            p.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { adam.step(parameters: pb, gradients: $0, lr: 0.01) } }
+            let step = Double(t + 1)
+            let alpha = 0.01 * (1 - pow(0.999, step)).squareRoot() / (1 - pow(0.9, step))
+            for i in 0..<3 {
+                m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
+                v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
+                want[i] -= alpha * m[i] / (v[i].squareRoot() + 1e-7)
+            }
+        }
+        for i in 0..<3 { XCTAssertEqual(Double(p[i]), want[i], accuracy: 1e-6) }
+        XCTAssertEqual(adam.iterations, 2)
+    }
+
+    func testSGDMomentumMatchesKeras() {
+        let sgd = SGD(parameterCount: 1, momentum: 0.9)
+        var p: [Float] = [1]
+        for _ in 0..<2 {
+            p.withUnsafeMutableBufferPointer { pb in [Float(0.5)].withUnsafeBufferPointer { sgd.step(parameters: pb, gradients: $0, lr: 0.1) } }
+        }
+        // v1 = -0.05, p1 = 0.95; v2 = 0.9 * -0.05 - 0.05 = -0.095, p2 = 0.855
+        XCTAssertEqual(p[0], 0.855, accuracy: 1e-6)
+    }
+
+    func testLearningRateScheduleTable() {
+        let seed = LearningRateSchedule.kerasSeed
+        XCTAssertEqual(seed(0), 0.005)
+        XCTAssertEqual(seed(4), 0.005)
+        XCTAssertEqual(seed(5), 0.005 * 0.96, accuracy: 1e-15)
+        XCTAssertEqual(seed(12), 0.005 * 0.96 * 0.96, accuracy: 1e-15)
+        // "By step 1,200 it has decayed the rate about 18,000-fold": 0.96^240.
+        XCTAssertEqual(seed(0) / seed(1_200), 17_960, accuracy: 30)
+
+        let smooth = LearningRateSchedule(initial: 1, decay: .exponential(decaySteps: 10, rate: 0.5, staircase: false))
+        XCTAssertEqual(smooth(5), 0.5.squareRoot(), accuracy: 1e-12)
+
+        let step = LearningRateSchedule(initial: 0.1, decay: .step(every: 3, factor: 0.1))
+        XCTAssertEqual([0, 2, 3, 6].map { step($0) }, [0.1, 0.1, 0.010000000000000002, 0.0010000000000000002])
+
+        let cosine = LearningRateSchedule(initial: 1, decay: .cosine(decaySteps: 100, alpha: 0.1))
+        XCTAssertEqual(cosine(0), 1)
+        XCTAssertEqual(cosine(50), 0.55, accuracy: 1e-12)
+        XCTAssertEqual(cosine(100), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(cosine(1_000), 0.1, accuracy: 1e-12)
+
+        let warm = LearningRateSchedule(initial: 0.4, decay: .exponential(decaySteps: 1, rate: 0.5, staircase: true), warmupSteps: 4)
+        XCTAssertEqual([0, 1, 3, 4, 5].map { warm($0) }, [0.1, 0.2, 0.4, 0.4, 0.2])
+        XCTAssertEqual(LearningRateSchedule(initial: 0.3)(10_000), 0.3)
+    }
+}
