@@ -4,11 +4,11 @@ import XCTest
 final class NetworkTests: XCTestCase {
     /// Every layer type, small enough for finite differences over the whole model.
     static let tiny = ModelSpec(
-        height: 8, width: 6, channels: 1,
+        height: 12, width: 8, channels: 1,
         layers: [
-            .conv2D(filters: 3, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .dropout(rate: 0.25),
             .conv2D(filters: 4, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .dropout(rate: 0.25),
-            .flatten, .dense(units: 6), .batchNorm, .relu, .dropout(rate: 0.4), .dense(units: 3),
+            .conv2D(filters: 6, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .dropout(rate: 0.25),
+            .flatten, .dense(units: 8), .batchNorm, .relu, .dropout(rate: 0.4), .dense(units: 3),
         ])
 
     func testSeedModelHasKerasParameterCountsNamesAndLayouts() {
@@ -69,11 +69,13 @@ final class NetworkTests: XCTestCase {
     /// The whole model's parameter gradients (training mode: batch statistics, dropout
     /// on, two batch-norm groups) against finite differences of its loss.
     func testWholeModelGradientMatchesFiniteDifferences() {
-        let batch = 4
+        // Batch 12 in two groups: batch norm after the dense layer then normalises 6 values
+        // per group; with 2 it would be ill-conditioned (x-hat = d / sqrt(d^2 + eps)).
+        let batch = 12
         let net = Network(spec: Self.tiny, maxBatch: batch, seed: 3)
         var values = TestValues(seed: 5)
         let input = values.uniform(batch * net.inputSize)
-        let labels: [Int32] = [0, 2, 1, 2]
+        let labels: [Int32] = [0, 2, 1, 2, 1, 0, 0, 2, 1, 1, 0, 2]
         let options = ForwardOptions(training: true, dropoutSeed: 11, step: 4, firstSample: 8, batchNormGroups: 2)
         func loss() -> Double {
             net.forward(input, batch: batch, options: options)
@@ -81,25 +83,24 @@ final class NetworkTests: XCTestCase {
         }
         _ = loss()
         net.backward(batch: batch)
-        // Nudging one weight moves many ReLU and max-pool inputs, and some cross their kink;
-        // those indices are detected (two step sizes disagree) and dropped, at most a quarter.
-        // A batch-norm weight moves every activation of its channel, so kinks just outside
-        // eps still bend its difference quotient by a few percent: the tolerance is 5e-2,
-        // while a wrong term or factor in any backward gives errors of order 1.
+        // Nudging one weight moves many ReLU and max-pool inputs, and some cross their kink,
+        // so each index is judged at three step sizes (see GradientCheck.agreement); 85% of
+        // the indices of every tensor must agree. A wrong term or factor anywhere in
+        // backward breaks the gradients of that layer and every layer before it.
         for t in net.tensors where t.trainable {
-            let candidates = GradientCheck.sample(t.count, count: 16).map { $0 + t.offset }
-            let (indices, numerical) = GradientCheck.numericalAwayFromKinks(
-                loss, net.parameters.baseAddress!, indices: candidates, eps: 1e-2)
-            XCTAssertGreaterThanOrEqual(indices.count * 4, candidates.count * 3, "\(t.name): too many kinks")
-            let analytic = indices.map { Double(net.gradients[$0]) }
+            let indices = GradientCheck.sample(t.count, count: 16).map { $0 + t.offset }
             // Biases followed by batch norm have a zero gradient: batch norm removes any shift.
             let feedsBatchNorm = t.name.hasPrefix("conv2d") && t.name.hasSuffix("/bias") || t.name == "dense/bias"
             if feedsBatchNorm {
-                XCTAssertLessThan(analytic.map(abs).max()!, 1e-5, t.name)
+                let numerical = GradientCheck.numerical(loss, net.parameters.baseAddress!, indices: indices, eps: 2e-3)
+                XCTAssertLessThan(indices.map { abs(net.gradients[$0]) }.max()!, 1e-4, t.name)
                 XCTAssertLessThan(numerical.map(abs).max()!, 1e-2, t.name)
-            } else {
-                GradientCheck.assertClose(analytic, numerical, t.name, floor: 1e-3, tolerance: 5e-2)
+                continue
             }
+            XCTAssertGreaterThan(indices.map { abs(net.gradients[$0]) }.max()!, 1e-3, "\(t.name): a zero gradient proves nothing")
+            let (fraction, worst) = GradientCheck.agreement(
+                loss, net.parameters.baseAddress!, analytic: { Double(net.gradients[$0]) }, indices: indices)
+            XCTAssertGreaterThanOrEqual(fraction, 0.85, "\(t.name): \(worst)")
         }
     }
 

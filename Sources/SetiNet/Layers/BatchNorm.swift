@@ -26,36 +26,35 @@ func batchNormForwardTraining(
 ) {
     precondition(rows % groups == 0, "batch norm: rows must split evenly into groups")
     let groupRows = rows / groups
-    cache.mean = [Float](repeating: 0, count: groups * c)
-    cache.invStd = [Float](repeating: 0, count: groups * c)
-    var meanOfGroups = [Double](repeating: 0, count: c)
-    var varianceOfGroups = [Double](repeating: 0, count: c)
-    var mean = [Float](repeating: 0, count: c)
-    var variance = [Float](repeating: 0, count: c)
-    for g in 0..<groups {
-        let gx = x + g * groupRows * c
-        // Two passes (mean, then squared deviations) keep the variance accurate.
-        columnSums(&mean, gx, rows: groupRows, columns: c)
-        for i in 0..<c { mean[i] /= Float(groupRows) }
-        squaredDeviationSums(&variance, gx, mean, rows: groupRows, columns: c)
-        for i in 0..<c {
-            variance[i] /= Float(groupRows)
-            cache.mean[g * c + i] = mean[i]
-            cache.invStd[g * c + i] = 1 / (variance[i] + epsilon).squareRoot()
-            meanOfGroups[i] += Double(mean[i]) / Double(groups)
-            varianceOfGroups[i] += Double(variance[i]) / Double(groups)
-        }
-        let gy = y + g * groupRows * c
-        cache.mean.withUnsafeBufferPointer { m in
-            cache.invStd.withUnsafeBufferPointer { s in
-                normalize(gy, gx, m.baseAddress! + g * c, s.baseAddress! + g * c, gamma, beta, rows: groupRows, channels: c)
+    var means = [Float](repeating: 0, count: groups * c), invStds = means, variances = means
+    means.withUnsafeMutableBufferPointer { means in
+        variances.withUnsafeMutableBufferPointer { variances in
+            for g in 0..<groups {
+                let gx = x + g * groupRows * c
+                let mean = means.baseAddress! + g * c, variance = variances.baseAddress! + g * c
+                // Two passes (mean, then squared deviations) keep the variance accurate.
+                columnSums(mean, gx, rows: groupRows, columns: c)
+                for i in 0..<c { mean[i] /= Float(groupRows) }
+                blockedColumnSums(variance, rows: groupRows, columns: c) { row, acc in
+                    let xr = gx + row * c
+                    for i in 0..<c { let d = xr[i] - mean[i]; acc[i] += d * d }
+                }
+                for i in 0..<c { variance[i] /= Float(groupRows) }
             }
         }
     }
-    for i in 0..<c {
-        movingMean[i] = momentum * movingMean[i] + (1 - momentum) * Float(meanOfGroups[i])
-        movingVariance[i] = momentum * movingVariance[i] + (1 - momentum) * Float(varianceOfGroups[i])
+    for i in 0..<(groups * c) { invStds[i] = 1 / (variances[i] + epsilon).squareRoot() }
+    for g in 0..<groups {
+        normalize(y + g * groupRows * c, x + g * groupRows * c, Array(means[(g * c)...]), Array(invStds[(g * c)...]),
+                  gamma, beta, rows: groupRows, channels: c)
     }
+    for i in 0..<c {
+        var mean = 0.0, variance = 0.0
+        for g in 0..<groups { mean += Double(means[g * c + i]); variance += Double(variances[g * c + i]) }
+        movingMean[i] = momentum * movingMean[i] + (1 - momentum) * Float(mean / Double(groups))
+        movingVariance[i] = momentum * movingVariance[i] + (1 - momentum) * Float(variance / Double(groups))
+    }
+    cache = BatchNormCache(mean: means, invStd: invStds)
 }
 
 func batchNormForwardInference(
@@ -65,7 +64,7 @@ func batchNormForwardInference(
     rows: Int, channels c: Int, epsilon: Float
 ) {
     let invStd = (0..<c).map { 1 / (movingVariance[$0] + epsilon).squareRoot() }
-    normalize(y, x, movingMean, invStd, gamma, beta, rows: rows, channels: c)
+    normalize(y, x, Array(UnsafeBufferPointer(start: movingMean, count: c)), invStd, gamma, beta, rows: rows, channels: c)
 }
 
 /// Overwrites `dgamma` and `dbeta`; writes `dx` unless it is nil.
@@ -77,95 +76,66 @@ func batchNormBackward(
     rows: Int, channels c: Int, groups: Int, cache: BatchNormCache
 ) {
     let groupRows = rows / groups
-    var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
     for i in 0..<c { dgamma[i] = 0; dbeta[i] = 0 }
+    // sums[0..<c] = sum dy, sums[c..<2c] = sum dy * (x - mean); xhat = (x - mean) * invStd.
+    let sums = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
+    defer { sums.deallocate(); coefficients.deallocate() }
     for g in 0..<groups {
         let gx = x + g * groupRows * c, gdy = dy + g * groupRows * c
-        let mean = Array(cache.mean[(g * c)..<((g + 1) * c)])
-        let invStd = Array(cache.invStd[(g * c)..<((g + 1) * c)])
-        var accDy = [Double](repeating: 0, count: c), accDyXhat = [Double](repeating: 0, count: c)
-        var partDy = [Float](repeating: 0, count: c), partDyXhat = [Float](repeating: 0, count: c)
-        var r = 0
-        while r < groupRows {
-            let end = min(groupRows, r + 256)
-            for i in 0..<c { partDy[i] = 0; partDyXhat[i] = 0 }
-            for row in r..<end {
+        cache.mean.withUnsafeBufferPointer { meanBuffer in
+            let mean = meanBuffer.baseAddress! + g * c
+            blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
                 let xr = gx + row * c, dyr = gdy + row * c
                 for i in 0..<c {
-                    partDy[i] += dyr[i]
-                    partDyXhat[i] += dyr[i] * (xr[i] - mean[i]) * invStd[i]
+                    acc[i] += dyr[i]
+                    acc[c + i] += dyr[i] * (xr[i] - mean[i])
                 }
             }
-            for i in 0..<c { accDy[i] += Double(partDy[i]); accDyXhat[i] += Double(partDyXhat[i]) }
-            r = end
-        }
-        for i in 0..<c {
-            sumDy[i] = Float(accDy[i]); sumDyXhat[i] = Float(accDyXhat[i])
-            dbeta[i] += sumDy[i]; dgamma[i] += sumDyXhat[i]
+            // dx = a * dy + b * x + shift, per channel, with
+            //   a = gamma invStd, b = -gamma invStd^3 sumDyCentered / n,
+            //   shift = -a sumDy / n - b mean.
+            let n = Float(groupRows)
+            for i in 0..<c {
+                let invStd = cache.invStd[g * c + i]
+                let sumDy = sums[i], sumDyXhat = sums[c + i] * invStd
+                dbeta[i] += sumDy
+                dgamma[i] += sumDyXhat
+                let a = gamma[i] * invStd
+                let b = -a * invStd * sumDyXhat / n
+                coefficients[i] = a
+                coefficients[c + i] = b
+                coefficients[2 * c + i] = -a * sumDy / n - b * mean[i]
+            }
         }
         guard let dx else { continue }
-        let n = Float(groupRows)
-        var scale = [Float](repeating: 0, count: c)
-        for i in 0..<c { scale[i] = gamma[i] * invStd[i] / n }
         let gdx = dx + g * groupRows * c
-        for row in 0..<groupRows {
-            let xr = gx + row * c, dyr = gdy + row * c, dxr = gdx + row * c
-            for i in 0..<c {
-                let xhat = (xr[i] - mean[i]) * invStd[i]
-                dxr[i] = scale[i] * (n * dyr[i] - sumDy[i] - xhat * sumDyXhat[i])
+        let a = coefficients, b = coefficients + c, shift = coefficients + 2 * c
+        Parallel.forEachRange(groupRows, minimumPerThread: 1024) { range in
+            for row in range {
+                let xr = gx + row * c, dyr = gdy + row * c, dxr = gdx + row * c
+                for i in 0..<c { dxr[i] = a[i] * dyr[i] + b[i] * xr[i] + shift[i] }
             }
         }
     }
 }
 
-/// y = gamma * (x - mean) * invStd + beta, per channel.
+/// y = gamma * (x - mean) * invStd + beta, per channel, folded into y = x * scale + shift.
 private func normalize(
-    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ mean: UnsafePointer<Float>,
-    _ invStd: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
-    rows: Int, channels c: Int
+    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ mean: [Float], _ invStd: [Float],
+    _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, rows: Int, channels c: Int
 ) {
-    // Folded into one multiply-add per element: y = x * scale + shift.
-    var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+    defer { coefficients.deallocate() }
+    let scale = coefficients, shift = coefficients + c
     for i in 0..<c {
         scale[i] = gamma[i] * invStd[i]
         shift[i] = beta[i] - mean[i] * scale[i]
     }
-    scale.withUnsafeBufferPointer { scale in
-        shift.withUnsafeBufferPointer { shift in
-            for row in 0..<rows {
-                let xr = x + row * c, yr = y + row * c
-                for i in 0..<c { yr[i] = xr[i] * scale[i] + shift[i] }
-            }
+    Parallel.forEachRange(rows, minimumPerThread: 1024) { range in
+        for row in range {
+            let xr = x + row * c, yr = y + row * c
+            for i in 0..<c { yr[i] = xr[i] * scale[i] + shift[i] }
         }
     }
-}
-
-private func normalize(
-    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ mean: UnsafePointer<Float>,
-    _ invStd: [Float], _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, rows: Int, channels c: Int
-) {
-    invStd.withUnsafeBufferPointer { normalize(y, x, mean, $0.baseAddress!, gamma, beta, rows: rows, channels: c) }
-}
-
-/// out[c] = sum over rows of (m[row, c] - mean[c])^2.
-private func squaredDeviationSums(
-    _ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, _ mean: [Float], rows: Int, columns: Int
-) {
-    var partial = [Float](repeating: 0, count: columns)
-    var total = [Double](repeating: 0, count: columns)
-    var r = 0
-    while r < rows {
-        let end = min(rows, r + 256)
-        for i in 0..<columns { partial[i] = 0 }
-        for row in r..<end {
-            let src = m + row * columns
-            for i in 0..<columns {
-                let d = src[i] - mean[i]
-                partial[i] += d * d
-            }
-        }
-        for i in 0..<columns { total[i] += Double(partial[i]) }
-        r = end
-    }
-    for i in 0..<columns { out[i] = Float(total[i]) }
 }

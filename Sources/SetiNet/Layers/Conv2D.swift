@@ -25,34 +25,37 @@ struct ConvShape {
 /// Writes the im2col rows of `count` samples starting at `inp` into `col`
 /// (count * H * W rows of `patch` floats). Zero padding outside the image.
 func im2col(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int, _ s: ConvShape) {
+    Parallel.forEachRange(count, minimumPerThread: 1) { samples in
+        for b in samples { im2colSample(col + b * s.pixels * s.patch, inp + b * s.inputSize, s) }
+    }
+}
+
+private func im2colSample(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, _ s: ConvShape) {
     let k = s.kernel, cin = s.inChannels, pad = s.pad
     let segment = k * cin  // one kernel row (kx = 0..<k, all channels): contiguous in NHWC
     var row = col
-    for b in 0..<count {
-        let image = inp + b * s.inputSize
-        for y in 0..<s.height {
-            for x in 0..<s.width {
-                let x0 = x - pad
-                for ky in 0..<k {
-                    let dst = row + ky * segment
-                    let iy = y + ky - pad
-                    if iy < 0 || iy >= s.height {
-                        dst.update(repeating: 0, count: segment)
-                    } else if x0 >= 0 && x0 + k <= s.width {
-                        dst.update(from: image + (iy * s.width + x0) * cin, count: segment)
-                    } else {
-                        for kx in 0..<k {
-                            let ix = x0 + kx
-                            if ix < 0 || ix >= s.width {
-                                (dst + kx * cin).update(repeating: 0, count: cin)
-                            } else {
-                                (dst + kx * cin).update(from: image + (iy * s.width + ix) * cin, count: cin)
-                            }
+    for y in 0..<s.height {
+        for x in 0..<s.width {
+            let x0 = x - pad
+            for ky in 0..<k {
+                let dst = row + ky * segment
+                let iy = y + ky - pad
+                if iy < 0 || iy >= s.height {
+                    dst.update(repeating: 0, count: segment)
+                } else if x0 >= 0 && x0 + k <= s.width {
+                    dst.update(from: image + (iy * s.width + x0) * cin, count: segment)
+                } else {
+                    for kx in 0..<k {
+                        let ix = x0 + kx
+                        if ix < 0 || ix >= s.width {
+                            (dst + kx * cin).update(repeating: 0, count: cin)
+                        } else {
+                            (dst + kx * cin).update(from: image + (iy * s.width + ix) * cin, count: cin)
                         }
                     }
                 }
-                row += s.patch
             }
+            row += s.patch
         }
     }
 }
@@ -60,23 +63,26 @@ func im2col(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, cou
 /// The adjoint of im2col: adds each row of `col` back onto the pixels it was copied
 /// from. `dinp` (count samples) must be zeroed by the caller.
 func col2im(_ dinp: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, count: Int, _ s: ConvShape) {
+    Parallel.forEachRange(count, minimumPerThread: 1) { samples in
+        for b in samples { col2imSample(dinp + b * s.inputSize, col + b * s.pixels * s.patch, s) }
+    }
+}
+
+private func col2imSample(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ s: ConvShape) {
     let k = s.kernel, cin = s.inChannels, pad = s.pad
     var row = col
-    for b in 0..<count {
-        let image = dinp + b * s.inputSize
-        for y in 0..<s.height {
-            for x in 0..<s.width {
-                for ky in 0..<k {
-                    let iy = y + ky - pad
-                    guard iy >= 0 && iy < s.height else { continue }
-                    let kxFirst = max(0, pad - x), kxEnd = min(k, s.width + pad - x)
-                    guard kxFirst < kxEnd else { continue }
-                    let src = row + (ky * k + kxFirst) * cin
-                    let dst = image + (iy * s.width + x - pad + kxFirst) * cin
-                    for i in 0..<((kxEnd - kxFirst) * cin) { dst[i] += src[i] }
-                }
-                row += s.patch
+    for y in 0..<s.height {
+        for x in 0..<s.width {
+            for ky in 0..<k {
+                let iy = y + ky - pad
+                guard iy >= 0 && iy < s.height else { continue }
+                let kxFirst = max(0, pad - x), kxEnd = min(k, s.width + pad - x)
+                guard kxFirst < kxEnd else { continue }
+                let src = row + (ky * k + kxFirst) * cin
+                let dst = image + (iy * s.width + x - pad + kxFirst) * cin
+                for i in 0..<((kxEnd - kxFirst) * cin) { dst[i] += src[i] }
             }
+            row += s.patch
         }
     }
 }
@@ -137,21 +143,36 @@ func conv2dBackward(
     }
 }
 
-/// out[c] = sum over rows of m[row, c], accumulated in Double per column.
+/// out[c] = sum over rows of m[row, c].
 func columnSums(_ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, columns: Int) {
-    var partial = [Float](repeating: 0, count: columns)
-    var total = [Double](repeating: 0, count: columns)
-    let block = 256  // rows summed in Float before folding into Double
-    var r = 0
-    while r < rows {
-        let end = min(rows, r + block)
-        for i in 0..<columns { partial[i] = 0 }
-        for row in r..<end {
-            let src = m + row * columns
-            for i in 0..<columns { partial[i] += src[i] }
-        }
-        for i in 0..<columns { total[i] += Double(partial[i]) }
-        r = end
+    blockedColumnSums(out, rows: rows, columns: columns) { row, acc in
+        let src = m + row * columns
+        for i in 0..<columns { acc[i] += src[i] }
     }
-    for i in 0..<columns { out[i] = Float(total[i]) }
+}
+
+/// Per-column sums over rows, where `addRow(row, acc)` adds one row's contributions to
+/// acc[0..<columns]. Rows are cut into fixed blocks of 256, each summed in Float, and the
+/// block sums folded in Double in block order: accurate for long columns, parallel, and
+/// bit-identical whatever the thread count.
+@inline(__always)
+func blockedColumnSums(
+    _ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, _ addRow: (Int, UnsafeMutablePointer<Float>) -> Void
+) {
+    let block = 256
+    let blocks = (rows + block - 1) / block
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks * columns))
+    defer { partials.deallocate() }
+    partials.update(repeating: 0, count: blocks * columns)
+    Parallel.forEachRange(blocks, minimumPerThread: 8) { range in
+        for b in range {
+            let acc = partials + b * columns
+            for row in (b * block)..<min(rows, (b + 1) * block) { addRow(row, acc) }
+        }
+    }
+    for i in 0..<columns {
+        var total = 0.0
+        for b in 0..<blocks { total += Double(partials[b * columns + i]) }
+        out[i] = Float(total)
+    }
 }

@@ -42,13 +42,23 @@ public final class Adam: Optimizer {
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
-        for i in 0..<parameters.count {
-            let gi = g[i]
-            let mi = m[i] + (gi - m[i]) * a1
-            let vi = v[i] + (gi * gi - v[i]) * a2
-            m[i] = mi
-            v[i] = vi
-            p[i] -= alpha * mi / (vi.squareRoot() + eps)
+        Parallel.forEachRange(parameters.count) { range in
+            forEachVector(
+                range,
+                { i in
+                    let gi = load(g, i)
+                    let mi = load(m, i) + (gi - load(m, i)) * a1
+                    let vi = load(v, i) + (gi * gi - load(v, i)) * a2
+                    store(mi, m, i)
+                    store(vi, v, i)
+                    store(load(p, i) - alpha * mi / (vi.squareRoot() + eps), p, i)
+                },
+                tail: { i in
+                    let gi = g[i]
+                    m[i] += (gi - m[i]) * a1
+                    v[i] += (gi * gi - v[i]) * a2
+                    p[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+                })
         }
     }
 }

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import SetiNet
+
+/// `seti-dist bench ...`: commands that measure and print figures.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed: compute against the sgemm peak.",
+        subcommands: [BenchCompute.self])
+}
+
+/// `seti-dist bench compute`: the sgemm peak of this machine and the model's throughput,
+/// measured in one run so the ratio is meaningful on a shared, noisy machine.
+struct BenchCompute: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compute",
+        abstract: "sgemm peak vs. forward, forward+backward and full training step of the SETI CNN.",
+        discussion: """
+            For each BLAS thread count: the best of several sgemm runs on 2048x2048 matrices
+            (the peak), then the model at the given batch: forward (inference), forward +
+            backward, and the full training step (forward, backward, Adam). GFLOP/s counts
+            the GEMM work of the model (see the FLOPs table printed first); the step's share
+            of the peak is the figure to watch. Ends with the peak resident memory.
+            """)
+
+    @Option(help: "Batch size.")
+    var batch: Int = 32
+
+    @Option(help: "Timed repetitions of each measurement (after one warm-up).")
+    var repeats: Int = 5
+
+    @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.")
+    var threads: [Int] = [1, 2]
+
+    @Flag(help: "Print the result as one JSON object too.")
+    var json = false
+
+    func run() throws {
+        let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1)
+        let adam = Adam(parameterCount: net.parameters.count)
+        let flops = net.flopsPerSample
+        printFlopsTable(net)
+        var input = [Float](repeating: 0, count: batch * net.inputSize)
+        var rng = SplitMix64(seed: 1)
+        for i in input.indices { input[i] = 0.6 + 0.15 * Float(rng.next() >> 40) / Float(1 << 24) }
+        let labels = (0..<batch).map { Int32($0 % 4) }
+
+        var results: [[String: Double]] = []
+        for t in threads {
+            BLAS.threads = t
+            let peak = measureSgemmPeak()
+            let forward = best {
+                net.forward(input, batch: batch, options: .inference)
+            }
+            let forwardBackward = best {
+                net.forward(input, batch: batch, options: ForwardOptions(training: true))
+                _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+                net.backward(batch: batch)
+            }
+            let optimizer = best {
+                adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4)
+            }
+            let step = best {
+                net.forward(input, batch: batch, options: ForwardOptions(training: true))
+                _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+                net.backward(batch: batch)
+                adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4)
+            }
+            let b = Double(batch)
+            let fwdGflops = b * Double(flops.forward) / forward / 1e9
+            let trainFlops = b * Double(flops.forward + flops.backward)
+            let stepGflops = trainFlops / step / 1e9
+            print("")
+            print("BLAS threads \(t): sgemm peak \(f1(peak)) GFLOP/s")
+            print(row("forward (inference)", forward, b, fwdGflops, peak))
+            print(row("forward + backward", forwardBackward, b, trainFlops / forwardBackward / 1e9, peak))
+            print("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
+            print(row("training step", step, b, stepGflops, peak))
+            print("  training step at \(f1(100 * stepGflops / peak))% of the sgemm peak")
+            results.append([
+                "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,
+                "forward_samples_per_s": b / forward, "forward_backward_samples_per_s": b / forwardBackward,
+                "adam_ms": optimizer * 1e3, "step_samples_per_s": b / step, "step_gflops": stepGflops,
+                "step_fraction_of_peak": stepGflops / peak,
+            ])
+        }
+        let peakMB = Double(peakResidentBytes()) / 1e6
+        print("\npeak resident memory: \(f1(peakMB)) MB")
+        if json {
+            let object: [String: Any] = ["runs": results, "peak_resident_mb": peakMB,
+                                         "flops_per_sample": ["forward": flops.forward, "backward": flops.backward]]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// The best (shortest) of `repeats` timed runs after a warm-up, in seconds.
+    private func best(_ body: () -> Void) -> Double {
+        body()
+        var fastest = Double.infinity
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            fastest = min(fastest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return fastest
+    }
+
+    /// GFLOP/s of a large square sgemm, the best this BLAS does on this machine.
+    private func measureSgemmPeak() -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        let seconds = best {
+            BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+        }
+        return 2 * Double(n * n * n) / seconds / 1e9
+    }
+
+    private func printFlopsTable(_ net: Network) {
+        print("FLOPs per sample (multiply-add = 2), GEMM layers of the SETI CNN:")
+        print("  conv2d    64x128 px x (5x5x1)  x 32  x 2 =  13.1 M   (backward: weights only, 13.1 M)")
+        print("  conv2d_1  32x64 px  x (5x5x32) x 64  x 2 = 209.7 M   (backward: x2, 419.4 M)")
+        print("  dense     32768 x 1024 x 2              =  67.1 M   (backward: x2, 134.2 M)")
+        print("  dense_1   1024 x 4 x 2                  =   0.008 M (backward: x2)")
+        let f = net.flopsPerSample
+        print("  forward \(f1(Double(f.forward) / 1e6)) M + backward \(f1(Double(f.backward) / 1e6)) M = \(f1(Double(f.forward + f.backward) / 1e6)) MFLOP per training sample")
+    }
+
+    private func row(_ name: String, _ seconds: Double, _ batch: Double, _ gflops: Double, _ peak: Double) -> String {
+        "  \(pad(name, 22)) \(f1(seconds * 1e3)) ms  \(f1(batch / seconds)) samples/s  \(f1(gflops)) GFLOP/s  (\(f1(100 * gflops / peak))% of peak)"
+    }
+}
+
+func f1(_ x: Double) -> String { String(format: "%.1f", x) }
+func pad(_ s: String, _ width: Int) -> String { s.padding(toLength: max(width, s.count), withPad: " ", startingAt: 0) }
+
+/// Peak resident set size of this process (getrusage reports KiB on Linux).
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss * 1024
+}
