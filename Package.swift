@@ -35,7 +35,7 @@ let package = Package(
             ]),
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
-        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"]),
+        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"], exclude: ["Fixtures"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist"]),
     ],
