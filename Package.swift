@@ -20,22 +20,30 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
         .target(name: "SetiNet", dependencies: ["CBLAS"]),
+        // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
+        .target(name: "SetiData", dependencies: ["SetiNet"]),
+        // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
+        .target(name: "SetiPlot", dependencies: ["CZlib"]),
 
         // The command-line tool: a thin shell over the libraries.
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet",
+                "SwiftMPI", "SetiNet", "SetiData", "SetiPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"], exclude: ["Fixtures"]),
+        .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist"]),
     ],

@@ -1,0 +1,139 @@
+import Foundation
+
+/// A folder of spectrograms in one of the layouts the public SETI data set comes in:
+///
+///     DIR/train/images.csv, DIR/train/labels.csv             (subfolders; "validation/"
+///     DIR/validation/images.csv, DIR/validation/labels.csv    or "valid/" for the second)
+///
+///     DIR/images.csv, DIR/labels.csv                          (flat)
+///     DIR/images_valid.csv, DIR/labels_valid.csv
+///
+/// Each `.csv` may also be a NumPy `.npy` of the same name (images float32 [N, 64, 128] or
+/// [N, 8192]; labels one-hot [N, K] or class indices [N]); `.npy` is preferred when both
+/// exist because it loads in a fraction of a second. Labels are one-hot rows over the
+/// classes in the order squiggle, narrowband, noise, narrowbanddrd (then brightpixel,
+/// squarepulsednarrowband, squigglesquarepulsednarrowband for seven columns).
+public enum DataFolder {
+    public enum Split: String, CaseIterable, Sendable {
+        case train, validation
+    }
+
+    public enum Format: String, CaseIterable, Sendable {
+        case csv, npy
+    }
+
+    /// The image and label files of `split` in `folder`, or an error listing where it looked.
+    public static func locate(_ split: Split, in folder: URL) throws -> (images: URL, labels: URL) {
+        let candidates: [(String, String)]
+        switch split {
+        case .train:
+            candidates = [("train/images", "train/labels"), ("images", "labels")]
+        case .validation:
+            candidates = [("validation/images", "validation/labels"), ("valid/images", "valid/labels"), ("images_valid", "labels_valid")]
+        }
+        for format in [Format.npy, .csv] {
+            for (images, labels) in candidates {
+                let i = folder.appendingPathComponent("\(images).\(format.rawValue)")
+                let l = folder.appendingPathComponent("\(labels).\(format.rawValue)")
+                if FileManager.default.fileExists(atPath: i.path) && FileManager.default.fileExists(atPath: l.path) { return (i, l) }
+            }
+        }
+        guard FileManager.default.fileExists(atPath: folder.path) else { throw DataError(file: folder.path, "no such folder") }
+        let tried = candidates.map { "\($0.0).csv" }.joined(separator: ", ")
+        throw DataError(file: folder.path, "no \(split.rawValue) data: looked for \(tried) (and .npy) with their labels files")
+    }
+
+    /// Loads `split` from `folder`, checking shapes, finiteness and one-hot labels.
+    public static func load(_ split: Split, from folder: URL, height: Int = 64, width: Int = 128) throws -> SpectrogramSet {
+        let (imagesURL, labelsURL) = try locate(split, in: folder)
+        let pixels = height * width
+        var images: [Float]
+        let rows: Int
+        if imagesURL.pathExtension == "npy" {
+            let array = try NPY.read(imagesURL)
+            let perSample = array.shape.dropFirst().reduce(1, *)
+            guard array.shape.count >= 2, perSample == pixels else {
+                throw DataError(file: imagesURL.path, "shape \(array.shape) is not [N, \(height), \(width)] or [N, \(pixels)]")
+            }
+            if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(file: imagesURL.path, "sample \(bad / pixels) holds a non-finite value (\(array.values[bad]))")
+            }
+            images = array.values
+            rows = array.shape[0]
+        } else {
+            let csv = try CSV.readMatrix(imagesURL, columns: nil)
+            guard csv.columns == pixels else {
+                throw DataError(file: imagesURL.path, line: 1, "expected \(pixels) values (\(height) x \(width)), found \(csv.columns)")
+            }
+            images = csv.values
+            rows = csv.rows
+        }
+        let labels = try loadLabels(labelsURL)
+        guard labels.indices.count == rows else {
+            throw DataError(file: labelsURL.path, "has \(labels.indices.count) labels but \(imagesURL.lastPathComponent) has \(rows) images")
+        }
+        let names = SignalClass.allCases.prefix(labels.classes).map(\.description)
+        return SpectrogramSet(height: height, width: width, images: images, labels: labels.indices, classNames: Array(names))
+    }
+
+    /// Class indices from one-hot rows (CSV or .npy [N, K]) or an integer vector ([N]).
+    private static func loadLabels(_ url: URL) throws -> (indices: [Int32], classes: Int) {
+        let values: [Float], rows: Int, columns: Int
+        if url.pathExtension == "npy" {
+            let array = try NPY.read(url)
+            if array.shape.count == 1 {
+                let k = Int(array.values.max() ?? 0) + 1
+                for (i, v) in array.values.enumerated() where v < 0 || v != v.rounded() || Int(v) >= SignalClass.allCases.count {
+                    throw DataError(file: url.path, "label \(i) is \(v), not a class index 0..<\(SignalClass.allCases.count)")
+                }
+                return (array.values.map { Int32($0) }, max(k, 4))
+            }
+            guard array.shape.count == 2 else { throw DataError(file: url.path, "shape \(array.shape) is not [N] or [N, classes]") }
+            (values, rows, columns) = (array.values, array.shape[0], array.shape[1])
+        } else {
+            (values, rows, columns) = try CSV.readMatrix(url, columns: nil)
+        }
+        guard columns == 4 || columns == 7 else {
+            throw DataError(file: url.path, line: 1, "expected 4 or 7 one-hot columns, found \(columns)")
+        }
+        var indices = [Int32](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let row = values[(r * columns)..<((r + 1) * columns)]
+            let ones = row.filter { $0 == 1 }.count, zeros = row.filter { $0 == 0 }.count
+            guard ones == 1 && zeros == columns - 1 else {
+                throw DataError(file: url.path, line: r + 1, "label row is not one-hot: \(row.map { "\($0)" }.joined(separator: ","))")
+            }
+            indices[r] = Int32(row.firstIndex(of: 1)! - row.startIndex)
+        }
+        return (indices, columns)
+    }
+
+    /// Writes `set` as `split` in the subfolder layout (`train/`, `validation/`), in each
+    /// of `formats`. CSV pixels are written as the public data set writes them when they
+    /// are multiples of 1/255, with full Float precision otherwise.
+    public static func write(_ set: SpectrogramSet, as split: Split, to folder: URL, formats: [Format]) throws {
+        let dir = folder.appendingPathComponent(split.rawValue)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for format in formats {
+            let images = dir.appendingPathComponent("images.\(format.rawValue)")
+            let labels = dir.appendingPathComponent("labels.\(format.rawValue)")
+            switch format {
+            case .npy:
+                try NPY.write(set.images, shape: [set.count, set.height, set.width], to: images)
+                try NPY.write(set.labels.map(Int64.init), shape: [set.count], to: labels)
+            case .csv:
+                let levels = set.images.map { ($0 * 255).rounded() }
+                if zip(levels, set.images).allSatisfy({ $0.0 >= 0 && $0.0 <= 255 && pixelValue(UInt8($0.0)) == $0.1 }) {
+                    try CSV.writeLevels(levels.map { UInt8($0) }, rows: set.count, columns: set.pixels, to: images)
+                } else {
+                    try CSV.writeFloats(set.images, rows: set.count, columns: set.pixels, to: images)
+                }
+                try CSV.writeOneHot(set.labels, classes: set.classNames.count, to: labels)
+            }
+        }
+    }
+}
+
+/// The Float that level k of 255 becomes when its CSV text (k/255 printed in Double) is read.
+@inline(__always)
+func pixelValue(_ level: UInt8) -> Float { Float(Double(level) / 255) }

@@ -1,0 +1,94 @@
+import Foundation
+
+/// NumPy's .npy format (version 1.0): the magic "\x93NUMPY", a version, a little-endian
+/// header length, a Python-literal header dict {'descr', 'fortran_order', 'shape'} padded
+/// with spaces to a multiple of 64 bytes and ended by a newline, then C-order data.
+/// `numpy.load` reads what this writes; this reads float32/float64 and int32/int64 arrays.
+enum NPY {
+    struct Array {
+        var shape: [Int]
+        var values: [Float]
+        /// Whether the stored dtype was an integer type.
+        var isInteger: Bool
+    }
+
+    static func write(_ values: [Float], shape: [Int], to url: URL) throws {
+        var body = Data(capacity: values.count * 4)
+        values.withUnsafeBytes { body.append(contentsOf: $0) }
+        try write(descr: "<f4", shape: shape, body: body, to: url)
+    }
+
+    static func write(_ values: [Int64], shape: [Int], to url: URL) throws {
+        var body = Data(capacity: values.count * 8)
+        values.withUnsafeBytes { body.append(contentsOf: $0) }
+        try write(descr: "<i8", shape: shape, body: body, to: url)
+    }
+
+    private static func write(descr: String, shape: [Int], body: Data, to url: URL) throws {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = Data([0x93] + Swift.Array("NUMPY".utf8) + [1, 0])
+        let length = UInt16(header.utf8.count)
+        out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+        out.append(contentsOf: header.utf8)
+        out.append(body)
+        try out.write(to: url, options: .atomic)
+    }
+
+    static func read(_ url: URL) throws -> Array {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        func fail(_ why: String) -> DataError { DataError(file: path, "not a readable .npy file: \(why)") }
+        guard data.count >= 10, data.prefix(6) == Data([0x93] + Swift.Array("NUMPY".utf8)) else { throw fail("bad magic") }
+        let major = data[data.startIndex + 6]
+        let headerStart = major == 1 ? 10 : 12
+        guard major >= 1 && major <= 3, data.count >= headerStart else { throw fail("unsupported version \(major)") }
+        let headerLength = major == 1
+            ? Int(data[data.startIndex + 8]) | Int(data[data.startIndex + 9]) << 8
+            : (0..<4).reduce(0) { $0 | Int(data[data.startIndex + 8 + $1]) << (8 * $1) }
+        guard data.count >= headerStart + headerLength else { throw fail("truncated header") }
+        let header = String(decoding: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], as: UTF8.self)
+        guard let descr = field("descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")),
+            let shapeText = field("shape", in: header)
+        else { throw fail("header lacks descr or shape") }
+        if field("fortran_order", in: header)?.contains("True") == true { throw fail("Fortran-ordered arrays are not supported") }
+        let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+            .split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let count = shape.reduce(1, *)
+        let byteSizes = ["<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8]
+        guard let size = byteSizes[descr] else { throw fail("dtype \(descr) is not supported (use float32, float64, int32 or int64)") }
+        let start = data.startIndex + headerStart + headerLength
+        guard data.count - headerStart - headerLength >= count * size else {
+            throw fail("holds fewer values than its shape \(shape) needs")
+        }
+        var values = [Float](repeating: 0, count: count)
+        data.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + (start - data.startIndex)
+            for i in 0..<count {
+                switch descr {
+                case "<f4": values[i] = base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                case "<f8": values[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
+                case "<i4": values[i] = Float(base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+                default: values[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
+                }
+            }
+        }
+        return Array(shape: shape, values: values, isInteger: descr.contains("i"))
+    }
+
+    /// The text after `'key':` up to the next top-level comma (a tuple counts as one value).
+    private static func field(_ key: String, in header: String) -> String? {
+        guard let range = header.range(of: "'\(key)':") else { return nil }
+        var depth = 0, out = ""
+        for ch in header[range.upperBound...] {
+            if ch == "(" { depth += 1 }
+            if ch == ")" { depth -= 1 }
+            if (ch == "," && depth == 0) || ch == "}" { break }
+            out.append(ch)
+        }
+        return out.trimmingCharacters(in: .whitespaces)
+    }
+}

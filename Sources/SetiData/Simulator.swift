@@ -1,0 +1,167 @@
+import Foundation
+import SetiNet
+
+/// The built-in data set: spectrograms simulated from a simple physical model of what a
+/// radio telescope's spectrometer records, encoded like the public SETI data.
+///
+/// Per image (time t down the rows, frequency f along the columns):
+/// - background: radiometer noise, the power of each pixel an average of K independent
+///   spectra, i.e. chi-squared with 2K degrees of freedom (mean 1, std 1/sqrt(K)), times
+///   the receiver bandpass: a gentle tilt plus a sinusoidal ripple;
+/// - signal: power A(t) * exp(-(f - f0(t))^2 / (2 w^2)) on top, with a Gaussian profile of
+///   width w (0.6 to 1.6 px) and amplitude A = SNR x noise std, the SNR drawn
+///   log-uniformly from `snr` (barely visible to bright);
+/// - f0(t) per class: narrowband a straight drifting track (constant drift, sometimes
+///   zero); narrowbanddrd a drift rate that itself changes (a curved track); squiggle a
+///   random walk; noise nothing; the extended set adds brightpixel (one short burst),
+///   squarepulsednarrowband and squigglesquarepulsednarrowband (switched on and off in time);
+/// - encoding as the public data: log power, scaled per image and inverted so the signal
+///   is dark on a background of about 0.6 to 0.75, quantized to multiples of 1/255.
+///
+/// Every sample is a pure function of (seed, split, class, index): the same seed gives
+/// the same bytes however many threads or ranks generate it.
+public struct Simulator: Sendable {
+    public var height = 64
+    public var width = 128
+    public var classes: [SignalClass] = SignalClass.classic
+    /// Per-pixel peak SNR range, in units of the background noise's standard deviation.
+    public var snr: ClosedRange<Double> = 1.0...12.0
+    /// Spectra averaged per pixel (K): the noise std is 1/sqrt(K).
+    public var averagedSpectra = 8
+    public var seed: UInt64
+
+    public init(seed: UInt64, classes: [SignalClass] = SignalClass.classic) {
+        self.seed = seed
+        self.classes = classes
+    }
+
+    /// `perClass` samples of every class, grouped by class as in the public training file.
+    public func generate(perClass: Int, split: DataFolder.Split) -> SpectrogramSet {
+        let total = perClass * classes.count
+        let pixels = height * width
+        var images = [Float](repeating: 0, count: total * pixels)
+        images.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: total) { i in
+                let c = i / perClass
+                let key = CounterRandom.bits(seed: seed, stream: split == .train ? 1 : 2, index: UInt64(c) << 32 | UInt64(i % perClass))
+                var rng = SplitMix64(seed: key)
+                render(classes[c], into: base + i * pixels, rng: &rng)
+            }
+        }
+        let labels = (0..<total).map { Int32($0 / perClass) }
+        return SpectrogramSet(height: height, width: width, images: images, labels: labels, classNames: classes.map(\.description))
+    }
+
+    // MARK: One spectrogram
+
+    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) {
+        let k = averagedSpectra
+        let noiseStd = 1 / Double(k).squareRoot()
+        // Receiver bandpass: tilt up to +-10 %, ripple of 2 to 8 % over 20 to 80 channels.
+        let tilt = rng.uniform(-0.1...0.1), ripple = rng.uniform(0.02...0.08)
+        let period = rng.uniform(20...80), phase = rng.uniform(0...(2 * .pi))
+        let bandpass = (0..<width).map { f in
+            1 + tilt * (Double(f) / Double(width) - 0.5) + ripple * sin(2 * .pi * Double(f) / period + phase)
+        }
+        var power = [Double](repeating: 0, count: height * width)
+        for i in power.indices {
+            var sum = 0.0  // chi-squared with 2K dof / 2K: mean of K unit exponentials
+            for _ in 0..<k { sum -= log(1 - rng.uniform01()) }
+            power[i] = sum / Double(k) * bandpass[i % width]
+        }
+        if let track = track(kind, rng: &rng) {
+            let snr = exp(rng.uniform(log(self.snr.lowerBound)...log(self.snr.upperBound)))
+            let amplitude = snr * noiseStd
+            let w = rng.uniform(0.6...1.6)
+            for t in 0..<height {
+                guard let (f0, gain) = track[t] else { continue }
+                let lo = max(0, Int(f0 - 4 * w)), hi = min(width - 1, Int(f0 + 4 * w) + 1)
+                guard lo <= hi else { continue }
+                for f in lo...hi {
+                    let d = (Double(f) - f0) / w
+                    power[t * width + f] += amplitude * gain * exp(-0.5 * d * d) * bandpass[f]
+                }
+            }
+        }
+        encode(power, into: out, background: rng.uniform(0.6...0.75))
+    }
+
+    /// Where the signal is in each row: (centre frequency in pixels, relative power), or
+    /// nil for a row without signal. Nil for the noise class.
+    private func track(_ kind: SignalClass, rng: inout SplitMix64) -> [(Double, Double)?]? {
+        let h = Double(height), w = Double(width)
+        func straight(curvature: Double) -> [(Double, Double)?] {
+            // Draw start and drift until the whole track stays inside the band.
+            while true {
+                let drift = rng.uniform01() < 0.2 ? 0 : rng.uniform(-1.0...1.0)
+                let start = rng.uniform(4...(w - 5))
+                let path = (0..<height).map { t -> Double in
+                    let x = Double(t)
+                    return start + drift * x + 0.5 * curvature * x * x
+                }
+                if path.allSatisfy({ $0 >= 3 && $0 <= w - 4 }) { return path.map { ($0, 1) } }
+            }
+        }
+        func squiggle() -> [(Double, Double)?] {
+            let step = rng.uniform(0.6...2.0), drift = rng.uniform(-0.3...0.3)
+            var f = rng.uniform(w * 0.25...w * 0.75)
+            return (0..<height).map { _ in
+                f = min(w - 4, max(3, f + drift + step * rng.gaussian()))
+                return (f, 1)
+            }
+        }
+        func pulsed(_ path: [(Double, Double)?]) -> [(Double, Double)?] {
+            let period = Int(rng.uniform(8...24)), duty = rng.uniform(0.3...0.7), offset = Int(rng.uniform(0...Double(period)))
+            return path.enumerated().map { t, p in Double((t + offset) % period) < duty * Double(period) ? p : nil }
+        }
+        switch kind {
+        case .noise:
+            return nil
+        case .narrowband:
+            return straight(curvature: 0)
+        case .narrowbanddrd:
+            // The drift rate changes by 0.4 to 1.2 px/row over the 64 rows: a clear bend.
+            let change = rng.uniform(0.4...1.2) * (rng.uniform01() < 0.5 ? -1 : 1)
+            return straight(curvature: change / h)
+        case .squiggle:
+            return squiggle()
+        case .brightpixel:
+            let t0 = Int(rng.uniform(2...(h - 3))), f0 = rng.uniform(4...(w - 5)), length = Int(rng.uniform(1...3))
+            return (0..<height).map { t in t >= t0 && t < t0 + length ? (f0, 3) : nil }
+        case .squarepulsednarrowband:
+            return pulsed(straight(curvature: 0))
+        case .squigglesquarepulsednarrowband:
+            return pulsed(squiggle())
+        }
+    }
+
+    /// Log power scaled so that the image's median maps to `background` and its maximum
+    /// to 0 (dark), as the public data encode it; quantized to k/255.
+    private func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double) {
+        let logs = power.map { log10(max($0, 1e-6)) }
+        let median = logs.sorted()[logs.count / 2]
+        // A floor on the range keeps noise-only images from being stretched to full contrast.
+        let top = max(logs.max()!, median + 0.35)
+        let bottom = median - (1 - background) / background * (top - median)
+        for (i, v) in logs.enumerated() {
+            let pixel = 1 - (v - bottom) / (top - bottom)
+            out[i] = pixelValue(UInt8((min(1, max(0, pixel)) * 255).rounded()))
+        }
+    }
+}
+
+extension SplitMix64 {
+    /// Uniform in [0, 1) with 53 random bits.
+    mutating func uniform01() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
+        range.lowerBound + (range.upperBound - range.lowerBound) * uniform01()
+    }
+
+    /// A standard normal draw (Box-Muller).
+    mutating func gaussian() -> Double {
+        let u1 = 1 - uniform01(), u2 = uniform01()
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
