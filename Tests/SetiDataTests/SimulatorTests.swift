@@ -1,0 +1,78 @@
+import XCTest
+@testable import SetiData
+
+final class SimulatorTests: XCTestCase {
+    func testSameSeedSameBytesAndBalancedClasses() {
+        let a = Simulator(seed: 11).generate(perClass: 5, split: .train)
+        let b = Simulator(seed: 11).generate(perClass: 5, split: .train)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a.images, Simulator(seed: 12).generate(perClass: 5, split: .train).images)
+        XCTAssertNotEqual(a.images, Simulator(seed: 11).generate(perClass: 5, split: .validation).images)
+        XCTAssertEqual(a.classCounts, [5, 5, 5, 5])
+        XCTAssertEqual(Simulator(seed: 1, classes: SignalClass.extended).generate(perClass: 2, split: .train).classCounts, Array(repeating: 2, count: 7))
+    }
+
+    func testPixelsAreEncodedLikeThePublicData() {
+        let set = Simulator(seed: 4).generate(perClass: 20, split: .train)
+        XCTAssertTrue(set.images.allSatisfy { $0 >= 0 && $0 <= 1 && pixelValue(UInt8(($0 * 255).rounded())) == $0 })
+        for i in 0..<set.count {
+            let sorted = set.image(i).sorted()
+            XCTAssertEqual(Double(sorted[sorted.count / 2]), 0.675, accuracy: 0.08, "background median of sample \(i)")
+        }
+    }
+
+    /// The track of a signal: the darkest (strongest) column of each row, fitted with a
+    /// quadratic f(t) = a + b t + c t^2 by least squares.
+    private func curvature(_ image: ArraySlice<Float>) -> (c: Double, residual: Double) {
+        let rows = 64, width = 128
+        var ts: [Double] = [], fs: [Double] = []
+        for t in 0..<rows {
+            let row = image[(image.startIndex + t * width)..<(image.startIndex + (t + 1) * width)]
+            ts.append(Double(t)); fs.append(Double(row.firstIndex(of: row.min()!)! - row.startIndex))
+        }
+        // Normal equations for [1, t, t^2].
+        var m = [[Double]](repeating: [0, 0, 0, 0], count: 3)
+        for (t, f) in zip(ts, fs) {
+            let x = [1, t, t * t]
+            for i in 0..<3 { for j in 0..<3 { m[i][j] += x[i] * x[j] }; m[i][3] += x[i] * f }
+        }
+        for i in 0..<3 {
+            for k in (i + 1)..<3 { let r = m[k][i] / m[i][i]; for j in i..<4 { m[k][j] -= r * m[i][j] } }
+        }
+        var coef = [0.0, 0, 0]
+        for i in stride(from: 2, through: 0, by: -1) {
+            coef[i] = (m[i][3] - ((i + 1)..<3).reduce(0) { $0 + m[i][$1] * coef[$1] }) / m[i][i]
+        }
+        let residual = zip(ts, fs).map { t, f in pow(f - (coef[0] + coef[1] * t + coef[2] * t * t), 2) }.reduce(0, +) / 64
+        return (coef[2], residual.squareRoot())
+    }
+
+    func testEachClassLooksLikeItself() {
+        var simulator = Simulator(seed: 21)
+        simulator.snr = 8...12  // bright, so the darkest pixel of a row is on the track
+        let set = simulator.generate(perClass: 12, split: .train)
+        func members(_ c: SignalClass) -> [Int] { set.labels.indices.filter { set.labels[$0] == Int32(c.rawIndex) } }
+        // narrowband: a straight track (|c| ~ 0, small residual); drd: clearly curved.
+        let straight = members(.narrowband).map { curvature(set.image($0)) }
+        let curved = members(.narrowbanddrd).map { curvature(set.image($0)) }
+        // (The darkest pixel of a row is occasionally a noise peak, so allow one outlier.)
+        XCTAssertGreaterThanOrEqual(straight.filter { abs($0.c) < 0.002 && $0.residual < 1.5 }.count, 11, "\(straight)")
+        XCTAssertGreaterThanOrEqual(curved.filter { abs($0.c) > 0.003 && $0.residual < 1.5 }.count, 11, "\(curved)")
+        // squiggle: a wandering track that no quadratic follows as well.
+        let wiggly = members(.squiggle).map { curvature(set.image($0)).residual }
+        XCTAssertGreaterThan(wiggly.reduce(0, +) / Double(wiggly.count), 1.5)
+        // noise: no column is consistently dark.
+        for i in members(.noise) {
+            var darkest = [Int](repeating: 0, count: 128)
+            for t in 0..<64 {
+                let row = set.image(i)[(set.image(i).startIndex + t * 128)...].prefix(128)
+                darkest[row.firstIndex(of: row.min()!)! - row.startIndex] += 1
+            }
+            XCTAssertLessThan(darkest.max()!, 8, "noise sample \(i) has a track")
+        }
+    }
+}
+
+extension SignalClass {
+    var rawIndex: Int { SignalClass.allCases.firstIndex(of: self)! }
+}
