@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "SetiNet", dependencies: ["CBLAS"]),
         // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiNet"]),
+        // Distributed training: the trainer, gradient exchange, checkpoints, metrics.
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData"]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
         .target(name: "SetiPlot", dependencies: ["CZlib"]),
 
@@ -37,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet", "SetiData", "SetiPlot",
+                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

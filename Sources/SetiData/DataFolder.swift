@@ -137,3 +137,27 @@ public enum DataFolder {
 /// The Float that level k of 255 becomes when its CSV text (k/255 printed in Double) is read.
 @inline(__always)
 func pixelValue(_ level: UInt8) -> Float { Float(Double(level) / 255) }
+
+extension DataFolder {
+    /// Images to classify: a data folder (its validation part) or one images file
+    /// (.csv rows or .npy [N, 64, 128] / [N, 8192]). Labels are set to 0.
+    public static func loadImages(_ url: URL, classes: Int, height: Int = 64, width: Int = 128) throws -> SpectrogramSet {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { throw DataError(file: url.path, "no such file") }
+        if isFolder.boolValue { return try load(.validation, from: url, height: height, width: width) }
+        let pixels = height * width
+        let values: [Float], rows: Int
+        if url.pathExtension == "npy" {
+            let array = try NPY.read(url)
+            guard array.shape.dropFirst().reduce(1, *) == pixels, array.values.allSatisfy(\.isFinite) else {
+                throw DataError(file: url.path, "shape \(array.shape) is not [N, \(height), \(width)] of finite values")
+            }
+            (values, rows) = (array.values, array.shape[0])
+        } else {
+            let csv = try CSV.readMatrix(url, columns: pixels)
+            (values, rows) = (csv.values, csv.rows)
+        }
+        let names = SignalClass.allCases.prefix(classes).map(\.description)
+        return SpectrogramSet(height: height, width: width, images: values, labels: [Int32](repeating: 0, count: rows), classNames: names)
+    }
+}

@@ -12,6 +12,6 @@ struct SetiDist: ParsableCommand {
               seti-dist selftest
             launch/run.sh picks sane mpirun flags and BLAS threads for this machine.
             """,
-        subcommands: [SelfTest.self, Simulate.self, Show.self, Convert.self, Bench.self],
-        defaultSubcommand: SelfTest.self)
+        subcommands: [Train.self, Evaluate.self, Predict.self, Plot.self, Simulate.self, Show.self, Convert.self, Bench.self, SelfTest.self],
+        defaultSubcommand: Train.self)
 }

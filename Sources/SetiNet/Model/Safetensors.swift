@@ -26,6 +26,7 @@ public struct Safetensors {
 
     public struct FormatError: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Parses a safetensors file; only float32 tensors are supported (all seti-dist writes).
