@@ -56,6 +56,14 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         return bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
     }
 
+    /// The hash a resumed run must match: everything but the epoch count, which a
+    /// resumed run may extend.
+    public var resumeHash: UInt64 {
+        var c = self
+        c.epochs = 0
+        return c.hash
+    }
+
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -71,7 +71,7 @@ public final class Trainer {
             plateauFactor = meta["plateau_factor"].flatMap(Double.init) ?? 1
             plateauBest = meta["plateau_best"].flatMap(Double.init) ?? .infinity
             plateauWait = meta["plateau_wait"].flatMap(Int.init) ?? 0
-            guard meta["config_hash"] == String(config.hash) else {
+            guard meta["config_hash"] == String(config.resumeHash) else {
                 throw TrainingFailure(description: "\(lastURL.path) was written by a run with another configuration; resume with the same flags")
             }
         }
@@ -199,7 +199,7 @@ public final class Trainer {
         guard world.isRoot else { return }
         var meta: [String: String] = [
             "epoch": "\(record.epoch)", "step": "\(record.step)", "seed": "\(config.seed)",
-            "class_names": train.classNames.joined(separator: ","), "config": config.json, "config_hash": String(config.hash),
+            "class_names": train.classNames.joined(separator: ","), "config": config.json, "config_hash": String(config.resumeHash),
             "model": String(decoding: try JSONEncoder().encode(config.effectiveModel), as: UTF8.self),
             "metrics": String(decoding: try JSONEncoder().encode(record), as: UTF8.self),
             "monitor": config.monitor, "best": "\(best ?? monitored)",

@@ -1,0 +1,128 @@
+import Foundation
+import SetiNet
+import XCTest
+
+/// `seti-dist train` as users run it, under mpirun: N ranks equal one process, a resumed
+/// run equals an uninterrupted one, failures end the job with one clear message.
+final class TrainingUnderMPIRunTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    private func weights(_ run: String, _ name: String = "last.safetensors") throws -> [String: Safetensors.Tensor] {
+        try Safetensors(contentsOf: dir.appendingPathComponent(run).appendingPathComponent(name)).tensors
+    }
+
+    private func train(np: Int?, _ run: String, _ arguments: [String], timeout: Int = 300) throws -> MPIRun.Result {
+        let result = try MPIRun.run(np: np, ["train", "--out", dir.appendingPathComponent(run).path] + arguments, timeout: timeout)
+        return result
+    }
+
+    /// N ranks at per-rank batch 4 against one process at batch 4N with batch-norm
+    /// statistics per group of 4 (what each rank computes), dropout and augmentation off,
+    /// 5 optimizer steps of SGD with momentum at lr 0.005 (at 0.05 the loss blows up by step
+    /// 3 and the dynamics amplify any rounding difference chaotically).
+    ///
+    /// Tolerance: the runs differ only in Float32 summation order (per-rank GEMMs plus an
+    /// allreduce, 1 BLAS thread, versus one GEMM over the whole batch, 2 threads), ~1e-7
+    /// relative per gradient. Through 5 steps most of that stays ~1e-6, but a max-pool
+    /// window whose two largest inputs are within rounding of each other may pick the
+    /// other one, routing that element's gradient elsewhere; such flips move single weights
+    /// by up to ~lr x gradient ~ 1e-5, and later steps carry that on (measured here: 1e-6
+    /// relative on 2 ranks, up to 1e-3 on 4). So per tensor: relative L2 difference under
+    /// 1e-2 and every element within 2e-3; the biases that feed batch norm have a zero
+    /// gradient, so only their (noise-sized) absolute difference is checked. A real mistake (a rank's gradient missing, counted twice,
+    /// a wrong scale or batch split) shows as relative differences of 1e-1 or more.
+    /// (Adam would divide by sqrt(v) and turn the noise-level gradients of the biases that
+    /// feed batch norm, zero in exact arithmetic, into steps of +-lr.)
+    private func assertEquivalent(np: Int) throws {
+        let perClass = 5 * 4 * np / 4  // 5 global batches of 4 x np samples
+        let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
+                      "--lr", "0.005", "--schedule", "constant", "--seed", "7"]
+        let many = try train(np: np, "ranks\(np)", common + ["--batch-per-rank", "4"])
+        XCTAssertEqual(many.status, 0, many.stderr)
+        let one = try train(np: nil, "one\(np)", common + ["--global-batch", "\(4 * np)", "--batch-norm-group-size", "4"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(many.stdout.contains("\(np) rank(s) x batch 4 = global batch \(4 * np)"), many.stdout)
+        let a = try weights("ranks\(np)"), b = try weights("one\(np)")
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        var report: [String] = []
+        for (name, t) in a where !name.hasPrefix("optimizer/") {
+            let y = b[name]!.values
+            var diff = 0.0, norm = 0.0, largest: Float = 0
+            for (p, q) in zip(t.values, y) {
+                diff += Double(p - q) * Double(p - q); norm += Double(q) * Double(q); largest = max(largest, abs(p - q))
+            }
+            let relative = diff.squareRoot() / max(norm.squareRoot(), 1e-12)
+            report.append(String(format: "%@ %.1e/%.1e", name, relative, largest))
+            let feedsBatchNorm = ["conv2d/bias", "conv2d_1/bias", "dense/bias"].contains(name)
+            if !feedsBatchNorm { XCTAssertLessThan(relative, 1e-2, "\(name): relative L2 difference on \(np) ranks vs one process") }
+            XCTAssertLessThan(largest, 2e-3, "\(name): largest difference on \(np) ranks vs one process")
+        }
+        // The runs really trained: weights moved away from the shared initialization.
+        let initial = Network(spec: .setiCNN, maxBatch: 1, seed: 7).exportWeights()
+        XCTAssertNotEqual(initial["dense_1/kernel"]!.values, a["dense_1/kernel"]!.values)
+        print("differences (relative L2 / largest), \(np) ranks vs one process: " + report.sorted().joined(separator: ", "))
+    }
+
+    func testTwoRanksMatchOneProcess() throws { try assertEquivalent(np: 2) }
+
+    func testFourRanksMatchOneProcess() throws { try assertEquivalent(np: 4) }
+
+    func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
+        let common = ["--simulated-per-class", "8", "--global-batch", "8", "--seed", "3", "--shift", "0.1"]
+        let full = try train(np: 2, "full", common + ["--epochs", "2"])
+        XCTAssertEqual(full.status, 0, full.stderr)
+        let first = try train(np: 2, "parts", common + ["--epochs", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let second = try train(np: 2, "parts", common + ["--epochs", "2", "--resume"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertFalse(second.stdout.contains("Epoch 1/2"), "the resumed run repeated epoch 1")
+        XCTAssertEqual(try weights("full"), try weights("parts"))
+        let log = try String(contentsOf: dir.appendingPathComponent("parts/metrics.jsonl"), encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 2)
+    }
+
+    func testEvaluateReproducesTheBestCheckpoint() throws {
+        let run = try train(np: 2, "eval", ["--simulated-per-class", "12", "--global-batch", "8", "--epochs", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let best = dir.appendingPathComponent("eval/best.safetensors")
+        let meta = try Safetensors(contentsOf: best).metadata
+        let metrics = try JSONSerialization.jsonObject(with: Data(meta["metrics"]!.utf8)) as! [String: Any]
+        let evaluation = try MPIRun.run(np: nil, ["evaluate", "--checkpoint", best.path, "--png", dir.appendingPathComponent("cm.png").path])
+        XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        XCTAssertTrue(evaluation.stdout.contains(String(format: "accuracy %.4f", metrics["val_accuracy"] as! Double)), evaluation.stdout)
+        XCTAssertTrue(evaluation.stdout.contains("precision    recall  f1-score   support"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cm.png").path))
+        for file in ["curves.png", "confusion.png", "metrics.jsonl", "config.json", "last.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("eval/\(file)").path), file)
+        }
+    }
+
+    func testNaNLossEndsTheJobWithOneMessage() throws {
+        let result = try train(np: 2, "nan", ["--simulated-per-class", "8", "--global-batch", "8", "--lr", "1e30"], timeout: 60)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertNotEqual(result.status, 124, "timed out: the job hung")
+        let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("seti-dist: error") }
+        XCTAssertEqual(messages.count, 1, result.stderr)
+        XCTAssertTrue(messages.first?.contains("the loss became") ?? false, result.stderr)
+        XCTAssertTrue(messages.first?.lowercased().contains("nan") ?? false, result.stderr)
+    }
+
+    func testUnreadableDataEndsTheJobNamingFileAndLine() throws {
+        let data = dir.appendingPathComponent("bad/train")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try (Array(repeating: "0.5", count: 8192).joined(separator: ",") + "\n0.5,0.5\n").write(to: data.appendingPathComponent("images.csv"), atomically: true, encoding: .utf8)
+        try "1.0,0.0,0.0,0.0\n1.0,0.0,0.0,0.0\n".write(to: data.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        let result = try train(np: 2, "bad-run", ["--data", dir.appendingPathComponent("bad").path], timeout: 60)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertNotEqual(result.status, 124, "timed out: the job hung")
+        XCTAssertLessThan(result.seconds, 30)
+        XCTAssertTrue(result.stderr.contains("train/images.csv:2: expected 8192 values, found 2"), result.stderr)
+    }
+}
