@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SetiData
 import SetiPlot
+import SetiTraining
 
 /// `seti-dist simulate`: writes the built-in simulated data set in the public layout.
 struct Simulate: ParsableCommand {
@@ -94,13 +95,31 @@ struct Show: ParsableCommand {
     @Option(help: "Spectrograms per class.")
     var perClass: Int = 3
 
+    @Option(help: "Checkpoint whose predictions to show under each title (wrong ones in red).")
+    var checkpoint: String?
+
     func run() throws {
         guard let split = DataFolder.Split(rawValue: split) else { throw ValidationError("--split must be train or validation") }
         let set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
         var tiles: [SpectrogramTile] = []
+        var chosen: [Int] = []
         for c in set.classNames.indices {
-            let members = set.labels.indices.filter { set.labels[$0] == Int32(c) }.prefix(perClass)
-            for i in members { tiles.append(SpectrogramTile(pixels: set.image(i), title: set.classNames[c])) }
+            chosen += set.labels.indices.filter { set.labels[$0] == Int32(c) }.prefix(perClass)
+        }
+        let shown = set.subset(chosen)
+        var predictions: [Int: (Int, Float)] = [:]
+        if let checkpoint {
+            let (network, _) = try loadCheckpoint(checkpoint, batch: 64)
+            _ = Trainer.evaluate(network, on: shown, range: 0..<shown.count) { i, probs in
+                let best = probs.firstIndex(of: probs.max()!)!
+                predictions[i] = (best, probs[best])
+            }
+        }
+        for i in 0..<shown.count {
+            let truth = Int(shown.labels[i])
+            let subtitle = predictions[i].map { "pred: \(shown.classNames[$0.0]) \(Int(($0.1 * 100).rounded()))%" }
+            tiles.append(SpectrogramTile(pixels: shown.image(i), title: shown.classNames[truth], subtitle: subtitle,
+                                         highlight: predictions[i].map { $0.0 != truth } ?? false))
         }
         let image = renderSpectrogramGrid(
             tiles, columns: perClass, height: set.height, width: set.width,
