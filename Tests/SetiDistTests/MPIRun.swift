@@ -38,7 +38,12 @@ struct MPIRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         process.arguments = ["--kill-after=5", "\(timeout)"] + command
-        var environment = ProcessInfo.processInfo.environment
+        // The in-process SwiftMPI tests make this test process an MPI singleton, which
+        // exports its own job's OMPI_/PMIX_ variables; a child mpirun or singleton that
+        // inherited them would try to join that job instead of starting its own.
+        var environment = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "OPAL_", "ORTE_"].contains { key.hasPrefix($0) }
+        }
         environment["SWIFT_BACKTRACE"] = "enable=no"
         process.environment = environment
         process.standardOutput = try FileHandle(forWritingTo: out)
