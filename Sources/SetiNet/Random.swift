@@ -37,8 +37,4 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-
-    /// The generator's whole state, for checkpoints.
-    public var snapshot: UInt64 { state }
-    public init(snapshot: UInt64, restoring: Void = ()) { state = snapshot }
 }

@@ -81,7 +81,8 @@ public final class Trainer {
         try world.broadcast(network.state, root: 0)
     }
 
-    static func loadData(_ config: TrainConfig) throws -> (SpectrogramSet, SpectrogramSet) {
+    /// The run's training and validation sets: the folder's, or the simulated ones.
+    public static func loadData(_ config: TrainConfig) throws -> (train: SpectrogramSet, validation: SpectrogramSet) {
         if let folder = config.data {
             let url = URL(fileURLWithPath: folder)
             return (try DataFolder.load(.train, from: url), try DataFolder.load(.validation, from: url))
@@ -151,10 +152,9 @@ public final class Trainer {
 
             let seconds = Date().timeIntervalSince(start)
             let val = try evaluateDistributed(validation)
-            var record = EpochRecord(
+            let record = EpochRecord(
                 epoch: epoch + 1, step: step, loss: totals[0] / totals[2], accuracy: totals[1] / totals[2],
                 val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals[2] / seconds)
-            record.lr = lr
             progress.finish()
             try endOfEpoch(record, evaluation: val)
             records.append(record)

@@ -24,7 +24,7 @@ struct Evaluate: ParsableCommand {
         discussion: "Example: seti-dist evaluate --checkpoint runs/seti/best.safetensors --data data/sim --png confusion.png")
 
     @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
-    @Option(help: "Data folder (default: the built-in simulated validation data of the checkpoint's run).") var data: String?
+    @Option(help: "Data folder (default: the data the checkpoint's run trained and validated on).") var data: String?
     @Option(help: "Which part: validation or train.") var split: String = "validation"
     @Option(help: "Confusion-matrix PNG to write.") var png: String?
 
@@ -35,11 +35,11 @@ struct Evaluate: ParsableCommand {
         if let data {
             set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
         } else {
-            let config = try JSONDecoder().decode(TrainConfig.self, from: Data((meta["config"] ?? "{}").utf8))
-            let simulator = Simulator(seed: config.seed)
-            set = config.data.map { _ in SpectrogramSet(images: [], labels: [], classNames: []) }
-                ?? simulator.generate(perClass: split == .train ? config.simulatedPerClass : max(1, config.simulatedPerClass / 4), split: split)
-            guard set.count > 0 else { throw ValidationError("the checkpoint was trained on \(config.data!); pass --data") }
+            guard let json = meta["config"], let config = try? JSONDecoder().decode(TrainConfig.self, from: Data(json.utf8)) else {
+                throw ValidationError("\(checkpoint): no training configuration in its metadata; pass --data")
+            }
+            let sets = try Trainer.loadData(config)
+            set = split == .train ? sets.train : sets.validation
         }
         let evaluation = Trainer.evaluate(network, on: set, range: 0..<set.count)
         print(evaluation.report(classNames: set.classNames))

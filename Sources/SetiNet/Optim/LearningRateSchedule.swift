@@ -18,7 +18,7 @@ public struct LearningRateSchedule: Codable, Hashable, Sendable {
 
     public var initial: Double
     public var decay: Decay
-    /// Linear warm-up from initial / warmupSteps... to initial over the first steps; the
+    /// Linear warm-up: step s < warmupSteps uses initial * (s + 1) / warmupSteps; the
     /// decay then starts counting after the warm-up.
     public var warmupSteps: Int
 
