@@ -10,18 +10,26 @@ import Glibc
 
 /// Returns the summed (not averaged) loss and the number of correct arg-max predictions;
 /// writes the probabilities.
+/// Writes softmax(z) for one row of `k` logits and returns (max logit, its index, sum of
+/// exp(z - max)), from which the cross-entropy follows without recomputing.
+@inline(__always)
+func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, classes k: Int) -> (max: Float, argmax: Int, sum: Float) {
+    var maxValue = z[0], argmax = 0
+    for j in 1..<k where z[j] > maxValue { maxValue = z[j]; argmax = j }
+    var sum: Float = 0
+    for j in 0..<k { p[j] = expf(z[j] - maxValue); sum += p[j] }
+    for j in 0..<k { p[j] /= sum }
+    return (maxValue, argmax, sum)
+}
+
 func softmaxCrossEntropyForward(
     _ probs: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>,
     batch: Int, classes k: Int
 ) -> (lossSum: Double, correct: Int) {
     var lossSum = 0.0, correct = 0
     for b in 0..<batch {
-        let z = logits + b * k, p = probs + b * k
-        var maxValue = z[0], argmax = 0
-        for j in 1..<k where z[j] > maxValue { maxValue = z[j]; argmax = j }
-        var sum: Float = 0
-        for j in 0..<k { p[j] = expf(z[j] - maxValue); sum += p[j] }
-        for j in 0..<k { p[j] /= sum }
+        let z = logits + b * k
+        let (maxValue, argmax, sum) = softmaxRow(probs + b * k, z, classes: k)
         let label = Int(labels[b])
         lossSum += Double(maxValue) + Double(logf(sum)) - Double(z[label])  // in Double: the gap of extreme logits can overflow Float
         if argmax == label { correct += 1 }

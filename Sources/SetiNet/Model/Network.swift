@@ -214,13 +214,7 @@ public final class Network {
 
     /// Softmax probabilities of the last forward pass (valid until the next one).
     public func probabilities(of logits: UnsafePointer<Float>, batch: Int) -> UnsafeBufferPointer<Float> {
-        for b in 0..<batch {
-            let z = logits + b * classes, q = probs + b * classes
-            let m = (0..<classes).map { z[$0] }.max()!
-            var sum: Float = 0
-            for j in 0..<classes { q[j] = expf(z[j] - m); sum += q[j] }
-            for j in 0..<classes { q[j] /= sum }
-        }
+        for b in 0..<batch { _ = softmaxRow(probs + b * classes, logits + b * classes, classes: classes) }
         return UnsafeBufferPointer(start: probs, count: batch * classes)
     }
 
