@@ -26,4 +26,16 @@ static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op cmpi_min(void) { return MPI_MIN; }
 static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
 
+// The benchmark baseline: a plain C loop of in-place float MPI_Allreduce calls, each
+// timed between a barrier and its return, so the Swift wrapper can be compared with
+// what any C program gets from the same MPI.
+static inline void cmpi_time_allreduce_loop(MPI_Comm comm, float *buffer, int count, int iterations, double *seconds) {
+    for (int i = 0; i < iterations; i++) {
+        MPI_Barrier(comm);
+        double start = MPI_Wtime();
+        MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_FLOAT, MPI_SUM, comm);
+        seconds[i] = MPI_Wtime() - start;
+    }
+}
+
 #endif

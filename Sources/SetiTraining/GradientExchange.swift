@@ -1,28 +1,52 @@
 import SetiNet
 import SwiftMPI
 
-/// Averages the flat gradient buffer over ranks. With overlap on, backward hands over each
+/// How gradients are summed over ranks.
+public enum AllreduceMethod: String, Codable, Hashable, Sendable, CaseIterable {
+    /// ``HierarchicalAllreduce``: shared memory within each machine, MPI among machines.
+    case hierarchical
+    /// One MPI allreduce over all ranks (OpenMPI picks the algorithm).
+    case mpi
+}
+
+/// Sums the flat gradient buffer over ranks. With overlap on, backward hands over each
 /// layer's gradient range as soon as it is final (last layer first); ranges are grouped
-/// into buckets of at least `bucketFloats` and each bucket's non-blocking allreduce starts
-/// at once, so the exchange of the 134 MB dense gradient runs while the convolutions'
-/// backward computes. `finish()` waits for the rest.
+/// into buckets of at least `bucketFloats` and each bucket's reduction starts at once, so
+/// the exchange of the 134 MB dense gradient runs while the convolutions' backward
+/// computes. `finish()` completes the rest.
 ///
 /// The loss gradient is already scaled by 1 / (global batch), so the sum over ranks is
 /// the gradient of the global mean loss: no division is needed here.
 final class GradientExchange {
+    /// Where backward must write the gradients.
+    let gradients: UnsafeMutableBufferPointer<Float>
     private let world: Communicator
-    private let gradients: UnsafeMutableBufferPointer<Float>
     private let overlap: Bool
     private let bucketFloats: Int
+    private let hierarchical: HierarchicalAllreduce?
     private var pending: [AllreduceRequest] = []
     private var bucketStart: Int?
     private var bucketEnd = 0
 
-    init(world: Communicator, gradients: UnsafeMutableBufferPointer<Float>, overlap: Bool, bucketFloats: Int = 4 << 20) {
+    /// Collective: allocates the gradient buffer (`count` floats), in shared memory for
+    /// the hierarchical method.
+    init(world: Communicator, count: Int, method: AllreduceMethod, overlap: Bool, bucketFloats: Int = 4 << 20) throws {
         self.world = world
-        self.gradients = gradients
         self.overlap = overlap
         self.bucketFloats = bucketFloats
+        if method == .hierarchical && world.size > 1 {
+            let shared = try HierarchicalAllreduce(world: world, count: count)
+            hierarchical = shared
+            gradients = shared.buffer
+        } else {
+            hierarchical = nil
+            gradients = .allocate(capacity: count)
+            gradients.initialize(repeating: 0)
+        }
+    }
+
+    deinit {
+        if hierarchical == nil { gradients.deallocate() }
     }
 
     /// Called by backward with each finished range; ranges arrive in descending order.
@@ -31,25 +55,37 @@ final class GradientExchange {
         if bucketStart == nil { bucketEnd = range.upperBound }
         bucketStart = range.lowerBound
         if bucketEnd - range.lowerBound >= bucketFloats || range.lowerBound == 0 { try flush() }
-        for request in pending { try request.test() }  // let MPI progress
+        try progress()
     }
 
-    /// Exchanges whatever is left and waits for every bucket.
+    /// Exchanges whatever is left and waits until every rank holds the sum.
     func finish() throws {
         guard world.size > 1 else { return }
         if overlap {
             try flush()
+        } else if let hierarchical {
+            try hierarchical.reduce(0..<gradients.count)
         } else {
             try world.allreduce(gradients, op: .sum)
         }
         for request in pending { try request.wait() }
         pending.removeAll()
+        try hierarchical?.finish()
+    }
+
+    /// Lets MPI advance the reductions in flight (OpenMPI progresses them inside MPI calls).
+    private func progress() throws {
+        for request in pending { try request.test() }
+        try hierarchical?.progress()
     }
 
     private func flush() throws {
         guard let start = bucketStart, start < bucketEnd else { return }
-        let bucket = UnsafeMutableBufferPointer(rebasing: gradients[start..<bucketEnd])
-        pending.append(try world.startAllreduce(bucket, op: .sum))
+        if let hierarchical {
+            try hierarchical.reduce(start..<bucketEnd)
+        } else {
+            pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[start..<bucketEnd]), op: .sum))
+        }
         bucketStart = nil
     }
 }

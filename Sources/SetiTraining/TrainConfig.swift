@@ -27,9 +27,15 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var seed: UInt64 = 1
     /// Start each bucket's allreduce while backward computes earlier layers.
     public var overlap = true
+    /// How gradients are summed over ranks; every method gives the fp32 sum.
+    public var allreduce = AllreduceMethod.hierarchical
     /// Batch-norm statistics per group of this many consecutive samples of a rank's batch
     /// (ghost batches); 0 = the whole per-rank batch, as Keras and Horovod do.
     public var batchNormGroupSize = 0
+    /// Before each validation (and so each checkpoint), re-estimate the batch-norm moving
+    /// statistics over this many training batches with the epoch's final weights (0 = off,
+    /// keep Keras's momentum averages). See ``ForwardOptions/estimation(pass:batchNormGroups:)``.
+    public var batchNormEstimationBatches = 0
     /// Checkpoint monitor, as Keras's ModelCheckpoint: val_loss, val_accuracy, loss or accuracy.
     public var monitor = "val_loss"
     /// "min" or "max"; "auto" picks max for accuracies.

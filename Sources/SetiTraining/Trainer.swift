@@ -24,6 +24,7 @@ public final class Trainer {
 
     public let network: Network
     let optimizer: Optimizer
+    private let exchange: GradientExchange
     public let train: SpectrogramSet
     public let validation: SpectrogramSet
 
@@ -58,7 +59,9 @@ public final class Trainer {
         guard spec.classes == train.classNames.count else {
             throw TrainingFailure(description: "the model has \(spec.classes) outputs but the data have \(train.classNames.count) classes")
         }
-        network = Network(spec: spec, maxBatch: perRank, seed: config.seed)
+        exchange = try GradientExchange(
+            world: world, count: Network.parameterCount(of: spec), method: config.allreduce, overlap: config.overlap)
+        network = Network(spec: spec, maxBatch: perRank, seed: config.seed, gradientStorage: exchange.gradients)
         switch config.optimizer {
         case .adam: optimizer = Adam(parameterCount: network.parameters.count)
         case .sgd: optimizer = SGD(parameterCount: network.parameters.count)
@@ -120,16 +123,14 @@ public final class Trainer {
                                         images: im.baseAddress!, labels: lb.baseAddress!)
                     }
                 }
-                let groups = config.batchNormGroupSize > 0 ? max(1, b / config.batchNormGroupSize) : 1
                 network.forward(images, batch: b, options: ForwardOptions(
-                    training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: groups))
+                    training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
                 let (lossSum, correct) = labels.withUnsafeBufferPointer {
                     network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size))
                 }
-                let exchange = GradientExchange(world: world, gradients: network.gradients, overlap: config.overlap)
                 var exchangeError: Error?
                 network.backward(batch: b) { range in
-                    if exchangeError == nil { do { try exchange.ready(range) } catch { exchangeError = error } }
+                    if exchangeError == nil { do { try self.exchange.ready(range) } catch { exchangeError = error } }
                 }
                 if let exchangeError { throw exchangeError }
                 try exchange.finish()
@@ -143,6 +144,9 @@ public final class Trainer {
                 step += 1
                 for i in 0..<3 { totals[i] += stats[i] }
                 progress.update(step: s + 1, loss: totals[0] / totals[2], samples: Int(totals[2]), elapsed: Date().timeIntervalSince(start))
+            }
+            if config.batchNormEstimationBatches > 0 {
+                estimateBatchNormStatistics(plan: plan, images: &images, labels: &labels)
             }
             // Batch-norm moving statistics drift apart across ranks (per-rank batch
             // statistics); average them so validation and checkpoints do not depend on
@@ -160,6 +164,26 @@ public final class Trainer {
             records.append(record)
         }
         return records
+    }
+
+    /// Replaces the moving statistics with the mean batch statistics of the first batches
+    /// of `plan` (unaugmented, as validation sees data), computed with the current weights.
+    private func estimateBatchNormStatistics(plan: EpochPlan, images: inout [Float], labels: inout [Int32]) {
+        for s in 0..<min(config.batchNormEstimationBatches, plan.steps) {
+            let (indices, first) = plan.batch(s)
+            images.withUnsafeMutableBufferPointer { im in
+                labels.withUnsafeMutableBufferPointer { lb in
+                    train.fillBatch(indices, firstPosition: first, augmentation: .none, seed: config.seed, epoch: 0,
+                                    images: im.baseAddress!, labels: lb.baseAddress!)
+                }
+            }
+            network.forward(images, batch: indices.count, options: .estimation(pass: s, batchNormGroups: batchNormGroups(indices.count)))
+        }
+    }
+
+    /// Ghost-batch groups for a per-rank batch of `size` samples.
+    private func batchNormGroups(_ size: Int) -> Int {
+        config.batchNormGroupSize > 0 ? max(1, size / config.batchNormGroupSize) : 1
     }
 
     /// Rank 0's duties after each epoch: the Keras-style line, the log, plateau, checkpoints.
@@ -258,7 +282,9 @@ public final class Trainer {
 /// of the epoch otherwise (logs stay readable).
 public struct ProgressLine {
     let enabled: Bool
-    let terminal = isatty(1) != 0
+    /// Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output goes
+    /// to a file, so only a process started without mpirun trusts isatty.
+    let terminal = isatty(1) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
     var epoch = 0, epochs = 0, steps = 0, lastPrinted = 0
 
     init(enabled: Bool) { self.enabled = enabled }

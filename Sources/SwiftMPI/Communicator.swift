@@ -53,4 +53,22 @@ public struct Communicator: @unchecked Sendable {
         local.maxElementsPerCall = maxElementsPerCall
         return local
     }
+
+    /// Splits the group: ranks passing the same `color` form a new group, ordered by `key`.
+    public func split(color: Int, key: Int) throws -> Communicator {
+        var part: MPI_Comm? = cmpi_comm_null()
+        try check(MPI_Comm_split(handle, Int32(color), Int32(key), &part), "MPI_Comm_split")
+        try check(MPI_Comm_set_errhandler(part, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        var group = try Communicator(handle: part!)
+        group.maxElementsPerCall = maxElementsPerCall
+        return group
+    }
+
+    /// Times `iterations` in-place sum-allreduces of `buffer` made by a plain C loop (no
+    /// Swift in between): the baseline for benchmarking this wrapper. Seconds per call.
+    public func timePlainCAllreduce(_ buffer: UnsafeMutableBufferPointer<Float>, iterations: Int) -> [Double] {
+        var seconds = [Double](repeating: 0, count: iterations)
+        cmpi_time_allreduce_loop(handle, buffer.baseAddress, Int32(buffer.count), Int32(iterations), &seconds)
+        return seconds
+    }
 }

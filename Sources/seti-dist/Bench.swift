@@ -6,8 +6,8 @@ import SetiNet
 /// `seti-dist bench ...`: commands that measure and print figures.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: compute against the sgemm peak, data loading.",
-        subcommands: [BenchCompute.self, BenchData.self])
+        abstract: "Measure speed: compute against the sgemm peak, data loading, the gradient allreduce.",
+        subcommands: [BenchCompute.self, BenchData.self, BenchAllreduce.self])
 }
 
 /// `seti-dist bench compute`: the sgemm peak of this machine and the model's throughput,

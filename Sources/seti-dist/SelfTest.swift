@@ -13,7 +13,9 @@ struct SelfTest: ParsableCommand {
             Each rank contributes values that depend on its rank, so every result has a
             closed form: sum, min and max for Float, Double, Int32 and Int64; a large Float
             allreduce (in place and out of place); a chunked allreduce; a broadcast from the
-            last rank; a non-blocking allreduce; a gather to rank 0; the agreement check.
+            last rank; a non-blocking allreduce; a gather to rank 0; the hierarchical
+            (shared-memory) allreduce, bucketed, also over emulated nodes of two ranks
+            against plain MPI_Allreduce; the agreement check.
             Exits non-zero, naming the rank, at the first wrong result.
             """)
 
@@ -72,6 +74,12 @@ struct SelfTestChecks {
         seen.append("iallreduce ok")
         try checkGather()
         seen.append("gather ok")
+        try checkHierarchical(node: nil)
+        if n % 2 == 0 {
+            // Two ranks per emulated node: shared memory within pairs, MPI across them.
+            try checkHierarchical(node: world.split(color: r / 2, key: r))
+        }
+        seen.append("hierarchical allreduce ok")
         let nodes = try world.allreduce(node.rank == 0 ? Int32(1) : 0, op: .sum)
         let header = "rank \(r)/\(n) on \(world.hostName) (local \(node.rank)/\(node.size), \(nodes) node(s), \(BLAS.threads) BLAS thread(s))"
         return header + ": " + seen.joined(separator: ", ") + "; all checks passed"
@@ -170,6 +178,34 @@ struct SelfTestChecks {
         }
         let scale = Float(n * (n + 1) / 2)
         for i in values.indices { try expect(values[i], Float(i % 5) * scale, "non-blocking sum[\(i)]") }
+    }
+
+    /// Integer-valued data (exact in fp32) reduced in three buckets handed over last
+    /// first, as backward does; then fractional data, which must match plain MPI to
+    /// rounding and be bit-identical on every rank.
+    private func checkHierarchical(node: Communicator?) throws {
+        let count = 1_000_003
+        let shared = try HierarchicalAllreduce(world: world, count: count, node: node)
+        let what = node == nil ? "hierarchical allreduce" : "hierarchical allreduce over \(n / 2) emulated nodes"
+        for i in 0..<count { shared.buffer[i] = Float(r + 1) + Float(i % 7) }
+        for range in [600_001..<count, 17..<600_001, 0..<17] { try shared.reduce(range) }
+        try shared.finish()
+        let base = Float(n * (n + 1) / 2)
+        for i in 0..<count where shared.buffer[i] != base + Float(n * (i % 7)) {
+            try expect(shared.buffer[i], base + Float(n * (i % 7)), "\(what)[\(i)]")
+        }
+        var plain = (0..<count).map { Float(($0 * 7919 + r * 104_729) % 1000) / 997 }
+        for i in 0..<count { shared.buffer[i] = plain[i] }
+        try shared.allreduce()
+        try world.allreduce(&plain, op: .sum)
+        var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0..<count {
+            if abs(shared.buffer[i] - plain[i]) > 1e-6 * Float(n) * max(1, abs(plain[i])) {
+                try expect(shared.buffer[i], plain[i], "\(what) vs MPI_Allreduce[\(i)]")
+            }
+            digest = (digest ^ UInt64(shared.buffer[i].bitPattern)) &* 0x100_0000_01B3
+        }
+        try world.agree(on: digest, what: "\(what) result bits")
     }
 
     private func checkGather() throws {

@@ -60,7 +60,11 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them).") var dropout: Bool?
     @Option(help: "Seed for weights, shuffles, augmentation and dropout.") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient allreduce with backward.") var overlap: Bool?
+    @Option(help: "Gradient allreduce: hierarchical (shared memory within a machine, MPI among machines) or mpi (plain MPI_Allreduce).")
+    var allreduce: String?
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
+    @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages).")
+    var batchNormEstimationBatches: Int?
     @Option(help: "Checkpoint monitor: val_loss, val_accuracy, loss, accuracy.") var monitor: String?
     @Option(help: "Monitor mode: min, max or auto.") var mode: String?
     @Option(help: "Output folder.") var out: String = "runs/seti"
@@ -132,7 +136,12 @@ struct Train: ParsableCommand {
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
         if let overlap { c.overlap = overlap }
+        if let allreduce {
+            guard let method = AllreduceMethod(rawValue: allreduce) else { throw ValidationError("--allreduce must be hierarchical or mpi") }
+            c.allreduce = method
+        }
         if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
+        if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
         if let monitor {
             guard ["val_loss", "val_accuracy", "loss", "accuracy"].contains(monitor) else { throw ValidationError("--monitor must be val_loss, val_accuracy, loss or accuracy") }
             c.monitor = monitor

@@ -40,11 +40,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     /// a wrong scale or batch split) shows as relative differences of 1e-1 or more.
     /// (Adam would divide by sqrt(v) and turn the noise-level gradients of the biases that
     /// feed batch norm, zero in exact arithmetic, into steps of +-lr.)
-    private func assertEquivalent(np: Int) throws {
+    private func assertEquivalent(np: Int, exchange: [String] = []) throws {
         let perClass = 5 * 4 * np / 4  // 5 global batches of 4 x np samples
         let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
                       "--lr", "0.005", "--schedule", "constant", "--seed", "7"]
-        let many = try train(np: np, "ranks\(np)", common + ["--batch-per-rank", "4"])
+        let many = try train(np: np, "ranks\(np)", common + exchange + ["--batch-per-rank", "4"])
         XCTAssertEqual(many.status, 0, many.stderr)
         let one = try train(np: nil, "one\(np)", common + ["--global-batch", "\(4 * np)", "--batch-norm-group-size", "4"])
         XCTAssertEqual(one.status, 0, one.stderr)
@@ -75,6 +75,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     func testTwoRanksMatchOneProcess() throws { try assertEquivalent(np: 2) }
 
     func testFourRanksMatchOneProcess() throws { try assertEquivalent(np: 4) }
+
+    /// The default exchange is hierarchical (shared memory); plain MPI must agree too.
+    func testTwoRanksWithPlainMPIAllreduceMatchOneProcess() throws {
+        try assertEquivalent(np: 2, exchange: ["--allreduce", "mpi", "--no-overlap"])
+    }
 
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
         let common = ["--simulated-per-class", "8", "--global-batch", "8", "--seed", "3", "--shift", "0.1"]

@@ -22,6 +22,8 @@ public struct ForwardOptions: Sendable {
     public var firstSample: Int = 0
     /// Batch-norm statistics per group of samples (see BatchNorm.swift); 1 = whole batch.
     public var batchNormGroups: Int = 1
+    /// Set for re-estimating the batch-norm moving statistics (see ``estimation(pass:)``).
+    public var estimationPass: Int?
 
     public init(training: Bool, dropoutSeed: UInt64 = 0, step: Int = 0, firstSample: Int = 0, batchNormGroups: Int = 1) {
         self.training = training
@@ -32,6 +34,17 @@ public struct ForwardOptions: Sendable {
     }
 
     public static let inference = ForwardOptions(training: false)
+
+    /// Pass `k` (from 0) of a batch-norm re-estimation ("precise BN", Wu & Johnson 2021):
+    /// batch norm normalises with batch statistics and sets each moving statistic to the
+    /// mean of the batch statistics of passes 0...k; dropout is off, as in inference.
+    /// Run on a few training batches after the weights last changed, it replaces moving
+    /// averages that lag behind fast-moving weights with statistics of the weights as they are.
+    public static func estimation(pass k: Int, batchNormGroups: Int = 1) -> ForwardOptions {
+        var options = ForwardOptions(training: false, batchNormGroups: batchNormGroups)
+        options.estimationPass = k
+        return options
+    }
 }
 
 /// The compiled model: every trainable parameter in one contiguous buffer and every
@@ -53,6 +66,7 @@ public final class Network {
     public var inputSize: Int { spec.height * spec.width * spec.channels }
 
     let layers: [CompiledLayer]
+    private let ownsGradients: Bool
     private var outputs: [UnsafeMutablePointer<Float>]
     private var ownedOutputs: [UnsafeMutablePointer<Float>] = []
     private var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
@@ -68,7 +82,11 @@ public final class Network {
     /// Builds the network for batches of up to `maxBatch` samples and initializes its
     /// weights from `seed` as Keras does by default (Glorot-uniform kernels, zero biases,
     /// gamma 1, beta 0, moving mean 0, moving variance 1).
-    public init(spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64) {
+    ///
+    /// `gradientStorage`, when given, is where backward writes the gradients (e.g. the
+    /// shared-memory buffer of SwiftMPI's HierarchicalAllreduce, saving a copy per step); it
+    /// must hold ``parameterCount(of:)`` floats and outlive the network.
+    public init(spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64, gradientStorage: UnsafeMutableBufferPointer<Float>? = nil) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         let plan = compile(spec)
         self.spec = spec
@@ -76,7 +94,14 @@ public final class Network {
         layers = plan.layers
         tensors = plan.tensors
         parameters = .allocate(capacity: plan.parameterCount)
-        gradients = .allocate(capacity: plan.parameterCount)
+        if let gradientStorage {
+            precondition(gradientStorage.count == plan.parameterCount, "gradient storage holds \(gradientStorage.count) floats, the model needs \(plan.parameterCount)")
+            gradients = gradientStorage
+            ownsGradients = false
+        } else {
+            gradients = .allocate(capacity: plan.parameterCount)
+            ownsGradients = true
+        }
         state = .allocate(capacity: plan.stateCount)
         gradients.initialize(repeating: 0)
 
@@ -113,13 +138,17 @@ public final class Network {
     }
 
     deinit {
-        parameters.deallocate(); gradients.deallocate(); state.deallocate()
+        parameters.deallocate(); state.deallocate()
+        if ownsGradients { gradients.deallocate() }
         ownedOutputs.forEach { $0.deallocate() }
         argmax.values.forEach { $0.deallocate() }
         masks.values.forEach { $0.deallocate() }
         scratch.0.deallocate(); scratch.1.deallocate()
         col.deallocate(); probs.deallocate()
     }
+
+    /// Trainable parameters (and so gradients) of a model built from `spec`.
+    public static func parameterCount(of spec: ModelSpec) -> Int { compile(spec).parameterCount }
 
     /// Trainable and non-trainable parameter counts.
     public var parameterCounts: (trainable: Int, nonTrainable: Int) { (parameters.count, state.count) }
@@ -168,7 +197,9 @@ public final class Network {
                 conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, col: col, colCapacity: colCapacity)
             case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon):
                 let rows = batch * layer.outputSize / c
-                if options.training {
+                if options.training || options.estimationPass != nil {
+                    // A running mean over estimation passes: weight k / (k + 1) on the past.
+                    let momentum = options.estimationPass.map { Float($0) / Float($0 + 1) } ?? momentum
                     var cache = batchNormCaches[i] ?? BatchNormCache(mean: [], invStd: [])
                     batchNormForwardTraining(
                         out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c,

@@ -1,0 +1,162 @@
+import CMPI
+
+/// A sum-allreduce of one fixed-size `Float` buffer over all ranks, built for the
+/// gradient exchange: within a machine through MPI-3 shared memory, across machines with
+/// MPI among one rank per machine and slice.
+///
+/// Each rank's ``buffer`` lives in a shared-memory window that every rank on the node can
+/// read. Reducing a range then takes three steps:
+/// 1. reduce-scatter on the node: local rank r sums slice r of the range over every local
+///    rank's buffer (reading each once) and writes the sum into its own buffer;
+/// 2. across nodes: the ranks with the same local rank, one per node, allreduce slice r
+///    with MPI (non-blocking, so it runs while the caller computes);
+/// 3. allgather on the node: every rank copies the other slices from their owners.
+///
+/// Plain `MPI_Allreduce` between processes on one machine moves each byte through
+/// several copies (pipelined segments, a reduction buffer); here each rank reads the
+/// buffers once and writes once, so the node-local part runs at memory bandwidth.
+/// Each element is summed by one rank only and copied to the others, so all ranks get
+/// bit-identical results.
+///
+/// Usage: write into ``buffer`` (a network can compute its gradients there directly), call
+/// ``reduce(_:)`` for each range as it becomes final (disjoint ranges, any order), then
+/// ``finish()``; or ``allreduce()`` for the whole buffer at once. Every rank must make the
+/// same calls with the same ranges.
+public final class HierarchicalAllreduce {
+    /// This rank's buffer, in shared memory.
+    public let buffer: UnsafeMutableBufferPointer<Float>
+    /// The ranks on this machine.
+    public let node: Communicator
+    /// One rank per machine: the ranks whose local rank equals this one's.
+    public let peers: Communicator
+
+    private var window: MPI_Win?
+    /// Every local rank's buffer, indexed by local rank.
+    private let segments: [UnsafeMutablePointer<Float>]
+    private var reduced: [Range<Int>] = []
+    private var inFlight: [AllreduceRequest] = []
+
+    /// Collective over `world`: allocates `count` floats of shared memory per rank.
+    /// `node` is the group of ranks that reduce through shared memory: by default the
+    /// ranks on this machine; a test may pass smaller groups of one machine's ranks to
+    /// run the cross-node path without a cluster.
+    public init(world: Communicator, count: Int, node: Communicator? = nil) throws {
+        self.node = try node ?? world.splitByNode()
+        peers = try world.split(color: self.node.rank, key: world.rank)
+        var info: MPI_Info? = nil
+        try check(MPI_Info_create(&info), "MPI_Info_create")
+        // Each segment on its owner's NUMA node rather than one contiguous block.
+        _ = MPI_Info_set(info, "alloc_shared_noncontig", "true")
+        var base: UnsafeMutableRawPointer? = nil
+        let status = MPI_Win_allocate_shared(
+            MPI_Aint(max(count, 1) * MemoryLayout<Float>.stride), Int32(MemoryLayout<Float>.stride), info, self.node.handle,
+            &base, &window)
+        _ = MPI_Info_free(&info)
+        try check(status, "MPI_Win_allocate_shared")
+        try check(MPI_Win_lock_all(Int32(MPI_MODE_NOCHECK), window), "MPI_Win_lock_all")
+        var segments: [UnsafeMutablePointer<Float>] = []
+        for r in 0..<self.node.size {
+            var size: MPI_Aint = 0, unit: Int32 = 0
+            var pointer: UnsafeMutableRawPointer? = nil
+            try check(MPI_Win_shared_query(window, Int32(r), &size, &unit, &pointer), "MPI_Win_shared_query")
+            segments.append(pointer!.assumingMemoryBound(to: Float.self))
+        }
+        self.segments = segments
+        buffer = UnsafeMutableBufferPointer(start: segments[self.node.rank], count: count)
+        buffer.initialize(repeating: 0)
+        try nodeBarrier()
+    }
+
+    deinit {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        guard finalized == 0, window != nil else { return }
+        for request in inFlight { try? request.wait() }
+        MPI_Win_unlock_all(window)
+        MPI_Win_free(&window)
+    }
+
+    /// Sums the whole buffer over all ranks.
+    public func allreduce() throws {
+        try reduce(0..<buffer.count)
+        try finish()
+    }
+
+    /// Steps 1 and 2 for `range`, which every local rank has finished writing: returns
+    /// once this rank's slice is summed on the node, with its cross-node allreduce started.
+    public func reduce(_ range: Range<Int>) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside the buffer")
+        if node.size > 1 {
+            try nodeBarrier()
+            let mine = slice(range, node.rank)
+            sumSegments(mine)
+        }
+        reduced.append(range)
+        if peers.size > 1 {
+            let mine = slice(range, node.rank)
+            inFlight.append(try peers.startAllreduce(UnsafeMutableBufferPointer(rebasing: buffer[mine]), op: .sum))
+        }
+    }
+
+    /// Lets the cross-node allreduces progress (OpenMPI advances them inside MPI calls).
+    public func progress() throws {
+        for request in inFlight { try request.test() }
+    }
+
+    /// Step 3: waits for the cross-node parts, then copies every other rank's slices, so
+    /// each rank's buffer holds the full sum. Returns when all local ranks are done reading,
+    /// so the buffer may be overwritten at once.
+    public func finish() throws {
+        for request in inFlight { try request.wait() }
+        inFlight.removeAll()
+        if node.size > 1 {
+            try nodeBarrier()
+            for range in reduced {
+                for owner in 0..<node.size where owner != node.rank {
+                    let part = slice(range, owner)
+                    (buffer.baseAddress! + part.lowerBound).update(from: segments[owner] + part.lowerBound, count: part.count)
+                }
+            }
+            try nodeBarrier()
+        }
+        reduced.removeAll()
+    }
+
+    /// Local rank `r`'s part of `range`; boundaries on 64-byte lines so that no two ranks
+    /// write the same cache line.
+    private func slice(_ range: Range<Int>, _ r: Int) -> Range<Int> {
+        func boundary(_ k: Int) -> Int {
+            k == node.size ? range.upperBound : min(range.upperBound, range.lowerBound + range.count * k / node.size / 16 * 16)
+        }
+        return boundary(r)..<boundary(r + 1)
+    }
+
+    /// buffer[part] = ((own + first other) + next other) + ..., others in local-rank
+    /// order, summed in place in this rank's segment.
+    private func sumSegments(_ part: Range<Int>) {
+        let out = buffer.baseAddress! + part.lowerBound
+        for (r, segment) in segments.enumerated() where r != node.rank {
+            add(out, out, segment + part.lowerBound, count: part.count)
+        }
+    }
+
+    /// out = a + b, eight lanes at a time (out may be a or b).
+    private func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) {
+        let o = UnsafeMutableRawPointer(out), x = UnsafeRawPointer(a), y = UnsafeRawPointer(b)
+        let lanes = SIMD8<Float>.scalarCount, width = MemoryLayout<SIMD8<Float>>.size
+        for v in 0..<(n / lanes) {
+            let sum = x.loadUnaligned(fromByteOffset: v * width, as: SIMD8<Float>.self)
+                + y.loadUnaligned(fromByteOffset: v * width, as: SIMD8<Float>.self)
+            o.storeBytes(of: sum, toByteOffset: v * width, as: SIMD8<Float>.self)
+        }
+        for i in (n / lanes * lanes)..<n { out[i] = a[i] + b[i] }
+    }
+
+    /// A barrier that also orders memory: writes before it are visible to reads after it
+    /// on every local rank (the MPI-3 shared-memory idiom: sync, barrier, sync).
+    private func nodeBarrier() throws {
+        try check(MPI_Win_sync(window), "MPI_Win_sync")
+        try node.barrier()
+        try check(MPI_Win_sync(window), "MPI_Win_sync")
+    }
+}
