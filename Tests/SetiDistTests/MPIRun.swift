@@ -25,9 +25,53 @@ struct MPIRun {
         return flags
     }
 
+    /// How the ranks start.
+    enum Launcher {
+        /// One process, no mpirun.
+        case single
+        /// mpirun on this machine.
+        case local(np: Int)
+        /// launch/sim-cluster: `nodes` network namespaces with `ranks` each.
+        case simulatedCluster(nodes: Int, ranks: Int)
+
+        var ranks: Int {
+            switch self {
+            case .single: return 1
+            case .local(let np): return np
+            case .simulatedCluster(let nodes, let ranks): return nodes * ranks
+            }
+        }
+
+        var prefix: [String] {
+            switch self {
+            case .single: return []
+            case .local(let np): return mpirunArguments(np: np)
+            case .simulatedCluster(let nodes, let ranks):
+                return [repository.appendingPathComponent("launch/sim-cluster").path, "--nodes", "\(nodes)", "--ranks", "\(ranks)", "--"]
+            }
+        }
+    }
+
+    /// The repository root (this file is Tests/SetiDistTests/MPIRun.swift).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Why the simulated cluster cannot run here (it needs root and iproute2), or nil.
+    static var simulatedClusterUnavailable: String? {
+        if getuid() != 0 { return "the simulated cluster needs root (network namespaces)" }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") && !FileManager.default.isExecutableFile(atPath: "/sbin/ip") {
+            return "the simulated cluster needs iproute2 (launch/setup-debian installs it)"
+        }
+        return nil
+    }
+
     /// Runs `seti-dist arguments` on `np` ranks (nil: without mpirun), killed after `timeout` seconds.
     static func run(np: Int?, _ arguments: [String], timeout: Int = 120) throws -> Result {
-        let command = (np.map(mpirunArguments) ?? []) + [binary.path] + arguments
+        try run(np.map { .local(np: $0) } ?? .single, arguments, timeout: timeout)
+    }
+
+    /// Runs `seti-dist arguments` as `launcher` starts it, killed after `timeout` seconds.
+    static func run(_ launcher: Launcher, _ arguments: [String], timeout: Int = 120) throws -> Result {
+        let command = launcher.prefix + [binary.path] + arguments
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-dist-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -56,5 +100,25 @@ struct MPIRun {
             stdout: try String(contentsOf: out, encoding: .utf8),
             stderr: try String(contentsOf: err, encoding: .utf8),
             seconds: Date().timeIntervalSince(start))
+    }
+
+    /// PIDs of processes called `name` running in network namespace `namespace`, ascending.
+    static func processes(named name: String, inNetworkNamespace namespace: String) -> [pid_t] {
+        // A namespace is identified by the inode of its nsfs file, which both
+        // /run/netns/NAME and /proc/PID/ns/net lead to (stat follows the link).
+        func inode(_ path: String) -> ino_t? {
+            var info = stat()
+            return stat(path, &info) == 0 ? info.st_ino : nil
+        }
+        guard let wanted = inode("/run/netns/\(namespace)") else { return [] }
+        var found: [pid_t] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                  let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  inode("/proc/\(pid)/ns/net") == wanted else { continue }
+            found.append(pid)
+        }
+        return found.sorted()
     }
 }

@@ -19,8 +19,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     }
 
     private func train(np: Int?, _ run: String, _ arguments: [String], timeout: Int = 300) throws -> MPIRun.Result {
-        let result = try MPIRun.run(np: np, ["train", "--out", dir.appendingPathComponent(run).path] + arguments, timeout: timeout)
-        return result
+        try train(np.map { .local(np: $0) } ?? .single, run, arguments, timeout: timeout)
+    }
+
+    private func train(_ launcher: MPIRun.Launcher, _ run: String, _ arguments: [String], timeout: Int = 300) throws -> MPIRun.Result {
+        try MPIRun.run(launcher, ["train", "--out", dir.appendingPathComponent(run).path] + arguments, timeout: timeout)
     }
 
     /// N ranks at per-rank batch 4 against one process at batch 4N with batch-norm
@@ -40,11 +43,12 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     /// a wrong scale or batch split) shows as relative differences of 1e-1 or more.
     /// (Adam would divide by sqrt(v) and turn the noise-level gradients of the biases that
     /// feed batch norm, zero in exact arithmetic, into steps of +-lr.)
-    private func assertEquivalent(np: Int, exchange: [String] = []) throws {
+    private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = []) throws {
+        let np = launcher.ranks
         let perClass = 5 * 4 * np / 4  // 5 global batches of 4 x np samples
         let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
                       "--lr", "0.005", "--schedule", "constant", "--seed", "7"]
-        let many = try train(np: np, "ranks\(np)", common + exchange + ["--batch-per-rank", "4"])
+        let many = try train(launcher, "ranks\(np)", common + exchange + ["--batch-per-rank", "4"])
         XCTAssertEqual(many.status, 0, many.stderr)
         let one = try train(np: nil, "one\(np)", common + ["--global-batch", "\(4 * np)", "--batch-norm-group-size", "4"])
         XCTAssertEqual(one.status, 0, one.stderr)
@@ -72,13 +76,54 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         print("differences (relative L2 / largest), \(np) ranks vs one process: " + report.sorted().joined(separator: ", "))
     }
 
-    func testTwoRanksMatchOneProcess() throws { try assertEquivalent(np: 2) }
+    func testTwoRanksMatchOneProcess() throws { try assertEquivalent(.local(np: 2)) }
 
-    func testFourRanksMatchOneProcess() throws { try assertEquivalent(np: 4) }
+    func testFourRanksMatchOneProcess() throws { try assertEquivalent(.local(np: 4)) }
+
+    /// Two nodes (network namespaces, TCP between them) of two ranks: the hierarchical
+    /// exchange's shared-memory and cross-node paths together.
+    func testTwoNodesOfTwoRanksMatchOneProcess() throws {
+        if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
+        try assertEquivalent(.simulatedCluster(nodes: 2, ranks: 2))
+    }
+
+    /// SIGKILL one rank on the second node in the middle of training: mpirun must end the
+    /// whole job within seconds, saying which rank died, and leave the last checkpoint whole.
+    func testKilledRankOnOneNodeEndsTheJobWithinSeconds() throws {
+        if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
+        let killed = DispatchSemaphore(value: 0)
+        var killTime: Date?
+        DispatchQueue.global().async {
+            // Wait until node 2's ranks have trained a while, then kill one.
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let ranks = MPIRun.processes(named: "seti-dist", inNetworkNamespace: "seti-node2")
+                if ranks.count == 2, FileManager.default.fileExists(atPath: self.dir.appendingPathComponent("killed/last.safetensors").path) {
+                    kill(ranks[1], SIGKILL)
+                    killTime = Date()
+                    break
+                }
+                usleep(200_000)
+            }
+            killed.signal()
+        }
+        let result = try train(.simulatedCluster(nodes: 2, ranks: 2), "killed",
+                               ["--simulated-per-class", "24", "--global-batch", "8", "--epochs", "50"], timeout: 120)
+        let end = Date()
+        killed.wait()
+        let killedAt = try XCTUnwrap(killTime, "no rank was killed: \(result.stderr)")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertNotEqual(result.status, 124, "timed out: the job hung after a rank died")
+        XCTAssertLessThan(end.timeIntervalSince(killedAt), 15, "the job took too long to end after the kill")
+        XCTAssertTrue(result.stderr.contains("on signal 9"), result.stderr)
+        XCTAssertNoThrow(try weights("killed"), "the last checkpoint was damaged")
+        let said = result.stderr.split(separator: "\n").first { $0.contains("signal 9") } ?? ""
+        print(String(format: "job ended %.1f s after the kill; mpirun: %@", end.timeIntervalSince(killedAt), String(said)))
+    }
 
     /// The default exchange is hierarchical (shared memory); plain MPI must agree too.
     func testTwoRanksWithPlainMPIAllreduceMatchOneProcess() throws {
-        try assertEquivalent(np: 2, exchange: ["--allreduce", "mpi", "--no-overlap"])
+        try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--no-overlap"])
     }
 
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
