@@ -38,19 +38,31 @@ public struct Simulator: Sendable {
     /// `perClass` samples of every class, grouped by class as in the public training file.
     public func generate(perClass: Int, split: DataFolder.Split) -> SpectrogramSet {
         let total = perClass * classes.count
+        let labels = (0..<total).map { Int32($0 / perClass) }
+        var set = SpectrogramSet(
+            height: height, width: width, images: [Float](repeating: 0, count: total * height * width), labels: labels,
+            classNames: classes.map(\.description))
+        redraw(&set, indices: Array(0..<total), perClass: perClass, split: split, round: 0)
+        return set
+    }
+
+    /// Replaces the samples at `indices` of a set made by ``generate(perClass:split:)``
+    /// with round `round`'s draws: same classes, new signals and noise. Round 0 is the
+    /// generated set itself; training on a new round each epoch means the network never
+    /// sees a sample twice, so it cannot memorise them. Each sample is a function of
+    /// (seed, split, round, index), so ranks redrawing only their own shards together
+    /// hold what one process redrawing everything holds.
+    public func redraw(_ set: inout SpectrogramSet, indices: [Int], perClass: Int, split: DataFolder.Split, round: Int) {
         let pixels = height * width
-        var images = [Float](repeating: 0, count: total * pixels)
-        images.withUnsafeMutableBufferPointer { buffer in
+        let stream = UInt64(split == .train ? 1 : 2) | UInt64(round) << 8
+        set.images.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: total) { i in
-                let c = i / perClass
-                let key = CounterRandom.bits(seed: seed, stream: split == .train ? 1 : 2, index: UInt64(c) << 32 | UInt64(i % perClass))
-                var rng = SplitMix64(seed: key)
+            DispatchQueue.concurrentPerform(iterations: indices.count) { j in
+                let i = indices[j], c = i / perClass
+                var rng = SplitMix64(seed: CounterRandom.bits(seed: seed, stream: stream, index: UInt64(c) << 32 | UInt64(i % perClass)))
                 render(classes[c], into: base + i * pixels, rng: &rng)
             }
         }
-        let labels = (0..<total).map { Int32($0 / perClass) }
-        return SpectrogramSet(height: height, width: width, images: images, labels: labels, classNames: classes.map(\.description))
     }
 
     // MARK: One spectrogram

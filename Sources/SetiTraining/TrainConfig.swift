@@ -10,6 +10,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// Simulated data size when `data` is nil: training samples per class (validation is
     /// a quarter of it, simulated with a different stream so it is never trained on).
     public var simulatedPerClass = 400
+    /// With simulated data, draw new training samples every epoch (the same classes and
+    /// count, new signals and noise): a stream the network cannot memorise. Off, every
+    /// epoch reuses the first draw, as training on a fixed data set does.
+    public var freshSimulationEachEpoch = false
     public var epochs = 12
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32

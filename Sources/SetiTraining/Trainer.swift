@@ -25,8 +25,12 @@ public final class Trainer {
     public let network: Network
     let optimizer: Optimizer
     private let exchange: GradientExchange
-    public let train: SpectrogramSet
+    public private(set) var train: SpectrogramSet
     public let validation: SpectrogramSet
+
+    /// One rank's batch: NHWC images and class indices.
+    private var images: [Float]
+    private var labels: [Int32]
 
     /// Epoch to start from and optimizer steps taken (non-zero after resume).
     private var firstEpoch = 0
@@ -55,6 +59,8 @@ public final class Trainer {
         try world.agree(on: config.hash, what: "training configuration (flags, --config file, seti-dist version)")
 
         (train, validation) = try Trainer.loadData(config)
+        images = [Float](repeating: 0, count: perRank * train.pixels)
+        labels = [Int32](repeating: 0, count: perRank)
         let spec = config.effectiveModel
         guard spec.classes == train.classNames.count else {
             throw TrainingFailure(description: "the model has \(spec.classes) outputs but the data have \(train.classNames.count) classes")
@@ -98,55 +104,32 @@ public final class Trainer {
     /// Trains from the current epoch to `config.epochs`; returns the log records.
     @discardableResult
     public func run() throws -> [EpochRecord] {
-        let perRank = config.globalBatch / world.size
-        let pixels = train.pixels
-        var images = [Float](repeating: 0, count: perRank * pixels)
-        var labels = [Int32](repeating: 0, count: perRank)
         var records: [EpochRecord] = []
+        var timing = StepTiming()
         if world.isRoot {
             try FileManager.default.createDirectory(at: outputFolder, withIntermediateDirectories: true)
             try Data(config.json.utf8).write(to: outputFolder.appendingPathComponent("config.json"), options: .atomic)
-            log("seti-dist train: \(train.count) training and \(validation.count) validation spectrograms, \(world.size) rank(s) x batch \(perRank) = global batch \(config.globalBatch), \(BLAS.threads) BLAS thread(s) per rank")
+            log("seti-dist train: \(train.count) training and \(validation.count) validation spectrograms, \(world.size) rank(s) x batch \(config.globalBatch / world.size) = global batch \(config.globalBatch), \(BLAS.threads) BLAS thread(s) per rank")
         }
         for epoch in firstEpoch..<config.epochs {
-            let plan = EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: perRank, seed: config.seed, epoch: epoch)
+            let plan = EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size, seed: config.seed, epoch: epoch)
             let start = Date()
+            if config.data == nil && config.freshSimulationEachEpoch && epoch > 0 {
+                // Only this rank's shard: the others' samples are never read here this epoch.
+                Simulator(seed: config.seed).redraw(
+                    &train, indices: Array(Set(plan.shard)).sorted(), perClass: config.simulatedPerClass, split: .train, round: epoch)
+            }
             var totals = [0.0, 0.0, 0.0]  // loss sum, correct, samples (all ranks)
             var lr = 0.0
             progress.start(epoch: epoch + 1, of: config.epochs, steps: plan.steps)
             for s in 0..<plan.steps {
-                let (indices, first) = plan.batch(s)
-                let b = indices.count
-                images.withUnsafeMutableBufferPointer { im in
-                    labels.withUnsafeMutableBufferPointer { lb in
-                        train.fillBatch(indices, firstPosition: first, augmentation: config.augmentation, seed: config.seed, epoch: epoch,
-                                        images: im.baseAddress!, labels: lb.baseAddress!)
-                    }
-                }
-                network.forward(images, batch: b, options: ForwardOptions(
-                    training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
-                let (lossSum, correct) = labels.withUnsafeBufferPointer {
-                    network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size))
-                }
-                var exchangeError: Error?
-                network.backward(batch: b) { range in
-                    if exchangeError == nil { do { try self.exchange.ready(range) } catch { exchangeError = error } }
-                }
-                if let exchangeError { throw exchangeError }
-                try exchange.finish()
-                var stats = [lossSum, Double(correct), Double(b)]
-                try world.allreduce(&stats, op: .sum)
-                guard stats[0].isFinite else {
-                    throw TrainingFailure(description: "the loss became \(stats[0]) at epoch \(epoch + 1), step \(s + 1) (optimizer step \(step)); lower the learning rate. The last good checkpoint is \(lastURL.path)")
-                }
-                lr = try world.broadcast(config.learningRate(step: step) * plateauFactor, root: 0)
-                optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr))
-                step += 1
-                for i in 0..<3 { totals[i] += stats[i] }
+                let stats = try trainStep(plan, s, epoch: epoch, timing: &timing)
+                lr = stats.lr
+                totals[0] += stats.lossSum; totals[1] += stats.correct; totals[2] += stats.samples
                 progress.update(step: s + 1, loss: totals[0] / totals[2], samples: Int(totals[2]), elapsed: Date().timeIntervalSince(start))
             }
             if config.batchNormEstimationBatches > 0 {
-                estimateBatchNormStatistics(plan: plan, images: &images, labels: &labels)
+                estimateBatchNormStatistics(plan: plan)
             }
             // Batch-norm moving statistics drift apart across ranks (per-rank batch
             // statistics); average them so validation and checkpoints do not depend on
@@ -168,17 +151,75 @@ public final class Trainer {
 
     /// Replaces the moving statistics with the mean batch statistics of the first batches
     /// of `plan` (unaugmented, as validation sees data), computed with the current weights.
-    private func estimateBatchNormStatistics(plan: EpochPlan, images: inout [Float], labels: inout [Int32]) {
+    private func estimateBatchNormStatistics(plan: EpochPlan) {
         for s in 0..<min(config.batchNormEstimationBatches, plan.steps) {
             let (indices, first) = plan.batch(s)
-            images.withUnsafeMutableBufferPointer { im in
-                labels.withUnsafeMutableBufferPointer { lb in
-                    train.fillBatch(indices, firstPosition: first, augmentation: .none, seed: config.seed, epoch: 0,
-                                    images: im.baseAddress!, labels: lb.baseAddress!)
-                }
-            }
+            fillBatch(indices, first: first, augmentation: .none, epoch: 0)
             network.forward(images, batch: indices.count, options: .estimation(pass: s, batchNormGroups: batchNormGroups(indices.count)))
         }
+    }
+
+    /// One optimizer step on batch `s` of `plan`: forward, backward with the gradient
+    /// exchange, the loss statistics summed over ranks, rank 0's learning rate, the update.
+    private func trainStep(_ plan: EpochPlan, _ s: Int, epoch: Int, timing: inout StepTiming) throws -> (lossSum: Double, correct: Double, samples: Double, lr: Double) {
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { clock = now }
+            return Double(now - clock) / 1e9
+        }
+        let (indices, first) = plan.batch(s)
+        let b = indices.count
+        fillBatch(indices, first: first, augmentation: config.augmentation, epoch: epoch)
+        timing.data += lap()
+
+        network.forward(images, batch: b, options: ForwardOptions(
+            training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
+        let (lossSum, correct) = labels.withUnsafeBufferPointer {
+            network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size))
+        }
+        var exchangeError: Error?
+        var exchanging = 0.0
+        network.backward(batch: b) { range in
+            let start = DispatchTime.now().uptimeNanoseconds
+            if exchangeError == nil { do { try self.exchange.ready(range) } catch { exchangeError = error } }
+            exchanging += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        if let exchangeError { throw exchangeError }
+        timing.compute += lap() - exchanging
+
+        try exchange.finish()
+        var stats = [lossSum, Double(correct), Double(b)]
+        try world.allreduce(&stats, op: .sum)
+        guard stats[0].isFinite else {
+            throw TrainingFailure(description: "the loss became \(stats[0]) at epoch \(epoch + 1), step \(s + 1) (optimizer step \(step)); lower the learning rate. The last good checkpoint is \(lastURL.path)")
+        }
+        let lr = try world.broadcast(config.learningRate(step: step) * plateauFactor, root: 0)
+        timing.communication += lap() + exchanging
+
+        optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr))
+        step += 1
+        timing.optimizer += lap()
+        timing.steps += 1
+        return (stats[0], stats[1], stats[2], lr)
+    }
+
+    private func fillBatch(_ indices: ArraySlice<Int>, first: Int, augmentation: Augmentation, epoch: Int) {
+        images.withUnsafeMutableBufferPointer { im in
+            labels.withUnsafeMutableBufferPointer { lb in
+                train.fillBatch(indices, firstPosition: first, augmentation: augmentation, seed: config.seed, epoch: epoch,
+                                images: im.baseAddress!, labels: lb.baseAddress!)
+            }
+        }
+    }
+
+    /// Runs `steps` training steps (epoch 0's batches, wrapping around) and returns where
+    /// this rank's time went: what `seti-dist bench scaling` reports.
+    public func measureSteps(_ steps: Int) throws -> StepTiming {
+        let plan = EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size, seed: config.seed, epoch: 0)
+        var timing = StepTiming()
+        for s in 0..<steps { _ = try trainStep(plan, s % plan.steps, epoch: 0, timing: &timing) }
+        return timing
     }
 
     /// Ghost-batch groups for a per-rank batch of `size` samples.
@@ -276,6 +317,22 @@ public final class Trainer {
         }
         return result
     }
+}
+
+/// Where a rank's training-step time went, summed over `steps` steps (seconds).
+public struct StepTiming: Sendable {
+    /// Filling the batch (copy and augmentation).
+    public var data = 0.0
+    /// Forward, loss and backward, without the time backward spent handing gradients over.
+    public var compute = 0.0
+    /// Exposed communication: gradient exchange not hidden behind backward (the hand-over
+    /// calls during backward plus the wait after it), the loss statistics, the lr broadcast.
+    public var communication = 0.0
+    /// The optimizer update.
+    public var optimizer = 0.0
+    public var steps = 0
+
+    public var total: Double { data + compute + communication + optimizer }
 }
 
 /// Rank 0's live progress: a self-rewriting line on a terminal, a plain line every tenth

@@ -35,6 +35,8 @@ struct Train: ParsableCommand {
     var data: String?
     @Option(help: "Simulated training samples per class when --data is not given.")
     var simulatedPerClass: Int?
+    @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch.")
+    var freshSimulation: Bool?
     @Option(help: "Named recipe: keras-seed (the course's, default).")
     var recipe: String = "keras-seed"
     @Option(help: "JSON file with a configuration (as written to OUT/config.json); flags override it.")
@@ -102,6 +104,7 @@ struct Train: ParsableCommand {
         }
         if let data { c.data = data }
         if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
+        if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
         if let epochs { c.epochs = epochs }
         if let globalBatch { c.globalBatch = globalBatch }
         if let optimizer {

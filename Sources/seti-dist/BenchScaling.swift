@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import SetiNet
+import SetiTraining
+import SwiftMPI
+
+/// `seti-dist bench scaling`: the real training step on N ranks, timed part by part.
+struct BenchScaling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaling",
+        abstract: "Time the training step on the ranks of this job: compute, exposed communication, optimizer, data.",
+        discussion: """
+            Run under mpirun or launch/sim-cluster with a fixed per-rank batch (weak scaling,
+            --batch-per-rank) or a fixed global batch (strong scaling, --global-batch). Each
+            rank trains the SETI CNN on simulated data with the keras-seed recipe; after
+            warm-up steps, the timed steps are split into data (batch fill and augmentation),
+            compute (forward and backward), exposed communication (gradient exchange not
+            hidden behind backward, plus the loss statistics and lr broadcast) and optimizer.
+            Rank 0 prints one line and, with --append, adds it as JSON to a file; --report
+            FILE then prints the table of such a file with scaling efficiency against the
+            1-rank run of the same mode and batch. launch/bench-scaling runs the whole matrix.
+            """)
+
+    @Option(help: "Weak scaling: samples per rank per step.") var batchPerRank: Int?
+    @Option(help: "Strong scaling: samples per step, all ranks together (default 32).") var globalBatch: Int?
+    @Option(help: "Timed steps.") var steps: Int = 6
+    @Option(help: "Untimed warm-up steps.") var warmup: Int = 2
+    @Option(help: "Gradient allreduce: hierarchical or mpi.") var allreduce: String = "hierarchical"
+    @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
+    @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
+    @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
+    @Option(help: "Print the table of a file written with --append, and exit.") var report: String?
+
+    func validate() throws {
+        guard AllreduceMethod(rawValue: allreduce) != nil else { throw ValidationError("--allreduce must be hierarchical or mpi") }
+        guard steps > 0, warmup >= 0 else { throw ValidationError("--steps must be positive") }
+    }
+
+    func run() throws {
+        if let report { return try printReport(report) }
+        let command = self
+        Job.run { job in
+            let world = job.world
+            var config = TrainConfig.kerasSeed
+            let weak = command.batchPerRank != nil
+            config.globalBatch = command.batchPerRank.map { $0 * world.size } ?? command.globalBatch ?? 32
+            config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
+            config.allreduce = AllreduceMethod(rawValue: command.allreduce)!
+            config.overlap = command.overlap
+            let trainer = try Trainer(config: config, world: world, outputFolder: FileManager.default.temporaryDirectory, resume: false)
+            _ = try trainer.measureSteps(command.warmup)
+            let t = try trainer.measureSteps(command.steps)
+            let n = Double(command.steps)
+            // Components: mean over ranks; the step: the slowest rank's, which is what all wait for.
+            var parts = [t.data, t.compute, t.communication, t.optimizer].map { $0 / n }
+            try world.allreduce(&parts, op: .sum)
+            parts = parts.map { $0 / Double(world.size) }
+            let step = try world.allreduce(t.total / n, op: .max)
+            let nodes = try world.allreduce(job.node.rank == 0 ? Int32(1) : 0, op: .sum)
+            guard world.isRoot else { return }
+            let record = ScalingRecord(
+                label: command.label, mode: weak ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
+                batch_per_rank: config.globalBatch / world.size, global_batch: config.globalBatch, blas_threads: BLAS.threads,
+                allreduce: config.allreduce.rawValue, overlap: config.overlap,
+                step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
+                optimizer_ms: parts[3] * 1e3, samples_per_s: Double(config.globalBatch) / step)
+            print(record.line(efficiency: nil))
+            if let append = command.append {
+                let line = String(decoding: try JSONEncoder.sorted.encode(record), as: UTF8.self) + "\n"
+                if let handle = FileHandle(forWritingAtPath: append) {
+                    handle.seekToEndOfFile(); handle.write(Data(line.utf8)); try handle.close()
+                } else {
+                    try Data(line.utf8).write(to: URL(fileURLWithPath: append))
+                }
+            }
+        }
+    }
+
+    private func printReport(_ path: String) throws {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
+        var records: [ScalingRecord] = []
+        for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
+            do { records.append(try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8))) } catch {
+                throw ValidationError("\(path):\(number + 1): not a bench scaling record")
+            }
+        }
+        print(ScalingRecord.header)
+        var rows: [[String: Any]] = []
+        for r in records {
+            // Efficiency against the one-rank run of the same mode and batch.
+            let base = records.first {
+                $0.ranks == 1 && $0.mode == r.mode && (r.mode == "weak" ? $0.batch_per_rank == r.batch_per_rank : $0.global_batch == r.global_batch)
+            }
+            let efficiency = base.map { r.samples_per_s / (Double(r.ranks) * $0.samples_per_s) }
+            print(r.line(efficiency: efficiency))
+            var row = (try JSONSerialization.jsonObject(with: JSONEncoder.sorted.encode(r))) as! [String: Any]
+            row["efficiency"] = efficiency
+            rows.append(row)
+        }
+        print(String(decoding: try JSONSerialization.data(withJSONObject: ["scaling": rows], options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// One `bench scaling` measurement, as written to the --append file.
+struct ScalingRecord: Codable {
+    var label: String, mode: String
+    var ranks: Int, nodes: Int, batch_per_rank: Int, global_batch: Int, blas_threads: Int
+    var allreduce: String, overlap: Bool
+    var step_ms: Double, data_ms: Double, compute_ms: Double, communication_ms: Double, optimizer_ms: Double
+    var samples_per_s: Double
+
+    static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency"
+
+    func line(efficiency: Double?) -> String {
+        let setup = pad("\(label)\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")", 19)
+        return setup + " " + pad(mode, 7) + String(
+            format: " %5d %5d %7d %10d %6d %8.1f %8.1f %8.1f (%2.0f%%) %9.1f %5.1f %10.1f",
+            ranks, nodes, blas_threads, batch_per_rank, global_batch, step_ms, compute_ms, communication_ms,
+            100 * communication_ms / step_ms, optimizer_ms, data_ms, samples_per_s) + (efficiency.map { String(format: "  %9.1f%%", 100 * $0) } ?? "")
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
