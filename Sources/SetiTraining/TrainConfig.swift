@@ -53,8 +53,25 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public init() {}
 
     /// The course's recipe exactly: Adam, ExponentialDecay(0.005, 5, 0.96, staircase),
-    /// horizontal flip, batch 32, 12 epochs.
+    /// horizontal flip, batch 32, 12 epochs, on a fixed training set.
     public static var kerasSeed: TrainConfig { TrainConfig() }
+
+    /// seti-dist's default: the course's optimizer, initial rate, batch and epochs, with
+    /// three changes that raise validation accuracy on the simulated data (measured in
+    /// README): the rate decays 0.96x every 25 steps instead of every 5 (the course's has
+    /// fallen 18,000-fold by step 1,200 and stops learning), batch-norm statistics are
+    /// re-estimated over 25 training batches before each validation, and the simulator
+    /// draws new training samples every epoch.
+    public static var standard: TrainConfig {
+        var config = TrainConfig()
+        config.schedule.decay = .exponential(decaySteps: 25, rate: 0.96, staircase: true)
+        config.batchNormEstimationBatches = 25
+        config.freshSimulationEachEpoch = true
+        return config
+    }
+
+    /// The named recipes of `--recipe`.
+    public static let recipes: [String: TrainConfig] = ["standard": .standard, "keras-seed": .kerasSeed]
 
     public var monitorMaximizes: Bool { mode == "max" || (mode == "auto" && monitor.contains("acc")) }
 

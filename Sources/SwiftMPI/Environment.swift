@@ -10,7 +10,7 @@ import Glibc
 public enum MPI {
     /// How many threads may call MPI. The trainer calls MPI from its main thread only,
     /// so `.funneled` is the default and the level actually provided is checked.
-    public enum ThreadLevel: Int32, Sendable, CustomStringConvertible {
+    public enum ThreadLevel: Int32, Sendable, CaseIterable, CustomStringConvertible {
         case single, funneled, serialized, multiple
 
         var raw: Int32 {
@@ -48,14 +48,16 @@ public enum MPI {
 
     /// Initializes MPI (once per process; later calls return the same world) and
     /// switches the world communicator to returning error codes instead of aborting.
+    /// Asks for `threadLevel` and accepts any level down to `minimum` (default: the same);
+    /// ``threadLevel`` tells what was provided.
     ///
-    /// - Throws: ``MPIError`` if MPI fails to start or provides a lower thread level.
+    /// - Throws: ``MPIError`` if MPI fails to start or provides less than `minimum`.
     @discardableResult
-    public static func initialize(threadLevel: ThreadLevel = .funneled) throws -> Communicator {
+    public static func initialize(threadLevel: ThreadLevel = .funneled, minimum: ThreadLevel? = nil) throws -> Communicator {
         if !isInitialized {
             var provided: Int32 = 0
             try check(MPI_Init_thread(nil, nil, threadLevel.raw, &provided), "MPI_Init_thread")
-            guard provided >= threadLevel.raw else {
+            guard provided >= (minimum ?? threadLevel).raw else {
                 throw MPIError(
                     call: "MPI_Init_thread", code: -1,
                     message: "requested \(threadLevel) but the MPI library provides only level \(provided)")
@@ -63,6 +65,14 @@ public enum MPI {
             try check(MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
         }
         return try world
+    }
+
+    /// The thread level MPI provides (``ThreadLevel/single`` before initialization).
+    public static var threadLevel: ThreadLevel {
+        guard isInitialized, !isFinalized else { return .single }
+        var provided: Int32 = 0
+        MPI_Query_thread(&provided)
+        return ThreadLevel.allCases.last { $0.raw <= provided } ?? .single
     }
 
     /// All processes of the job. Requires ``initialize(threadLevel:)``.

@@ -1,4 +1,5 @@
 import CMPI
+import Foundation
 
 /// A sum-allreduce of one fixed-size `Float` buffer over all ranks, built for the
 /// gradient exchange: within a machine through MPI-3 shared memory, across machines with
@@ -34,7 +35,11 @@ public final class HierarchicalAllreduce {
     /// Every local rank's buffer, indexed by local rank.
     private let segments: [UnsafeMutablePointer<Float>]
     private var reduced: [Range<Int>] = []
+    /// Cross-node allreduces started and not yet waited for; shared with the progress
+    /// thread, so only touched under `lock`.
     private var inFlight: [AllreduceRequest] = []
+    private let lock = NSLock()
+    private var progressThread: ProgressThread?
 
     /// Collective over `world`: allocates `count` floats of shared memory per rank.
     /// `node` is the group of ranks that reduce through shared memory: by default the
@@ -71,6 +76,7 @@ public final class HierarchicalAllreduce {
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
         guard finalized == 0, window != nil else { return }
+        _ = progressThread?.stop()
         for request in inFlight { try? request.wait() }
         MPI_Win_unlock_all(window)
         MPI_Win_free(&window)
@@ -94,12 +100,25 @@ public final class HierarchicalAllreduce {
         reduced.append(range)
         if peers.size > 1 {
             let mine = slice(range, node.rank)
+            lock.lock()
+            defer { lock.unlock() }
             inFlight.append(try peers.startAllreduce(UnsafeMutableBufferPointer(rebasing: buffer[mine]), op: .sum))
+            // OpenMPI moves a non-blocking collective's data only inside MPI calls; while
+            // the caller is deep in a GEMM that makes none, a helper thread keeps the
+            // network busy. It needs MPI_THREAD_MULTIPLE; without it, progress() does.
+            if progressThread == nil && MPI.threadLevel == .multiple {
+                progressThread = ProgressThread { [unowned self] in
+                    self.lock.lock()
+                    defer { self.lock.unlock() }
+                    for request in self.inFlight { try request.test() }
+                }
+            }
         }
     }
 
     /// Lets the cross-node allreduces progress (OpenMPI advances them inside MPI calls).
     public func progress() throws {
+        guard progressThread == nil else { return }
         for request in inFlight { try request.test() }
     }
 
@@ -107,6 +126,9 @@ public final class HierarchicalAllreduce {
     /// each rank's buffer holds the full sum. Returns when all local ranks are done reading,
     /// so the buffer may be overwritten at once.
     public func finish() throws {
+        let progressError = progressThread?.stop()
+        progressThread = nil
+        if let progressError { throw progressError }
         for request in inFlight { try request.wait() }
         inFlight.removeAll()
         if node.size > 1 {
@@ -158,5 +180,40 @@ public final class HierarchicalAllreduce {
         try check(MPI_Win_sync(window), "MPI_Win_sync")
         try node.barrier()
         try check(MPI_Win_sync(window), "MPI_Win_sync")
+    }
+}
+
+/// Calls `poll` every 200 microseconds on its own thread until stopped or until `poll`
+/// throws. Sleeping between polls keeps it from taking a core from the computation.
+private final class ProgressThread {
+    private let lock = NSLock()
+    private var stopping = false
+    private var error: Error?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(poll: @escaping () throws -> Void) {
+        let thread = Thread { [self] in
+            while true {
+                lock.lock()
+                let stop = stopping
+                lock.unlock()
+                if stop { break }
+                do { try poll() } catch {
+                    lock.lock(); self.error = error; lock.unlock()
+                    break
+                }
+                usleep(200)
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops the thread, waits for it to end and returns the error that ended it, if any.
+    func stop() -> Error? {
+        lock.lock(); stopping = true; lock.unlock()
+        finished.wait()
+        lock.lock(); defer { lock.unlock() }
+        return error
     }
 }

@@ -16,7 +16,9 @@ struct Job {
     static func run(_ body: (Job) throws -> Void) -> Never {
         let world: Communicator
         do {
-            world = try MPI.initialize(threadLevel: .funneled)
+            // MPI_THREAD_MULTIPLE lets a helper thread progress cross-node gradient
+            // transfers while backward computes (see HierarchicalAllreduce).
+            world = try MPI.initialize(threadLevel: .multiple, minimum: .funneled)
         } catch {
             MPI.abort("cannot start MPI: \(error)")
         }
