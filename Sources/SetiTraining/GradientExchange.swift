@@ -17,9 +17,17 @@ public enum AllreduceMethod: String, Codable, Hashable, Sendable, CaseIterable {
 ///
 /// The loss gradient is already scaled by 1 / (global batch), so the sum over ranks is
 /// the gradient of the global mean loss: no division is needed here.
+///
+/// With the hierarchical method the ranks of a node also split the optimizer's work: each
+/// updates only the parameter slices whose summed gradient it owns, then they share the
+/// results through shared memory (see ``HierarchicalAllreduce``). Per step:
+/// `ready` during backward, `finishForUpdate`, the optimizer on the returned ranges,
+/// `afterUpdate`.
 final class GradientExchange {
     /// Where backward must write the gradients.
     let gradients: UnsafeMutableBufferPointer<Float>
+    /// Where the network's parameters must live (shared memory), or nil for anywhere.
+    var parameters: UnsafeMutableBufferPointer<Float>? { hierarchical?.parameters }
     private let world: Communicator
     private let overlap: Bool
     private let bucketFloats: Int
@@ -35,7 +43,7 @@ final class GradientExchange {
         self.overlap = overlap
         self.bucketFloats = bucketFloats
         if method == .hierarchical && world.size > 1 {
-            let shared = try HierarchicalAllreduce(world: world, count: count)
+            let shared = try HierarchicalAllreduce(world: world, count: count, shareParameters: true)
             hierarchical = shared
             gradients = shared.buffer
         } else {
@@ -58,9 +66,12 @@ final class GradientExchange {
         try progress()
     }
 
-    /// Exchanges whatever is left and waits until every rank holds the sum.
-    func finish() throws {
-        guard world.size > 1 else { return }
+    /// Exchanges whatever is left and returns the ranges of the gradient that hold the sum
+    /// and that this rank must apply: everything, or with the hierarchical method this
+    /// rank's own slices.
+    func finishForUpdate() throws -> [Range<Int>] {
+        let everything = [0..<gradients.count]
+        guard world.size > 1 else { return everything }
         if overlap {
             try flush()
         } else if let hierarchical {
@@ -70,7 +81,20 @@ final class GradientExchange {
         }
         for request in pending { try request.wait() }
         pending.removeAll()
-        try hierarchical?.finish()
+        return try hierarchical?.finishOwned() ?? everything
+    }
+
+    /// After the optimizer updated the ranges `finishForUpdate` returned: gives every rank
+    /// the parameters the others updated.
+    func afterUpdate() throws {
+        try hierarchical?.shareParameters()
+    }
+
+    /// Makes every rank's copy of the optimizer's state whole (each rank keeps only its
+    /// own slices current), before a checkpoint saves it.
+    func completeState(of optimizer: Optimizer) throws {
+        guard let hierarchical else { return }
+        for slot in optimizer.slots { try hierarchical.gatherOwned(slot.values) }
     }
 
     /// Lets MPI advance the reductions in flight (OpenMPI progresses them inside MPI calls).

@@ -67,7 +67,8 @@ public final class Trainer {
         }
         exchange = try GradientExchange(
             world: world, count: Network.parameterCount(of: spec), method: config.allreduce, overlap: config.overlap)
-        network = Network(spec: spec, maxBatch: perRank, seed: config.seed, gradientStorage: exchange.gradients)
+        network = Network(spec: spec, maxBatch: perRank, seed: config.seed,
+                          parameterStorage: exchange.parameters, gradientStorage: exchange.gradients)
         switch config.optimizer {
         case .adam: optimizer = Adam(parameterCount: network.parameters.count)
         case .sgd: optimizer = SGD(parameterCount: network.parameters.count)
@@ -143,6 +144,7 @@ public final class Trainer {
                 epoch: epoch + 1, step: step, loss: totals[0] / totals[2], accuracy: totals[1] / totals[2],
                 val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals[2] / seconds)
             progress.finish()
+            try exchange.completeState(of: optimizer)
             try endOfEpoch(record, evaluation: val)
             records.append(record)
         }
@@ -188,7 +190,7 @@ public final class Trainer {
         if let exchangeError { throw exchangeError }
         timing.compute += lap() - exchanging
 
-        try exchange.finish()
+        let mine = try exchange.finishForUpdate()
         var stats = [lossSum, Double(correct), Double(b)]
         try world.allreduce(&stats, op: .sum)
         guard stats[0].isFinite else {
@@ -197,9 +199,11 @@ public final class Trainer {
         let lr = try world.broadcast(config.learningRate(step: step) * plateauFactor, root: 0)
         timing.communication += lap() + exchanging
 
-        optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr))
+        optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr), ranges: mine)
         step += 1
         timing.optimizer += lap()
+        try exchange.afterUpdate()
+        timing.communication += lap()
         timing.steps += 1
         return (stats[0], stats[1], stats[2], lr)
     }

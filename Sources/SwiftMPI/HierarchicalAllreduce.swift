@@ -23,63 +23,59 @@ import Foundation
 /// ``reduce(_:)`` for each range as it becomes final (disjoint ranges, any order), then
 /// ``finish()``; or ``allreduce()`` for the whole buffer at once. Every rank must make the
 /// same calls with the same ranges.
+///
+/// Sharded update: with `shareParameters`, the parameters live in shared memory too, and
+/// step 3 can be skipped. ``finishOwned()`` leaves each rank with the sum of its own slices
+/// only; the rank updates those slices of ``parameters`` (and only they need the
+/// optimizer's work, which the node's ranks so split between them); ``shareParameters()``
+/// then copies the others' updated slices. The gradient copy-out becomes a parameter
+/// copy-in, and the optimizer runs once per node instead of once per rank.
 public final class HierarchicalAllreduce {
     /// This rank's buffer, in shared memory.
     public let buffer: UnsafeMutableBufferPointer<Float>
+    /// This rank's parameters, in shared memory, with `shareParameters`; else nil.
+    public let parameters: UnsafeMutableBufferPointer<Float>?
     /// The ranks on this machine.
     public let node: Communicator
     /// One rank per machine: the ranks whose local rank equals this one's.
     public let peers: Communicator
 
-    private var window: MPI_Win?
-    /// Every local rank's buffer, indexed by local rank.
-    private let segments: [UnsafeMutablePointer<Float>]
+    private let gradientSegments: SharedSegments
+    private let parameterSegments: SharedSegments?
+    /// The ranges of the current round, and of the last finished one (whose slices define
+    /// which rank owns which elements).
     private var reduced: [Range<Int>] = []
+    private var lastRound: [Range<Int>] = []
     /// Cross-node allreduces started and not yet waited for; shared with the progress
     /// thread, so only touched under `lock`.
     private var inFlight: [AllreduceRequest] = []
     private let lock = NSLock()
     private var progressThread: ProgressThread?
 
-    /// Collective over `world`: allocates `count` floats of shared memory per rank.
-    /// `node` is the group of ranks that reduce through shared memory: by default the
-    /// ranks on this machine; a test may pass smaller groups of one machine's ranks to
-    /// run the cross-node path without a cluster.
-    public init(world: Communicator, count: Int, node: Communicator? = nil) throws {
+    /// Collective over `world`: allocates `count` floats of shared memory per rank (twice
+    /// that with `shareParameters`). `node` is the group of ranks that reduce through
+    /// shared memory: by default the ranks on this machine; a test may pass smaller groups
+    /// of one machine's ranks to run the cross-node path without a cluster.
+    public init(world: Communicator, count: Int, node: Communicator? = nil, shareParameters: Bool = false) throws {
         self.node = try node ?? world.splitByNode()
         peers = try world.split(color: self.node.rank, key: world.rank)
-        var info: MPI_Info? = nil
-        try check(MPI_Info_create(&info), "MPI_Info_create")
-        // Each segment on its owner's NUMA node rather than one contiguous block.
-        _ = MPI_Info_set(info, "alloc_shared_noncontig", "true")
-        var base: UnsafeMutableRawPointer? = nil
-        let status = MPI_Win_allocate_shared(
-            MPI_Aint(max(count, 1) * MemoryLayout<Float>.stride), Int32(MemoryLayout<Float>.stride), info, self.node.handle,
-            &base, &window)
-        _ = MPI_Info_free(&info)
-        try check(status, "MPI_Win_allocate_shared")
-        try check(MPI_Win_lock_all(Int32(MPI_MODE_NOCHECK), window), "MPI_Win_lock_all")
-        var segments: [UnsafeMutablePointer<Float>] = []
-        for r in 0..<self.node.size {
-            var size: MPI_Aint = 0, unit: Int32 = 0
-            var pointer: UnsafeMutableRawPointer? = nil
-            try check(MPI_Win_shared_query(window, Int32(r), &size, &unit, &pointer), "MPI_Win_shared_query")
-            segments.append(pointer!.assumingMemoryBound(to: Float.self))
+        gradientSegments = try SharedSegments(node: self.node, count: count)
+        buffer = gradientSegments.mine
+        if shareParameters {
+            let segments = try SharedSegments(node: self.node, count: count)
+            parameterSegments = segments
+            parameters = segments.mine
+        } else {
+            parameterSegments = nil
+            parameters = nil
         }
-        self.segments = segments
-        buffer = UnsafeMutableBufferPointer(start: segments[self.node.rank], count: count)
-        buffer.initialize(repeating: 0)
-        try nodeBarrier()
+        try gradientSegments.barrier()
     }
 
     deinit {
-        var finalized: Int32 = 0
-        MPI_Finalized(&finalized)
-        guard finalized == 0, window != nil else { return }
+        guard !MPI.isFinalized else { return }
         _ = progressThread?.stop()
         for request in inFlight { try? request.wait() }
-        MPI_Win_unlock_all(window)
-        MPI_Win_free(&window)
     }
 
     /// Sums the whole buffer over all ranks.
@@ -93,9 +89,8 @@ public final class HierarchicalAllreduce {
     public func reduce(_ range: Range<Int>) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside the buffer")
         if node.size > 1 {
-            try nodeBarrier()
-            let mine = slice(range, node.rank)
-            sumSegments(mine)
+            try gradientSegments.barrier()
+            sumSegments(slice(range, node.rank))
         }
         reduced.append(range)
         if peers.size > 1 {
@@ -126,22 +121,65 @@ public final class HierarchicalAllreduce {
     /// each rank's buffer holds the full sum. Returns when all local ranks are done reading,
     /// so the buffer may be overwritten at once.
     public func finish() throws {
+        try waitForReductions()
+        try copyOthersSlices(into: buffer, from: gradientSegments)
+    }
+
+    /// Waits for the cross-node parts and returns the slices this rank owns: there, and
+    /// only there, ``buffer`` holds the sum. See the sharded update above.
+    public func finishOwned() throws -> [Range<Int>] {
+        try waitForReductions()
+        return ownedSlices
+    }
+
+    /// After each rank updated its own slices of ``parameters``: copies the other slices
+    /// from their owners, so every rank holds all the updated parameters.
+    public func shareParameters() throws {
+        guard let parameterSegments, let parameters else { preconditionFailure("created without shareParameters") }
+        try copyOthersSlices(into: parameters, from: parameterSegments)
+    }
+
+    /// Completes a buffer of which each rank holds its own slices only (an optimizer's
+    /// moments after sharded updates): afterwards every rank holds all of it. Uses
+    /// ``buffer`` as the exchange area, so call it between steps.
+    public func gatherOwned(_ values: UnsafeMutableBufferPointer<Float>) throws {
+        precondition(values.count == buffer.count, "gatherOwned: the buffer must have the exchanged size")
+        guard node.size > 1 else { return }
+        for part in ownedSlices {
+            (buffer.baseAddress! + part.lowerBound).update(from: values.baseAddress! + part.lowerBound, count: part.count)
+        }
+        try gradientSegments.barrier()
+        try copyOthersSlices(into: values, from: gradientSegments)
+    }
+
+    /// This rank's slices of the last round's ranges.
+    private var ownedSlices: [Range<Int>] {
+        lastRound.map { slice($0, node.rank) }.filter { !$0.isEmpty }
+    }
+
+    private func waitForReductions() throws {
         let progressError = progressThread?.stop()
         progressThread = nil
         if let progressError { throw progressError }
         for request in inFlight { try request.wait() }
         inFlight.removeAll()
-        if node.size > 1 {
-            try nodeBarrier()
-            for range in reduced {
-                for owner in 0..<node.size where owner != node.rank {
-                    let part = slice(range, owner)
-                    (buffer.baseAddress! + part.lowerBound).update(from: segments[owner] + part.lowerBound, count: part.count)
-                }
-            }
-            try nodeBarrier()
-        }
+        lastRound = reduced
         reduced.removeAll()
+    }
+
+    /// Copies the slices of the last round that other local ranks own from their segments
+    /// into `target`, between two barriers (all have written before; nobody overwrites
+    /// before all have read).
+    private func copyOthersSlices(into target: UnsafeMutableBufferPointer<Float>, from segments: SharedSegments) throws {
+        guard node.size > 1 else { return }
+        try segments.barrier()
+        for range in lastRound {
+            for owner in 0..<node.size where owner != node.rank {
+                let part = slice(range, owner)
+                (target.baseAddress! + part.lowerBound).update(from: segments.all[owner] + part.lowerBound, count: part.count)
+            }
+        }
+        try segments.barrier()
     }
 
     /// Local rank `r`'s part of `range`; boundaries on 64-byte lines so that no two ranks
@@ -157,7 +195,7 @@ public final class HierarchicalAllreduce {
     /// order, summed in place in this rank's segment.
     private func sumSegments(_ part: Range<Int>) {
         let out = buffer.baseAddress! + part.lowerBound
-        for (r, segment) in segments.enumerated() where r != node.rank {
+        for (r, segment) in gradientSegments.all.enumerated() where r != node.rank {
             add(out, out, segment + part.lowerBound, count: part.count)
         }
     }
@@ -172,14 +210,6 @@ public final class HierarchicalAllreduce {
             o.storeBytes(of: sum, toByteOffset: v * width, as: SIMD8<Float>.self)
         }
         for i in (n / lanes * lanes)..<n { out[i] = a[i] + b[i] }
-    }
-
-    /// A barrier that also orders memory: writes before it are visible to reads after it
-    /// on every local rank (the MPI-3 shared-memory idiom: sync, barrier, sync).
-    private func nodeBarrier() throws {
-        try check(MPI_Win_sync(window), "MPI_Win_sync")
-        try node.barrier()
-        try check(MPI_Win_sync(window), "MPI_Win_sync")
     }
 }
 
@@ -215,5 +245,54 @@ private final class ProgressThread {
         finished.wait()
         lock.lock(); defer { lock.unlock() }
         return error
+    }
+}
+
+/// One MPI-3 shared-memory window over a node: `count` floats per local rank, each rank
+/// able to read every other rank's segment directly.
+private final class SharedSegments {
+    let node: Communicator
+    /// Every local rank's segment, indexed by local rank.
+    let all: [UnsafeMutablePointer<Float>]
+    let mine: UnsafeMutableBufferPointer<Float>
+    private var window: MPI_Win?
+
+    init(node: Communicator, count: Int) throws {
+        self.node = node
+        var info: MPI_Info? = nil
+        try check(MPI_Info_create(&info), "MPI_Info_create")
+        // Each segment on its owner's NUMA node rather than one contiguous block.
+        _ = MPI_Info_set(info, "alloc_shared_noncontig", "true")
+        var base: UnsafeMutableRawPointer? = nil
+        let status = MPI_Win_allocate_shared(
+            MPI_Aint(max(count, 1) * MemoryLayout<Float>.stride), Int32(MemoryLayout<Float>.stride), info, node.handle,
+            &base, &window)
+        _ = MPI_Info_free(&info)
+        try check(status, "MPI_Win_allocate_shared")
+        try check(MPI_Win_lock_all(Int32(MPI_MODE_NOCHECK), window), "MPI_Win_lock_all")
+        var all: [UnsafeMutablePointer<Float>] = []
+        for r in 0..<node.size {
+            var size: MPI_Aint = 0, unit: Int32 = 0
+            var pointer: UnsafeMutableRawPointer? = nil
+            try check(MPI_Win_shared_query(window, Int32(r), &size, &unit, &pointer), "MPI_Win_shared_query")
+            all.append(pointer!.assumingMemoryBound(to: Float.self))
+        }
+        self.all = all
+        mine = UnsafeMutableBufferPointer(start: all[node.rank], count: count)
+        mine.initialize(repeating: 0)
+    }
+
+    deinit {
+        guard window != nil, !MPI.isFinalized else { return }
+        MPI_Win_unlock_all(window)
+        MPI_Win_free(&window)
+    }
+
+    /// A barrier that also orders memory: writes before it are visible to reads after it
+    /// on every local rank (the MPI-3 shared-memory idiom: sync, barrier, sync).
+    func barrier() throws {
+        try check(MPI_Win_sync(window), "MPI_Win_sync")
+        try node.barrier()
+        try check(MPI_Win_sync(window), "MPI_Win_sync")
     }
 }

@@ -185,7 +185,7 @@ struct SelfTestChecks {
     /// rounding and be bit-identical on every rank.
     private func checkHierarchical(node: Communicator?) throws {
         let count = 1_000_003
-        let shared = try HierarchicalAllreduce(world: world, count: count, node: node)
+        let shared = try HierarchicalAllreduce(world: world, count: count, node: node, shareParameters: true)
         let what = node == nil ? "hierarchical allreduce" : "hierarchical allreduce over \(n / 2) emulated nodes"
         for i in 0..<count { shared.buffer[i] = Float(r + 1) + Float(i % 7) }
         for range in [600_001..<count, 17..<600_001, 0..<17] { try shared.reduce(range) }
@@ -193,6 +193,22 @@ struct SelfTestChecks {
         let base = Float(n * (n + 1) / 2)
         for i in 0..<count where shared.buffer[i] != base + Float(n * (i % 7)) {
             try expect(shared.buffer[i], base + Float(n * (i % 7)), "\(what)[\(i)]")
+        }
+        // Sharded update: each rank sets its own slices of the parameters to twice the
+        // sum; after sharing, every rank must hold twice the sum everywhere. Then an
+        // optimizer-state-like buffer current only in the owned slices is completed.
+        for i in 0..<count { shared.buffer[i] = Float(r + 1) + Float(i % 7) }
+        for range in [600_001..<count, 17..<600_001, 0..<17] { try shared.reduce(range) }
+        let owned = try shared.finishOwned()
+        var state = [Float](repeating: -1, count: count)
+        for i in owned.joined() {
+            shared.parameters![i] = 2 * shared.buffer[i]
+            state[i] = shared.buffer[i]
+        }
+        try shared.shareParameters()
+        try state.withUnsafeMutableBufferPointer { try shared.gatherOwned($0) }
+        for i in 0..<count where shared.parameters![i] != 2 * (base + Float(n * (i % 7))) || state[i] != base + Float(n * (i % 7)) {
+            try expect([shared.parameters![i], state[i]], [2 * (base + Float(n * (i % 7))), base + Float(n * (i % 7))], "\(what), sharded update[\(i)]")
         }
         var plain = (0..<count).map { Float(($0 * 7919 + r * 104_729) % 1000) / 997 }
         for i in 0..<count { shared.buffer[i] = plain[i] }

@@ -23,6 +23,28 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(adam.iterations, 2)
     }
 
+    /// Ranks that split the update (each its own ranges) must produce, together, exactly
+    /// the whole update; elements outside the ranges stay untouched.
+    func testUpdatingDisjointRangesEqualsOneWholeUpdate() {
+        let n = 1_000
+        let grads = (0..<n).map { Float(($0 * 37) % 101) / 50 - 1 }
+        for makeOptimizer in [{ Adam(parameterCount: n) as Optimizer }, { SGD(parameterCount: n) as Optimizer }] {
+            let whole = makeOptimizer(), first = makeOptimizer(), second = makeOptimizer()
+            var a = (0..<n).map { Float($0) / 100 }, b = a, c = a
+            let split = [[0..<17, 500..<733], [17..<500, 733..<n]]
+            for _ in 0..<3 {
+                grads.withUnsafeBufferPointer { g in
+                    a.withUnsafeMutableBufferPointer { whole.step(parameters: $0, gradients: g, lr: 0.01) }
+                    b.withUnsafeMutableBufferPointer { first.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[0]) }
+                    c.withUnsafeMutableBufferPointer { second.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[1]) }
+                }
+            }
+            let merged = (0..<n).map { i in split[0].contains { $0.contains(i) } ? b[i] : c[i] }
+            XCTAssertEqual(merged, a, "\(type(of: whole))")
+            XCTAssertEqual(b[100], Float(100) / 100, "\(type(of: whole)): an element outside the ranges changed")
+        }
+    }
+
     func testSGDMomentumMatchesKeras() {
         let sgd = SGD(parameterCount: 1, momentum: 0.9)
         var p: [Float] = [1]

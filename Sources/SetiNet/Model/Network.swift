@@ -66,7 +66,7 @@ public final class Network {
     public var inputSize: Int { spec.height * spec.width * spec.channels }
 
     let layers: [CompiledLayer]
-    private let ownsGradients: Bool
+    private let ownsParameters: Bool, ownsGradients: Bool
     private var outputs: [UnsafeMutablePointer<Float>]
     private var ownedOutputs: [UnsafeMutablePointer<Float>] = []
     private var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
@@ -83,25 +83,27 @@ public final class Network {
     /// weights from `seed` as Keras does by default (Glorot-uniform kernels, zero biases,
     /// gamma 1, beta 0, moving mean 0, moving variance 1).
     ///
-    /// `gradientStorage`, when given, is where backward writes the gradients (e.g. the
-    /// shared-memory buffer of SwiftMPI's HierarchicalAllreduce, saving a copy per step); it
-    /// must hold ``parameterCount(of:)`` floats and outlive the network.
-    public init(spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64, gradientStorage: UnsafeMutableBufferPointer<Float>? = nil) {
+    /// `parameterStorage` and `gradientStorage`, when given, are where the parameters live
+    /// and where backward writes the gradients (e.g. the shared-memory buffers of SwiftMPI's
+    /// HierarchicalAllreduce, saving copies every step); each must hold
+    /// ``parameterCount(of:)`` floats and outlive the network.
+    public init(
+        spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64,
+        parameterStorage: UnsafeMutableBufferPointer<Float>? = nil, gradientStorage: UnsafeMutableBufferPointer<Float>? = nil
+    ) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         let plan = compile(spec)
         self.spec = spec
         self.maxBatch = maxBatch
         layers = plan.layers
         tensors = plan.tensors
-        parameters = .allocate(capacity: plan.parameterCount)
-        if let gradientStorage {
-            precondition(gradientStorage.count == plan.parameterCount, "gradient storage holds \(gradientStorage.count) floats, the model needs \(plan.parameterCount)")
-            gradients = gradientStorage
-            ownsGradients = false
-        } else {
-            gradients = .allocate(capacity: plan.parameterCount)
-            ownsGradients = true
+        for storage in [parameterStorage, gradientStorage].compactMap({ $0 }) {
+            precondition(storage.count == plan.parameterCount, "storage holds \(storage.count) floats, the model needs \(plan.parameterCount)")
         }
+        ownsParameters = parameterStorage == nil
+        ownsGradients = gradientStorage == nil
+        parameters = parameterStorage ?? .allocate(capacity: plan.parameterCount)
+        gradients = gradientStorage ?? .allocate(capacity: plan.parameterCount)
         state = .allocate(capacity: plan.stateCount)
         gradients.initialize(repeating: 0)
 
@@ -138,7 +140,8 @@ public final class Network {
     }
 
     deinit {
-        parameters.deallocate(); state.deallocate()
+        state.deallocate()
+        if ownsParameters { parameters.deallocate() }
         if ownsGradients { gradients.deallocate() }
         ownedOutputs.forEach { $0.deallocate() }
         argmax.values.forEach { $0.deallocate() }

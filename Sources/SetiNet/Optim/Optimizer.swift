@@ -5,13 +5,23 @@ import Glibc
 /// An update rule over the flat parameter and gradient buffers. Every rank applies the
 /// same rule to the same (allreduced) gradients, so replicas stay identical.
 public protocol Optimizer: AnyObject {
-    /// Applies one update with learning rate `lr`.
-    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float)
+    /// Applies one update with learning rate `lr` to the elements in `ranges` of the
+    /// buffers (parameters, gradients and the optimizer's own state share one layout).
+    /// Ranks that split the parameters between them each update their own ranges; the
+    /// others' parts of this optimizer's state are then stale until gathered.
+    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>])
     /// Updates applied so far.
     var iterations: Int { get }
     /// The optimizer's state as named buffers (for checkpoints), and a way to restore it.
     var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { get }
     func restore(iterations: Int)
+}
+
+extension Optimizer {
+    /// Applies one update with learning rate `lr` to every parameter.
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
+        step(parameters: parameters, gradients: gradients, lr: lr, ranges: [0..<parameters.count])
+    }
 }
 
 /// Adam exactly as Keras computes it (beta1 0.9, beta2 0.999, epsilon 1e-7 by default):
@@ -36,29 +46,31 @@ public final class Adam: Optimizer {
     public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("adam/m", m), ("adam/v", v)] }
     public func restore(iterations: Int) { self.iterations = iterations }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>]) {
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
-        Parallel.forEachRange(parameters.count) { range in
-            forEachVector(
-                range,
-                { i in
-                    let gi = load(g, i)
-                    let mi = load(m, i) + (gi - load(m, i)) * a1
-                    let vi = load(v, i) + (gi * gi - load(v, i)) * a2
-                    store(mi, m, i)
-                    store(vi, v, i)
-                    store(load(p, i) - alpha * mi / (vi.squareRoot() + eps), p, i)
-                },
-                tail: { i in
-                    let gi = g[i]
-                    m[i] += (gi - m[i]) * a1
-                    v[i] += (gi * gi - v[i]) * a2
-                    p[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-                })
+        for part in ranges {
+            Parallel.forEachRange(part.count) { local in
+                forEachVector(
+                    (part.lowerBound + local.lowerBound)..<(part.lowerBound + local.upperBound),
+                    { i in
+                        let gi = load(g, i)
+                        let mi = load(m, i) + (gi - load(m, i)) * a1
+                        let vi = load(v, i) + (gi * gi - load(v, i)) * a2
+                        store(mi, m, i)
+                        store(vi, v, i)
+                        store(load(p, i) - alpha * mi / (vi.squareRoot() + eps), p, i)
+                    },
+                    tail: { i in
+                        let gi = g[i]
+                        m[i] += (gi - m[i]) * a1
+                        v[i] += (gi * gi - v[i]) * a2
+                        p[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+                    })
+            }
         }
     }
 }
@@ -80,11 +92,11 @@ public final class SGD: Optimizer {
     public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("sgd/velocity", velocity)] }
     public func restore(iterations: Int) { self.iterations = iterations }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>]) {
         iterations += 1
         let p = parameters.baseAddress!, g = gradients.baseAddress!, vel = velocity.baseAddress!
         let mu = momentum
-        for i in 0..<parameters.count {
+        for i in ranges.joined() {
             let vi = mu * vel[i] - lr * g[i]
             vel[i] = vi
             p[i] += nesterov ? mu * vi - lr * g[i] : vi
