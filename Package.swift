@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
-        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet"]),
+        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiTraining"]),
     ],
     swiftLanguageModes: [.v5]
 )

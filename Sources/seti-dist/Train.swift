@@ -35,6 +35,7 @@ struct Train: ParsableCommand {
               mpirun -np 4 seti-dist train
               seti-dist train --data ~/seti/primary_small --epochs 30 --out runs/real
               launch/run.sh 2 train --config runs/real/config.json --resume
+              seti-dist train --config long.yaml      # a YAML file with, e.g., "epochs: 30"
             """)
 
     @Option(help: "Data folder in the public layout (default: the built-in simulated data).")
@@ -45,7 +46,7 @@ struct Train: ParsableCommand {
     var freshSimulation: Bool?
     @Option(help: "Named recipe: standard (the default) or keras-seed (the course's, exactly).")
     var recipe: String = "standard"
-    @Option(help: "JSON file with a configuration (as written to OUT/config.json); flags override it.")
+    @Option(help: "JSON or YAML file setting any configuration fields (names as in OUT/config.json) over the recipe; flags override it.")
     var config: String?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Samples per optimizer step, all ranks together.") var globalBatch: Int?
@@ -105,8 +106,8 @@ struct Train: ParsableCommand {
             throw ValidationError("unknown --recipe '\(recipe)': use \(TrainConfig.recipes.keys.sorted().joined(separator: " or "))")
         }
         if let path = config {
-            do { c = try JSONDecoder().decode(TrainConfig.self, from: Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-                throw ValidationError("\(path): not a seti-dist configuration (\(error.localizedDescription))")
+            do { c = try c.merging(file: URL(fileURLWithPath: path)) } catch let error as ConfigFileError {
+                throw ValidationError(error.description)
             }
         }
         if let data { c.data = data }

@@ -97,15 +97,16 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     func testKilledRankOnOneNodeEndsTheJobWithinSeconds() throws {
         if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
         let killed = DispatchSemaphore(value: 0)
-        var killTime: Date?
+        final class Moment: @unchecked Sendable { var time: Date? }  // written before `killed` is signalled
+        let kill = Moment()
         DispatchQueue.global().async {
             // Wait until node 2's ranks have trained a while, then kill one.
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
                 let ranks = MPIRun.processes(named: "seti-dist", inNetworkNamespace: "seti-node2")
                 if ranks.count == 2, FileManager.default.fileExists(atPath: self.dir.appendingPathComponent("killed/last.safetensors").path) {
-                    kill(ranks[1], SIGKILL)
-                    killTime = Date()
+                    Glibc.kill(ranks[1], SIGKILL)
+                    kill.time = Date()
                     break
                 }
                 usleep(200_000)
@@ -116,7 +117,7 @@ final class TrainingUnderMPIRunTests: XCTestCase {
                                ["--simulated-per-class", "24", "--global-batch", "8", "--epochs", "50"], timeout: 120)
         let end = Date()
         killed.wait()
-        let killedAt = try XCTUnwrap(killTime, "no rank was killed: \(result.stderr)")
+        let killedAt = try XCTUnwrap(kill.time, "no rank was killed: \(result.stderr)")
         XCTAssertNotEqual(result.status, 0)
         XCTAssertNotEqual(result.status, 124, "timed out: the job hung after a rank died")
         XCTAssertLessThan(end.timeIntervalSince(killedAt), 15, "the job took too long to end after the kill")
