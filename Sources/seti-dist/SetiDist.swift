@@ -31,7 +31,9 @@ struct SetiDist: ParsableCommand {
 /// user set is kept.
 private func tuneOpenBLASThreads() {
     guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+    // The binary's real path, not /proc/self/exe, so the process keeps its name (ps, top).
+    guard let binary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
     setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
-    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    execv(binary, CommandLine.unsafeArgv)
     // execv returns only on failure: carry on with OpenBLAS's default.
 }
