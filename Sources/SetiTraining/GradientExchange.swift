@@ -26,7 +26,8 @@ public enum AllreduceMethod: String, Codable, Hashable, Sendable, CaseIterable {
 final class GradientExchange {
     /// Where backward must write the gradients.
     let gradients: UnsafeMutableBufferPointer<Float>
-    /// Where the network's parameters must live (shared memory), or nil for anywhere.
+    /// Where the network's parameters must live (one buffer in shared memory for the ranks
+    /// of a node), or nil for anywhere.
     var parameters: UnsafeMutableBufferPointer<Float>? { hierarchical?.parameters }
     private let world: Communicator
     private let overlap: Bool
@@ -84,8 +85,8 @@ final class GradientExchange {
         return try hierarchical?.finishOwned() ?? everything
     }
 
-    /// After the optimizer updated the ranges `finishForUpdate` returned: gives every rank
-    /// the parameters the others updated.
+    /// After the optimizer updated the ranges `finishForUpdate` returned: returns when
+    /// every rank can read the parameters the others updated.
     func afterUpdate() throws {
         try hierarchical?.shareParameters()
     }

@@ -89,6 +89,9 @@ public final class Trainer {
         // alike, but a broadcast makes it a fact, not an assumption).
         try world.broadcast(network.parameters, root: 0)
         try world.broadcast(network.state, root: 0)
+        // The ranks of a node may share one parameter buffer, which each of them has just
+        // written (the same values): all must be done before any updates it.
+        try exchange.afterUpdate()
     }
 
     /// The run's training and validation sets: the folder's, or the simulated ones.

@@ -24,16 +24,17 @@ import Foundation
 /// ``finish()``; or ``allreduce()`` for the whole buffer at once. Every rank must make the
 /// same calls with the same ranges.
 ///
-/// Sharded update: with `shareParameters`, the parameters live in shared memory too, and
-/// step 3 can be skipped. ``finishOwned()`` leaves each rank with the sum of its own slices
-/// only; the rank updates those slices of ``parameters`` (and only they need the
-/// optimizer's work, which the node's ranks so split between them); ``shareParameters()``
-/// then copies the others' updated slices. The gradient copy-out becomes a parameter
-/// copy-in, and the optimizer runs once per node instead of once per rank.
+/// Sharded update: with `shareParameters`, the node's ranks hold one copy of the
+/// parameters, in shared memory, and step 3 is skipped. ``finishOwned()`` leaves each rank
+/// with the sum of its own slices only; the rank updates those slices of ``parameters`` in
+/// place (so the node's ranks split the optimizer's work), and ``shareParameters()`` is a
+/// barrier after which every rank reads the updated parameters. No gradient or parameter
+/// is copied, and the node holds one parameter copy instead of one per rank.
 public final class HierarchicalAllreduce {
     /// This rank's buffer, in shared memory.
     public let buffer: UnsafeMutableBufferPointer<Float>
-    /// This rank's parameters, in shared memory, with `shareParameters`; else nil.
+    /// The node's parameters, one buffer in shared memory that every local rank reads and
+    /// updates its own slices of, with `shareParameters`; else nil.
     public let parameters: UnsafeMutableBufferPointer<Float>?
     /// The ranks on this machine.
     public let node: Communicator
@@ -62,7 +63,7 @@ public final class HierarchicalAllreduce {
         gradientSegments = try SharedSegments(node: self.node, count: count)
         buffer = gradientSegments.mine
         if shareParameters {
-            let segments = try SharedSegments(node: self.node, count: count)
+            let segments = try SharedSegments(node: self.node, count: count, ownerOnly: true)
             parameterSegments = segments
             parameters = segments.mine
         } else {
@@ -132,11 +133,12 @@ public final class HierarchicalAllreduce {
         return ownedSlices
     }
 
-    /// After each rank updated its own slices of ``parameters``: copies the other slices
-    /// from their owners, so every rank holds all the updated parameters.
+    /// After each rank updated its own slices of ``parameters``: returns when all have, so
+    /// the parameters may be read. Also call it after writing the same values into the
+    /// parameters on every rank (initialization, loading a checkpoint), before reading.
     public func shareParameters() throws {
-        guard let parameterSegments, let parameters else { preconditionFailure("created without shareParameters") }
-        try copyOthersSlices(into: parameters, from: parameterSegments)
+        guard let parameterSegments else { preconditionFailure("created without shareParameters") }
+        try parameterSegments.barrier()
     }
 
     /// Completes a buffer of which each rank holds its own slices only (an optimizer's
@@ -249,7 +251,8 @@ private final class ProgressThread {
 }
 
 /// One MPI-3 shared-memory window over a node: `count` floats per local rank, each rank
-/// able to read every other rank's segment directly.
+/// able to read every other rank's segment directly; or, `ownerOnly`, one segment of
+/// `count` floats (local rank 0's) that all share.
 private final class SharedSegments {
     let node: Communicator
     /// Every local rank's segment, indexed by local rank.
@@ -257,7 +260,7 @@ private final class SharedSegments {
     let mine: UnsafeMutableBufferPointer<Float>
     private var window: MPI_Win?
 
-    init(node: Communicator, count: Int) throws {
+    init(node: Communicator, count: Int, ownerOnly: Bool = false) throws {
         self.node = node
         var info: MPI_Info? = nil
         try check(MPI_Info_create(&info), "MPI_Info_create")
@@ -265,21 +268,22 @@ private final class SharedSegments {
         _ = MPI_Info_set(info, "alloc_shared_noncontig", "true")
         var base: UnsafeMutableRawPointer? = nil
         let status = MPI_Win_allocate_shared(
-            MPI_Aint(max(count, 1) * MemoryLayout<Float>.stride), Int32(MemoryLayout<Float>.stride), info, node.handle,
+            MPI_Aint(ownerOnly && node.rank > 0 ? 0 : max(count, 1) * MemoryLayout<Float>.stride),
+            Int32(MemoryLayout<Float>.stride), info, node.handle,
             &base, &window)
         _ = MPI_Info_free(&info)
         try check(status, "MPI_Win_allocate_shared")
         try check(MPI_Win_lock_all(Int32(MPI_MODE_NOCHECK), window), "MPI_Win_lock_all")
         var all: [UnsafeMutablePointer<Float>] = []
-        for r in 0..<node.size {
+        for r in 0..<(ownerOnly ? 1 : node.size) {
             var size: MPI_Aint = 0, unit: Int32 = 0
             var pointer: UnsafeMutableRawPointer? = nil
             try check(MPI_Win_shared_query(window, Int32(r), &size, &unit, &pointer), "MPI_Win_shared_query")
             all.append(pointer!.assumingMemoryBound(to: Float.self))
         }
         self.all = all
-        mine = UnsafeMutableBufferPointer(start: all[node.rank], count: count)
-        mine.initialize(repeating: 0)
+        mine = UnsafeMutableBufferPointer(start: all[ownerOnly ? 0 : node.rank], count: count)
+        if !ownerOnly || node.rank == 0 { mine.initialize(repeating: 0) }
     }
 
     deinit {
