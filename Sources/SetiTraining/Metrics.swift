@@ -60,3 +60,22 @@ public struct EpochRecord: Codable, Sendable {
         }
     }
 }
+
+/// JSON with sorted keys (stable bytes for hashing and diffing), and JSON-lines files:
+/// one object per line, appended as runs go.
+public enum JSONLines {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(value)
+    }
+
+    /// Appends `value` as one line to the file at `url`, creating the file if needed.
+    public static func append<T: Encodable>(_ value: T, to url: URL) throws {
+        let line = try encode(value) + Data("\n".utf8)
+        guard let handle = FileHandle(forWritingAtPath: url.path) else { return try line.write(to: url) }
+        handle.seekToEndOfFile()
+        handle.write(line)
+        try handle.close()
+    }
+}

@@ -77,9 +77,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
 
     /// A stable 64-bit digest of the configuration (FNV-1a over its sorted JSON).
     public var hash: UInt64 {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(self)) ?? Data()
+        let bytes = (try? JSONLines.encode(self)) ?? Data()
         return bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
     }
 
@@ -92,9 +90,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     }
 
     public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+        String(decoding: (try? JSONLines.encode(self)) ?? Data(), as: UTF8.self)
     }
 
     /// The learning rate for optimizer step `step`, before any plateau reduction.

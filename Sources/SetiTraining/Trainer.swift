@@ -31,6 +31,8 @@ public final class Trainer {
     /// One rank's batch: NHWC images and class indices.
     private var images: [Float]
     private var labels: [Int32]
+    /// Where training steps spent their time (see ``measureSteps(_:)``).
+    private var timing = StepTiming()
 
     /// Epoch to start from and optimizer steps taken (non-zero after resume).
     private var firstEpoch = 0
@@ -109,14 +111,13 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> [EpochRecord] {
         var records: [EpochRecord] = []
-        var timing = StepTiming()
         if world.isRoot {
             try FileManager.default.createDirectory(at: outputFolder, withIntermediateDirectories: true)
             try Data(config.json.utf8).write(to: outputFolder.appendingPathComponent("config.json"), options: .atomic)
             log("seti-dist train: \(train.count) training and \(validation.count) validation spectrograms, \(world.size) rank(s) x batch \(config.globalBatch / world.size) = global batch \(config.globalBatch), \(BLAS.threads) BLAS thread(s) per rank")
         }
         for epoch in firstEpoch..<config.epochs {
-            let plan = EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size, seed: config.seed, epoch: epoch)
+            let plan = plan(epoch: epoch)
             let start = Date()
             if config.data == nil && config.freshSimulationEachEpoch && epoch > 0 {
                 // Only this rank's shard: the others' samples are never read here this epoch.
@@ -127,7 +128,7 @@ public final class Trainer {
             var lr = 0.0
             progress.start(epoch: epoch + 1, of: config.epochs, steps: plan.steps)
             for s in 0..<plan.steps {
-                let stats = try trainStep(plan, s, epoch: epoch, timing: &timing)
+                let stats = try trainStep(plan, s, epoch: epoch)
                 lr = stats.lr
                 totals[0] += stats.lossSum; totals[1] += stats.correct; totals[2] += stats.samples
                 progress.update(step: s + 1, loss: totals[0] / totals[2], samples: Int(totals[2]), elapsed: Date().timeIntervalSince(start))
@@ -166,7 +167,7 @@ public final class Trainer {
 
     /// One optimizer step on batch `s` of `plan`: forward, backward with the gradient
     /// exchange, the loss statistics summed over ranks, rank 0's learning rate, the update.
-    private func trainStep(_ plan: EpochPlan, _ s: Int, epoch: Int, timing: inout StepTiming) throws -> (lossSum: Double, correct: Double, samples: Double, lr: Double) {
+    private func trainStep(_ plan: EpochPlan, _ s: Int, epoch: Int) throws -> (lossSum: Double, correct: Double, samples: Double, lr: Double) {
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
             let now = DispatchTime.now().uptimeNanoseconds
@@ -223,10 +224,16 @@ public final class Trainer {
     /// Runs `steps` training steps (epoch 0's batches, wrapping around) and returns where
     /// this rank's time went: what `seti-dist bench scaling` reports.
     public func measureSteps(_ steps: Int) throws -> StepTiming {
-        let plan = EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size, seed: config.seed, epoch: 0)
-        var timing = StepTiming()
-        for s in 0..<steps { _ = try trainStep(plan, s % plan.steps, epoch: 0, timing: &timing) }
+        let plan = plan(epoch: 0)
+        timing = StepTiming()
+        for s in 0..<steps { _ = try trainStep(plan, s % plan.steps, epoch: 0) }
         return timing
+    }
+
+    /// This rank's batches of `epoch`.
+    private func plan(epoch: Int) -> EpochPlan {
+        EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size,
+                  seed: config.seed, epoch: epoch)
     }
 
     /// Ghost-batch groups for a per-rank batch of `size` samples.
@@ -240,14 +247,7 @@ public final class Trainer {
             log(String(format: "Epoch %d/%d - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f - lr: %.3g",
                        record.epoch, config.epochs, record.seconds, record.samples_per_second, record.loss, record.accuracy,
                        record.val_loss, record.val_accuracy, record.lr))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let line = String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
-            if let handle = FileHandle(forWritingAtPath: logURL.path) {
-                handle.seekToEndOfFile(); handle.write(Data(line.utf8)); try handle.close()
-            } else {
-                try Data(line.utf8).write(to: logURL)
-            }
+            try JSONLines.append(record, to: logURL)
         }
         // ReduceLROnPlateau on val_loss, decided on rank 0 and broadcast.
         if config.plateauPatience > 0 {

@@ -48,16 +48,19 @@ public struct Communicator: @unchecked Sendable {
         try check(
             MPI_Comm_split_type(handle, Int32(MPI_COMM_TYPE_SHARED), Int32(rank), cmpi_info_null(), &node),
             "MPI_Comm_split_type")
-        try check(MPI_Comm_set_errhandler(node, cmpi_errors_return()), "MPI_Comm_set_errhandler")
-        var local = try Communicator(handle: node!)
-        local.maxElementsPerCall = maxElementsPerCall
-        return local
+        return try subgroup(node)
     }
 
     /// Splits the group: ranks passing the same `color` form a new group, ordered by `key`.
     public func split(color: Int, key: Int) throws -> Communicator {
         var part: MPI_Comm? = cmpi_comm_null()
         try check(MPI_Comm_split(handle, Int32(color), Int32(key), &part), "MPI_Comm_split")
+        return try subgroup(part)
+    }
+
+    /// A communicator split from this one, returning errors as this one does and
+    /// chunking buffers alike.
+    private func subgroup(_ part: MPI_Comm?) throws -> Communicator {
         try check(MPI_Comm_set_errhandler(part, cmpi_errors_return()), "MPI_Comm_set_errhandler")
         var group = try Communicator(handle: part!)
         group.maxElementsPerCall = maxElementsPerCall

@@ -53,8 +53,8 @@ public final class HierarchicalAllreduce {
     private let lock = NSLock()
     private var progressThread: ProgressThread?
 
-    /// Collective over `world`: allocates `count` floats of shared memory per rank (twice
-    /// that with `shareParameters`). `node` is the group of ranks that reduce through
+    /// Collective over `world`: allocates `count` floats of shared memory per rank, and
+    /// with `shareParameters` `count` more per node. `node` is the group of ranks that reduce through
     /// shared memory: by default the ranks on this machine; a test may pass smaller groups
     /// of one machine's ranks to run the cross-node path without a cluster.
     public init(world: Communicator, count: Int, node: Communicator? = nil, shareParameters: Bool = false) throws {
@@ -89,13 +89,13 @@ public final class HierarchicalAllreduce {
     /// once this rank's slice is summed on the node, with its cross-node allreduce started.
     public func reduce(_ range: Range<Int>) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside the buffer")
+        let mine = slice(range, node.rank)
         if node.size > 1 {
             try gradientSegments.barrier()
-            sumSegments(slice(range, node.rank))
+            sumSegments(mine)
         }
         reduced.append(range)
         if peers.size > 1 {
-            let mine = slice(range, node.rank)
             lock.lock()
             defer { lock.unlock() }
             inFlight.append(try peers.startAllreduce(UnsafeMutableBufferPointer(rebasing: buffer[mine]), op: .sum))
@@ -150,7 +150,6 @@ public final class HierarchicalAllreduce {
         for part in ownedSlices {
             (buffer.baseAddress! + part.lowerBound).update(from: values.baseAddress! + part.lowerBound, count: part.count)
         }
-        try gradientSegments.barrier()
         try copyOthersSlices(into: values, from: gradientSegments)
     }
 

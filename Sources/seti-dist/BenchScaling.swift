@@ -65,14 +65,7 @@ struct BenchScaling: ParsableCommand {
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
                 optimizer_ms: parts[3] * 1e3, samples_per_s: Double(config.globalBatch) / step)
             print(record.line(efficiency: nil))
-            if let append = command.append {
-                let line = String(decoding: try JSONEncoder.sorted.encode(record), as: UTF8.self) + "\n"
-                if let handle = FileHandle(forWritingAtPath: append) {
-                    handle.seekToEndOfFile(); handle.write(Data(line.utf8)); try handle.close()
-                } else {
-                    try Data(line.utf8).write(to: URL(fileURLWithPath: append))
-                }
-            }
+            if let append = command.append { try JSONLines.append(record, to: URL(fileURLWithPath: append)) }
         }
     }
 
@@ -94,7 +87,7 @@ struct BenchScaling: ParsableCommand {
             }
             let efficiency = base.map { r.samples_per_s / (Double(r.ranks) * $0.samples_per_s) }
             print(r.line(efficiency: efficiency))
-            var row = (try JSONSerialization.jsonObject(with: JSONEncoder.sorted.encode(r))) as! [String: Any]
+            var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]
             row["efficiency"] = efficiency
             rows.append(row)
         }
@@ -118,13 +111,5 @@ struct ScalingRecord: Codable {
             format: " %5d %5d %7d %10d %6d %8.1f %8.1f %8.1f (%2.0f%%) %9.1f %5.1f %10.1f",
             ranks, nodes, blas_threads, batch_per_rank, global_batch, step_ms, compute_ms, communication_ms,
             100 * communication_ms / step_ms, optimizer_ms, data_ms, samples_per_s) + (efficiency.map { String(format: "  %9.1f%%", 100 * $0) } ?? "")
-    }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
     }
 }

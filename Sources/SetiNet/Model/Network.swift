@@ -22,7 +22,7 @@ public struct ForwardOptions: Sendable {
     public var firstSample: Int = 0
     /// Batch-norm statistics per group of samples (see BatchNorm.swift); 1 = whole batch.
     public var batchNormGroups: Int = 1
-    /// Set for re-estimating the batch-norm moving statistics (see ``estimation(pass:)``).
+    /// Set for re-estimating the batch-norm moving statistics (see ``estimation(pass:batchNormGroups:)``).
     public var estimationPass: Int?
 
     public init(training: Bool, dropoutSeed: UInt64 = 0, step: Int = 0, firstSample: Int = 0, batchNormGroups: Int = 1) {
