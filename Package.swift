@@ -13,7 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // C interop: the only two places that see C headers.
+        // C interop: the only places that see C headers.
         .systemLibrary(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -23,11 +23,13 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Header-only: the vector square root Swift's stdlib does not lower well.
+        .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS"]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath"]),
         // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiNet"]),
         // Distributed training: the trainer, gradient exchange, checkpoints, metrics.

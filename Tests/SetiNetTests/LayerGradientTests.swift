@@ -7,27 +7,33 @@ final class LayerGradientTests: XCTestCase {
     var values = TestValues(seed: 42)
 
     func testConv2DInputKernelAndBiasGradients() {
-        for (s, batch) in [
-            (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 2),
-            (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 3),
-        ] {
-            let x = Tensor(values.uniform(batch * s.inputSize))
-            let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
-            let r = values.uniform(batch * s.outputSize)
-            // A col buffer of one sample forces the chunked path for batch > 1.
-            let col = Tensor(repeating: .nan, count: s.pixels * s.patch)
-            let out = Tensor(repeating: 0, count: batch * s.outputSize)
-            func loss() -> Double {
-                conv2dForward(out.p, x.p, kernel.p, bias.p, batch: batch, s, col: col.p, colCapacity: col.count)
-                return weightedSum(out.p, r)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        // One worker, then two: samples split over workers whose kernel gradients are summed.
+        for workers in [1, 2] {
+            BLAS.threads = workers
+            for (s, batch) in [
+                (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 3),
+                (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 2),
+            ] {
+                let x = Tensor(values.uniform(batch * s.inputSize))
+                let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
+                let r = values.uniform(batch * s.outputSize)
+                let workspace = ConvWorkspace(s)
+                let out = Tensor(repeating: 0, count: batch * s.outputSize)
+                func loss() -> Double {
+                    conv2dForward(out.p, x.p, kernel.p, bias.p, batch: batch, s, workspace: workspace)
+                    return weightedSum(out.p, r)
+                }
+                let dx = Tensor(repeating: .nan, count: x.count)
+                let dk = Tensor(repeating: .nan, count: kernel.count), db = Tensor(repeating: .nan, count: bias.count)
+                _ = loss()
+                conv2dBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, s, workspace: workspace)
+                let name = "conv \(s.kernel)x\(s.kernel), \(workers) workers"
+                x.assertGradient(dx, of: loss, "\(name) input")
+                kernel.assertGradient(dk, of: loss, "\(name) kernel")
+                bias.assertGradient(db, of: loss, "\(name) bias")
             }
-            let dx = Tensor(repeating: .nan, count: x.count)
-            let dk = Tensor(repeating: .nan, count: kernel.count), db = Tensor(repeating: .nan, count: bias.count)
-            _ = loss()
-            conv2dBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, s, col: col.p, colCapacity: col.count)
-            x.assertGradient(dx, of: loss, "conv \(s.kernel)x\(s.kernel) input")
-            kernel.assertGradient(dk, of: loss, "conv \(s.kernel)x\(s.kernel) kernel")
-            bias.assertGradient(db, of: loss, "conv \(s.kernel)x\(s.kernel) bias")
         }
     }
 

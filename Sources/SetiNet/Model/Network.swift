@@ -73,8 +73,7 @@ public final class Network {
     private var masks: [Int: UnsafeMutablePointer<Float>] = [:]
     private var batchNormCaches: [Int: BatchNormCache] = [:]
     private let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
-    private let col: UnsafeMutablePointer<Float>
-    private let colCapacity: Int
+    private let convWorkspace: ConvWorkspace
     private let probs: UnsafeMutablePointer<Float>
     private var input: UnsafePointer<Float>?
     private var lastForward = ForwardOptions.inference
@@ -109,7 +108,7 @@ public final class Network {
 
         var largest = spec.height * spec.width * spec.channels
         var outputs: [UnsafeMutablePointer<Float>] = []
-        var colNeed = 0
+        var colSize = 0, convKernelSize = 0
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
             if case .flatten = layer.op, i > 0 {
@@ -125,16 +124,15 @@ public final class Network {
             case .dropout:
                 masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
             case .conv(let s, _, _):
-                colNeed = max(colNeed, s.pixels * s.patch)  // at least one sample's im2col
+                colSize = max(colSize, s.pixels * s.patch)
+                convKernelSize = max(convKernelSize, s.patch * s.outChannels)
             default:
                 break
             }
         }
         self.outputs = outputs
         scratch = (.allocate(capacity: maxBatch * largest), .allocate(capacity: maxBatch * largest))
-        // 8M floats (32 MB) of im2col per chunk: thousands of GEMM rows, bounded memory.
-        colCapacity = max(colNeed, 8 << 20)
-        col = .allocate(capacity: colCapacity)
+        convWorkspace = ConvWorkspace(colSize: colSize, kernelSize: convKernelSize)
         probs = .allocate(capacity: maxBatch * spec.classes)
         initialize(seed: seed)
     }
@@ -147,7 +145,7 @@ public final class Network {
         argmax.values.forEach { $0.deallocate() }
         masks.values.forEach { $0.deallocate() }
         scratch.0.deallocate(); scratch.1.deallocate()
-        col.deallocate(); probs.deallocate()
+        probs.deallocate()
     }
 
     /// Trainable parameters (and so gradients) of a model built from `spec`.
@@ -197,7 +195,7 @@ public final class Network {
             let out = outputs[i]
             switch layer.op {
             case .conv(let s, let kernel, let bias):
-                conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, col: col, colCapacity: colCapacity)
+                conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
             case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon):
                 let rows = batch * layer.outputSize / c
                 if options.training || options.estimationPass != nil {
@@ -270,7 +268,7 @@ public final class Network {
             case .conv(let s, let kernel, let bias):
                 conv2dBackward(
                     needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
-                    col: col, colCapacity: colCapacity)
+                    workspace: convWorkspace)
             case .batchNorm(let c, let gamma, let beta, _, _, _, _):
                 batchNormBackward(
                     needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,

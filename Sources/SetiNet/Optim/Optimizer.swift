@@ -1,3 +1,4 @@
+import CVectorMath
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +29,8 @@ extension Optimizer {
 ///   m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2)
 ///   p -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon)
 /// One fused pass over p, g, m, v: the update is memory-bound (7 floats moved per
-/// parameter), so it must not read the buffers more than once.
+/// parameter), so it must not read the buffers more than once, and its square root must
+/// vectorize (see CVectorMath).
 public final class Adam: Optimizer {
     public let beta1: Float, beta2: Float, epsilon: Float
     public private(set) var iterations = 0
@@ -62,7 +64,7 @@ public final class Adam: Optimizer {
                         let vi = load(v, i) + (gi * gi - load(v, i)) * a2
                         store(mi, m, i)
                         store(vi, v, i)
-                        store(load(p, i) - alpha * mi / (vi.squareRoot() + eps), p, i)
+                        store(load(p, i) - alpha * mi / (seti_sqrt16(vi) + eps), p, i)
                     },
                     tail: { i in
                         let gi = g[i]
