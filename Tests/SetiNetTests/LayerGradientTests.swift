@@ -19,7 +19,7 @@ final class LayerGradientTests: XCTestCase {
                 let x = Tensor(values.uniform(batch * s.inputSize))
                 let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
                 let r = values.uniform(batch * s.outputSize)
-                let workspace = ConvWorkspace(s)
+                let workspace = ConvWorkspace([s])
                 let out = Tensor(repeating: 0, count: batch * s.outputSize)
                 func loss() -> Double {
                     conv2dForward(out.p, x.p, kernel.p, bias.p, batch: batch, s, workspace: workspace)
@@ -147,6 +147,16 @@ final class LayerGradientTests: XCTestCase {
         let masks = mask.array
         XCTAssertEqual(Double(masks.filter { $0 == 0 }.count) / Double(masks.count), 0.25, accuracy: 0.01)
         XCTAssertTrue(masks.allSatisfy { $0 == 0 || $0 == 1 / (1 - rate) })
+        // Element j of sample s is kept iff the top 23 bits of its 32-bit half of the hash of
+        // (s, j / 2), as a fraction, are at least rate: in the vector body and in the tail
+        // (5000 = 312 * 16 + 8) alike.
+        for sample in 0..<batch {
+            for j in [0, 1, 2, 15, 16, 17, 4991, 4992, 4993, 4999] {
+                let bits = CounterRandom.bits(seed: 9, stream: 1, index: UInt64(sample) << 32 | UInt64(j / 2))
+                let u = j % 2 == 0 ? bits & 0xFFFF_FFFF : bits >> 32
+                XCTAssertEqual(masks[sample * features + j] != 0, Double(u >> 9) / Double(1 << 23) >= Double(rate), "sample \(sample) element \(j)")
+            }
+        }
         // A sample's mask depends on its global index, not on its position in the batch.
         let one = Tensor(repeating: 0, count: features), oneMask = Tensor(repeating: 0, count: features)
         dropoutForward(one.p, oneMask.p, x.p + 2 * features, batch: 1, features: features, rate: rate, seed: 9, stream: 1, firstSample: 2)

@@ -16,88 +16,83 @@ struct ConvShape {
     /// Length of one im2col row: the receptive field of one output pixel.
     var patch: Int { kernel * kernel * inChannels }
     var inputSize: Int { pixels * inChannels }
+    /// Floats in one input image with its zero border of `pad` pixels.
+    var paddedSize: Int { (height + 2 * pad) * (width + 2 * pad) * inChannels }
     var outputSize: Int { pixels * outChannels }
 }
 
-/// Writes the im2col rows of one sample (H * W rows of `patch` floats) into `col`.
-/// Zero padding outside the image.
-func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, _ s: ConvShape) {
+/// Writes the im2col rows of one sample (H * W rows of `patch` floats) into `col`, by
+/// way of `padded`, the image with its zero border (``ConvShape/paddedSize`` floats):
+/// from there every kernel row is one contiguous copy, with no edge cases.
+func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, _ s: ConvShape) {
     let k = s.kernel, cin = s.inChannels, pad = s.pad
-    let segment = k * cin  // one kernel row (kx = 0..<k, all channels): contiguous in NHWC
+    let paddedRow = (s.width + 2 * pad) * cin
+    zeroShort(padded, count: pad * paddedRow)
+    for y in 0..<s.height {
+        let dst = padded + (y + pad) * paddedRow
+        zeroShort(dst, count: pad * cin)
+        copyShort(dst + pad * cin, image + y * s.width * cin, count: s.width * cin)
+        zeroShort(dst + (pad + s.width) * cin, count: pad * cin)
+    }
+    zeroShort(padded + (pad + s.height) * paddedRow, count: pad * paddedRow)
     var row = col
     for y in 0..<s.height {
         for x in 0..<s.width {
-            let x0 = x - pad
             for ky in 0..<k {
-                let dst = row + ky * segment
-                let iy = y + ky - pad
-                if iy < 0 || iy >= s.height {
-                    dst.update(repeating: 0, count: segment)
-                } else if x0 >= 0 && x0 + k <= s.width {
-                    dst.update(from: image + (iy * s.width + x0) * cin, count: segment)
-                } else {
-                    for kx in 0..<k {
-                        let ix = x0 + kx
-                        if ix < 0 || ix >= s.width {
-                            (dst + kx * cin).update(repeating: 0, count: cin)
-                        } else {
-                            (dst + kx * cin).update(from: image + (iy * s.width + ix) * cin, count: cin)
-                        }
-                    }
-                }
+                copyShort(row + ky * k * cin, padded + (y + ky) * paddedRow + x * cin, count: k * cin)
             }
             row += s.patch
         }
     }
 }
 
-/// The adjoint of im2col for one sample: adds each row of `col` back onto the pixels it
-/// was copied from. `image` must be zeroed by the caller.
-func col2im(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ s: ConvShape) {
+/// The adjoint of im2col for one sample: sums each row of `col` back onto the pixels it
+/// was copied from, into the padded image, then writes the inside of that to `image`.
+func col2im(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, _ s: ConvShape) {
     let k = s.kernel, cin = s.inChannels, pad = s.pad
+    let paddedRow = (s.width + 2 * pad) * cin
+    padded.update(repeating: 0, count: s.paddedSize)
     var row = col
     for y in 0..<s.height {
         for x in 0..<s.width {
             for ky in 0..<k {
-                let iy = y + ky - pad
-                guard iy >= 0 && iy < s.height else { continue }
-                let kxFirst = max(0, pad - x), kxEnd = min(k, s.width + pad - x)
-                guard kxFirst < kxEnd else { continue }
-                let src = row + (ky * k + kxFirst) * cin
-                let dst = image + (iy * s.width + x - pad + kxFirst) * cin
-                for i in 0..<((kxEnd - kxFirst) * cin) { dst[i] += src[i] }
+                let src = row + ky * k * cin, dst = padded + (y + ky) * paddedRow + x * cin
+                for i in 0..<(k * cin) { dst[i] += src[i] }
             }
             row += s.patch
         }
     }
+    for y in 0..<s.height {
+        copyShort(image + y * s.width * cin, padded + (y + pad) * paddedRow + pad * cin, count: s.width * cin)
+    }
 }
 
-/// Scratch memory of the convolutions, one slice per worker thread: an im2col buffer
-/// for one sample of the largest convolution and an accumulator for its kernel gradient.
-/// Grows when more workers ask for it (the BLAS thread count can change at run time).
+/// Scratch memory of the convolutions, one set per worker thread, sized for the largest
+/// of `shapes`: an im2col buffer for one sample, a padded image and an accumulator for
+/// the kernel gradient. Grows when more workers ask for it (the BLAS thread count can
+/// change at run time).
 final class ConvWorkspace {
-    let colSize: Int, kernelSize: Int
+    private let colSize: Int, paddedSize: Int, kernelSize: Int
     private(set) var cols: [UnsafeMutablePointer<Float>] = []
+    private(set) var padded: [UnsafeMutablePointer<Float>] = []
     private(set) var kernelGradients: [UnsafeMutablePointer<Float>] = []
 
-    init(colSize: Int, kernelSize: Int) {
-        self.colSize = colSize
-        self.kernelSize = kernelSize
+    init(_ shapes: [ConvShape]) {
+        colSize = shapes.map { $0.pixels * $0.patch }.max() ?? 0
+        paddedSize = shapes.map(\.paddedSize).max() ?? 0
+        kernelSize = shapes.map { $0.patch * $0.outChannels }.max() ?? 0
     }
-
-    /// The workspace for a single convolution of shape `s`.
-    convenience init(_ s: ConvShape) { self.init(colSize: s.pixels * s.patch, kernelSize: s.patch * s.outChannels) }
 
     func reserve(workers: Int) {
         while cols.count < workers {
             cols.append(.allocate(capacity: colSize))
+            padded.append(.allocate(capacity: paddedSize))
             kernelGradients.append(.allocate(capacity: kernelSize))
         }
     }
 
     deinit {
-        cols.forEach { $0.deallocate() }
-        kernelGradients.forEach { $0.deallocate() }
+        for buffers in [cols, padded, kernelGradients] { buffers.forEach { $0.deallocate() } }
     }
 }
 
@@ -118,8 +113,8 @@ func conv2dForward(
         for b in samples {
             let o = out + b * s.outputSize
             // Start every output pixel at the bias, then let sgemm accumulate onto it (beta = 1).
-            for p in 0..<s.pixels { (o + p * s.outChannels).update(from: bias, count: s.outChannels) }
-            im2col(col, inp + b * s.inputSize, s)
+            for p in 0..<s.pixels { copyShort(o + p * s.outChannels, bias, count: s.outChannels) }
+            im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
             BLAS.sgemm(
                 m: s.pixels, n: s.outChannels, k: s.patch, a: col, lda: s.patch,
                 b: kernel, ldb: s.outChannels, beta: 1, c: o, ldc: s.outChannels)
@@ -142,7 +137,7 @@ func conv2dBackward(
         let dk = worker == 0 ? dkernel : workspace.kernelGradients[worker]
         for b in samples {
             let doutSample = dout + b * s.outputSize
-            im2col(col, inp + b * s.inputSize, s)
+            im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
             // dkernel[patch, Cout] (+)= col^T x dout
             BLAS.sgemm(
                 transA: true, m: s.patch, n: s.outChannels, k: s.pixels, a: col, lda: s.patch,
@@ -152,9 +147,7 @@ func conv2dBackward(
                 BLAS.sgemm(
                     transB: true, m: s.pixels, n: s.patch, k: s.outChannels, a: doutSample, lda: s.outChannels,
                     b: kernel, ldb: s.outChannels, c: col, ldc: s.patch)
-                let dsample = dinp + b * s.inputSize
-                dsample.update(repeating: 0, count: s.inputSize)
-                col2im(dsample, col, s)
+                col2im(dinp + b * s.inputSize, col, padded: workspace.padded[worker], s)
             }
         }
     }

@@ -21,6 +21,35 @@ func forEachVector(_ range: Range<Int>, _ body: (Int) -> Void, tail: (Int) -> Vo
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vector.self)
 }
 
+/// Copies `count` floats with vector moves: for the short runs of im2col (5 floats in the
+/// first SETI conv) and bias rows, where a call to memmove costs more than the copy.
+@inline(__always)
+func copyShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count { store(load(src, i), dst, i); i += 16 }
+    while i + 4 <= count {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+        i += 4
+    }
+    // Unrolled so that the compiler cannot turn the tail back into a memmove call.
+    let rest = count - i
+    if rest > 0 { dst[i] = src[i] }
+    if rest > 1 { dst[i + 1] = src[i + 1] }
+    if rest > 2 { dst[i + 2] = src[i + 2] }
+}
+
+/// Zeroes `count` floats with vector stores (see copyShort).
+@inline(__always)
+func zeroShort(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count { store(Vector(), dst, i); i += 16 }
+    while i + 4 <= count { UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self); i += 4 }
+    let rest = count - i
+    if rest > 0 { dst[i] = 0 }
+    if rest > 1 { dst[i + 1] = 0 }
+    if rest > 2 { dst[i + 2] = 0 }
+}
+
 func reluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
     Parallel.forEachRange(count) { range in
         forEachVector(
@@ -41,31 +70,47 @@ func reluBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Flo
 
 /// Inverted dropout: each element is kept with probability 1 - rate and scaled by
 /// 1 / (1 - rate), so inference needs no rescaling. `mask` receives that factor (0 or
-/// the scale). The draw for element j of sample s is a pure function of
-/// (seed, stream, global sample index, j): the same sample gets the same mask whichever
-/// rank holds it, so N ranks reproduce one process exactly.
+/// the scale). Element j of sample s draws the 32-bit half j % 2 (low half first) of the
+/// hash of (seed, stream, global sample index s, j / 2), and is kept when the top 23 bits
+/// of that, read as a fraction, are at least `rate`. The draw is a pure function of the
+/// global sample index: the same sample gets the same mask whichever rank holds it, so N
+/// ranks reproduce one process exactly.
 func dropoutForward(
     _ out: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
     batch: Int, features: Int, rate: Float, seed: UInt64, stream: UInt64, firstSample: Int
 ) {
     let scale = 1 / (1 - rate)
-    // One 64-bit hash gives two 32-bit uniforms; keep when u >= rate (as a 32-bit threshold).
-    let threshold = UInt64(Double(rate) * 4_294_967_296.0)
     Parallel.forEachRange(batch, minimumPerThread: 1) { samples in
         for b in samples {
             let sampleKey = UInt64(firstSample + b) << 32
             let base = b * features
-            var j = 0
-            while j < features {
-                let bits = CounterRandom.bits(seed: seed, stream: stream, index: sampleKey | UInt64(j >> 1))
-                for half in 0..<min(2, features - j) {
-                    let u = half == 0 ? bits & 0xFFFF_FFFF : bits >> 32
-                    let m: Float = u >= threshold ? scale : 0
-                    mask[base + j + half] = m
-                    out[base + j + half] = inp[base + j + half] * m
+            // Two passes over the sample, both branch-free so the compiler vectorizes them:
+            // the hashes, parked in the mask's memory, then the keep decisions.
+            let raw = UnsafeMutableRawPointer(mask + base)
+            for pair in 0..<((features + 1) / 2) {
+                let bits = CounterRandom.bits(seed: seed, stream: stream, index: sampleKey | UInt64(pair))
+                if 2 * pair + 1 < features {
+                    raw.storeBytes(of: bits, toByteOffset: 8 * pair, as: UInt64.self)
+                } else {
+                    raw.storeBytes(of: UInt32(truncatingIfNeeded: bits), toByteOffset: 8 * pair, as: UInt32.self)
                 }
-                j += 2
             }
+            forEachVector(
+                base..<(base + features),
+                { i in
+                    let u = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD16<UInt32>.self)
+                    // Exponent of 1.0 over the top 23 bits: a float in [1, 2), exact.
+                    let fraction = unsafeBitCast((u &>> 9) | 0x3F80_0000, to: Vector.self) - 1
+                    let m = Vector().replacing(with: scale, where: fraction .>= rate)
+                    store(m, mask, i)
+                    store(load(inp, i) * m, out, i)
+                },
+                tail: { i in
+                    let u = UnsafeRawPointer(mask + i).load(as: UInt32.self)
+                    let fraction = Float(bitPattern: (u >> 9) | 0x3F80_0000) - 1
+                    mask[i] = fraction >= rate ? scale : 0
+                    out[i] = inp[i] * mask[i]
+                })
         }
     }
 }

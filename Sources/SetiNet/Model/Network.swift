@@ -108,7 +108,7 @@ public final class Network {
 
         var largest = spec.height * spec.width * spec.channels
         var outputs: [UnsafeMutablePointer<Float>] = []
-        var colSize = 0, convKernelSize = 0
+        var convShapes: [ConvShape] = []
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
             if case .flatten = layer.op, i > 0 {
@@ -124,15 +124,14 @@ public final class Network {
             case .dropout:
                 masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
             case .conv(let s, _, _):
-                colSize = max(colSize, s.pixels * s.patch)
-                convKernelSize = max(convKernelSize, s.patch * s.outChannels)
+                convShapes.append(s)
             default:
                 break
             }
         }
         self.outputs = outputs
         scratch = (.allocate(capacity: maxBatch * largest), .allocate(capacity: maxBatch * largest))
-        convWorkspace = ConvWorkspace(colSize: colSize, kernelSize: convKernelSize)
+        convWorkspace = ConvWorkspace(convShapes)
         probs = .allocate(capacity: maxBatch * spec.classes)
         initialize(seed: seed)
     }
