@@ -56,28 +56,39 @@ final class LayerGradientTests: XCTestCase {
         bias.assertGradient(db, of: loss, "dense bias")
     }
 
-    func testBatchNormGradientsWithOneAndTwoGroups() {
+    /// 19 channels: one 16-wide vector and a scalar tail per row. With the fused ReLU, the
+    /// loss sees max(0, batch norm).
+    func testBatchNormGradientsWithOneAndTwoGroupsWithAndWithoutFusedReLU() {
         for groups in [1, 2] {
-            let rows = 8, c = 3
-            let x = Tensor(values.uniform(rows * c, in: -2...2))
-            let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c))
-            let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
-            let r = values.uniform(rows * c)
-            let out = Tensor(repeating: 0, count: rows * c)
-            var cache = BatchNormCache(mean: [], invStd: [])
-            func loss() -> Double {
-                batchNormForwardTraining(
-                    out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
-                    momentum: 0.99, epsilon: 1e-3, cache: &cache)
-                return weightedSum(out.p, r)
+            for relu in [false, true] {
+                let rows = 8, c = 19
+                let x = Tensor(values.uniform(rows * c, in: -2...2))
+                let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c))
+                let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
+                let r = values.uniform(rows * c)
+                let out = Tensor(repeating: 0, count: rows * c)
+                var cache = BatchNormCache(mean: [], invStd: [])
+                func loss() -> Double {
+                    batchNormForwardTraining(
+                        out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
+                        momentum: 0.99, epsilon: 1e-3, relu: relu, cache: &cache)
+                    return weightedSum(out.p, r)
+                }
+                _ = loss()
+                if relu {
+                    XCTAssertTrue(out.array.allSatisfy { $0 >= 0 })
+                    XCTAssertTrue(out.array.contains(0), "some outputs should be cut by the ReLU")
+                }
+                let dx = Tensor(repeating: .nan, count: x.count)
+                let dg = Tensor(repeating: .nan, count: c), db = Tensor(repeating: .nan, count: c)
+                batchNormBackward(
+                    dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache,
+                    reluOutput: relu ? UnsafePointer(out.p) : nil)
+                let name = "batch norm\(relu ? " + ReLU" : "") (\(groups) groups)"
+                x.assertGradient(dx, of: loss, "\(name) input")
+                gamma.assertGradient(dg, of: loss, "\(name) gamma")
+                beta.assertGradient(db, of: loss, "\(name) beta")
             }
-            _ = loss()
-            let dx = Tensor(repeating: .nan, count: x.count)
-            let dg = Tensor(repeating: .nan, count: c), db = Tensor(repeating: .nan, count: c)
-            batchNormBackward(dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache)
-            x.assertGradient(dx, of: loss, "batch norm input (\(groups) groups)")
-            gamma.assertGradient(dg, of: loss, "batch norm gamma (\(groups) groups)")
-            beta.assertGradient(db, of: loss, "batch norm beta (\(groups) groups)")
         }
     }
 

@@ -11,6 +11,9 @@
 // side with groups = N then computes exactly what N ranks with per-rank statistics do;
 // the moving statistics are updated with the mean of the group statistics, which is what
 // averaging the ranks' moving statistics gives, since the update is linear.
+//
+// `relu` fuses the ReLU that usually follows: y = max(0, batch norm), in the same pass.
+// Backward then takes that output and lets dy through only where it is positive.
 
 /// Per group and channel statistics kept from forward for backward: (groups, C) each.
 struct BatchNormCache {
@@ -22,7 +25,7 @@ func batchNormForwardTraining(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
     _ movingMean: UnsafeMutablePointer<Float>, _ movingVariance: UnsafeMutablePointer<Float>,
-    rows: Int, channels c: Int, groups: Int, momentum: Float, epsilon: Float, cache: inout BatchNormCache
+    rows: Int, channels c: Int, groups: Int, momentum: Float, epsilon: Float, relu: Bool = false, cache: inout BatchNormCache
 ) {
     precondition(rows % groups == 0, "batch norm: rows must split evenly into groups")
     let groupRows = rows / groups
@@ -37,7 +40,9 @@ func batchNormForwardTraining(
                 for i in 0..<c { mean[i] /= Float(groupRows) }
                 blockedColumnSums(variance, rows: groupRows, columns: c) { row, acc in
                     let xr = gx + row * c
-                    for i in 0..<c { let d = xr[i] - mean[i]; acc[i] += d * d }
+                    forEachVector(
+                        0..<c, { i in let d = load(xr, i) - load(mean, i); store(load(acc, i) + d * d, acc, i) },
+                        tail: { i in let d = xr[i] - mean[i]; acc[i] += d * d })
                 }
                 for i in 0..<c { variance[i] /= Float(groupRows) }
             }
@@ -46,7 +51,7 @@ func batchNormForwardTraining(
     for i in 0..<(groups * c) { invStds[i] = 1 / (variances[i] + epsilon).squareRoot() }
     for g in 0..<groups {
         normalize(y + g * groupRows * c, x + g * groupRows * c, Array(means[(g * c)...]), Array(invStds[(g * c)...]),
-                  gamma, beta, rows: groupRows, channels: c)
+                  gamma, beta, rows: groupRows, channels: c, relu: relu)
     }
     for i in 0..<c {
         var mean = 0.0, variance = 0.0
@@ -61,19 +66,21 @@ func batchNormForwardInference(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
     _ movingMean: UnsafePointer<Float>, _ movingVariance: UnsafePointer<Float>,
-    rows: Int, channels c: Int, epsilon: Float
+    rows: Int, channels c: Int, epsilon: Float, relu: Bool = false
 ) {
     let invStd = (0..<c).map { 1 / (movingVariance[$0] + epsilon).squareRoot() }
-    normalize(y, x, Array(UnsafeBufferPointer(start: movingMean, count: c)), invStd, gamma, beta, rows: rows, channels: c)
+    normalize(y, x, Array(UnsafeBufferPointer(start: movingMean, count: c)), invStd, gamma, beta, rows: rows, channels: c, relu: relu)
 }
 
 /// Overwrites `dgamma` and `dbeta`; writes `dx` unless it is nil.
 ///   dbeta = sum dy, dgamma = sum dy * xhat,
 ///   dx = gamma * invStd / n * (n * dy - dbeta - xhat * dgamma)   (per group)
+/// With a fused ReLU, `reluOutput` is the forward output and dy counts only where it is
+/// positive (the derivative at 0 is taken as 0, as in reluBackward).
 func batchNormBackward(
     _ dx: UnsafeMutablePointer<Float>?, _ dgamma: UnsafeMutablePointer<Float>, _ dbeta: UnsafeMutablePointer<Float>,
     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,
-    rows: Int, channels c: Int, groups: Int, cache: BatchNormCache
+    rows: Int, channels c: Int, groups: Int, cache: BatchNormCache, reluOutput: UnsafePointer<Float>? = nil
 ) {
     let groupRows = rows / groups
     for i in 0..<c { dgamma[i] = 0; dbeta[i] = 0 }
@@ -82,15 +89,25 @@ func batchNormBackward(
     let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
     defer { sums.deallocate(); coefficients.deallocate() }
     for g in 0..<groups {
-        let gx = x + g * groupRows * c, gdy = dy + g * groupRows * c
+        let first = g * groupRows * c
+        let gx = x + first
         cache.mean.withUnsafeBufferPointer { meanBuffer in
             let mean = meanBuffer.baseAddress! + g * c
             blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
-                let xr = gx + row * c, dyr = gdy + row * c
-                for i in 0..<c {
-                    acc[i] += dyr[i]
-                    acc[c + i] += dyr[i] * (xr[i] - mean[i])
-                }
+                let xr = gx + row * c, dyr = dy + first + row * c, yr = reluOutput.map { $0 + first + row * c }
+                forEachVector(
+                    0..<c,
+                    { i in
+                        var d = load(dyr, i)
+                        if let yr { d = Vector().replacing(with: d, where: load(yr, i) .> 0) }
+                        store(load(acc, i) + d, acc, i)
+                        store(load(acc, c + i) + d * (load(xr, i) - load(mean, i)), acc, c + i)
+                    },
+                    tail: { i in
+                        let d = yr.map { $0[i] > 0 ? dyr[i] : 0 } ?? dyr[i]
+                        acc[i] += d
+                        acc[c + i] += d * (xr[i] - mean[i])
+                    })
             }
             // dx = a * dy + b * x + shift, per channel, with
             //   a = gamma invStd, b = -gamma invStd^3 sumDyCentered / n,
@@ -109,21 +126,33 @@ func batchNormBackward(
             }
         }
         guard let dx else { continue }
-        let gdx = dx + g * groupRows * c
+        let gdx = dx + first
         let a = coefficients, b = coefficients + c, shift = coefficients + 2 * c
         Parallel.forEachRange(groupRows, minimumPerThread: 1024) { range in
             for row in range {
-                let xr = gx + row * c, dyr = gdy + row * c, dxr = gdx + row * c
-                for i in 0..<c { dxr[i] = a[i] * dyr[i] + b[i] * xr[i] + shift[i] }
+                let xr = gx + row * c, dyr = dy + first + row * c, dxr = gdx + row * c
+                let yr = reluOutput.map { $0 + first + row * c }
+                forEachVector(
+                    0..<c,
+                    { i in
+                        var d = load(dyr, i)
+                        if let yr { d = Vector().replacing(with: d, where: load(yr, i) .> 0) }
+                        store(load(a, i) * d + load(b, i) * load(xr, i) + load(shift, i), dxr, i)
+                    },
+                    tail: { i in
+                        let d = yr.map { $0[i] > 0 ? dyr[i] : 0 } ?? dyr[i]
+                        dxr[i] = a[i] * d + b[i] * xr[i] + shift[i]
+                    })
             }
         }
     }
 }
 
-/// y = gamma * (x - mean) * invStd + beta, per channel, folded into y = x * scale + shift.
+/// y = gamma * (x - mean) * invStd + beta, per channel, folded into y = x * scale + shift;
+/// then max(0, y) if `relu`.
 private func normalize(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ mean: [Float], _ invStd: [Float],
-    _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, rows: Int, channels c: Int
+    _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, rows: Int, channels c: Int, relu: Bool
 ) {
     let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
     defer { coefficients.deallocate() }
@@ -135,7 +164,13 @@ private func normalize(
     Parallel.forEachRange(rows, minimumPerThread: 1024) { range in
         for row in range {
             let xr = x + row * c, yr = y + row * c
-            for i in 0..<c { yr[i] = xr[i] * scale[i] + shift[i] }
+            forEachVector(
+                0..<c,
+                { i in
+                    let v = load(xr, i) * load(scale, i) + load(shift, i)
+                    store(relu ? v.replacing(with: 0, where: v .< 0) : v, yr, i)  // NaN stays NaN
+                },
+                tail: { i in let v = xr[i] * scale[i] + shift[i]; yr[i] = relu && v < 0 ? 0 : v })
         }
     }
 }

@@ -161,7 +161,7 @@ func conv2dBackward(
 func columnSums(_ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, columns: Int) {
     blockedColumnSums(out, rows: rows, columns: columns) { row, acc in
         let src = m + row * columns
-        for i in 0..<columns { acc[i] += src[i] }
+        forEachVector(0..<columns, { i in store(load(acc, i) + load(src, i), acc, i) }, tail: { i in acc[i] += src[i] })
     }
 }
 

@@ -10,16 +10,32 @@ func denseForward(
 }
 
 /// Overwrites `dkernel` and `dbias`; writes `dinp` unless it is nil.
+///
+/// Both GEMMs go in blocks of 1024 inputs (rows of the kernel), split over the worker
+/// threads with single-threaded GEMMs. With a batch of 32 these GEMMs are thin, and whole
+/// they stream the 134 MB kernel of the SETI model's first dense layer through memory
+/// more than once (sgemm zeroes dkernel, then accumulates onto it); per block, a 4 MB
+/// slice stays in cache. One core: 27 -> 22 ms for dkernel, 32 -> 26 ms for dinp.
 func denseBackward(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
     batch: Int, inputs: Int, outputs: Int
 ) {
-    // dkernel[In, Out] = inp^T x dout
-    BLAS.sgemm(transA: true, m: inputs, n: outputs, k: batch, a: inp, lda: inputs, b: dout, ldb: outputs, c: dkernel, ldc: outputs)
     columnSums(dbias, dout, rows: batch, columns: outputs)
-    if let dinp {
-        // dinp[B, In] = dout x kernel^T
-        BLAS.sgemm(transB: true, m: batch, n: inputs, k: outputs, a: dout, lda: outputs, b: kernel, ldb: outputs, c: dinp, ldc: inputs)
+    let block = 1024
+    Parallel.forEachWorker((inputs + block - 1) / block) { _, blocks in
+        for first in blocks.map({ $0 * block }) {
+            let rows = min(block, inputs - first)
+            // dkernel[rows, Out] = inp[:, rows]^T x dout
+            BLAS.sgemm(
+                transA: true, m: rows, n: outputs, k: batch, a: inp + first, lda: inputs, b: dout, ldb: outputs,
+                c: dkernel + first * outputs, ldc: outputs)
+            if let dinp {
+                // dinp[:, rows] = dout x kernel[rows, Out]^T
+                BLAS.sgemm(
+                    transB: true, m: batch, n: rows, k: outputs, a: dout, lda: outputs, b: kernel + first * outputs,
+                    ldb: outputs, c: dinp + first, ldc: inputs)
+            }
+        }
     }
 }

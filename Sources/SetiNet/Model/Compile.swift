@@ -4,8 +4,10 @@ struct CompiledLayer {
         /// Offsets of kernel and bias in the parameter buffer.
         case conv(ConvShape, kernel: Int, bias: Int)
         /// gamma, beta in the parameter buffer; moving mean and variance in the state buffer.
-        case batchNorm(channels: Int, gamma: Int, beta: Int, movingMean: Int, movingVariance: Int, momentum: Float, epsilon: Float)
-        case relu
+        /// `relu`: the ReLU that follows is applied here, in the same pass over the data.
+        case batchNorm(channels: Int, gamma: Int, beta: Int, movingMean: Int, movingVariance: Int, momentum: Float, epsilon: Float, relu: Bool)
+        /// `fused`: done by the batch norm before it; this layer passes data through.
+        case relu(fused: Bool)
         case maxPool(height: Int, width: Int, channels: Int, size: Int)
         case dropout(rate: Float)
         case flatten
@@ -67,9 +69,20 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
             let beta = add("\(name)/beta", [c], trainable: true)
             let mean = add("\(name)/moving_mean", [c], trainable: false)
             let variance = add("\(name)/moving_variance", [c], trainable: false)
-            op = .batchNorm(channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum, epsilon: epsilon)
+            op = .batchNorm(
+                channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum,
+                epsilon: epsilon, relu: false)
         case .relu:
-            op = .relu
+            // BatchNorm then ReLU (both conv blocks and the dense block of the SETI model):
+            // one pass over the activations instead of two, each way.
+            if let last = plan.layers.last, case .batchNorm(let c, let g, let b, let m, let v, let momentum, let epsilon, false) = last.op {
+                plan.layers[plan.layers.count - 1] = CompiledLayer(
+                    op: .batchNorm(channels: c, gamma: g, beta: b, movingMean: m, movingVariance: v, momentum: momentum, epsilon: epsilon, relu: true),
+                    inputSize: last.inputSize, outputSize: last.outputSize, parameterRange: last.parameterRange)
+                op = .relu(fused: true)
+            } else {
+                op = .relu(fused: false)
+            }
         case .maxPool(let size):
             precondition(!flat && h >= size && w >= size, "MaxPool2D window larger than the image")
             op = .maxPool(height: h, width: w, channels: c, size: size)

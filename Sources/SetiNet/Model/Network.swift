@@ -111,9 +111,12 @@ public final class Network {
         var convShapes: [ConvShape] = []
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
-            if case .flatten = layer.op, i > 0 {
-                outputs.append(outputs[i - 1])  // same buffer, read as (B, H*W*C)
+            switch layer.op {
+            case .flatten where i > 0, .relu(fused: true) where i > 0:
+                outputs.append(outputs[i - 1])  // same buffer (read as (B, H*W*C) after Flatten)
                 continue
+            default:
+                break
             }
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * layer.outputSize)
             ownedOutputs.append(buffer)
@@ -195,7 +198,7 @@ public final class Network {
             switch layer.op {
             case .conv(let s, let kernel, let bias):
                 conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
-            case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon):
+            case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon, let relu):
                 let rows = batch * layer.outputSize / c
                 if options.training || options.estimationPass != nil {
                     // A running mean over estimation passes: weight k / (k + 1) on the past.
@@ -203,14 +206,14 @@ public final class Network {
                     var cache = batchNormCaches[i] ?? BatchNormCache(mean: [], invStd: [])
                     batchNormForwardTraining(
                         out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c,
-                        groups: options.batchNormGroups, momentum: momentum, epsilon: epsilon, cache: &cache)
+                        groups: options.batchNormGroups, momentum: momentum, epsilon: epsilon, relu: relu, cache: &cache)
                     batchNormCaches[i] = cache
                 } else {
                     batchNormForwardInference(
-                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c, epsilon: epsilon)
+                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c, epsilon: epsilon, relu: relu)
                 }
-            case .relu:
-                reluForward(out, x, count: batch * layer.outputSize)
+            case .relu(let fused):
+                if !fused { reluForward(out, x, count: batch * layer.outputSize) }
             case .maxPool(let h, let w, let c, let size):
                 maxPoolForward(out, argmax[i]!, x, batch: batch, height: h, width: w, channels: c, pool: size)
             case .dropout(let rate):
@@ -268,12 +271,13 @@ public final class Network {
                 conv2dBackward(
                     needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
                     workspace: convWorkspace)
-            case .batchNorm(let c, let gamma, let beta, _, _, _, _):
+            case .batchNorm(let c, let gamma, let beta, _, _, _, _, let relu):
                 batchNormBackward(
                     needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,
                     rows: batch * layer.outputSize / c, channels: c, groups: lastForward.batchNormGroups,
-                    cache: batchNormCaches[i]!)
-            case .relu:
+                    cache: batchNormCaches[i]!, reluOutput: relu ? UnsafePointer(outputs[i]) : nil)
+            case .relu(let fused):
+                if fused { continue }  // same buffer, same gradient: the batch norm before applies it
                 reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
             case .maxPool:
                 maxPoolBackward(dinp, dout, argmax[i]!, inputCount: batch * layer.inputSize, outputCount: batch * layer.outputSize)
