@@ -28,30 +28,31 @@ final class TrainingUnderMPIRunTests: XCTestCase {
 
     /// N ranks at per-rank batch 4 against one process at batch 4N with batch-norm
     /// statistics per group of 4 (what each rank computes), dropout and augmentation off,
-    /// 5 optimizer steps of SGD with momentum at lr 0.005 (at 0.05 the loss blows up by step
-    /// 3 and the dynamics amplify any rounding difference chaotically).
+    /// 2 optimizer steps of SGD with momentum at lr 0.005: the second step runs on state the
+    /// first left (momentum, the optimizer's slices, the shared parameter buffer).
     ///
-    /// Tolerance: the runs differ only in Float32 summation order (per-rank GEMMs plus an
-    /// allreduce, 1 BLAS thread, versus one GEMM over the whole batch, 2 threads), ~1e-7
-    /// relative per gradient. Through 5 steps most of that stays ~1e-6, but a max-pool
-    /// window whose two largest inputs are within rounding of each other may pick the
-    /// other one, routing that element's gradient elsewhere; such flips move single weights
-    /// by up to ~lr x gradient ~ 1e-5, and later steps carry that on (measured here: 1e-6
-    /// relative on 2 ranks, up to 1e-3 on 4). So per tensor: relative L2 difference under
-    /// 1e-2 and every element within 2e-3 (relative to the element where its magnitude
-    /// exceeds 1, as the moving variances of the dense layer's batch norm can); the biases that feed batch norm have a zero
-    /// gradient, so only their (noise-sized) absolute difference is checked. A real mistake (a rank's gradient missing, counted twice,
-    /// a wrong scale or batch split) shows as relative differences of 1e-1 or more.
-    /// (Adam would divide by sqrt(v) and turn the noise-level gradients of the biases that
-    /// feed batch norm, zero in exact arithmetic, into steps of +-lr.)
+    /// What is compared is each tensor's update, final minus initial. The runs differ only
+    /// in Float32 summation order (per-rank GEMMs plus an allreduce versus GEMMs over the
+    /// whole batch), ~1e-7 relative per gradient, but training this model from scratch is
+    /// chaotic: a max-pool window whose two largest inputs are within rounding of each other
+    /// can pick the other one, and later steps amplify that about tenfold a step. Swapping
+    /// only OpenBLAS's kernel (OPENBLAS_CORETYPE=Sandybridge instead of Haswell, one
+    /// process, same code) moves conv2d/kernel by 5e-4 of its update after 2 steps, and by
+    /// 3e-2 of the weights themselves after 5: hence 2 steps. Tolerance per tensor: relative
+    /// L2 difference of the updates under 1e-2, and every element within 2e-3 (relative to
+    /// the element where its magnitude exceeds 1). A real mistake (a rank's gradient
+    /// missing, counted twice, a wrong scale or batch split) changes updates by 25% or more.
+    /// The biases that feed batch norm have a zero gradient in exact arithmetic, so their
+    /// updates are pure noise and only the element check applies. (Adam would divide by
+    /// sqrt(v) and turn that noise into steps of +-lr, hence SGD.)
     ///
     /// Batch-norm statistics re-estimated with the final weights (`estimation` batches) are
     /// means of dense pre-activations that nearly cancel, so they magnify the weights'
-    /// differences (relative 8e-3 on 4 ranks); the tests use Keras's moving averages
-    /// except one 2-rank run that checks the estimation itself.
+    /// differences; the tests use Keras's moving averages except one 2-rank run that checks
+    /// the estimation itself.
     private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = [], estimation: Int = 0) throws {
         let np = launcher.ranks
-        let perClass = 5 * 4 * np / 4  // 5 global batches of 4 x np samples
+        let perClass = 2 * 4 * np / 4  // 2 global batches of 4 x np samples
         let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
                       "--lr", "0.005", "--schedule", "constant", "--seed", "7", "--batch-norm-estimation-batches", "\(estimation)"]
         let many = try train(launcher, "ranks\(np)", common + exchange + ["--batch-per-rank", "4"])
@@ -61,26 +62,27 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         XCTAssertTrue(many.stdout.contains("\(np) rank(s) x batch 4 = global batch \(4 * np)"), many.stdout)
         let a = try weights("ranks\(np)"), b = try weights("one\(np)")
         XCTAssertEqual(Set(a.keys), Set(b.keys))
+        let initial = Network(spec: .setiCNN, maxBatch: 1, seed: 7).exportWeights()
         var report: [String] = []
         for (name, t) in a where !name.hasPrefix("optimizer/") {
-            let y = b[name]!.values
-            var diff = 0.0, norm = 0.0, largest: Float = 0
-            for (p, q) in zip(t.values, y) {
-                diff += Double(p - q) * Double(p - q); norm += Double(q) * Double(q)
+            let y = b[name]!.values, start = initial[name]!.values
+            var diff = 0.0, update = 0.0, largest: Float = 0
+            for i in t.values.indices {
+                let p = t.values[i], q = y[i]
+                diff += Double(p - q) * Double(p - q)
+                update += Double(q - start[i]) * Double(q - start[i])
                 largest = max(largest, abs(p - q) / max(1, abs(q)))
             }
-            // Relative to the tensor's norm, or, for tensors still near zero (betas start at
-            // 0), to what 5 steps of lr can move them: 0.025 per element.
-            let relative = diff.squareRoot() / max(norm.squareRoot(), 0.025 * Double(t.values.count).squareRoot())
+            let relative = diff.squareRoot() / update.squareRoot()
             report.append(String(format: "%@ %.1e/%.1e", name, relative, largest))
             let feedsBatchNorm = ["conv2d/bias", "conv2d_1/bias", "dense/bias"].contains(name)
-            if !feedsBatchNorm { XCTAssertLessThan(relative, 1e-2, "\(name): relative L2 difference on \(np) ranks vs one process") }
+            if !feedsBatchNorm {
+                XCTAssertGreaterThan(update, 0, "\(name) did not train")
+                XCTAssertLessThan(relative, 1e-2, "\(name): relative L2 difference of the updates on \(np) ranks vs one process")
+            }
             XCTAssertLessThan(largest, 2e-3, "\(name): largest difference on \(np) ranks vs one process")
         }
-        // The runs really trained: weights moved away from the shared initialization.
-        let initial = Network(spec: .setiCNN, maxBatch: 1, seed: 7).exportWeights()
-        XCTAssertNotEqual(initial["dense_1/kernel"]!.values, a["dense_1/kernel"]!.values)
-        print("differences (relative L2 / largest), \(np) ranks vs one process: " + report.sorted().joined(separator: ", "))
+        print("differences (updates' relative L2 / largest element), \(np) ranks vs one process: " + report.sorted().joined(separator: ", "))
     }
 
     func testTwoRanksMatchOneProcess() throws { try assertEquivalent(.local(np: 2)) }

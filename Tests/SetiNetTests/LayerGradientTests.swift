@@ -58,6 +58,26 @@ final class LayerGradientTests: XCTestCase {
 
     /// 19 channels: one 16-wide vector and a scalar tail per row. With the fused ReLU, the
     /// loss sees max(0, batch norm).
+    /// Dense backward goes in blocks of 1024 inputs spread over workers: 2 workers must give
+    /// what 1 does, bit for bit (the same GEMM per block), including a partial last block.
+    func testDenseBackwardIsTheSameOnOneAndTwoWorkers() {
+        let batch = 5, inputs = 2500, units = 40
+        let x = Tensor(values.uniform(batch * inputs)), kernel = Tensor(values.uniform(inputs * units))
+        let r = values.uniform(batch * units)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        var results: [[Float]] = []
+        for workers in [1, 2] {
+            BLAS.threads = workers
+            let dx = Tensor(repeating: .nan, count: x.count), dk = Tensor(repeating: .nan, count: kernel.count)
+            let db = Tensor(repeating: .nan, count: units)
+            denseBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, inputs: inputs, outputs: units)
+            results.append(dx.array + dk.array + db.array)
+        }
+        XCTAssertFalse(results[0].contains { $0.isNaN })
+        XCTAssertEqual(results[0], results[1])
+    }
+
     func testBatchNormGradientsWithOneAndTwoGroupsWithAndWithoutFusedReLU() {
         for groups in [1, 2] {
             for relu in [false, true] {
