@@ -26,6 +26,9 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
     }
 
+    /// The kernel family OpenBLAS picked for this CPU at load (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// The thread count one rank should use when `ranksOnNode` ranks share this machine:
     /// `OPENBLAS_NUM_THREADS` if the launcher set it, otherwise the machine's cores
     /// divided among the ranks (at least 1), so ranks never fight over cores.
