@@ -17,9 +17,10 @@ struct BenchCompute: ParsableCommand {
         commandName: "compute",
         abstract: "sgemm peak vs. forward, forward+backward and full training step of the SETI CNN.",
         discussion: """
-            For each BLAS thread count: the best of several sgemm runs on 2048x2048 matrices
-            (the peak), then the model at the given batch: forward (inference), forward +
-            backward, and the full training step (forward, backward, Adam). GFLOP/s counts
+            For each BLAS thread count: sgemm on 2048x2048 matrices (the peak), and the model
+            at the given batch: forward (inference), forward + backward, and the full
+            training step (forward, backward, Adam). The measurements run in rounds, one of
+            each per round, and each figure is its fastest round. GFLOP/s counts
             the GEMM work of the model (see the FLOPs table printed first); the step's share
             of the peak is the figure to watch. Ends with the peak resident memory.
             """)
@@ -27,11 +28,14 @@ struct BenchCompute: ParsableCommand {
     @Option(help: "Batch size.")
     var batch: Int = 32
 
-    @Option(help: "Timed repetitions of each measurement (after one warm-up).")
-    var repeats: Int = 5
+    @Option(help: "Timed rounds of the measurements (after one warm-up round); each figure is its fastest round.")
+    var repeats: Int = 10
 
     @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.")
     var threads: [Int] = [1, 2]
+
+    @Flag(help: "Also print where a training step goes: milliseconds per layer, forward and backward.")
+    var layers = false
 
     @Flag(help: "Print the result as one JSON object too.")
     var json = false
@@ -49,24 +53,30 @@ struct BenchCompute: ParsableCommand {
         var results: [[String: Double]] = []
         for t in threads {
             BLAS.threads = t
-            let peak = measureSgemmPeak()
-            let forward = best {
-                net.forward(input, batch: batch, options: .inference)
-            }
-            let forwardBackward = best {
-                net.forward(input, batch: batch, options: ForwardOptions(training: true))
-                _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-                net.backward(batch: batch)
-            }
-            let optimizer = best {
-                adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4)
-            }
-            let step = best {
-                net.forward(input, batch: batch, options: ForwardOptions(training: true))
-                _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-                net.backward(batch: batch)
-                adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4)
-            }
+            let n = 2048
+            let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
+            var c = [Float](repeating: 0, count: n * n)
+            let trainingForward = ForwardOptions(training: true)
+            let gradients = UnsafeBufferPointer(net.gradients)
+            // Rounds interleave the sgemm peak with the model, so both see the same machine.
+            let seconds = fastestOfRounds([
+                { BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: bm, ldb: n, c: &c, ldc: n) },
+                { net.forward(input, batch: batch, options: .inference) },
+                {
+                    net.forward(input, batch: batch, options: trainingForward)
+                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+                    net.backward(batch: batch)
+                },
+                { adam.step(parameters: net.parameters, gradients: gradients, lr: 1e-4) },
+                {
+                    net.forward(input, batch: batch, options: trainingForward)
+                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+                    net.backward(batch: batch)
+                    adam.step(parameters: net.parameters, gradients: gradients, lr: 1e-4)
+                },
+            ])
+            let peak = 2 * Double(n * n * n) / seconds[0] / 1e9
+            let (forward, forwardBackward, optimizer, step) = (seconds[1], seconds[2], seconds[3], seconds[4])
             let b = Double(batch)
             let fwdGflops = b * Double(flops.forward) / forward / 1e9
             let trainFlops = b * Double(flops.forward + flops.backward)
@@ -78,6 +88,13 @@ struct BenchCompute: ParsableCommand {
             print("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
             print(row("training step", step, b, stepGflops, peak))
             print("  training step at \(f1(100 * stepGflops / peak))% of the sgemm peak")
+            if layers {
+                printLayerTimes(net, optimizerSeconds: optimizer) {
+                    net.forward(input, batch: batch, options: ForwardOptions(training: true))
+                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+                    net.backward(batch: batch)
+                }
+            }
             results.append([
                 "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,
                 "forward_samples_per_s": b / forward, "forward_backward_samples_per_s": b / forwardBackward,
@@ -88,7 +105,7 @@ struct BenchCompute: ParsableCommand {
         let peakMB = Double(peakResidentBytes()) / 1e6
         print("\npeak resident memory: \(f1(peakMB)) MB")
         // The peak, and so every share of it, depends on which kernels OpenBLAS runs.
-        let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "set by OPENBLAS_CORETYPE=\($0)" }
+        let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : "set by OPENBLAS_CORETYPE=\($0)" }
         print("OpenBLAS kernels: \(BLAS.coreName) (\(pinned ?? "OpenBLAS's choice for this CPU"))")
         if json {
             let object: [String: Any] = ["runs": results, "peak_resident_mb": peakMB, "openblas_core": BLAS.coreName,
@@ -98,27 +115,34 @@ struct BenchCompute: ParsableCommand {
         }
     }
 
-    /// The best (shortest) of `repeats` timed runs after a warm-up, in seconds.
-    private func best(_ body: () -> Void) -> Double {
-        body()
-        var fastest = Double.infinity
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            fastest = min(fastest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    /// The shortest time of each body, in seconds, over `repeats` rounds that run every
+    /// body once in turn (after a warm-up round). On a shared machine, the fastest run is
+    /// the one least disturbed by neighbours.
+    private func fastestOfRounds(_ bodies: [() -> Void]) -> [Double] {
+        var fastest = [Double](repeating: .infinity, count: bodies.count)
+        for round in 0...repeats {
+            for (i, body) in bodies.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if round > 0 { fastest[i] = min(fastest[i], seconds) }
+            }
         }
         return fastest
     }
 
-    /// GFLOP/s of a large square sgemm, the best this BLAS does on this machine.
-    private func measureSgemmPeak() -> Double {
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        let seconds = best {
-            BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+    /// Runs `step` `repeats` times with per-layer timing on and prints the mean per layer.
+    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void) {
+        let times = LayerTimes(net)
+        net.layerTimes = times
+        defer { net.layerTimes = nil }
+        for _ in 0..<repeats { step() }
+        let n = Double(repeats)
+        print("  per layer, ms per step (mean of \(repeats)):    forward  backward")
+        for (i, name) in times.names.enumerated() where times.forward[i] + times.backward[i] > 0.5e-3 * n {
+            print("    \(pad(name, 38)) \(lpad(f1(times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.backward[i] / n * 1e3), 9))")
         }
-        return 2 * Double(n * n * n) / seconds / 1e9
+        print("    \(pad("Adam update", 38)) \(lpad(f1(optimizerSeconds * 1e3), 7))")
     }
 
     private func printFlopsTable(_ net: Network) {
@@ -138,6 +162,7 @@ struct BenchCompute: ParsableCommand {
 
 func f1(_ x: Double) -> String { String(format: "%.1f", x) }
 func pad(_ s: String, _ width: Int) -> String { s.padding(toLength: max(width, s.count), withPad: " ", startingAt: 0) }
+func lpad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 
 /// Peak resident set size of this process (getrusage reports KiB on Linux).
 func peakResidentBytes() -> Int {

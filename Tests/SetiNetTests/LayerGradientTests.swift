@@ -156,7 +156,7 @@ final class LayerGradientTests: XCTestCase {
         }
         _ = loss()
         let dx = Tensor(repeating: .nan, count: x.count)
-        maxPoolBackward(dx.p, r, arg, inputCount: x.count, outputCount: outCount)
+        maxPoolBackward(dx.p, r, arg, batch: batch, inputSize: x.count / batch, outputSize: outCount / batch)
         x.assertGradient(dx, of: loss, "max pool input")
         // Window (0, 0) of channel 0 covers NHWC offsets 0, 3 (x + 1) and 18, 21 (y + 1).
         XCTAssertEqual(out[0], [x[0], x[3], x[18], x[21]].max())

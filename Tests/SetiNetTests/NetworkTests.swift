@@ -37,6 +37,34 @@ final class NetworkTests: XCTestCase {
         XCTAssertEqual(net.tensor("batch_normalization_2/moving_variance")?.trainable, false)
     }
 
+    func testLayerTimesNameLayersAsKerasAndAddUpPassesWhileAttached() {
+        let net = Network(spec: Self.tiny, maxBatch: 2, seed: 1)
+        let times = LayerTimes(net)
+        XCTAssertEqual(
+            times.names,
+            [
+                "conv2d", "batch_normalization", "re_lu", "max_pooling2d", "dropout",
+                "conv2d_1", "batch_normalization_1", "re_lu_1", "max_pooling2d_1", "dropout_1",
+                "flatten", "dense", "batch_normalization_2", "re_lu_2", "dropout_2", "dense_1",
+            ])
+        let input = [Float](repeating: 0.5, count: 2 * net.inputSize), labels: [Int32] = [0, 2]
+        func step() {
+            net.forward(input, batch: 2, options: ForwardOptions(training: true))
+            _ = net.loss(labels: labels, batch: 2, gradientScale: 0.5)
+            net.backward(batch: 2)
+        }
+        step()
+        XCTAssertEqual(times.forward.reduce(0, +), 0, "not attached yet")
+        net.layerTimes = times
+        step()
+        XCTAssertTrue(times.forward[0] > 0 && times.backward[0] > 0, "conv2d timed both ways")
+        let once = times.forward[0]
+        step()
+        XCTAssertGreaterThan(times.forward[0], once, "a second pass adds to the first")
+        times.reset()
+        XCTAssertEqual(times.forward.reduce(0, +) + times.backward.reduce(0, +), 0)
+    }
+
     func testFlopsPerSampleOfTheSeedModel() {
         let net = Network(spec: .setiCNN, maxBatch: 1, seed: 1)
         let conv1 = 2 * 64 * 128 * 25 * 32, conv2 = 2 * 32 * 64 * 800 * 64, dense = 2 * 32768 * 1024, out = 2 * 1024 * 4

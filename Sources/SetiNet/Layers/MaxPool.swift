@@ -55,11 +55,14 @@ func maxPoolForward(
 
 private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
-/// Routes each output gradient to the input element that was the maximum.
+/// Routes each output gradient to the input element that was the maximum. Samples are
+/// independent (a maximum lies in its own sample), so they are split over threads.
 func maxPoolBackward(
     _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>,
-    inputCount: Int, outputCount: Int
+    batch: Int, inputSize: Int, outputSize: Int
 ) {
-    dinp.update(repeating: 0, count: inputCount)
-    for o in 0..<outputCount { dinp[Int(argmax[o])] += dout[o] }
+    Parallel.forEachRange(batch, minimumPerThread: 1) { samples in
+        (dinp + samples.lowerBound * inputSize).update(repeating: 0, count: samples.count * inputSize)
+        for o in (samples.lowerBound * outputSize)..<(samples.upperBound * outputSize) { dinp[Int(argmax[o])] += dout[o] }
+    }
 }

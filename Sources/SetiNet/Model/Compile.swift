@@ -15,6 +15,8 @@ struct CompiledLayer {
     }
 
     let op: Op
+    /// Keras's layer name, e.g. "conv2d_1", "max_pooling2d", "dropout_2".
+    let name: String
     /// Floats per sample going in and coming out.
     let inputSize: Int
     let outputSize: Int
@@ -54,17 +56,18 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         let inputSize = h * w * c
         let firstParameter = plan.parameterCount
         let op: CompiledLayer.Op
+        let name: String
         switch layerSpec {
         case .conv2D(let filters, let k):
             precondition(!flat, "Conv2D after Flatten or Dense")
             precondition(k % 2 == 1, "Conv2D kernel must be odd for same padding")
-            let name = uniqueName("conv2d")
+            name = uniqueName("conv2d")
             let kernel = add("\(name)/kernel", [k, k, c, filters], trainable: true)
             let bias = add("\(name)/bias", [filters], trainable: true)
             op = .conv(ConvShape(height: h, width: w, inChannels: c, outChannels: filters, kernel: k), kernel: kernel, bias: bias)
             c = filters
         case .batchNorm(let momentum, let epsilon):
-            let name = uniqueName("batch_normalization")
+            name = uniqueName("batch_normalization")
             let gamma = add("\(name)/gamma", [c], trainable: true)
             let beta = add("\(name)/beta", [c], trainable: true)
             let mean = add("\(name)/moving_mean", [c], trainable: false)
@@ -73,12 +76,13 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
                 channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum,
                 epsilon: epsilon, relu: false)
         case .relu:
+            name = uniqueName("re_lu")
             // BatchNorm then ReLU (both conv blocks and the dense block of the SETI model):
             // one pass over the activations instead of two, each way.
             if let last = plan.layers.last, case .batchNorm(let c, let g, let b, let m, let v, let momentum, let epsilon, false) = last.op {
                 plan.layers[plan.layers.count - 1] = CompiledLayer(
                     op: .batchNorm(channels: c, gamma: g, beta: b, movingMean: m, movingVariance: v, momentum: momentum, epsilon: epsilon, relu: true),
-                    inputSize: last.inputSize, outputSize: last.outputSize, parameterRange: last.parameterRange)
+                    name: last.name, inputSize: last.inputSize, outputSize: last.outputSize, parameterRange: last.parameterRange)
                 op = .relu(fused: true)
             } else {
                 op = .relu(fused: false)
@@ -86,23 +90,26 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         case .maxPool(let size):
             precondition(!flat && h >= size && w >= size, "MaxPool2D window larger than the image")
             op = .maxPool(height: h, width: w, channels: c, size: size)
+            name = uniqueName("max_pooling2d")
             h /= size; w /= size
         case .dropout(let rate):
             precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1)")
             op = .dropout(rate: rate)
+            name = uniqueName("dropout")
         case .flatten:
             op = .flatten
+            name = uniqueName("flatten")
             c = h * w * c; h = 1; w = 1; flat = true
         case .dense(let units):
             precondition(flat, "Dense needs a Flatten before it")
-            let name = uniqueName("dense")
+            name = uniqueName("dense")
             let kernel = add("\(name)/kernel", [c, units], trainable: true)
             let bias = add("\(name)/bias", [units], trainable: true)
             op = .dense(inputs: c, units: units, kernel: kernel, bias: bias)
             c = units
         }
         plan.layers.append(
-            CompiledLayer(op: op, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount))
+            CompiledLayer(op: op, name: name, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount))
     }
     return plan
 }

@@ -66,6 +66,8 @@ public final class Network {
     public var inputSize: Int { spec.height * spec.width * spec.channels }
 
     let layers: [CompiledLayer]
+    /// When set, every forward and backward pass adds its per-layer times here.
+    public var layerTimes: LayerTimes?
     private let ownsParameters: Bool, ownsGradients: Bool
     private var outputs: [UnsafeMutablePointer<Float>]
     private var ownedOutputs: [UnsafeMutablePointer<Float>] = []
@@ -195,6 +197,8 @@ public final class Network {
         let p = parameters.baseAddress!, st = state.baseAddress!
         for (i, layer) in layers.enumerated() {
             let out = outputs[i]
+            let start = layerTimes == nil ? nil : LayerTimes.now()
+            defer { if let start { layerTimes?.add(layer: i, backward: false, since: start) } }
             switch layer.op {
             case .conv(let s, let kernel, let bias):
                 conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
@@ -266,6 +270,8 @@ public final class Network {
             let layer = layers[i]
             let x = i == 0 ? input : UnsafePointer(outputs[i - 1])
             let needInput = i > 0
+            let start = layerTimes == nil ? nil : LayerTimes.now()
+            defer { if let start { layerTimes?.add(layer: i, backward: true, since: start) } }
             switch layer.op {
             case .conv(let s, let kernel, let bias):
                 conv2dBackward(
@@ -280,7 +286,7 @@ public final class Network {
                 if fused { continue }  // same buffer, same gradient: the batch norm before applies it
                 reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
             case .maxPool:
-                maxPoolBackward(dinp, dout, argmax[i]!, inputCount: batch * layer.inputSize, outputCount: batch * layer.outputSize)
+                maxPoolBackward(dinp, dout, argmax[i]!, batch: batch, inputSize: layer.inputSize, outputSize: layer.outputSize)
             case .dropout:
                 dropoutBackward(dinp, dout, masks[i]!, count: batch * layer.outputSize)
             case .flatten:
