@@ -15,7 +15,11 @@ final class LayerGradientTests: XCTestCase {
             for (s, batch) in [
                 (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 3),
                 (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 2),
+                // Wide enough kernel rows for band lowering: k GEMMs, one per kernel row.
+                (ConvShape(height: 4, width: 3, inChannels: 48, outChannels: 3, kernel: 3), 2),
+                (ConvShape(height: 3, width: 5, inChannels: 26, outChannels: 2, kernel: 5), 2),
             ] {
+                XCTAssertEqual(s.gemms, s.inChannels * s.kernel >= 128 ? s.kernel : 1)
                 let x = Tensor(values.uniform(batch * s.inputSize))
                 let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
                 let r = values.uniform(batch * s.outputSize)

@@ -1,9 +1,17 @@
 // Conv2D, "same" padding, stride 1, odd kernel, NHWC activations and HWIO kernels.
 //
-// The convolution is lowered onto sgemm through im2col: each output pixel of a sample
-// gets a row holding its k x k x Cin receptive field in (ky, kx, cin) order, which is
-// exactly the row order of the HWIO kernel seen as a [k*k*Cin, Cout] matrix:
+// The convolution is lowered onto sgemm. Classic im2col gives each output pixel a row
+// holding its k x k x Cin receptive field in (ky, kx, cin) order, the row order of the
+// HWIO kernel seen as a [k*k*Cin, Cout] matrix:
 //   out[pixels, Cout] = col[pixels, k*k*Cin] x kernel[k*k*Cin, Cout] + bias
+// When a kernel row holds enough inputs (k * Cin >= 128), seti-dist lowers by bands
+// instead: a row per pixel of the zero-padded image's H + k - 1 rows, holding only its
+// k x Cin horizontal neighbourhood. The rows of output row y under kernel row ky are then
+// the contiguous rows starting at band row y + ky, so k GEMMs of depth k*Cin do the work:
+//   out[pixels, Cout] = sum over ky of band[(y + ky) * W + x, k*Cin] x kernel[ky][k*Cin, Cout]
+// The lowered buffer is k times smaller (1.5 MB instead of 6.5 MB a sample for the second
+// SETI conv), so writing it, packing it and summing it back (col2im) move k times less
+// memory: on one core this conv went 248 -> 210 ms a training step.
 //
 // Shapes: inp (B, H, W, Cin), out (B, H, W, Cout), kernel (k, k, Cin, Cout), bias (Cout).
 
@@ -19,11 +27,23 @@ struct ConvShape {
     /// Floats in one input image with its zero border of `pad` pixels.
     var paddedSize: Int { (height + 2 * pad) * (width + 2 * pad) * inChannels }
     var outputSize: Int { pixels * outChannels }
+
+    /// Kernel rows one lowered row covers: all k (im2col, one GEMM) when a kernel row is
+    /// too short to make a deep enough GEMM on its own (the first SETI conv: 5 inputs),
+    /// else 1 (band lowering, k GEMMs).
+    var rowsPerBand: Int { kernel * inChannels >= 128 ? 1 : kernel }
+    /// GEMMs per sample and direction, and the depth (K) of each.
+    var gemms: Int { kernel / rowsPerBand }
+    var bandWidth: Int { rowsPerBand * kernel * inChannels }
+    /// Lowered rows of one sample: each pixel of H + k - rowsPerBand image rows.
+    var loweredRows: Int { (height + kernel - rowsPerBand) * width }
+    var loweredSize: Int { loweredRows * bandWidth }
 }
 
-/// Writes the im2col rows of one sample (H * W rows of `patch` floats) into `col`, by
-/// way of `padded`, the image with its zero border (``ConvShape/paddedSize`` floats):
-/// from there every kernel row is one contiguous copy, with no edge cases.
+/// Writes the lowered rows of one sample (``ConvShape/loweredRows`` rows of
+/// ``ConvShape/bandWidth`` floats) into `col`, by way of `padded`, the image with its zero
+/// border (``ConvShape/paddedSize`` floats): from there every kernel row's stretch is one
+/// contiguous copy, with no edge cases.
 func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, _ s: ConvShape) {
     let k = s.kernel, cin = s.inChannels, pad = s.pad
     let paddedRow = (s.width + 2 * pad) * cin
@@ -36,12 +56,12 @@ func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, p
     }
     zeroShort(padded + (pad + s.height) * paddedRow, count: pad * paddedRow)
     var row = col
-    for y in 0..<s.height {
+    for y in 0..<(s.loweredRows / s.width) {
         for x in 0..<s.width {
-            for ky in 0..<k {
-                copyShort(row + ky * k * cin, padded + (y + ky) * paddedRow + x * cin, count: k * cin)
+            for dy in 0..<s.rowsPerBand {
+                copyShort(row + dy * k * cin, padded + (y + dy) * paddedRow + x * cin, count: k * cin)
             }
-            row += s.patch
+            row += s.bandWidth
         }
     }
 }
@@ -53,13 +73,13 @@ func col2im(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, p
     let paddedRow = (s.width + 2 * pad) * cin
     padded.update(repeating: 0, count: s.paddedSize)
     var row = col
-    for y in 0..<s.height {
+    for y in 0..<(s.loweredRows / s.width) {
         for x in 0..<s.width {
-            for ky in 0..<k {
-                let src = row + ky * k * cin, dst = padded + (y + ky) * paddedRow + x * cin
-                for i in 0..<(k * cin) { dst[i] += src[i] }
+            for dy in 0..<s.rowsPerBand {
+                let src = row + dy * k * cin, dst = padded + (y + dy) * paddedRow + x * cin
+                forEachVector(0..<(k * cin), { i in store(load(dst, i) + load(src, i), dst, i) }, tail: { i in dst[i] += src[i] })
             }
-            row += s.patch
+            row += s.bandWidth
         }
     }
     for y in 0..<s.height {
@@ -68,7 +88,7 @@ func col2im(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, p
 }
 
 /// Scratch memory of the convolutions, one set per worker thread, sized for the largest
-/// of `shapes`: an im2col buffer for one sample, a padded image and an accumulator for
+/// of `shapes`: a lowered (im2col) buffer for one sample, a padded image and an accumulator for
 /// the kernel gradient. Grows when more workers ask for it (the BLAS thread count can
 /// change at run time).
 final class ConvWorkspace {
@@ -78,7 +98,7 @@ final class ConvWorkspace {
     private(set) var kernelGradients: [UnsafeMutablePointer<Float>] = []
 
     init(_ shapes: [ConvShape]) {
-        colSize = shapes.map { $0.pixels * $0.patch }.max() ?? 0
+        colSize = shapes.map(\.loweredSize).max() ?? 0
         paddedSize = shapes.map(\.paddedSize).max() ?? 0
         kernelSize = shapes.map { $0.patch * $0.outChannels }.max() ?? 0
     }
@@ -97,11 +117,21 @@ final class ConvWorkspace {
 }
 
 // Both directions go one sample at a time, samples split over the worker threads, each
-// running single-threaded GEMMs on its own col buffer. One sample's col (6.5 MB for the
-// second SETI conv) stays in cache between im2col and the GEMM that reads it, which
-// lifts these GEMMs from 86 to 120 GFLOP/s on one core; and splitting samples rather
-// than each GEMM parallelizes im2col and col2im too (199 instead of 146 GFLOP/s on two
-// cores).
+// running single-threaded GEMMs on its own col buffer. One sample's col stays in cache
+// between im2col and the GEMMs that read it (with whole-batch im2col, these GEMMs ran at
+// 86 instead of 120 GFLOP/s on one core); and splitting samples rather than each GEMM
+// parallelizes im2col and col2im too (199 instead of 146 GFLOP/s on two cores).
+//
+// GEMM g covers kernel rows g * rowsPerBand ..< (g + 1) * rowsPerBand: its rows of col
+// start at band row g * rowsPerBand, and its slice of the kernel at that kernel row.
+
+@inline(__always)
+private func bandRows(_ col: UnsafeMutablePointer<Float>, _ g: Int, _ s: ConvShape) -> UnsafeMutablePointer<Float> {
+    col + g * s.rowsPerBand * s.width * s.bandWidth
+}
+
+@inline(__always)
+private func kernelRows(_ g: Int, _ s: ConvShape) -> Int { g * s.bandWidth * s.outChannels }
 
 func conv2dForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
@@ -115,9 +145,11 @@ func conv2dForward(
             // Start every output pixel at the bias, then let sgemm accumulate onto it (beta = 1).
             for p in 0..<s.pixels { copyShort(o + p * s.outChannels, bias, count: s.outChannels) }
             im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
-            BLAS.sgemm(
-                m: s.pixels, n: s.outChannels, k: s.patch, a: col, lda: s.patch,
-                b: kernel, ldb: s.outChannels, beta: 1, c: o, ldc: s.outChannels)
+            for g in 0..<s.gemms {
+                BLAS.sgemm(
+                    m: s.pixels, n: s.outChannels, k: s.bandWidth, a: bandRows(col, g, s), lda: s.bandWidth,
+                    b: kernel + kernelRows(g, s), ldb: s.outChannels, beta: 1, c: o, ldc: s.outChannels)
+            }
         }
     }
 }
@@ -138,15 +170,23 @@ func conv2dBackward(
         for b in samples {
             let doutSample = dout + b * s.outputSize
             im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
-            // dkernel[patch, Cout] (+)= col^T x dout
-            BLAS.sgemm(
-                transA: true, m: s.patch, n: s.outChannels, k: s.pixels, a: col, lda: s.patch,
-                b: doutSample, ldb: s.outChannels, beta: b == samples.lowerBound ? 0 : 1, c: dk, ldc: s.outChannels)
-            if let dinp {
-                // dcol[pixels, patch] = dout x kernel^T, reusing the col buffer.
+            for g in 0..<s.gemms {
+                // dkernel[rows of g] (+)= col[rows of g]^T x dout
                 BLAS.sgemm(
-                    transB: true, m: s.pixels, n: s.patch, k: s.outChannels, a: doutSample, lda: s.outChannels,
-                    b: kernel, ldb: s.outChannels, c: col, ldc: s.patch)
+                    transA: true, m: s.bandWidth, n: s.outChannels, k: s.pixels, a: bandRows(col, g, s), lda: s.bandWidth,
+                    b: doutSample, ldb: s.outChannels, beta: b == samples.lowerBound ? 0 : 1,
+                    c: dk + kernelRows(g, s), ldc: s.outChannels)
+            }
+            if let dinp {
+                // dcol = dout x kernel^T into the col buffer, GEMM by GEMM: the first writes
+                // the first H * W rows, the rest add onto rows they share with it.
+                zeroShort(col + s.pixels * s.bandWidth, count: s.loweredSize - s.pixels * s.bandWidth)
+                for g in 0..<s.gemms {
+                    BLAS.sgemm(
+                        transB: true, m: s.pixels, n: s.bandWidth, k: s.outChannels, a: doutSample, lda: s.outChannels,
+                        b: kernel + kernelRows(g, s), ldb: s.outChannels, beta: g == 0 ? 0 : 1,
+                        c: bandRows(col, g, s), ldc: s.bandWidth)
+                }
                 col2im(dinp + b * s.inputSize, col, padded: workspace.padded[worker], s)
             }
         }
