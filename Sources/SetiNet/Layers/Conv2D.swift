@@ -22,7 +22,7 @@ struct ConvShape {
 
     var pad: Int { kernel / 2 }
     var pixels: Int { height * width }
-    /// Length of one im2col row: the receptive field of one output pixel.
+    /// The receptive field of one output pixel: the kernel's rows as a [patch, Cout] matrix.
     var patch: Int { kernel * kernel * inChannels }
     var inputSize: Int { pixels * inChannels }
     /// Floats in one input image with its zero border of `pad` pixels.
@@ -89,7 +89,7 @@ func col2im(_ image: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, p
 }
 
 /// Scratch memory of the convolutions, one set per worker thread, sized for the largest
-/// of `shapes`: a lowered (im2col) buffer for one sample, a padded image and an accumulator for
+/// of `shapes`: a lowered buffer for one sample, a padded image and an accumulator for
 /// the kernel gradient. Grows when more workers ask for it (the BLAS thread count can
 /// change at run time).
 final class ConvWorkspace {
@@ -132,7 +132,7 @@ private func bandRows(_ col: UnsafeMutablePointer<Float>, _ g: Int, _ s: ConvSha
 }
 
 @inline(__always)
-private func kernelRows(_ g: Int, _ s: ConvShape) -> Int { g * s.bandWidth * s.outChannels }
+private func kernelOffset(_ g: Int, _ s: ConvShape) -> Int { g * s.bandWidth * s.outChannels }
 
 func conv2dForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
@@ -149,7 +149,7 @@ func conv2dForward(
             for g in 0..<s.gemms {
                 BLAS.sgemm(
                     m: s.pixels, n: s.outChannels, k: s.bandWidth, a: bandRows(col, g, s), lda: s.bandWidth,
-                    b: kernel + kernelRows(g, s), ldb: s.outChannels, beta: 1, c: o, ldc: s.outChannels)
+                    b: kernel + kernelOffset(g, s), ldb: s.outChannels, beta: 1, c: o, ldc: s.outChannels)
             }
         }
     }
@@ -176,7 +176,7 @@ func conv2dBackward(
                 BLAS.sgemm(
                     transA: true, m: s.bandWidth, n: s.outChannels, k: s.pixels, a: bandRows(col, g, s), lda: s.bandWidth,
                     b: doutSample, ldb: s.outChannels, beta: b == samples.lowerBound ? 0 : 1,
-                    c: dk + kernelRows(g, s), ldc: s.outChannels)
+                    c: dk + kernelOffset(g, s), ldc: s.outChannels)
             }
             if let dinp {
                 // dcol = dout x kernel^T into the col buffer, GEMM by GEMM: the first writes
@@ -185,7 +185,7 @@ func conv2dBackward(
                 for g in 0..<s.gemms {
                     BLAS.sgemm(
                         transB: true, m: s.pixels, n: s.bandWidth, k: s.outChannels, a: doutSample, lda: s.outChannels,
-                        b: kernel + kernelRows(g, s), ldb: s.outChannels, beta: g == 0 ? 0 : 1,
+                        b: kernel + kernelOffset(g, s), ldb: s.outChannels, beta: g == 0 ? 0 : 1,
                         c: bandRows(col, g, s), ldc: s.bandWidth)
                 }
                 col2im(dinp + b * s.inputSize, col, padded: workspace.padded[worker], s)
