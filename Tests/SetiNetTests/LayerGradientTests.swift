@@ -60,11 +60,9 @@ final class LayerGradientTests: XCTestCase {
         bias.assertGradient(db, of: loss, "dense bias")
     }
 
-    /// 19 channels: one 16-wide vector and a scalar tail per row. With the fused ReLU, the
-    /// loss sees max(0, batch norm).
-    /// Dense backward goes in blocks of 1024 inputs spread over workers: 2 workers must give
-    /// what 1 does, bit for bit (the same GEMM per block), including a partial last block.
-    func testDenseBackwardIsTheSameOnOneAndTwoWorkers() {
+    /// Dense forward and backward go in blocks of inputs spread over workers: 2 workers must
+    /// give what 1 does, bit for bit (the same GEMM per block), including a partial last block.
+    func testDenseIsTheSameOnOneAndTwoWorkers() {
         let batch = 5, inputs = 2500, units = 40
         let x = Tensor(values.uniform(batch * inputs)), kernel = Tensor(values.uniform(inputs * units))
         let r = values.uniform(batch * units)
@@ -74,14 +72,17 @@ final class LayerGradientTests: XCTestCase {
         for workers in [1, 2] {
             BLAS.threads = workers
             let dx = Tensor(repeating: .nan, count: x.count), dk = Tensor(repeating: .nan, count: kernel.count)
-            let db = Tensor(repeating: .nan, count: units)
+            let db = Tensor(repeating: .nan, count: units), out = Tensor(repeating: .nan, count: batch * units)
+            denseForward(out.p, x.p, kernel.p, r, batch: batch, inputs: inputs, outputs: units)
             denseBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, inputs: inputs, outputs: units)
-            results.append(dx.array + dk.array + db.array)
+            results.append(out.array + dx.array + dk.array + db.array)
         }
         XCTAssertFalse(results[0].contains { $0.isNaN })
         XCTAssertEqual(results[0], results[1])
     }
 
+    /// 19 channels: one 16-wide vector and a scalar tail per row. With the fused ReLU, the
+    /// loss sees max(0, batch norm).
     func testBatchNormGradientsWithOneAndTwoGroupsWithAndWithoutFusedReLU() {
         for groups in [1, 2] {
             for relu in [false, true] {

@@ -1,12 +1,37 @@
-// Dense (fully connected): out = inp x kernel + bias, one sgemm each way.
+// Dense (fully connected): out = inp x kernel + bias, on sgemm.
 // Shapes: inp (B, In), out (B, Out), kernel (In, Out) as Keras stores it, bias (Out).
 
+/// Rows of the kernel per block in both directions.
+private let denseBlock = 1024
+
+/// The inputs go in slices of whole blocks, each multiplied into its own partial output
+/// by a single-threaded GEMM on one of the worker threads, and the partials are added in
+/// slice order: the same sums whatever the thread count. With a batch of 32 this GEMM is
+/// thin, and one sgemm call on two OpenBLAS threads ran 1.6x faster than on one.
 func denseForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
     _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int
 ) {
-    for b in 0..<batch { (out + b * outputs).update(from: bias, count: outputs) }
-    BLAS.sgemm(m: batch, n: outputs, k: inputs, a: inp, lda: inputs, b: kernel, ldb: outputs, beta: 1, c: out, ldc: outputs)
+    let blocks = (inputs + denseBlock - 1) / denseBlock
+    let slices = min(4, blocks)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: slices * batch * outputs)
+    defer { partials.deallocate() }
+    Parallel.forEachWorker(slices) { _, mine in
+        for slice in mine {
+            let first = slice * blocks / slices * denseBlock, end = min(inputs, (slice + 1) * blocks / slices * denseBlock)
+            BLAS.sgemm(
+                m: batch, n: outputs, k: end - first, a: inp + first, lda: inputs, b: kernel + first * outputs,
+                ldb: outputs, c: partials + slice * batch * outputs, ldc: outputs)
+        }
+    }
+    for b in 0..<batch {
+        let row = out + b * outputs
+        row.update(from: bias, count: outputs)
+        for slice in 0..<slices {
+            let partial = partials + (slice * batch + b) * outputs
+            forEachVector(0..<outputs, { i in store(load(row, i) + load(partial, i), row, i) }, tail: { i in row[i] += partial[i] })
+        }
+    }
 }
 
 /// Overwrites `dkernel` and `dbias`; writes `dinp` unless it is nil.
@@ -22,7 +47,7 @@ func denseBackward(
     batch: Int, inputs: Int, outputs: Int
 ) {
     columnSums(dbias, dout, rows: batch, columns: outputs)
-    let block = 1024
+    let block = denseBlock
     Parallel.forEachWorker((inputs + block - 1) / block) { _, blocks in
         let transposed = UnsafeMutablePointer<Float>.allocate(capacity: min(block, inputs) * batch)
         defer { transposed.deallocate() }
