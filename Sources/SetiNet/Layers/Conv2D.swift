@@ -56,11 +56,12 @@ func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, p
         zeroShort(dst + (pad + s.width) * cin, count: pad * cin)
     }
     zeroShort(padded + (pad + s.height) * paddedRow, count: pad * paddedRow)
+    // Runs go in ascending order, so copyInVectors may overrun each (see ConvWorkspace).
     var row = col
     for y in 0..<(s.loweredRows / s.width) {
         for x in 0..<s.width {
             for dy in 0..<s.rowsPerBand {
-                copyShort(row + dy * k * cin, padded + (y + dy) * paddedRow + x * cin, count: k * cin)
+                copyInVectors(row + dy * k * cin, padded + (y + dy) * paddedRow + x * cin, count: k * cin)
             }
             row += s.bandWidth
         }
@@ -99,8 +100,9 @@ final class ConvWorkspace {
     private(set) var kernelGradients: [UnsafeMutablePointer<Float>] = []
 
     init(_ shapes: [ConvShape]) {
-        colSize = shapes.map(\.loweredSize).max() ?? 0
-        paddedSize = shapes.map(\.paddedSize).max() ?? 0
+        // With slack for im2col's vector copies past the last run.
+        colSize = (shapes.map(\.loweredSize).max() ?? 0) + vectorCopySlack
+        paddedSize = (shapes.map(\.paddedSize).max() ?? 0) + vectorCopySlack
         kernelSize = shapes.map { $0.patch * $0.outChannels }.max() ?? 0
     }
 
