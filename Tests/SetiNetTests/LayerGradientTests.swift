@@ -144,27 +144,31 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testMaxPoolGradient() {
-        let batch = 2, h = 4, w = 6, c = 3, p = 2
-        // Distinct values 0.05 apart, shuffled, so a 1e-2 nudge never changes a maximum.
-        var order = Array(0..<(batch * h * w * c))
-        var shuffle = SplitMix64(seed: 3)
-        order.shuffle(using: &shuffle)
-        let x = Tensor(order.map { Float($0) * 0.05 })
-        let outCount = batch * (h / p) * (w / p) * c
-        let r = values.uniform(outCount)
-        let out = Tensor(repeating: 0, count: outCount)
-        let arg = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
-        defer { arg.deallocate() }
-        func loss() -> Double {
-            maxPoolForward(out.p, arg, x.p, batch: batch, height: h, width: w, channels: c, pool: p)
-            return weightedSum(out.p, r)
+        // 3 channels: scalar lanes only. 19 channels on 5 x 7: a vector and a tail, and a
+        // last row and column that fill no window (their gradient is 0).
+        for (batch, h, w, c) in [(2, 4, 6, 3), (2, 5, 7, 19)] {
+            let p = 2
+            // Distinct values 0.05 apart, shuffled, so a 1e-2 nudge never changes a maximum.
+            var order = Array(0..<(batch * h * w * c))
+            var shuffle = SplitMix64(seed: 3)
+            order.shuffle(using: &shuffle)
+            let x = Tensor(order.map { Float($0) * 0.05 })
+            let outCount = batch * (h / p) * (w / p) * c
+            let r = values.uniform(outCount)
+            let out = Tensor(repeating: 0, count: outCount)
+            let arg = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
+            defer { arg.deallocate() }
+            func loss() -> Double {
+                maxPoolForward(out.p, arg, x.p, batch: batch, height: h, width: w, channels: c, pool: p)
+                return weightedSum(out.p, r)
+            }
+            _ = loss()
+            let dx = Tensor(repeating: .nan, count: x.count)
+            maxPoolBackward(dx.p, r, arg, batch: batch, height: h, width: w, channels: c, pool: p)
+            x.assertGradient(dx, of: loss, "max pool input, \(h)x\(w)x\(c)")
+            // Window (0, 0) of channel 0 covers NHWC offsets 0, c (x + 1), w * c and (w + 1) * c (y + 1).
+            XCTAssertEqual(out[0], [x[0], x[c], x[w * c], x[(w + 1) * c]].max())
         }
-        _ = loss()
-        let dx = Tensor(repeating: .nan, count: x.count)
-        maxPoolBackward(dx.p, r, arg, batch: batch, inputSize: x.count / batch, outputSize: outCount / batch)
-        x.assertGradient(dx, of: loss, "max pool input")
-        // Window (0, 0) of channel 0 covers NHWC offsets 0, 3 (x + 1) and 18, 21 (y + 1).
-        XCTAssertEqual(out[0], [x[0], x[3], x[18], x[21]].max())
     }
 
     func testDropoutGradientAndStatistics() {

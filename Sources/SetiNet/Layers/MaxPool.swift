@@ -55,14 +55,38 @@ func maxPoolForward(
 
 private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
-/// Routes each output gradient to the input element that was the maximum. Samples are
-/// independent (a maximum lies in its own sample), so they are split over threads.
+/// Routes each output gradient to the input element that was the maximum, writing every
+/// input element once, in order (0 where it was not a maximum): one streaming pass
+/// instead of zeroing dinp and then scattering into it (the first SETI pool, batch 32,
+/// one core: 3.5-4.1 -> 2.5-3.0 ms). Rows of input are split over threads.
 func maxPoolBackward(
     _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>,
-    batch: Int, inputSize: Int, outputSize: Int
+    batch: Int, height: Int, width: Int, channels c: Int, pool p: Int
 ) {
-    Parallel.forEachRange(batch, minimumPerThread: 1) { samples in
-        (dinp + samples.lowerBound * inputSize).update(repeating: 0, count: samples.count * inputSize)
-        for o in (samples.lowerBound * outputSize)..<(samples.upperBound * outputSize) { dinp[Int(argmax[o])] += dout[o] }
+    let oh = height / p, ow = width / p
+    Parallel.forEachRange(batch * height, minimumPerThread: 16) { rows in
+        for row in rows {
+            let b = row / height, y = row % height
+            let rowStart = row * width * c
+            guard y / p < oh else {  // below the last full window: not pooled
+                (dinp + rowStart).update(repeating: 0, count: width * c)
+                continue
+            }
+            for ox in 0..<ow {
+                let o = ((b * oh + y / p) * ow + ox) * c
+                for dx in 0..<p {
+                    let first = rowStart + (ox * p + dx) * c
+                    forEachVector(
+                        0..<c,
+                        { ch in
+                            let mine = UnsafeRawPointer(argmax + o + ch).loadUnaligned(as: SIMD16<Int32>.self)
+                                .== SIMD16<Int32>(repeating: Int32(first + ch)) &+ laneIndices
+                            store(Vector().replacing(with: load(dout, o + ch), where: mine), dinp, first + ch)
+                        },
+                        tail: { ch in dinp[first + ch] = argmax[o + ch] == Int32(first + ch) ? dout[o + ch] : 0 })
+                }
+            }
+            (dinp + rowStart + ow * p * c).update(repeating: 0, count: (width - ow * p) * c)  // right of the last window
+        }
     }
 }

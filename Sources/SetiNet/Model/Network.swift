@@ -285,8 +285,8 @@ public final class Network {
             case .relu(let fused):
                 if fused { continue }  // same buffer, same gradient: the batch norm before applies it
                 reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
-            case .maxPool:
-                maxPoolBackward(dinp, dout, argmax[i]!, batch: batch, inputSize: layer.inputSize, outputSize: layer.outputSize)
+            case .maxPool(let h, let w, let c, let size):
+                maxPoolBackward(dinp, dout, argmax[i]!, batch: batch, height: h, width: w, channels: c, pool: size)
             case .dropout:
                 dropoutBackward(dinp, dout, masks[i]!, count: batch * layer.outputSize)
             case .flatten:
