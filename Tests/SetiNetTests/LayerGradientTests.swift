@@ -92,7 +92,7 @@ final class LayerGradientTests: XCTestCase {
                 let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
                 let r = values.uniform(rows * c)
                 let out = Tensor(repeating: 0, count: rows * c)
-                var cache = BatchNormCache(mean: [], invStd: [])
+                var cache = BatchNormCache()
                 func loss() -> Double {
                     batchNormForwardTraining(
                         out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
@@ -107,8 +107,7 @@ final class LayerGradientTests: XCTestCase {
                 let dx = Tensor(repeating: .nan, count: x.count)
                 let dg = Tensor(repeating: .nan, count: c), db = Tensor(repeating: .nan, count: c)
                 batchNormBackward(
-                    dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache,
-                    reluOutput: relu ? UnsafePointer(out.p) : nil)
+                    dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache, relu: relu)
                 let name = "batch norm\(relu ? " + ReLU" : "") (\(groups) groups)"
                 x.assertGradient(dx, of: loss, "\(name) input")
                 gamma.assertGradient(dg, of: loss, "\(name) gamma")
@@ -121,7 +120,7 @@ final class LayerGradientTests: XCTestCase {
         // Two rows, one channel: mean 2, biased variance 1.
         var out = [Float](repeating: 0, count: 2)
         var movingMean: [Float] = [0], movingVariance: [Float] = [1]
-        var cache = BatchNormCache(mean: [], invStd: [])
+        var cache = BatchNormCache()
         batchNormForwardTraining(
             &out, [1, 3], [1], [0], &movingMean, &movingVariance, rows: 2, channels: 1, groups: 1,
             momentum: 0.99, epsilon: 1e-3, cache: &cache)

@@ -13,12 +13,18 @@
 // averaging the ranks' moving statistics gives, since the update is linear.
 //
 // `relu` fuses the ReLU that usually follows: y = max(0, batch norm), in the same pass.
-// Backward then takes that output and lets dy through only where it is positive.
+// Backward then lets dy through only where that was positive, which it finds again from
+// x with the very coefficients forward used (scale and shift, kept in the cache): the
+// same float operations give the same sign, and backward need not read y (two passes
+// over the activations fewer).
 
-/// Per group and channel statistics kept from forward for backward: (groups, C) each.
+/// Per group and channel values kept from forward for backward: (groups, C) each.
+/// Forward computed y = x * scale + shift (then max(0, y) with a fused ReLU).
 struct BatchNormCache {
-    var mean: [Float]
-    var invStd: [Float]
+    var mean: [Float] = []
+    var invStd: [Float] = []
+    var scale: [Float] = []
+    var shift: [Float] = []
 }
 
 func batchNormForwardTraining(
@@ -49,9 +55,21 @@ func batchNormForwardTraining(
         }
     }
     for i in 0..<(groups * c) { invStds[i] = 1 / (variances[i] + epsilon).squareRoot() }
+    var scale = means, shift = means
     for g in 0..<groups {
-        normalize(y + g * groupRows * c, x + g * groupRows * c, Array(means[(g * c)...]), Array(invStds[(g * c)...]),
-                  gamma, beta, rows: groupRows, channels: c, relu: relu)
+        for i in 0..<c {
+            scale[g * c + i] = gamma[i] * invStds[g * c + i]
+            shift[g * c + i] = beta[i] - means[g * c + i] * scale[g * c + i]
+        }
+    }
+    scale.withUnsafeBufferPointer { scale in
+        shift.withUnsafeBufferPointer { shift in
+            for g in 0..<groups {
+                normalize(
+                    y + g * groupRows * c, x + g * groupRows * c, scale: scale.baseAddress! + g * c,
+                    shift: shift.baseAddress! + g * c, rows: groupRows, channels: c, relu: relu)
+            }
+        }
     }
     for i in 0..<c {
         var mean = 0.0, variance = 0.0
@@ -59,7 +77,7 @@ func batchNormForwardTraining(
         movingMean[i] = momentum * movingMean[i] + (1 - momentum) * Float(mean / Double(groups))
         movingVariance[i] = momentum * movingVariance[i] + (1 - momentum) * Float(variance / Double(groups))
     }
-    cache = BatchNormCache(mean: means, invStd: invStds)
+    cache = BatchNormCache(mean: means, invStd: invStds, scale: scale, shift: shift)
 }
 
 func batchNormForwardInference(
@@ -68,99 +86,97 @@ func batchNormForwardInference(
     _ movingMean: UnsafePointer<Float>, _ movingVariance: UnsafePointer<Float>,
     rows: Int, channels c: Int, epsilon: Float, relu: Bool = false
 ) {
-    let invStd = (0..<c).map { 1 / (movingVariance[$0] + epsilon).squareRoot() }
-    normalize(y, x, Array(UnsafeBufferPointer(start: movingMean, count: c)), invStd, gamma, beta, rows: rows, channels: c, relu: relu)
+    let scale = (0..<c).map { gamma[$0] * (1 / (movingVariance[$0] + epsilon).squareRoot()) }
+    let shift = (0..<c).map { beta[$0] - movingMean[$0] * scale[$0] }
+    normalize(y, x, scale: scale, shift: shift, rows: rows, channels: c, relu: relu)
 }
 
 /// Overwrites `dgamma` and `dbeta`; writes `dx` unless it is nil.
 ///   dbeta = sum dy, dgamma = sum dy * xhat,
 ///   dx = gamma * invStd / n * (n * dy - dbeta - xhat * dgamma)   (per group)
-/// With a fused ReLU, `reluOutput` is the forward output and dy counts only where it is
-/// positive (the derivative at 0 is taken as 0, as in reluBackward).
+/// With a fused ReLU, dy counts only where the forward output was positive (the
+/// derivative at 0 is taken as 0, as in reluBackward).
 func batchNormBackward(
     _ dx: UnsafeMutablePointer<Float>?, _ dgamma: UnsafeMutablePointer<Float>, _ dbeta: UnsafeMutablePointer<Float>,
     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,
-    rows: Int, channels c: Int, groups: Int, cache: BatchNormCache, reluOutput: UnsafePointer<Float>? = nil
+    rows: Int, channels c: Int, groups: Int, cache: BatchNormCache, relu: Bool = false
 ) {
     let groupRows = rows / groups
     for i in 0..<c { dgamma[i] = 0; dbeta[i] = 0 }
     // sums[0..<c] = sum dy, sums[c..<2c] = sum dy * (x - mean); xhat = (x - mean) * invStd.
     let sums = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
-    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
+    // Per channel, for the group at hand: a, b and dxShift (below), then from forward the
+    // mean, and the scale and shift that gave y.
+    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 6 * c)
     defer { sums.deallocate(); coefficients.deallocate() }
+    let a = coefficients, b = coefficients + c, dxShift = coefficients + 2 * c
+    let mean = coefficients + 3 * c, scale = coefficients + 4 * c, yShift = coefficients + 5 * c
     for g in 0..<groups {
         let first = g * groupRows * c
         let gx = x + first
-        cache.mean.withUnsafeBufferPointer { meanBuffer in
-            let mean = meanBuffer.baseAddress! + g * c
-            blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
-                let xr = gx + row * c, dyr = dy + first + row * c, yr = reluOutput.map { $0 + first + row * c }
-                forEachVector(
-                    0..<c,
-                    { i in
-                        var d = load(dyr, i)
-                        if let yr { d = Vector().replacing(with: d, where: load(yr, i) .> 0) }
-                        store(load(acc, i) + d, acc, i)
-                        store(load(acc, c + i) + d * (load(xr, i) - load(mean, i)), acc, c + i)
-                    },
-                    tail: { i in
-                        let d = yr.map { $0[i] > 0 ? dyr[i] : 0 } ?? dyr[i]
-                        acc[i] += d
-                        acc[c + i] += d * (xr[i] - mean[i])
-                    })
-            }
-            // dx = a * dy + b * x + shift, per channel, with
-            //   a = gamma invStd, b = -gamma invStd^3 sumDyCentered / n,
-            //   shift = -a sumDy / n - b mean.
-            let n = Float(groupRows)
-            for i in 0..<c {
-                let invStd = cache.invStd[g * c + i]
-                let sumDy = sums[i], sumDyXhat = sums[c + i] * invStd
-                dbeta[i] += sumDy
-                dgamma[i] += sumDyXhat
-                let a = gamma[i] * invStd
-                let b = -a * invStd * sumDyXhat / n
-                coefficients[i] = a
-                coefficients[c + i] = b
-                coefficients[2 * c + i] = -a * sumDy / n - b * mean[i]
-            }
+        for i in 0..<c {
+            mean[i] = cache.mean[g * c + i]
+            scale[i] = cache.scale[g * c + i]
+            yShift[i] = cache.shift[g * c + i]
+        }
+        blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
+            let xr = gx + row * c, dyr = dy + first + row * c
+            forEachVector(
+                0..<c,
+                { i in
+                    let xi = load(xr, i)
+                    var d = load(dyr, i)
+                    if relu { d = Vector().replacing(with: d, where: xi * load(scale, i) + load(yShift, i) .> 0) }
+                    store(load(acc, i) + d, acc, i)
+                    store(load(acc, c + i) + d * (xi - load(mean, i)), acc, c + i)
+                },
+                tail: { i in
+                    let d = !relu || xr[i] * scale[i] + yShift[i] > 0 ? dyr[i] : 0
+                    acc[i] += d
+                    acc[c + i] += d * (xr[i] - mean[i])
+                })
+        }
+        // dx = a * dy + b * x + dxShift, per channel, with
+        //   a = gamma invStd, b = -gamma invStd^3 sumDyCentered / n,
+        //   dxShift = -a sumDy / n - b mean.
+        let n = Float(groupRows)
+        for i in 0..<c {
+            let invStd = cache.invStd[g * c + i]
+            let sumDy = sums[i], sumDyXhat = sums[c + i] * invStd
+            dbeta[i] += sumDy
+            dgamma[i] += sumDyXhat
+            a[i] = gamma[i] * invStd
+            b[i] = -a[i] * invStd * sumDyXhat / n
+            dxShift[i] = -a[i] * sumDy / n - b[i] * mean[i]
         }
         guard let dx else { continue }
         let gdx = dx + first
-        let a = coefficients, b = coefficients + c, shift = coefficients + 2 * c
         Parallel.forEachRange(groupRows, minimumPerThread: 1024) { range in
             for row in range {
                 let xr = gx + row * c, dyr = dy + first + row * c, dxr = gdx + row * c
-                let yr = reluOutput.map { $0 + first + row * c }
                 forEachVector(
                     0..<c,
                     { i in
+                        let xi = load(xr, i)
                         var d = load(dyr, i)
-                        if let yr { d = Vector().replacing(with: d, where: load(yr, i) .> 0) }
-                        store(load(a, i) * d + load(b, i) * load(xr, i) + load(shift, i), dxr, i)
+                        if relu { d = Vector().replacing(with: d, where: xi * load(scale, i) + load(yShift, i) .> 0) }
+                        store(load(a, i) * d + load(b, i) * xi + load(dxShift, i), dxr, i)
                     },
                     tail: { i in
-                        let d = yr.map { $0[i] > 0 ? dyr[i] : 0 } ?? dyr[i]
-                        dxr[i] = a[i] * d + b[i] * xr[i] + shift[i]
+                        let d = !relu || xr[i] * scale[i] + yShift[i] > 0 ? dyr[i] : 0
+                        dxr[i] = a[i] * d + b[i] * xr[i] + dxShift[i]
                     })
             }
         }
     }
 }
 
-/// y = gamma * (x - mean) * invStd + beta, per channel, folded into y = x * scale + shift;
-/// then max(0, y) if `relu`.
+/// y = x * scale + shift per channel (batch norm folded: scale = gamma invStd, shift =
+/// beta - mean scale), then max(0, y) if `relu`.
 private func normalize(
-    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ mean: [Float], _ invStd: [Float],
-    _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, rows: Int, channels c: Int, relu: Bool
+    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+    rows: Int, channels c: Int, relu: Bool
 ) {
-    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
-    defer { coefficients.deallocate() }
-    let scale = coefficients, shift = coefficients + c
-    for i in 0..<c {
-        scale[i] = gamma[i] * invStd[i]
-        shift[i] = beta[i] - mean[i] * scale[i]
-    }
     Parallel.forEachRange(rows, minimumPerThread: 1024) { range in
         for row in range {
             let xr = x + row * c, yr = y + row * c

@@ -207,7 +207,7 @@ public final class Network {
                 if options.training || options.estimationPass != nil {
                     // A running mean over estimation passes: weight k / (k + 1) on the past.
                     let momentum = options.estimationPass.map { Float($0) / Float($0 + 1) } ?? momentum
-                    var cache = batchNormCaches[i] ?? BatchNormCache(mean: [], invStd: [])
+                    var cache = batchNormCaches[i] ?? BatchNormCache()
                     batchNormForwardTraining(
                         out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c,
                         groups: options.batchNormGroups, momentum: momentum, epsilon: epsilon, relu: relu, cache: &cache)
@@ -281,7 +281,7 @@ public final class Network {
                 batchNormBackward(
                     needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,
                     rows: batch * layer.outputSize / c, channels: c, groups: lastForward.batchNormGroups,
-                    cache: batchNormCaches[i]!, reluOutput: relu ? UnsafePointer(outputs[i]) : nil)
+                    cache: batchNormCaches[i]!, relu: relu)
             case .relu(let fused):
                 if fused { continue }  // same buffer, same gradient: the batch norm before applies it
                 reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
