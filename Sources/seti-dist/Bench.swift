@@ -17,12 +17,16 @@ struct BenchCompute: ParsableCommand {
         commandName: "compute",
         abstract: "sgemm peak vs. forward, forward+backward and full training step of the SETI CNN.",
         discussion: """
-            For each BLAS thread count: sgemm on 2048x2048 matrices (the peak), and the model
-            at the given batch: forward (inference), forward + backward, and the full
-            training step (forward, backward, Adam). The measurements run in rounds, one of
-            each per round, and each figure is its fastest round. GFLOP/s counts
-            the GEMM work of the model (see the FLOPs table printed first); the step's share
-            of the peak is the figure to watch. Ends with the peak resident memory.
+            For each BLAS thread count: sgemm on 2048x2048 matrices (the peak), and the model \
+            at the given batch: forward (inference), forward + backward, and the full \
+            training step (forward, backward, Adam). The measurements run in rounds, one of \
+            each per round, and each figure is its fastest round. GFLOP/s counts the GEMM \
+            work of the model (see the FLOPs table printed first); the step's share of the \
+            peak is the figure to watch. Ends with the peak resident memory and the OpenBLAS \
+            kernels measured (set OPENBLAS_CORETYPE to choose them).
+
+            Example:
+              seti-dist bench compute --threads 1 --layers
             """)
 
     @Option(help: "Batch size.")

@@ -9,11 +9,11 @@ struct BenchAllreduce: ParsableCommand {
         commandName: "allreduce",
         abstract: "Sum-allreduce time and bus bandwidth: plain C MPI_Allreduce vs. the Swift wrapper vs. the hierarchical shared-memory path.",
         discussion: """
-            Run it under mpirun, e.g. launch/run.sh 2 bench allreduce. For each buffer size,
-            in one run: a plain C loop of in-place MPI_Allreduce (the baseline), the Swift
-            wrapper's allreduce, and HierarchicalAllreduce (shared memory within a node, MPI
-            among nodes). Each figure is the median over iterations of the slowest rank.
-            Bus bandwidth = 2 (p - 1) / p x bytes / time, the bytes each rank must send and
+            Run it under mpirun, e.g. launch/run.sh 2 bench allreduce. For each buffer size, \
+            in one run: a plain C loop of in-place MPI_Allreduce (the baseline), the Swift \
+            wrapper's allreduce, and HierarchicalAllreduce (shared memory within a node, MPI \
+            among nodes). Each figure is the median over iterations of the slowest rank. \
+            Bus bandwidth = 2 (p - 1) / p x bytes / time, the bytes each rank must send and \
             receive in a ring allreduce; "gradient" is the SETI CNN's 134 MB gradient.
             """)
 

@@ -10,14 +10,14 @@ struct BenchScaling: ParsableCommand {
         commandName: "scaling",
         abstract: "Time the training step on the ranks of this job: compute, exposed communication, optimizer, data.",
         discussion: """
-            Run under mpirun or launch/sim-cluster with a fixed per-rank batch (weak scaling,
-            --batch-per-rank) or a fixed global batch (strong scaling, --global-batch). Each
-            rank trains the SETI CNN on simulated data with the keras-seed recipe; after
-            warm-up steps, the timed steps are split into data (batch fill and augmentation),
-            compute (forward and backward), exposed communication (gradient exchange not
-            hidden behind backward, plus the loss statistics and lr broadcast) and optimizer.
-            Rank 0 prints one line and, with --append, adds it as JSON to a file; --report
-            FILE then prints the table of such a file with scaling efficiency against the
+            Run under mpirun or launch/sim-cluster with a fixed per-rank batch (weak scaling, \
+            --batch-per-rank) or a fixed global batch (strong scaling, --global-batch). Each \
+            rank trains the SETI CNN on simulated data with the keras-seed recipe; after \
+            warm-up steps, the timed steps are split into data (batch fill and augmentation), \
+            compute (forward and backward), exposed communication (gradient exchange not \
+            hidden behind backward, plus the loss statistics and lr broadcast) and optimizer. \
+            Rank 0 prints one line and, with --append, adds it as JSON to a file; --report \
+            FILE then prints the table of such a file with scaling efficiency against the \
             1-rank run of the same mode and batch. launch/bench-scaling runs the whole matrix.
             """)
 

@@ -9,10 +9,10 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a simulated SETI data set (the built-in default data) in the public CSV/.npy layout.",
         discussion: """
-            Spectrograms of 64 time steps x 128 frequency channels: radiometer noise through a
-            rippled bandpass, plus a signal whose peak SNR is drawn from --snr-min to --snr-max.
-            Writes DIR/train/{images,labels}.{csv,npy} (grouped by class, as the public
-            training file) and DIR/validation/... with --validation-per-class samples per class.
+            Spectrograms of 64 time steps x 128 frequency channels: radiometer noise through a \
+            rippled bandpass, plus a signal whose peak SNR is drawn from --snr-min to --snr-max. \
+            Writes DIR/train/{images,labels}.{csv,npy} (grouped by class, as the public \
+            training file) and DIR/validation/... with --validation-per-class samples per class. \
             The same seed gives byte-identical files on any machine.
 
             Example:
@@ -77,10 +77,11 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render a PNG grid of spectrograms, a few per class, titled with their class.",
         discussion: """
-            --data takes any folder in the public layout (train/ and validation/ subfolders,
+            --data takes any folder in the public layout (train/ and validation/ subfolders, \
             or flat images.csv / images_valid.csv), CSV or .npy.
 
-            Example: seti-dist show --data data/sim --split validation --per-class 4 --out grid.png
+            Example:
+              seti-dist show --data data/sim --split validation --per-class 4 --out grid.png
             """)
 
     @Option(help: "Data folder.")
@@ -134,11 +135,12 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a data folder between CSV and NumPy .npy (which loads in well under a second).",
         discussion: """
-            Reads both parts of --from in any supported layout and writes them to --to as
-            train/ and validation/ subfolders. .npy images are float32 [N, 64, 128] and labels
+            Reads both parts of --from in any supported layout and writes them to --to as \
+            train/ and validation/ subfolders. .npy images are float32 [N, 64, 128] and labels \
             int64 class indices [N]: numpy.load reads them.
 
-            Example: seti-dist convert --from ~/seti/primary_small --to data/seti-npy --format npy
+            Example:
+              seti-dist convert --from ~/seti/primary_small --to data/seti-npy --format npy
             """)
 
     @Option(help: "Input data folder.")

@@ -21,7 +21,7 @@ func loadCheckpoint(_ path: String, batch: Int) throws -> (Network, [String: Str
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy, per-class precision/recall/F1 and the confusion matrix of a checkpoint.",
-        discussion: "Example: seti-dist evaluate --checkpoint runs/seti/best.safetensors --data data/sim --png confusion.png")
+        discussion: "Example:\n  seti-dist evaluate --checkpoint runs/seti/best.safetensors \\\n      --data data/sim --png confusion.png")
 
     @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
     @Option(help: "Data folder (default: the data the checkpoint's run trained and validated on).") var data: String?

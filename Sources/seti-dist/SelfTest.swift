@@ -10,12 +10,12 @@ struct SelfTest: ParsableCommand {
         commandName: "selftest",
         abstract: "Check MPI collectives and BLAS on every rank; prints what each rank saw.",
         discussion: """
-            Each rank contributes values that depend on its rank, so every result has a
-            closed form: sum, min and max for Float, Double, Int32 and Int64; a large Float
-            allreduce (in place and out of place); a chunked allreduce; a broadcast from the
-            last rank; a non-blocking allreduce; a gather to rank 0; the hierarchical
-            (shared-memory) allreduce, bucketed, also over emulated nodes of two ranks
-            against plain MPI_Allreduce; the agreement check.
+            Each rank contributes values that depend on its rank, so every result has a \
+            closed form: sum, min and max for Float, Double, Int32 and Int64; a large Float \
+            allreduce (in place and out of place); a chunked allreduce; a broadcast from the \
+            last rank; a non-blocking allreduce; a gather to rank 0; the hierarchical \
+            (shared-memory) allreduce, bucketed, also over emulated nodes of two ranks \
+            against plain MPI_Allreduce; the agreement check. \
             Exits non-zero, naming the rank, at the first wrong result.
             """)
 

@@ -10,25 +10,25 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the SETI CNN, data-parallel over the MPI ranks (the default command).",
         discussion: """
-            With no arguments: the built-in simulated data (1,600 training and 400 validation
-            spectrograms) and the standard recipe: the course's Adam from learning rate
-            0.005, horizontal flips, global batch 32 and 12 epochs, but the rate decays 0.96x
-            every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training
-            batches before each validation, and 1,600 new training samples are simulated
+            With no arguments: the built-in simulated data (1,600 training and 400 validation \
+            spectrograms) and the standard recipe: the course's Adam from learning rate \
+            0.005, horizontal flips, global batch 32 and 12 epochs, but the rate decays 0.96x \
+            every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
+            batches before each validation, and 1,600 new training samples are simulated \
             every epoch.
-            --recipe keras-seed is the course's recipe exactly (a fixed training set, Keras's
-            moving batch-norm averages); on the simulated data it overfits and its moving
+            --recipe keras-seed is the course's recipe exactly (a fixed training set, Keras's \
+            moving batch-norm averages); on the simulated data it overfits and its moving \
             statistics go stale, so it validates worse (see README).
 
-            Batch: --global-batch is what one optimizer step sees, all ranks together; each of
-            N ranks takes global/N. --batch-per-rank B sets the global batch to N x B instead.
-            The schedule counts optimizer steps, so at a fixed global batch the learning-rate
-            curve is the same whatever the rank count; with --batch-per-rank, N ranks take N
-            times fewer steps per epoch: add --scale-lr (lr x global/32, Goyal et al.) and
+            Batch: --global-batch is what one optimizer step sees, all ranks together; each of \
+            N ranks takes global/N. --batch-per-rank B sets the global batch to N x B instead. \
+            The schedule counts optimizer steps, so at a fixed global batch the learning-rate \
+            curve is the same whatever the rank count; with --batch-per-rank, N ranks take N \
+            times fewer steps per epoch: add --scale-lr (lr x global/32, Goyal et al.) and \
             --warmup-steps.
 
-            Output (--out): metrics.jsonl (one JSON object per epoch), best.safetensors
-            (best --monitor), last.safetensors (with optimizer state, for --resume),
+            Output (--out): metrics.jsonl (one JSON object per epoch), best.safetensors \
+            (best --monitor), last.safetensors (with optimizer state, for --resume), \
             curves.png and confusion.png.
 
             Examples:
