@@ -119,19 +119,24 @@ func batchNormBackward(
             scale[i] = cache.scale[g * c + i]
             yShift[i] = cache.shift[g * c + i]
         }
+        // dy where the fused ReLU let the forward output through: x * scale + shift > 0.
+        @inline(__always) func passed(_ d: Vector, x: Vector, _ i: Int) -> Vector {
+            relu ? Vector().replacing(with: d, where: x * load(scale, i) + load(yShift, i) .> 0) : d
+        }
+        @inline(__always) func passed(_ d: Float, x: Float, _ i: Int) -> Float {
+            !relu || x * scale[i] + yShift[i] > 0 ? d : 0
+        }
         blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
             let xr = gx + row * c, dyr = dy + first + row * c
             forEachVector(
                 0..<c,
                 { i in
-                    let xi = load(xr, i)
-                    var d = load(dyr, i)
-                    if relu { d = Vector().replacing(with: d, where: xi * load(scale, i) + load(yShift, i) .> 0) }
+                    let xi = load(xr, i), d = passed(load(dyr, i), x: xi, i)
                     store(load(acc, i) + d, acc, i)
                     store(load(acc, c + i) + d * (xi - load(mean, i)), acc, c + i)
                 },
                 tail: { i in
-                    let d = !relu || xr[i] * scale[i] + yShift[i] > 0 ? dyr[i] : 0
+                    let d = passed(dyr[i], x: xr[i], i)
                     acc[i] += d
                     acc[c + i] += d * (xr[i] - mean[i])
                 })
@@ -158,14 +163,9 @@ func batchNormBackward(
                     0..<c,
                     { i in
                         let xi = load(xr, i)
-                        var d = load(dyr, i)
-                        if relu { d = Vector().replacing(with: d, where: xi * load(scale, i) + load(yShift, i) .> 0) }
-                        store(load(a, i) * d + load(b, i) * xi + load(dxShift, i), dxr, i)
+                        store(load(a, i) * passed(load(dyr, i), x: xi, i) + load(b, i) * xi + load(dxShift, i), dxr, i)
                     },
-                    tail: { i in
-                        let d = !relu || xr[i] * scale[i] + yShift[i] > 0 ? dyr[i] : 0
-                        dxr[i] = a[i] * d + b[i] * xr[i] + dxShift[i]
-                    })
+                    tail: { i in dxr[i] = a[i] * passed(dyr[i], x: xr[i], i) + b[i] * xr[i] + dxShift[i] })
             }
         }
     }
