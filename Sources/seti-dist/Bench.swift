@@ -54,30 +54,26 @@ struct BenchCompute: ParsableCommand {
         for i in input.indices { input[i] = 0.6 + 0.15 * Float(rng.next() >> 40) / Float(1 << 24) }
         let labels = (0..<batch).map { Int32($0 % 4) }
 
+        func runForwardBackward() {
+            net.forward(input, batch: batch, options: ForwardOptions(training: true))
+            _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
+            net.backward(batch: batch)
+        }
+        func runUpdate() { adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4) }
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+
         var results: [[String: Double]] = []
         for t in threads {
             BLAS.threads = t
-            let n = 2048
-            let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
-            var c = [Float](repeating: 0, count: n * n)
-            let trainingForward = ForwardOptions(training: true)
-            let gradients = UnsafeBufferPointer(net.gradients)
             // Rounds interleave the sgemm peak with the model, so both see the same machine.
             let seconds = fastestOfRounds([
                 { BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: bm, ldb: n, c: &c, ldc: n) },
                 { net.forward(input, batch: batch, options: .inference) },
-                {
-                    net.forward(input, batch: batch, options: trainingForward)
-                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-                    net.backward(batch: batch)
-                },
-                { adam.step(parameters: net.parameters, gradients: gradients, lr: 1e-4) },
-                {
-                    net.forward(input, batch: batch, options: trainingForward)
-                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-                    net.backward(batch: batch)
-                    adam.step(parameters: net.parameters, gradients: gradients, lr: 1e-4)
-                },
+                runForwardBackward,
+                runUpdate,
+                { runForwardBackward(); runUpdate() },
             ])
             let peak = 2 * Double(n * n * n) / seconds[0] / 1e9
             let (forward, forwardBackward, optimizer, step) = (seconds[1], seconds[2], seconds[3], seconds[4])
@@ -93,11 +89,7 @@ struct BenchCompute: ParsableCommand {
             print(row("training step", step, b, stepGflops, peak))
             print("  training step at \(f1(100 * stepGflops / peak))% of the sgemm peak")
             if layers {
-                printLayerTimes(net, optimizerSeconds: optimizer) {
-                    net.forward(input, batch: batch, options: ForwardOptions(training: true))
-                    _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-                    net.backward(batch: batch)
-                }
+                printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward)
             }
             results.append([
                 "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,

@@ -49,6 +49,7 @@ func denseBackward(
     columnSums(dbias, dout, rows: batch, columns: outputs)
     let block = denseBlock
     Parallel.forEachWorker((inputs + block - 1) / block) { _, blocks in
+        // One block's input gradient, rows x batch, before it is transposed into place.
         let transposed = UnsafeMutablePointer<Float>.allocate(capacity: min(block, inputs) * batch)
         defer { transposed.deallocate() }
         for first in blocks.map({ $0 * block }) {
