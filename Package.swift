@@ -28,14 +28,16 @@ let package = Package(
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        // Counter-based random numbers and the names of every random stream.
+        .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath"]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "SetiRandom"]),
         // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
-        .target(name: "SetiData", dependencies: ["SetiNet"]),
-        // Distributed training: the trainer, gradient exchange, checkpoints, metrics.
+        .target(name: "SetiData", dependencies: ["SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
         .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData"]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
-        .target(name: "SetiPlot", dependencies: ["CZlib"]),
+        .target(name: "SetiPlot", dependencies: ["CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The command-line tool: a thin shell over the libraries.
         .executableTarget(
@@ -46,7 +48,7 @@ let package = Package(
             ]),
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
-        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet"], exclude: ["Fixtures"]),
+        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiTraining"]),

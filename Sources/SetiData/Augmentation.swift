@@ -1,4 +1,4 @@
-import SetiNet
+import SetiRandom
 
 /// Training-time augmentation in the manner of Keras's ImageDataGenerator, for
 /// spectrograms (time down the rows, frequency along the columns):
@@ -45,7 +45,7 @@ public struct Augmentation: Codable, Hashable, Sendable {
         _ image: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, height: Int, width: Int,
         seed: UInt64, epoch: Int, sample: Int
     ) {
-        var rng = SplitMix64(seed: CounterRandom.bits(seed: seed, stream: 0xA46 << 32 | UInt64(epoch), index: UInt64(sample)))
+        var rng = CounterRandom.generator(seed: seed, .augmentation(epoch: epoch), index: UInt64(sample))
         let flipH = horizontalFlip && rng.next() & 1 == 1
         let flipV = verticalFlip && rng.next() & 1 == 1
         let maxShift = Int((frequencyShift * Double(width)).rounded(.down))

@@ -1,4 +1,4 @@
-import SetiNet
+import SetiRandom
 
 /// Which samples each rank trains on in one epoch, with the semantics of PyTorch's
 /// DistributedSampler: one shuffle of the whole epoch from (seed, epoch), shared by all
@@ -28,7 +28,7 @@ public struct EpochPlan: Sendable {
         self.batchPerRank = batchPerRank
         var order = Array(0..<sampleCount)
         if shuffle {
-            var rng = SplitMix64(seed: CounterRandom.bits(seed: seed, stream: 0x5A4D, index: UInt64(epoch)))
+            var rng = CounterRandom.generator(seed: seed, .shuffle, index: UInt64(epoch))
             for i in stride(from: sampleCount - 1, to: 0, by: -1) {
                 order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
             }

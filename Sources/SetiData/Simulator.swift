@@ -1,5 +1,5 @@
 import Foundation
-import SetiNet
+import SetiRandom
 
 /// The built-in data set: spectrograms simulated from a simple physical model of what a
 /// radio telescope's spectrometer records, encoded like the public SETI data.
@@ -54,12 +54,13 @@ public struct Simulator: Sendable {
     /// hold what one process redrawing everything holds.
     public func redraw(_ set: inout SpectrogramSet, indices: [Int], perClass: Int, split: DataFolder.Split, round: Int) {
         let pixels = height * width
-        let stream = UInt64(split == .train ? 1 : 2) | UInt64(round) << 8
+        let stream = RandomStream.simulation(validation: split == .validation, round: round)
         set.images.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
+            // Each iteration writes its own image only: no two threads touch the same floats.
+            nonisolated(unsafe) let base = buffer.baseAddress!
             DispatchQueue.concurrentPerform(iterations: indices.count) { j in
                 let i = indices[j], c = i / perClass
-                var rng = SplitMix64(seed: CounterRandom.bits(seed: seed, stream: stream, index: UInt64(c) << 32 | UInt64(i % perClass)))
+                var rng = CounterRandom.generator(seed: seed, stream, index: UInt64(c) << 32 | UInt64(i % perClass))
                 render(classes[c], into: base + i * pixels, rng: &rng)
             }
         }

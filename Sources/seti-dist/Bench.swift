@@ -1,3 +1,4 @@
+import SetiRandom
 import ArgumentParser
 import Foundation
 import SetiData

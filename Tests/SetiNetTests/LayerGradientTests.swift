@@ -1,3 +1,4 @@
+import SetiRandom
 import XCTest
 @testable import SetiNet
 

@@ -1,3 +1,4 @@
+import SetiRandom
 // ReLU and Dropout: element-wise layers over flat buffers of `count` floats.
 // Written over SIMD16 vectors: these loops are memory-bound, and the vector form makes
 // sure each element costs one load and one store.

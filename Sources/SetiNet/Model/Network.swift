@@ -1,3 +1,4 @@
+import SetiRandom
 /// A named weight tensor, laid out as Keras stores it, inside one of the network's flat
 /// buffers: ``Network/parameters`` when trainable, ``Network/state`` otherwise.
 public struct TensorInfo: Hashable, Sendable {
@@ -173,7 +174,7 @@ public final class Network {
                 let fanIn = receptive * t.shape[t.shape.count - 2], fanOut = receptive * t.shape.last!
                 let limit = (6 / Float(fanIn + fanOut)).squareRoot()
                 for i in 0..<t.count {
-                    let u = CounterRandom.uniform(seed: seed, stream: UInt64(index), index: UInt64(i))
+                    let u = CounterRandom.uniform(seed: seed, stream: RandomStream.weights(tensor: index).id, index: UInt64(i))
                     values[i] = (2 * u - 1) * limit
                 }
             case "gamma", "moving_variance":
@@ -224,7 +225,7 @@ public final class Network {
                 if options.training {
                     dropoutForward(
                         out, masks[i]!, x, batch: batch, features: layer.outputSize, rate: rate,
-                        seed: options.dropoutSeed, stream: UInt64(options.step) << 16 | UInt64(i),
+                        seed: options.dropoutSeed, stream: RandomStream.dropout(step: options.step, layer: i).id,
                         firstSample: options.firstSample)
                 } else {
                     out.update(from: x, count: batch * layer.outputSize)
