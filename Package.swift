@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C interop: the only places that see C headers.
@@ -35,7 +36,7 @@ let package = Package(
         // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
-        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData"]),
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
         .target(name: "SetiPlot", dependencies: ["CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
+        .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiTraining"]),
     ],

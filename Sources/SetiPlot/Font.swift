@@ -5,8 +5,11 @@ enum Font {
     static let width = 5, height = 7, advance = 6
 
     static func glyph(_ c: Character) -> [UInt8] {
-        let upper = Character(c.uppercased())
-        return glyphs[upper] ?? glyphs["?"]!
+        // Some letters upper-case to two ("ß" -> "SS"): those draw as "?", as do
+        // characters the font lacks.
+        let upper = c.uppercased()
+        guard upper.count == 1, let glyph = glyphs[Character(upper)] else { return glyphs["?"]! }
+        return glyph
     }
 
     private static let glyphs: [Character: [UInt8]] = [
@@ -54,11 +57,25 @@ extension RGBImage {
     }
 
     /// Width in pixels of `text` at `scale`.
-    public static func textWidth(_ text: String, scale: Int = 2) -> Int { text.count * Font.advance * scale - scale }
+    public static func textWidth(_ text: String, scale: Int = 2) -> Int { max(0, text.count * Font.advance * scale - scale) }
 
+    /// `text` shortened to fit `width` pixels at `scale`: characters from the middle are
+    /// replaced by "..." (the ends of a path or a name say most), or nothing if even that
+    /// does not fit.
+    public static func fitted(_ text: String, width: Int, scale: Int = 2) -> String {
+        guard textWidth(text, scale: scale) > width else { return text }
+        let room = (width + scale) / (Font.advance * scale)  // characters that fit
+        guard room >= 5 else { return room > 0 ? String(text.prefix(room)) : "" }
+        let keep = room - 3, head = (keep + 1) / 2, tail = keep - head
+        return String(text.prefix(head)) + "..." + String(text.suffix(tail))
+    }
+
+    /// Fills a rectangle; whatever lies outside the image is clipped.
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: RGB) {
-        for yy in max(0, y)..<min(height, y + h) {
-            for xx in max(0, x)..<min(width, x + w) { self[xx, yy] = color }
+        let x0 = max(0, x), x1 = min(width, x.addingClamped(w)), y0 = max(0, y), y1 = min(height, y.addingClamped(h))
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 {
+            for xx in x0..<x1 { self[xx, yy] = color }
         }
     }
 
@@ -67,8 +84,12 @@ extension RGBImage {
         line(x, y, x, y + h - 1, color: color); line(x + w - 1, y, x + w - 1, y + h - 1, color: color)
     }
 
-    /// A line from (x0, y0) to (x1, y1), `thickness` pixels wide (Bresenham).
+    /// A line from (x0, y0) to (x1, y1), `thickness` pixels wide (Bresenham), clipped to
+    /// the image (end points far outside are first pulled to its neighbourhood).
     public mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, color: RGB, thickness: Int = 1) {
+        let limit = 4 * max(width, height) + 16
+        func clamp(_ v: Int) -> Int { min(limit, max(-limit, v)) }
+        let (x0, y0, x1, y1) = (clamp(x0), clamp(y0), clamp(x1), clamp(y1))
         var x = x0, y = y0
         let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
         var err = dx + dy
@@ -79,5 +100,13 @@ extension RGBImage {
             if e2 >= dy { err += dy; x += sx }
             if e2 <= dx { err += dx; y += sy }
         }
+    }
+}
+
+extension Int {
+    /// self + other, saturating instead of trapping on overflow.
+    func addingClamped(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }

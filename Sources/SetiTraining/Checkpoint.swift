@@ -1,18 +1,54 @@
 import Foundation
 import SetiNet
 
+/// What a checkpoint records besides its tensors: enough to rebuild the model, know its
+/// classes, and continue the run exactly (counter-based randomness makes epoch and step
+/// the whole RNG state). Stored as one JSON string under the safetensors metadata key
+/// ``CheckpointMetadata/key``, so a checkpoint stays a plain safetensors file.
+public struct CheckpointMetadata: Codable, Hashable, Sendable {
+    public static let key = "seti_dist"
+    public static let currentFormat = 2
+
+    public var format = CheckpointMetadata.currentFormat
+    public var model: ModelSpec
+    public var classNames: [String]
+    public var config: TrainConfig
+    /// Epochs and optimizer steps completed.
+    public var epoch: Int
+    public var step: Int
+    /// The record of the epoch that wrote the checkpoint.
+    public var metrics: EpochRecord?
+    public var callbacks: CallbackState
+    /// Adam's step count (bias correction); nil when the optimizer state is not saved.
+    public var optimizerIterations: Int?
+
+    public init(model: ModelSpec, classNames: [String], config: TrainConfig, epoch: Int, step: Int,
+                metrics: EpochRecord?, callbacks: CallbackState, optimizerIterations: Int? = nil) {
+        self.model = model
+        self.classNames = classNames
+        self.config = config
+        self.epoch = epoch
+        self.step = step
+        self.metrics = metrics
+        self.callbacks = callbacks
+        self.optimizerIterations = optimizerIterations
+    }
+}
+
+/// A problem with a checkpoint file, naming the file.
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Checkpoints are safetensors files: every weight under its Keras name and layout (so
-/// `model.set_weights` in Keras can take them in Network.tensors order), and for `last`
-/// also the optimizer's slots, with metadata: epoch, step, metrics, class names, model
-/// spec, seed and the whole configuration. Randomness is counter-based (seed, epoch,
-/// step), so those numbers are the complete RNG state.
+/// `model.set_weights` in Keras can take them in Network.tensors order), for `last` also
+/// the optimizer's slots, and the ``CheckpointMetadata``.
 ///
 /// Writes are atomic: a temporary file in the same folder, fsync, then rename, so a
 /// crash leaves either the old checkpoint or the new one, never half of one.
 public enum Checkpoint {
-    public static func save(
-        network: Network, optimizer: Optimizer?, metadata: [String: String], to url: URL
-    ) throws {
+    public static func save(network: Network, optimizer: Optimizer?, metadata: CheckpointMetadata, to url: URL) throws {
         var tensors = network.exportWeights()
         if let optimizer {
             for (name, values) in optimizer.slots {
@@ -20,48 +56,82 @@ public enum Checkpoint {
             }
         }
         var meta = metadata
-        meta["format"] = "seti-dist checkpoint 1"
-        if let optimizer { meta["optimizer_iterations"] = "\(optimizer.iterations)" }
-        try writeAtomically(try Safetensors(tensors: tensors, metadata: meta).serialized(), to: url)
+        meta.optimizerIterations = optimizer?.iterations
+        let json = String(decoding: try JSONLines.encode(meta), as: UTF8.self)
+        try AtomicFile.write(try Safetensors(tensors: tensors, metadata: [CheckpointMetadata.key: json]).serialized(), to: url)
     }
 
-    /// Loads weights (and optimizer slots when `optimizer` is given) and returns the metadata.
+    /// The file's tensors and metadata, checked: a seti-dist checkpoint of this format,
+    /// a model the engine can build, every value finite.
+    public static func read(_ url: URL) throws -> (file: Safetensors, metadata: CheckpointMetadata) {
+        let file: Safetensors
+        do { file = try Safetensors(contentsOf: url) } catch let error as Safetensors.FormatError {
+            throw CheckpointError(error.description)
+        }
+        guard let json = file.metadata[CheckpointMetadata.key] else {
+            throw CheckpointError("\(url.path): not a seti-dist checkpoint of this version (no '\(CheckpointMetadata.key)' metadata); retrain or evaluate it with the seti-dist that wrote it")
+        }
+        let metadata: CheckpointMetadata
+        do { metadata = try JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8)) } catch {
+            throw CheckpointError("\(url.path): unreadable seti-dist metadata (\(describe(error)))")
+        }
+        guard metadata.format == CheckpointMetadata.currentFormat else {
+            throw CheckpointError("\(url.path): checkpoint format \(metadata.format); this seti-dist reads format \(CheckpointMetadata.currentFormat)")
+        }
+        do { try metadata.model.validate() } catch { throw CheckpointError("\(url.path): \(error)") }
+        guard metadata.classNames.count == metadata.model.classes else {
+            throw CheckpointError("\(url.path): \(metadata.classNames.count) class names for a model with \(metadata.model.classes) outputs")
+        }
+        for (name, tensor) in file.tensors.sorted(by: { $0.key < $1.key }) {
+            if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError("\(url.path): tensor \(name) holds \(tensor.values[bad]) at element \(bad); the run that wrote it diverged")
+            }
+        }
+        return (file, metadata)
+    }
+
+    /// A network built from the checkpoint's model, with its weights, for inference on
+    /// batches of up to `maxBatch`.
+    public static func loadNetwork(_ url: URL, maxBatch: Int) throws -> (network: Network, metadata: CheckpointMetadata) {
+        let (file, metadata) = try read(url)
+        let network = Network(spec: metadata.model, maxBatch: maxBatch, seed: 0)
+        try network.importWeights(file.tensors, source: url.path)
+        return (network, metadata)
+    }
+
+    /// Loads the weights (and the optimizer's slots when `optimizer` is given) into an
+    /// existing network, which must have the checkpoint's model.
     @discardableResult
-    public static func load(_ url: URL, into network: Network, optimizer: Optimizer? = nil) throws -> [String: String] {
-        let file = try Safetensors(contentsOf: url)
+    public static func restore(_ url: URL, into network: Network, optimizer: Optimizer? = nil) throws -> CheckpointMetadata {
+        let (file, metadata) = try read(url)
+        guard metadata.model == network.spec else {
+            throw CheckpointError("\(url.path): holds another model than this run's (compare its metadata with config.json)")
+        }
         try network.importWeights(file.tensors, source: url.path)
         if let optimizer {
             for (name, values) in optimizer.slots {
                 guard let t = file.tensors["optimizer/" + name], t.values.count == values.count else {
-                    throw Safetensors.FormatError(description: "\(url.path): optimizer state \(name) is missing or has the wrong size; was it saved as 'best'?")
+                    throw CheckpointError("\(url.path): optimizer state \(name) is missing or has the wrong size (a best checkpoint holds none)")
                 }
                 _ = values.update(fromContentsOf: t.values)
             }
-            optimizer.restore(iterations: Int(file.metadata["optimizer_iterations"] ?? "0") ?? 0)
+            optimizer.restore(iterations: metadata.optimizerIterations ?? 0)
         }
-        return file.metadata
+        return metadata
     }
+}
 
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
-            throw Safetensors.FormatError(description: "\(temp.path): cannot create")
-        }
-        let handle = try FileHandle(forWritingTo: temp)
-        do {
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        }
-        guard rename(temp.path, url.path) == 0 else {
-            try? FileManager.default.removeItem(at: temp)
-            throw Safetensors.FormatError(description: "\(url.path): cannot rename the new checkpoint into place")
-        }
+/// A DecodingError in one line: the field's path and what was wrong.
+func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context),
+         DecodingError.valueNotFound(_, let context):
+        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return path.isEmpty ? context.debugDescription : "field '\(path)': \(context.debugDescription)"
+    case DecodingError.keyNotFound(let key, let context):
+        let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+        return "field '\(path)' is missing"
+    default:
+        return "\(error)"
     }
 }

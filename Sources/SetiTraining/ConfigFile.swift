@@ -1,43 +1,121 @@
 import Foundation
+import Yams
 
-/// A problem in a `--config` file, named by file and line.
+/// A problem in a `--config` file, named by file (and line, where the parser knows it).
 public struct ConfigFileError: Error, CustomStringConvertible {
     public let description: String
 }
 
 extension TrainConfig {
     /// This configuration with the fields a JSON or YAML file sets replaced, so a file may
-    /// hold just the fields a run changes (`epochs: 30`) or a whole `OUT/config.json`.
-    /// Nested objects merge field by field (`schedule: {warmupSteps: 100}` keeps the rest
-    /// of the schedule).
+    /// hold just the fields a run changes (`epochs: 30`, `lr: 0.001`) or a whole
+    /// `OUT/config.json`. Keys are the train command's flag names (`global-batch`, `lr`,
+    /// `schedule: cosine`, `decay-steps`) or the nested field names of config.json;
+    /// nested objects merge field by field (`schedule: {warmupSteps: 100}` keeps the rest
+    /// of the schedule). The result is validated as flags are.
     public func merging(file url: URL) throws -> TrainConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(error.localizedDescription))")
         }
-        let overrides: Any
-        if text.drop(while: \.isWhitespace).first == "{" {
-            do { overrides = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
-                throw ConfigFileError(description: "\(url.path): not valid JSON (\(error.localizedDescription))")
-            }
-        } else {
-            overrides = try YAMLSubset.parse(text, file: url.path)
+        let overrides: Any?
+        do { overrides = try Yams.load(yaml: text) } catch let error as YamlError {
+            throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(Self.oneLine(error)))")
+        } catch {
+            throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(error))")
         }
-        guard let fields = overrides as? [String: Any] else {
+        guard let fields = (overrides ?? [String: Any]()) as? [String: Any] else {
             throw ConfigFileError(description: "\(url.path): expected a mapping of configuration fields at the top level")
         }
         var base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         // Optional fields that are nil are left out of the encoding; they are still fields.
         if base["data"] == nil { base["data"] = NSNull() }
-        let merged = try Self.merge(fields, into: base, path: "", file: url.path)
+        let nested = try Self.expandFlagNames(fields, current: base, file: url.path)
+        let merged = try Self.merge(nested, into: base, path: "", file: url.path)
+        let config: TrainConfig
         do {
-            return try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigFileError(description: "\(url.path): field '\(key)': \(context.debugDescription)")
+            config = try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
-            throw ConfigFileError(description: "\(url.path): not a seti-dist configuration (\(error))")
+            throw ConfigFileError(description: "\(url.path): \(Self.explain(error))")
         }
+        do { try config.validate() } catch {
+            throw ConfigFileError(description: "\(url.path): \(error)")
+        }
+        return config
+    }
+
+    /// The configuration as indented JSON with sorted keys (what `--print-config` shows).
+    public var prettyJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Flag names and the fields they set (see `seti-dist help train`).
+    static let flagFields: [String: [String]] = [
+        "data": ["data"], "simulated-per-class": ["simulatedPerClass"], "fresh-simulation": ["freshSimulationEachEpoch"],
+        "epochs": ["epochs"], "global-batch": ["globalBatch"], "optimizer": ["optimizer"], "lr": ["schedule", "initial"],
+        "warmup-steps": ["schedule", "warmupSteps"], "scale-lr": ["scaleLearningRate"],
+        "plateau-patience": ["plateauPatience"], "plateau-factor": ["plateauFactor"],
+        "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
+        "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
+        "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],
+        "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
+        "monitor": ["monitor"], "mode": ["mode"], "early-stopping-patience": ["earlyStoppingPatience"], "min-delta": ["minDelta"],
+    ]
+
+    /// Rewrites flag-name keys into the nested form. `schedule` given as a name
+    /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay.
+    private static func expandFlagNames(_ fields: [String: Any], current: [String: Any], file: String) throws -> [String: Any] {
+        var result: [String: Any] = [:]
+        func set(_ path: [String], _ value: Any, in object: inout [String: Any]) {
+            guard path.count > 1 else { object[path[0]] = value; return }
+            var inner = object[path[0]] as? [String: Any] ?? [:]
+            set(Array(path.dropFirst()), value, in: &inner)
+            object[path[0]] = inner
+        }
+        for (key, value) in fields {
+            if let path = flagFields[key], path.count > 1 || path[0] != key {
+                set(path, value, in: &result)
+            } else if !["schedule", "decay-steps", "decay-rate", "staircase"].contains(key) {
+                result[key] = value
+            }
+        }
+        let decayKeys = ["decay-steps", "decay-rate", "staircase"].filter { fields[$0] != nil }
+        if let schedule = fields["schedule"], !(schedule is String) {
+            guard decayKeys.isEmpty else {
+                throw ConfigFileError(description: "\(file): give the decay either nested under 'schedule' or as \(decayKeys.joined(separator: ", ")) beside 'schedule: NAME', not both")
+            }
+            result["schedule"] = schedule
+            return result
+        }
+        // The decay in force: the file's named one, else the current configuration's.
+        let currentDecay = ((current["schedule"] as? [String: Any])?["decay"] as? [String: Any]) ?? [:]
+        var kind = currentDecay.keys.first ?? "constant"
+        var payload = currentDecay[kind] as? [String: Any] ?? [:]
+        if let name = fields["schedule"] as? String {
+            let kinds = ["exponential", "step", "cosine", "constant"]
+            guard kinds.contains(name) else {
+                throw ConfigFileError(description: "\(file): field 'schedule': '\(name)' is not one of \(kinds.joined(separator: ", "))")
+            }
+            if name != kind { payload = [:] }
+            kind = name
+        } else if decayKeys.isEmpty {
+            return result
+        }
+        let steps = fields["decay-steps"] ?? payload["decaySteps"] ?? payload["every"] ?? 5
+        let rate = fields["decay-rate"] ?? payload["rate"] ?? payload["factor"] ?? payload["alpha"] ?? (kind == "cosine" ? 0 : 0.96)
+        switch kind {
+        case "exponential": payload = ["decaySteps": steps, "rate": rate, "staircase": fields["staircase"] ?? payload["staircase"] ?? true]
+        case "step": payload = ["every": steps, "factor": rate]
+        case "cosine": payload = ["decaySteps": steps, "alpha": rate]
+        default:
+            guard decayKeys.isEmpty else { throw ConfigFileError(description: "\(file): \(decayKeys.joined(separator: ", ")) need a decaying schedule") }
+        }
+        var schedule = result["schedule"] as? [String: Any] ?? [:]
+        schedule["decay"] = [kind: payload.isEmpty ? [String: Any]() : payload]
+        result["schedule"] = schedule
+        return result
     }
 
     private static func merge(_ overrides: [String: Any], into base: [String: Any], path: String, file: String) throws -> [String: Any] {
@@ -45,16 +123,31 @@ extension TrainConfig {
         for (key, value) in overrides {
             let name = path.isEmpty ? key : path + "." + key
             guard let current = base[key] else {
-                throw ConfigFileError(description: "\(file): unknown field '\(name)'; known: \(base.keys.sorted().joined(separator: ", "))")
+                let known = path.isEmpty ? (Array(flagFields.keys) + ["schedule", "decay-steps", "decay-rate", "staircase", "model"]).sorted() : base.keys.sorted()
+                throw ConfigFileError(description: "\(file): unknown field '\(name)'; known: \(known.joined(separator: ", "))")
+            }
+            if let number = value as? Double, !number.isFinite {
+                throw ConfigFileError(description: "\(file): field '\(name)' = \(number): allowed a finite number")
             }
             if let inner = value as? [String: Any], let currentInner = current as? [String: Any],
                !isEnumCase(inner, currentInner) {
                 result[key] = try merge(inner, into: currentInner, path: name, file: file)
             } else {
+                try rejectNonFinite(value, name: name, file: file)
                 result[key] = value
             }
         }
         return result
+    }
+
+    private static func rejectNonFinite(_ value: Any, name: String, file: String) throws {
+        if let number = value as? Double, !number.isFinite {
+            throw ConfigFileError(description: "\(file): field '\(name)' = \(number): allowed a finite number")
+        } else if let object = value as? [String: Any] {
+            for (k, v) in object { try rejectNonFinite(v, name: name + "." + k, file: file) }
+        } else if let list = value as? [Any] {
+            for (i, v) in list.enumerated() { try rejectNonFinite(v, name: "\(name)[\(i)]", file: file) }
+        }
     }
 
     /// Enums with payloads encode as a one-key object ({"cosine": {...}}); one naming
@@ -62,93 +155,23 @@ extension TrainConfig {
     private static func isEnumCase(_ new: [String: Any], _ old: [String: Any]) -> Bool {
         new.count == 1 && old.count == 1 && new.keys.first != old.keys.first
     }
-}
 
-/// The block-style YAML a configuration needs: nested mappings by indentation, `- item`
-/// lists, scalars (numbers, true/false, null, quoted or plain strings), `#` comments.
-/// Anchors, flow collections and multi-line strings are refused with the line number.
-enum YAMLSubset {
-    static func parse(_ text: String, file: String) throws -> Any {
-        var lines: [(number: Int, indent: Int, content: String)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let content = stripComment(String(raw)).trimmingCharacters(in: .whitespaces)
-            if content.isEmpty || content == "---" { continue }
-            let indent = raw.prefix { $0 == " " }.count
-            if raw.prefix(indent + 1).contains("\t") { throw ConfigFileError(description: "\(file):\(i + 1): tabs are not allowed for indentation in YAML") }
-            lines.append((i + 1, indent, content))
+    /// The choices of the fields that are enums, for error messages.
+    private static let choices: [String: [String]] = [
+        "monitor": Monitor.allCases.map(\.rawValue), "mode": MonitorMode.allCases.map(\.rawValue),
+        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "allreduce": AllreduceMethod.allCases.map(\.rawValue),
+        "augmentation.fill": ["wrap", "nearest", "constant"],
+    ]
+
+    private static func explain(_ error: Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            if let allowed = choices[path] { return "field '\(path)': allowed \(allowed.joined(separator: ", "))" }
         }
-        var position = 0
-        guard !lines.isEmpty else { return [String: Any]() }
-        let value = try block(&position, lines, indent: lines[0].indent, file: file)
-        if position < lines.count { throw ConfigFileError(description: "\(file):\(lines[position].number): unexpected indentation") }
-        return value
+        return describe(error)
     }
 
-    private static func block(_ i: inout Int, _ lines: [(number: Int, indent: Int, content: String)], indent: Int, file: String) throws -> Any {
-        if lines[i].content.hasPrefix("- ") || lines[i].content == "-" {
-            var list: [Any] = []
-            while i < lines.count && lines[i].indent == indent && lines[i].content.hasPrefix("-") {
-                let item = lines[i].content.dropFirst().trimmingCharacters(in: .whitespaces)
-                guard !item.isEmpty else { throw ConfigFileError(description: "\(file):\(lines[i].number): nested lists are not supported") }
-                list.append(try scalar(item, line: lines[i].number, file: file))
-                i += 1
-            }
-            return list
-        }
-        var mapping: [String: Any] = [:]
-        while i < lines.count && lines[i].indent == indent {
-            let (number, content) = (lines[i].number, lines[i].content)
-            guard let colon = content.firstIndex(of: ":") else {
-                throw ConfigFileError(description: "\(file):\(number): expected 'key: value'")
-            }
-            let key = unquote(content[..<colon].trimmingCharacters(in: .whitespaces))
-            let rest = content[content.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            i += 1
-            if rest.isEmpty {
-                if i < lines.count && lines[i].indent > indent {
-                    mapping[key] = try block(&i, lines, indent: lines[i].indent, file: file)
-                } else if i < lines.count && lines[i].indent == indent && lines[i].content.hasPrefix("-") {
-                    mapping[key] = try block(&i, lines, indent: indent, file: file)
-                } else {
-                    mapping[key] = NSNull()
-                }
-            } else {
-                mapping[key] = try scalar(rest, line: number, file: file)
-            }
-        }
-        return mapping
-    }
-
-    private static func scalar(_ text: String, line: Int, file: String) throws -> Any {
-        if let first = text.first, "[{&*|>!".contains(first) {
-            throw ConfigFileError(description: "\(file):\(line): '\(text)': only block-style YAML with plain scalars is supported")
-        }
-        if text.first == "\"" || text.first == "'" { return unquote(text) }
-        switch text {
-        case "true", "True": return true
-        case "false", "False": return false
-        case "null", "~": return NSNull()
-        default: break
-        }
-        if let integer = Int(text) { return integer }
-        if let number = Double(text) { return number }
-        return text
-    }
-
-    private static func unquote(_ text: String) -> String {
-        guard text.count >= 2, let first = text.first, first == text.last, first == "\"" || first == "'" else { return text }
-        return String(text.dropFirst().dropLast())
-    }
-
-    /// The line without a `#` comment (a `#` inside quotes is kept).
-    private static func stripComment(_ line: String) -> String {
-        var quote: Character?
-        for (offset, c) in line.enumerated() {
-            if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == "#" {
-                let index = line.index(line.startIndex, offsetBy: offset)
-                if index == line.startIndex || line[line.index(before: index)] == " " { return String(line[..<index]) }
-            }
-        }
-        return line
+    private static func oneLine(_ error: YamlError) -> String {
+        "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
     }
 }

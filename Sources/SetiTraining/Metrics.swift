@@ -13,34 +13,63 @@ public struct Evaluation: Sendable {
     public var correct: Int { confusion.indices.reduce(0) { $0 + confusion[$1][$1] } }
     public var accuracy: Double { count > 0 ? Double(correct) / Double(count) : .nan }
 
-    /// Per class precision, recall, F1 and support, as scikit-learn's classification_report.
+    /// One class's scores, as scikit-learn computes them (0 where undefined).
+    public struct ClassScores: Codable, Hashable, Sendable {
+        public var name: String
+        public var precision: Double
+        public var recall: Double
+        public var f1: Double
+        public var support: Int
+    }
+
+    /// Precision, recall, F1 and support of each class.
+    public func scores(classNames: [String]) -> [ClassScores] {
+        confusion.indices.map { c in
+            let tp = Double(confusion[c][c])
+            let predicted = Double(confusion.reduce(0) { $0 + $1[c] }), support = confusion[c].reduce(0, +)
+            let p = predicted > 0 ? tp / predicted : 0, r = support > 0 ? tp / Double(support) : 0
+            return ClassScores(name: classNames[c], precision: p, recall: r, f1: p + r > 0 ? 2 * p * r / (p + r) : 0, support: support)
+        }
+    }
+
+    /// Everything `evaluate --json` prints.
+    public struct Summary: Codable, Sendable {
+        public var samples: Int
+        public var accuracy: Double
+        public var loss: Double
+        public var classes: [ClassScores]
+        /// Rows: true class; columns: predicted class; in the order of `classes`.
+        public var confusion: [[Int]]
+    }
+
+    public func summary(classNames: [String]) -> Summary {
+        Summary(samples: count, accuracy: accuracy, loss: loss, classes: scores(classNames: classNames), confusion: confusion)
+    }
+
+    /// Per class precision, recall, F1 and support, laid out as scikit-learn's
+    /// classification_report.
     public func report(classNames: [String]) -> String {
         let width = max(12, (classNames.map(\.count).max() ?? 0) + 2)
         func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         func f(_ x: Double) -> String { pad(String(format: "%.2f", x.isNaN ? 0 : x), 10) }
         var lines = [pad("", width) + pad("precision", 10) + pad("recall", 10) + pad("f1-score", 10) + pad("support", 10), ""]
-        var sums = (p: 0.0, r: 0.0, f: 0.0), weighted = (p: 0.0, r: 0.0, f: 0.0)
-        let k = confusion.count
-        for c in 0..<k {
-            let tp = Double(confusion[c][c])
-            let predicted = Double(confusion.reduce(0) { $0 + $1[c] }), support = Double(confusion[c].reduce(0, +))
-            let p = predicted > 0 ? tp / predicted : 0, r = support > 0 ? tp / support : 0
-            let f1 = p + r > 0 ? 2 * p * r / (p + r) : 0
-            sums = (sums.p + p, sums.r + r, sums.f + f1)
-            weighted = (weighted.p + p * support, weighted.r + r * support, weighted.f + f1 * support)
-            lines.append(pad(classNames[c], width) + f(p) + f(r) + f(f1) + pad("\(Int(support))", 10))
+        let all = scores(classNames: classNames)
+        for s in all {
+            lines.append(pad(s.name, width) + f(s.precision) + f(s.recall) + f(s.f1) + pad("\(s.support)", 10))
         }
-        let n = Double(count)
+        let k = Double(max(1, all.count)), n = Double(max(1, count))
+        func mean(_ key: KeyPath<ClassScores, Double>) -> Double { all.map { $0[keyPath: key] }.reduce(0, +) / k }
+        func weighted(_ key: KeyPath<ClassScores, Double>) -> Double { all.map { $0[keyPath: key] * Double($0.support) }.reduce(0, +) / n }
         lines.append("")
         lines.append(pad("accuracy", width) + pad("", 20) + f(accuracy) + pad("\(count)", 10))
-        lines.append(pad("macro avg", width) + f(sums.p / Double(k)) + f(sums.r / Double(k)) + f(sums.f / Double(k)) + pad("\(count)", 10))
-        lines.append(pad("weighted avg", width) + f(weighted.p / n) + f(weighted.r / n) + f(weighted.f / n) + pad("\(count)", 10))
+        lines.append(pad("macro avg", width) + f(mean(\.precision)) + f(mean(\.recall)) + f(mean(\.f1)) + pad("\(count)", 10))
+        lines.append(pad("weighted avg", width) + f(weighted(\.precision)) + f(weighted(\.recall)) + f(weighted(\.f1)) + pad("\(count)", 10))
         return lines.joined(separator: "\n")
     }
 }
 
 /// One line of the per-epoch log (JSON lines, one object per epoch), Keras's History keys.
-public struct EpochRecord: Codable, Sendable {
+public struct EpochRecord: Codable, Hashable, Sendable {
     public var epoch: Int
     public var step: Int
     public var loss: Double
@@ -70,12 +99,18 @@ public enum JSONLines {
         return try encoder.encode(value)
     }
 
-    /// Appends `value` as one line to the file at `url`, creating the file if needed.
+    /// Appends `value` as one line to the file at `url`, creating the file if needed; a
+    /// failed write (a full disk) names the file.
     public static func append<T: Encodable>(_ value: T, to url: URL) throws {
         let line = try encode(value) + Data("\n".utf8)
-        guard let handle = FileHandle(forWritingAtPath: url.path) else { return try line.write(to: url) }
-        handle.seekToEndOfFile()
-        handle.write(line)
-        try handle.close()
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CheckpointError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        guard written == line.count else {
+            let why = written < 0 ? String(cString: strerror(errno)) : "short write"
+            _ = ftruncate(fd, lseek(fd, 0, SEEK_END) - off_t(max(0, written)))
+            throw CheckpointError("\(url.path): cannot append the epoch record (\(why))")
+        }
     }
 }

@@ -9,22 +9,32 @@ public struct TrainingFailure: CollectiveError, CustomStringConvertible {
     public let description: String
 }
 
+/// Where a run's weights start.
+public enum TrainingStart: Sendable {
+    /// Fresh weights from the seed.
+    case fresh
+    /// Continue the run in the output folder exactly: weights, optimizer, callbacks, step.
+    case resume
+    /// A new run from another checkpoint's weights (fine-tuning, transfer learning); with
+    /// `newHead`, the last layer is freshly initialized, so the class count may differ.
+    case weights(from: URL, newHead: Bool)
+}
+
 /// Data-parallel training: every rank holds a replica of the network and trains on its
-/// part of each global batch; gradients are summed by allreduce, so every rank applies
-/// the same update and the replicas stay identical without broadcasting weights.
-/// Rank 0 owns the learning rate (schedule and plateau reductions, broadcast each step),
-/// validation reporting, the epoch log and checkpoints.
+/// part of each global batch; a ``GradientReducer`` sums the gradients and applies the
+/// update, so the replicas stay identical without broadcasting weights. Rank 0 owns the
+/// learning rate (schedule and plateau reductions, broadcast each step), the epoch log and
+/// checkpoints, and reports progress through ``onEvent``.
 public final class Trainer {
     public let config: TrainConfig
     public let world: Communicator
-    public let outputFolder: URL
-    /// Where rank 0's messages go (the progress line, epoch lines).
-    public var log: (String) -> Void = { print($0); fflush(stdout) }
-    public var progress: ProgressLine
+    public let folder: RunFolder
+    /// Rank 0's progress reports.
+    public var onEvent: (TrainingEvent) -> Void = { _ in }
 
     public let network: Network
     let optimizer: Optimizer
-    private let exchange: GradientExchange
+    private let reducer: GradientReducer
     public private(set) var train: SpectrogramSet
     public let validation: SpectrogramSet
 
@@ -34,125 +44,166 @@ public final class Trainer {
     /// Where training steps spent their time (see ``measureSteps(_:)``).
     private var timing = StepTiming()
 
-    /// Epoch to start from and optimizer steps taken (non-zero after resume).
-    private var firstEpoch = 0
+    /// Epochs completed and optimizer steps taken (non-zero after resume).
+    public private(set) var firstEpoch = 0
     private var step = 0
-    private var best: Double?
-    private var plateauFactor = 1.0
-    private var plateauBest = Double.infinity
-    private var plateauWait = 0
+    private var callbacks: CallbackState
+    private var initialWeights: String?
 
-    public var bestURL: URL { outputFolder.appendingPathComponent("best.safetensors") }
-    public var lastURL: URL { outputFolder.appendingPathComponent("last.safetensors") }
-    public var logURL: URL { outputFolder.appendingPathComponent("metrics.jsonl") }
-
-    public init(config: TrainConfig, world: Communicator, outputFolder: URL, resume: Bool) throws {
+    /// Collective: loads the data, builds the network in the reducer's buffers, and
+    /// restores or loads weights as `start` says. Rank 0 must have opened `folder`.
+    public init(config: TrainConfig, world: Communicator, folder: RunFolder, start: TrainingStart = .fresh) throws {
         self.config = config
         self.world = world
-        self.outputFolder = outputFolder
-        progress = ProgressLine(enabled: world.isRoot)
+        self.folder = folder
         guard config.globalBatch % world.size == 0 else {
-            throw TrainingFailure(description: "--global-batch \(config.globalBatch) does not split over \(world.size) ranks; use a multiple of \(world.size) or --batch-per-rank")
+            throw TrainingFailure(description: "the global batch \(config.globalBatch) does not split over \(world.size) ranks; use a multiple of \(world.size) or a per-rank batch")
         }
         let perRank = config.globalBatch / world.size
         if config.batchNormGroupSize > 0 && perRank % config.batchNormGroupSize != 0 {
-            throw TrainingFailure(description: "--batch-norm-group-size \(config.batchNormGroupSize) does not divide the per-rank batch \(perRank)")
+            throw TrainingFailure(description: "the batch-norm group size \(config.batchNormGroupSize) does not divide the per-rank batch \(perRank)")
         }
         try world.agree(on: config.hash, what: "training configuration (flags, --config file, seti-dist version)")
 
-        (train, validation) = try Trainer.loadData(config)
+        // Reading files can fail on one rank alone (a node without the shared folder):
+        // every rank learns of it here, before the next collective.
+        (train, validation) = try world.together {
+            let (train, validation) = try config.loadData()
+            let spec = config.effectiveModel
+            guard spec.classes == train.classNames.count else {
+                throw TrainingFailure(description: "the model has \(spec.classes) outputs but the data have \(train.classNames.count) classes (\(train.classNames.joined(separator: ", ")))")
+            }
+            guard spec.height == train.height, spec.width == train.width, spec.channels == 1 else {
+                throw TrainingFailure(description: "the model takes \(spec.height)x\(spec.width)x\(spec.channels) inputs but the data hold \(train.height)x\(train.width) images")
+            }
+            guard train.count > 0, validation.count > 0 else {
+                throw TrainingFailure(description: "no samples to \(train.count == 0 ? "train" : "validate") on")
+            }
+            return (train, validation)
+        }
+        let spec = config.effectiveModel
         images = [Float](repeating: 0, count: perRank * train.pixels)
         labels = [Int32](repeating: 0, count: perRank)
-        let spec = config.effectiveModel
-        guard spec.classes == train.classNames.count else {
-            throw TrainingFailure(description: "the model has \(spec.classes) outputs but the data have \(train.classNames.count) classes")
-        }
-        exchange = try GradientExchange(
-            world: world, count: Network.parameterCount(of: spec), method: config.allreduce, overlap: config.overlap)
+        reducer = try config.allreduce.makeReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap)
         network = Network(spec: spec, maxBatch: perRank, seed: config.seed,
-                          parameterStorage: exchange.parameters, gradientStorage: exchange.gradients)
+                          parameterStorage: reducer.parameters, gradientStorage: reducer.gradients)
         switch config.optimizer {
         case .adam: optimizer = Adam(parameterCount: network.parameters.count)
         case .sgd: optimizer = SGD(parameterCount: network.parameters.count)
         }
-        if resume {
-            let meta = try Checkpoint.load(lastURL, into: network, optimizer: optimizer)
-            firstEpoch = Int(meta["epoch"] ?? "0") ?? 0
-            step = Int(meta["step"] ?? "0") ?? 0
-            best = meta["best"].flatMap(Double.init)
-            plateauFactor = meta["plateau_factor"].flatMap(Double.init) ?? 1
-            plateauBest = meta["plateau_best"].flatMap(Double.init) ?? .infinity
-            plateauWait = meta["plateau_wait"].flatMap(Int.init) ?? 0
-            guard meta["config_hash"] == String(config.resumeHash) else {
-                throw TrainingFailure(description: "\(lastURL.path) was written by a run with another configuration; resume with the same flags")
-            }
-        }
+        callbacks = CallbackState(config)
+        initialWeights = try world.together { try load(start) }
         // Rank 0's weights are the run's weights (they agree already when all ranks seeded
         // alike, but a broadcast makes it a fact, not an assumption).
         try world.broadcast(network.parameters, root: 0)
         try world.broadcast(network.state, root: 0)
-        // The ranks of a node may share one parameter buffer, which each of them has just
-        // written (the same values): all must be done before any updates it.
-        try exchange.afterUpdate()
+        try reducer.parametersWritten()
     }
 
-    /// The run's training and validation sets: the folder's, or the simulated ones.
-    public static func loadData(_ config: TrainConfig) throws -> (train: SpectrogramSet, validation: SpectrogramSet) {
-        if let folder = config.data {
-            let url = URL(fileURLWithPath: folder)
-            return (try DataFolder.load(.train, from: url), try DataFolder.load(.validation, from: url))
+    /// Loads the starting weights `start` names; returns where they came from.
+    private func load(_ start: TrainingStart) throws -> String? {
+        switch start {
+        case .fresh:
+            return nil
+        case .resume:
+            let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer)
+            guard meta.config.resumeHash == config.resumeHash else {
+                throw TrainingFailure(description: "\(folder.last.path) was written by a run with another configuration; resume with the same flags (only the epoch count may change), or start a new run from its weights")
+            }
+            guard meta.epoch < config.epochs else {
+                throw TrainingFailure(description: "\(folder.url.path): the run is complete (\(meta.epoch) of \(config.epochs) epochs); raise the epoch count to continue it")
+            }
+            firstEpoch = meta.epoch
+            step = meta.step
+            callbacks = meta.callbacks
+            return "\(folder.last.path) (epoch \(meta.epoch), step \(meta.step))"
+        case .weights(let url, let newHead):
+            let (file, meta) = try Checkpoint.read(url)
+            let head = newHead ? network.tensors.suffix(2).map(\.name) : []
+            try network.importWeights(file.tensors, source: url.path, except: Set(head))
+            return "\(url.path) (epoch \(meta.epoch)\(newHead ? ", new last layer" : ""))"
         }
-        let simulator = Simulator(seed: config.seed)
-        return (simulator.generate(perClass: config.simulatedPerClass, split: .train),
-                simulator.generate(perClass: max(1, config.simulatedPerClass / 4), split: .validation))
     }
 
-    /// Trains from the current epoch to `config.epochs`; returns the log records.
+    /// Trains from the current epoch to `config.epochs` (or until early stopping);
+    /// returns the log records of the epochs it trained.
     @discardableResult
     public func run() throws -> [EpochRecord] {
         var records: [EpochRecord] = []
+        try world.onRoot {
+            try folder.truncateLog(toEpochs: firstEpoch)
+            try AtomicFile.write(Data((config.json + "\n").utf8), to: folder.config)
+        }
         if world.isRoot {
-            try FileManager.default.createDirectory(at: outputFolder, withIntermediateDirectories: true)
-            try Data(config.json.utf8).write(to: outputFolder.appendingPathComponent("config.json"), options: .atomic)
-            log("seti-dist train: \(train.count) training and \(validation.count) validation spectrograms, \(world.size) rank(s) x batch \(config.globalBatch / world.size) = global batch \(config.globalBatch), \(BLAS.threads) BLAS thread(s) per rank")
+            onEvent(.started(TrainingSummary(
+                trainingSamples: train.count, validationSamples: validation.count, ranks: world.size,
+                batchPerRank: config.globalBatch / world.size, globalBatch: config.globalBatch, blasThreads: BLAS.threads,
+                firstEpoch: firstEpoch, epochs: config.epochs, initialWeights: initialWeights)))
         }
         for epoch in firstEpoch..<config.epochs {
-            let plan = plan(epoch: epoch)
-            let start = Date()
-            if config.data == nil && config.freshSimulationEachEpoch && epoch > 0 {
-                // Only this rank's shard: the others' samples are never read here this epoch.
-                Simulator(seed: config.seed).redraw(
-                    &train, indices: Array(Set(plan.shard)).sorted(), perClass: config.simulatedPerClass, split: .train, round: epoch)
-            }
-            var totals = [0.0, 0.0, 0.0]  // loss sum, correct, samples (all ranks)
-            var lr = 0.0
-            progress.start(epoch: epoch + 1, of: config.epochs, steps: plan.steps)
-            for s in 0..<plan.steps {
-                let stats = try trainStep(plan, s, epoch: epoch)
-                lr = stats.lr
-                totals[0] += stats.lossSum; totals[1] += stats.correct; totals[2] += stats.samples
-                progress.update(step: s + 1, loss: totals[0] / totals[2], samples: Int(totals[2]), elapsed: Date().timeIntervalSince(start))
-            }
-            if config.batchNormEstimationBatches > 0 {
-                estimateBatchNormStatistics(plan: plan)
-            }
-            // Batch-norm moving statistics drift apart across ranks (per-rank batch
-            // statistics); average them so validation and checkpoints do not depend on
-            // the rank count.
-            try world.allreduce(network.state, op: .sum)
-            for i in network.state.indices { network.state[i] /= Float(world.size) }
-
-            let seconds = Date().timeIntervalSince(start)
-            let val = try evaluateDistributed(validation)
-            let record = EpochRecord(
-                epoch: epoch + 1, step: step, loss: totals[0] / totals[2], accuracy: totals[1] / totals[2],
-                val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals[2] / seconds)
-            progress.finish()
-            try exchange.completeState(of: optimizer)
-            try endOfEpoch(record, evaluation: val)
+            let record = try trainEpoch(epoch)
             records.append(record)
+            if callbacks.shouldStop {
+                if world.isRoot { onEvent(.stoppedEarly(epoch: epoch + 1, patience: callbacks.earlyStoppingPatience)) }
+                break
+            }
         }
         return records
+    }
+
+    private func trainEpoch(_ epoch: Int) throws -> EpochRecord {
+        let plan = plan(epoch: epoch)
+        let start = Date()
+        if config.data == nil && config.freshSimulationEachEpoch && epoch > 0 {
+            // Only this rank's shard: the others' samples are never read here this epoch.
+            Simulator(seed: config.seed).redraw(
+                &train, indices: Array(Set(plan.shard)).sorted(), perClass: config.simulatedPerClass, split: .train, round: epoch)
+        }
+        var totals = (loss: 0.0, correct: 0.0, samples: 0.0)
+        var lr = 0.0
+        for s in 0..<plan.steps {
+            let stats = try trainStep(plan, s, epoch: epoch)
+            lr = stats.lr
+            totals = (totals.loss + stats.lossSum, totals.correct + stats.correct, totals.samples + stats.samples)
+            if world.isRoot {
+                onEvent(.step(epoch: epoch + 1, epochs: config.epochs, step: s + 1, steps: plan.steps, loss: totals.loss / totals.samples,
+                              samples: Int(totals.samples), elapsed: Date().timeIntervalSince(start)))
+            }
+        }
+        try checkFinite(network.parameters, what: "weights", epoch: epoch)
+        if config.batchNormEstimationBatches > 0 {
+            estimateBatchNormStatistics(plan: plan)
+        }
+        // Batch-norm moving statistics drift apart across ranks (per-rank batch
+        // statistics); average them so validation and checkpoints do not depend on
+        // the rank count.
+        try world.allreduce(network.state, op: .sum)
+        for i in network.state.indices { network.state[i] /= Float(world.size) }
+        try checkFinite(network.state, what: "batch-norm statistics", epoch: epoch)
+
+        let seconds = Date().timeIntervalSince(start)
+        let val = try Evaluator.evaluate(network, on: validation, world: world)
+        let record = EpochRecord(
+            epoch: epoch + 1, step: step, loss: totals.loss / totals.samples, accuracy: totals.correct / totals.samples,
+            val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals.samples / seconds)
+        try reducer.completeState(of: optimizer)
+        try endOfEpoch(record)
+        return record
+    }
+
+    /// Ends the job on every rank with one message when `values` hold NaN or infinity
+    /// (the weights identical on all ranks, so all see it together).
+    private func checkFinite(_ values: UnsafeMutableBufferPointer<Float>, what: String, epoch: Int) throws {
+        var finite = Int64(values.allSatisfy { $0.isFinite } ? 1 : 0)
+        finite = try world.allreduce(finite, op: .min)
+        guard finite == 0 else { return }
+        throw TrainingFailure(description: "the \(what) became NaN or infinite during epoch \(epoch + 1) (optimizer step \(step)); \(lastGood) Lower the learning rate (now \(config.schedule.initial)) or check the data")
+    }
+
+    /// Names the checkpoint a diverged run can fall back on, if one exists.
+    private var lastGood: String {
+        FileManager.default.fileExists(atPath: folder.last.path)
+            ? "the last good checkpoint is \(folder.last.path)." : "no checkpoint was written."
     }
 
     /// Replaces the moving statistics with the mean batch statistics of the first batches
@@ -165,8 +216,8 @@ public final class Trainer {
         }
     }
 
-    /// One optimizer step on batch `s` of `plan`: forward, backward with the gradient
-    /// exchange, the loss statistics summed over ranks, rank 0's learning rate, the update.
+    /// One optimizer step on batch `s` of `plan`: forward, backward handing gradients to
+    /// the reducer, the loss statistics summed over ranks, rank 0's learning rate, the update.
     private func trainStep(_ plan: EpochPlan, _ s: Int, epoch: Int) throws -> (lossSum: Double, correct: Double, samples: Double, lr: Double) {
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
@@ -188,26 +239,27 @@ public final class Trainer {
         var exchanging = 0.0
         network.backward(batch: b) { range in
             let start = DispatchTime.now().uptimeNanoseconds
-            if exchangeError == nil { do { try self.exchange.ready(range) } catch { exchangeError = error } }
+            if exchangeError == nil { do { try self.reducer.gradientsReady(range) } catch { exchangeError = error } }
             exchanging += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         if let exchangeError { throw exchangeError }
         timing.compute += lap() - exchanging
 
-        let mine = try exchange.finishForUpdate()
         var stats = [lossSum, Double(correct), Double(b)]
         try world.allreduce(&stats, op: .sum)
         guard stats[0].isFinite else {
-            throw TrainingFailure(description: "the loss became \(stats[0]) at epoch \(epoch + 1), step \(s + 1) (optimizer step \(step)); lower the learning rate. The last good checkpoint is \(lastURL.path)")
+            throw TrainingFailure(description: "the loss became \(stats[0]) at epoch \(epoch + 1), step \(s + 1) (optimizer step \(step)); \(lastGood) Lower the learning rate (now \(config.schedule.initial)) or check the data")
         }
-        let lr = try world.broadcast(config.learningRate(step: step) * plateauFactor, root: 0)
-        timing.communication += lap() + exchanging
-
-        optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr), ranges: mine)
+        let lr = try world.broadcast(config.learningRate(step: step) * callbacks.plateau.scale, root: 0)
+        var updating = 0.0
+        try reducer.applyUpdate { owned in
+            let start = DispatchTime.now().uptimeNanoseconds
+            optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr), ranges: owned)
+            updating = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
         step += 1
-        timing.optimizer += lap()
-        try exchange.afterUpdate()
-        timing.communication += lap()
+        timing.communication += lap() + exchanging - updating
+        timing.optimizer += updating
         timing.steps += 1
         return (stats[0], stats[1], stats[2], lr)
     }
@@ -241,88 +293,25 @@ public final class Trainer {
         config.batchNormGroupSize > 0 ? max(1, size / config.batchNormGroupSize) : 1
     }
 
-    /// Rank 0's duties after each epoch: the Keras-style line, the log, plateau, checkpoints.
-    private func endOfEpoch(_ record: EpochRecord, evaluation: Evaluation) throws {
-        if world.isRoot {
-            log(String(format: "Epoch %d/%d - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f - lr: %.3g",
-                       record.epoch, config.epochs, record.seconds, record.samples_per_second, record.loss, record.accuracy,
-                       record.val_loss, record.val_accuracy, record.lr))
-            try JSONLines.append(record, to: logURL)
+    /// After each epoch: the callbacks (decided on rank 0, broadcast), then rank 0's log
+    /// and checkpoints.
+    private func endOfEpoch(_ record: EpochRecord) throws {
+        if world.isRoot { onEvent(.epochEnded(record, of: config.epochs)) }
+        if callbacks.plateau.update(valLoss: record.val_loss), world.isRoot {
+            onEvent(.learningRateReduced(factor: callbacks.plateau.factor, scale: callbacks.plateau.scale))
         }
-        // ReduceLROnPlateau on val_loss, decided on rank 0 and broadcast.
-        if config.plateauPatience > 0 {
-            if record.val_loss < plateauBest - 1e-4 {
-                plateauBest = record.val_loss; plateauWait = 0
-            } else {
-                plateauWait += 1
-                if plateauWait >= config.plateauPatience { plateauFactor *= config.plateauFactor; plateauWait = 0 }
+        let improved = callbacks.best.update(record)
+        try world.onRoot {
+            try JSONLines.append(record, to: folder.metrics)
+            let meta = CheckpointMetadata(
+                model: network.spec, classNames: train.classNames, config: config, epoch: record.epoch, step: step,
+                metrics: record, callbacks: callbacks)
+            if improved {
+                try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: folder.best)
+                onEvent(.bestSaved(folder.best, monitor: config.monitor, value: callbacks.best.best ?? .nan))
             }
-            plateauFactor = try world.broadcast(plateauFactor, root: 0)
+            try Checkpoint.save(network: network, optimizer: optimizer, metadata: meta, to: folder.last)
         }
-        let monitored: Double
-        switch config.monitor {
-        case "val_accuracy": monitored = record.val_accuracy
-        case "loss": monitored = record.loss
-        case "accuracy": monitored = record.accuracy
-        default: monitored = record.val_loss
-        }
-        let improved = best.map { config.monitorMaximizes ? monitored > $0 : monitored < $0 } ?? true
-        if improved { best = monitored }
-        guard world.isRoot else { return }
-        var meta: [String: String] = [
-            "epoch": "\(record.epoch)", "step": "\(record.step)", "seed": "\(config.seed)",
-            "class_names": train.classNames.joined(separator: ","), "config": config.json, "config_hash": String(config.resumeHash),
-            "model": String(decoding: try JSONEncoder().encode(config.effectiveModel), as: UTF8.self),
-            "metrics": String(decoding: try JSONEncoder().encode(record), as: UTF8.self),
-            "monitor": config.monitor, "best": "\(best ?? monitored)",
-            "plateau_factor": "\(plateauFactor)", "plateau_best": "\(plateauBest)", "plateau_wait": "\(plateauWait)",
-            "rng": "counter-based: every draw is a function of (seed, epoch, step, sample)",
-        ]
-        if improved {
-            try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: bestURL)
-            log("  \(config.monitor) improved to \(String(format: "%.4f", monitored)): saved \(bestURL.path)")
-        }
-        meta["best"] = "\(best!)"
-        try Checkpoint.save(network: network, optimizer: optimizer, metadata: meta, to: lastURL)
-    }
-
-    /// Loss, accuracy and confusion over `set`, each rank evaluating a contiguous slice;
-    /// inference is per sample, so the result equals a single-process evaluation.
-    public func evaluateDistributed(_ set: SpectrogramSet) throws -> Evaluation {
-        let slice = EpochPlan.evaluationSlice(count: set.count, ranks: world.size, rank: world.rank)
-        var local = Trainer.evaluate(network, on: set, range: slice)
-        let k = set.classNames.count
-        var counts = [Int64(local.count)] + local.confusion.flatMap { $0.map(Int64.init) }
-        try world.allreduce(&counts, op: .sum)
-        local.lossSum = try world.allreduce(local.lossSum, op: .sum)
-        local.count = Int(counts[0])
-        local.confusion = (0..<k).map { r in (0..<k).map { Int(counts[1 + r * k + $0]) } }
-        return local
-    }
-
-    /// Inference over `range` of `set` in batches of the network's capacity.
-    public static func evaluate(_ network: Network, on set: SpectrogramSet, range: Range<Int>, predictions: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) -> Evaluation {
-        var result = Evaluation(classes: set.classNames.count)
-        var start = range.lowerBound
-        let k = network.classes
-        while start < range.upperBound {
-            let b = min(network.maxBatch, range.upperBound - start)
-            let labels = Array(set.labels[start..<(start + b)])
-            let logits = set.images.withUnsafeBufferPointer {
-                network.forward($0.baseAddress! + start * set.pixels, batch: b, options: .inference)
-            }
-            let probs = network.probabilities(of: logits, batch: b)
-            for j in 0..<b {
-                let row = probs[(j * k)..<((j + 1) * k)]
-                let predicted = row.firstIndex(of: row.max()!)! - row.startIndex
-                result.confusion[Int(labels[j])][predicted] += 1
-                result.lossSum -= Foundation.log(Double(max(row[row.startIndex + Int(labels[j])], 1e-30)))
-                predictions?(start + j, UnsafeBufferPointer(rebasing: probs[(j * k)..<((j + 1) * k)]))
-            }
-            result.count += b
-            start += b
-        }
-        return result
     }
 }
 
@@ -340,45 +329,4 @@ public struct StepTiming: Sendable {
     public var steps = 0
 
     public var total: Double { data + compute + communication + optimizer }
-}
-
-/// Rank 0's live progress: a self-rewriting line on a terminal, a plain line every tenth
-/// of the epoch otherwise (logs stay readable).
-public struct ProgressLine {
-    let enabled: Bool
-    /// Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output goes
-    /// to a file, so only a process started without mpirun trusts isatty.
-    let terminal = isatty(1) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
-    var epoch = 0, epochs = 0, steps = 0, lastPrinted = 0
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    mutating func start(epoch: Int, of epochs: Int, steps: Int) {
-        self.epoch = epoch; self.epochs = epochs; self.steps = steps; lastPrinted = 0
-    }
-
-    mutating func update(step: Int, loss: Double, samples: Int, elapsed: Double) {
-        guard enabled else { return }
-        let rate = Double(samples) / max(elapsed, 1e-9)
-        let eta = elapsed / Double(step) * Double(steps - step)
-        let text = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f samples/s  ETA %@",
-                          epoch, epochs, step, steps, loss, rate, Self.clock(eta))
-        if terminal {
-            print("\r" + text, terminator: "\u{1B}[K")
-            fflush(stdout)
-        } else if step == steps || step - lastPrinted >= max(1, steps / 10) {
-            print(text)
-            fflush(stdout)
-            lastPrinted = step
-        }
-    }
-
-    func finish() {
-        if enabled && terminal { print("\r", terminator: "\u{1B}[K"); fflush(stdout) }
-    }
-
-    static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-    }
 }

@@ -133,6 +133,41 @@ extension Communicator {
         throw RankDisagreement(what: what, differingRanks: differing, values: values, majority: majority)
     }
 
+    /// Runs `body` on `root` only and makes its outcome everyone's: returns normally on
+    /// every rank when it succeeded, and throws ``RootFailure`` with its error's text on
+    /// every rank when it failed. For work one rank does for all (checking and locking an
+    /// output folder) whose failure must end the job once, cleanly.
+    public func onRoot(_ root: Int = 0, _ body: () throws -> Void) throws {
+        var message: [UInt8] = []
+        if rank == root {
+            do { try body() } catch { message = Array("\(error)".utf8) }
+        }
+        var length = try broadcast(Int64(message.count), root: root)
+        guard length > 0 else { return }
+        length = Swift.min(length, 1 << 20)
+        if rank != root { message = [UInt8](repeating: 0, count: Int(length)) }
+        try broadcast(&message, root: root)
+        throw RootFailure(description: String(decoding: message, as: UTF8.self))
+    }
+
+    /// Runs `body` on every rank, then makes any rank's failure everyone's: when some rank
+    /// threw, every rank throws ``RootFailure`` with the text of the lowest failing rank's
+    /// error (prefixed with its rank when not all ranks failed). Wrap the local work that
+    /// can fail (reading files) between two collectives, so that a rank that failed alone
+    /// never leaves the others waiting in the next collective.
+    public func together<T>(_ body: () throws -> T) throws -> T {
+        var result: Result<T, Error>
+        do { result = .success(try body()) } catch { result = .failure(error) }
+        let failed = try allgather(Int32(result.isFailure ? 1 : 0))
+        guard let first = failed.firstIndex(of: 1) else { return try result.get() }
+        var message = rank == first ? Array("\(result.failureDescription)".utf8) : []
+        let length = try broadcast(Int64(Swift.min(message.count, 1 << 20)), root: first)
+        if rank != first { message = [UInt8](repeating: 0, count: Int(length)) } else { message = Array(message.prefix(Int(length))) }
+        try broadcast(&message, root: first)
+        let text = String(decoding: message, as: UTF8.self)
+        throw RootFailure(description: failed.allSatisfy { $0 == 1 } ? text : "rank \(first): \(text)")
+    }
+
     // MARK: Chunking
 
     /// Splits `count` elements into MPI-sized calls: `body(offset, chunkCount)`.
@@ -150,4 +185,9 @@ extension Communicator {
             offset += n
         }
     }
+}
+
+private extension Result {
+    var isFailure: Bool { if case .failure = self { return true } else { return false } }
+    var failureDescription: String { if case .failure(let error) = self { return "\(error)" } else { return "" } }
 }

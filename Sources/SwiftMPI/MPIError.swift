@@ -54,3 +54,9 @@ func errorString(_ code: Int32) -> String {
 public protocol CollectiveError: Error {}
 
 extension RankDisagreement: CollectiveError {}
+
+/// The failure of work one rank did for all (see ``Communicator/onRoot(_:_:)``), raised on
+/// every rank.
+public struct RootFailure: CollectiveError, CustomStringConvertible {
+    public let description: String
+}

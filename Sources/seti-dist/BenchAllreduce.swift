@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SetiNet
+import SetiTraining
 import SwiftMPI
 
 /// `seti-dist bench allreduce`: the gradient exchange's speed against plain MPI.

@@ -47,7 +47,7 @@ struct BenchScaling: ParsableCommand {
             config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
             config.allreduce = AllreduceMethod(rawValue: command.allreduce)!
             config.overlap = command.overlap
-            let trainer = try Trainer(config: config, world: world, outputFolder: FileManager.default.temporaryDirectory, resume: false)
+            let trainer = try Trainer(config: config, world: world, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmup)
             let t = try trainer.measureSteps(command.steps)
             let n = Double(command.steps)

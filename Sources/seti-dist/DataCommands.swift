@@ -17,7 +17,7 @@ struct Simulate: ParsableCommand {
 
             Example:
               seti-dist simulate --out data/sim --per-class 800 --seed 1
-              seti-dist show --data data/sim --out sim.png
+              seti-dist show --data data/sim --png sim.png
             """)
 
     @Option(help: "Output folder.")
@@ -41,20 +41,15 @@ struct Simulate: ParsableCommand {
     @Option(help: "Highest peak signal-to-noise ratio.")
     var snrMax: Double = 12
 
-    @Option(help: "Formats to write: csv, npy or csv,npy.")
-    var format: String = "csv,npy"
+    @Option(help: "Format to write; repeat for both (default: csv and npy).")
+    var format: [DataFolder.Format] = [.csv, .npy]
 
     func validate() throws {
-        guard perClass > 0, (validationPerClass ?? 1) > 0 else { throw ValidationError("sample counts must be positive") }
-        guard classes == 4 || classes == 7 else { throw ValidationError("--classes must be 4 or 7") }
-        guard snrMin > 0, snrMax >= snrMin else { throw ValidationError("need 0 < --snr-min <= --snr-max") }
-        _ = try formats()
-    }
-
-    func formats() throws -> [DataFolder.Format] {
-        try format.split(separator: ",").map {
-            guard let f = DataFolder.Format(rawValue: String($0)) else { throw ValidationError("unknown format '\($0)': use csv, npy or csv,npy") }
-            return f
+        guard (1...100_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...100000") }
+        if let v = validationPerClass, !(1...100_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...100000") }
+        guard classes == 4 || classes == 7 else { throw ValidationError("--classes \(classes): allowed 4 or 7") }
+        guard snrMin.isFinite, snrMax.isFinite, snrMin > 0, snrMax >= snrMin, snrMax <= 1000 else {
+            throw ValidationError("--snr-min \(snrMin) --snr-max \(snrMax): need 0 < min <= max <= 1000")
         }
     }
 
@@ -66,7 +61,7 @@ struct Simulate: ParsableCommand {
         for (split, n) in [(DataFolder.Split.train, perClass), (.validation, validation)] {
             let start = Date()
             let set = simulator.generate(perClass: n, split: split)
-            try DataFolder.write(set, as: split, to: folder, formats: try formats())
+            try DataFolder.write(set, as: split, to: folder, formats: Array(Set(format)).sorted { $0.rawValue < $1.rawValue })
             print("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
         }
     }
@@ -78,55 +73,55 @@ struct Show: ParsableCommand {
         abstract: "Render a PNG grid of spectrograms, a few per class, titled with their class.",
         discussion: """
             --data takes any folder in the public layout (train/ and validation/ subfolders, \
-            or flat images.csv / images_valid.csv), CSV or .npy.
+            or flat images.csv / images_valid.csv), CSV or .npy. Spectrograms are drawn as \
+            stored, as a notebook shows the public data: the signal dark on a light \
+            background; --inverted draws strong power bright.
 
             Example:
-              seti-dist show --data data/sim --split validation --per-class 4 --out grid.png
+              seti-dist show --data data/sim --tiles-per-class 4 --png grid.png
+              seti-dist show --data data/sim --checkpoint runs/seti/best.safetensors --png predicted.png
             """)
 
-    @Option(help: "Data folder.")
-    var data: String
+    @Option(help: "Data folder.") var data: String
+    @Option(help: "Picture to write.") var png: String = "spectrograms.png"
+    @Option(help: "Which part of the data.") var split: DataFolder.Split = .validation
+    @Option(help: "Spectrograms per class (1...50).") var tilesPerClass: Int = 3
+    @Option(help: "Checkpoint whose predictions to show under each title (wrong ones in red).") var checkpoint: String?
+    @Flag(help: "Draw strong power bright on a dark background.") var inverted = false
 
-    @Option(help: "Output PNG file.")
-    var out: String = "spectrograms.png"
-
-    @Option(help: "Which part: train or validation.")
-    var split: String = "train"
-
-    @Option(help: "Spectrograms per class.")
-    var perClass: Int = 3
-
-    @Option(help: "Checkpoint whose predictions to show under each title (wrong ones in red).")
-    var checkpoint: String?
+    func validate() throws {
+        guard (1...50).contains(tilesPerClass) else { throw ValidationError("--tiles-per-class \(tilesPerClass): allowed 1...50") }
+    }
 
     func run() throws {
-        guard let split = DataFolder.Split(rawValue: split) else { throw ValidationError("--split must be train or validation") }
         let set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
-        var tiles: [SpectrogramTile] = []
         var chosen: [Int] = []
         for c in set.classNames.indices {
-            chosen += set.labels.indices.filter { set.labels[$0] == Int32(c) }.prefix(perClass)
+            chosen += set.labels.indices.filter { set.labels[$0] == Int32(c) }.prefix(tilesPerClass)
         }
         let shown = set.subset(chosen)
         var predictions: [Int: (Int, Float)] = [:]
         if let checkpoint {
-            let (network, _) = try loadCheckpoint(checkpoint, batch: 64)
-            _ = Trainer.evaluate(network, on: shown, range: 0..<shown.count) { i, probs in
-                let best = probs.firstIndex(of: probs.max()!)!
+            let (network, meta) = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64)
+            try Evaluator.checkCompatible(network, with: shown, classNames: meta.classNames, source: data)
+            _ = Evaluator.evaluate(network, on: shown) { i, probs in
+                let best = Evaluator.argmax(probs)
                 predictions[i] = (best, probs[best])
             }
         }
-        for i in 0..<shown.count {
+        let tiles = (0..<shown.count).map { i in
             let truth = Int(shown.labels[i])
-            let subtitle = predictions[i].map { "pred: \(shown.classNames[$0.0]) \(Int(($0.1 * 100).rounded()))%" }
-            tiles.append(SpectrogramTile(pixels: shown.image(i), title: shown.classNames[truth], subtitle: subtitle,
-                                         highlight: predictions[i].map { $0.0 != truth } ?? false))
+            return SpectrogramTile(
+                pixels: shown.image(i), title: shown.classNames[truth],
+                subtitle: predictions[i].map { "pred: \(shown.classNames[$0.0]) \(Int(($0.1 * 100).rounded()))%" },
+                highlight: predictions[i].map { $0.0 != truth } ?? false)
         }
         let image = renderSpectrogramGrid(
-            tiles, columns: perClass, height: set.height, width: set.width,
-            heading: "\(data) (\(split.rawValue)): \(set.count) spectrograms, \(perClass) per class")
-        try image.writePNG(to: URL(fileURLWithPath: out))
-        print("wrote \(out) (\(image.width)x\(image.height))")
+            tiles, columns: tilesPerClass, height: set.height, width: set.width, inverted: inverted,
+            heading: "\(data) (\(split.rawValue)): \(set.count) spectrograms, \(tilesPerClass) per class")
+        try image.writePNG(to: URL(fileURLWithPath: png))
+        try Output.line("wrote \(png) (\(image.width)x\(image.height))")
+        try Output.finish()
     }
 }
 
@@ -140,24 +135,23 @@ struct Convert: ParsableCommand {
             int64 class indices [N]: numpy.load reads them.
 
             Example:
-              seti-dist convert --from ~/seti/primary_small --to data/seti-npy --format npy
+              seti-dist convert --data ~/seti/primary_small --out data/seti-npy --format npy
             """)
 
     @Option(help: "Input data folder.")
-    var from: String
+    var data: String
 
     @Option(help: "Output data folder.")
-    var to: String
+    var out: String
 
-    @Option(help: "Output format: npy or csv.")
-    var format: String = "npy"
+    @Option(help: "Output format.")
+    var format: DataFolder.Format = .npy
 
     func run() throws {
-        guard let format = DataFolder.Format(rawValue: format) else { throw ValidationError("--format must be npy or csv") }
         for split in DataFolder.Split.allCases {
             let start = Date()
-            let set = try DataFolder.load(split, from: URL(fileURLWithPath: from))
-            try DataFolder.write(set, as: split, to: URL(fileURLWithPath: to), formats: [format])
+            let set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
+            try DataFolder.write(set, as: split, to: URL(fileURLWithPath: out), formats: [format])
             print("\(split.rawValue): \(set.count) spectrograms converted in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }
     }

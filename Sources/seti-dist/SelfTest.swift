@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SetiNet
+import SetiTraining
 import SwiftMPI
 
 /// `seti-dist selftest`: exercises every collective of the MPI wrapper on every rank

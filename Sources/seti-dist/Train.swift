@@ -40,97 +40,127 @@ struct Train: ParsableCommand {
 
     @Option(help: "Data folder in the public layout (default: the built-in simulated data).")
     var data: String?
-    @Option(help: "Simulated training samples per class when --data is not given.")
+    @Option(help: "Simulated training samples per class when --data is not given (1...100000).")
     var simulatedPerClass: Int?
     @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch.")
     var freshSimulation: Bool?
-    @Option(help: "Named recipe: standard (the default) or keras-seed (the course's, exactly).")
-    var recipe: String = "standard"
-    @Option(help: "JSON or YAML file setting any configuration fields (names as in OUT/config.json) over the recipe; flags override it.")
+    @Option(help: "Named recipe; flags and --config change it field by field.")
+    var recipe: Recipe = .standard
+    @Option(help: "JSON or YAML file setting configuration fields (flag names such as lr or global-batch, or the nested names of OUT/config.json) over the recipe; flags override it.")
     var config: String?
-    @Option(help: "Epochs.") var epochs: Int?
-    @Option(help: "Samples per optimizer step, all ranks together.") var globalBatch: Int?
+    @Flag(help: "Print the configuration the flags, file and recipe give, and exit.")
+    var printConfig = false
+    @Option(help: "Epochs (1...1000000).") var epochs: Int?
+    @Option(help: "Samples per optimizer step, all ranks together (1...65536).") var globalBatch: Int?
     @Option(help: "Samples per rank per step (sets the global batch to ranks x this).") var batchPerRank: Int?
-    @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer: String?
-    @Option(help: "Initial learning rate.") var lr: Double?
-    @Option(help: "Schedule: exponential, step, cosine or constant.") var schedule: String?
-    @Option(help: "Steps per decay (exponential, step) or decay length (cosine).") var decaySteps: Int?
-    @Option(help: "Decay factor (exponential, step) or final fraction (cosine).") var decayRate: Double?
+    @Option(help: "Optimizer.") var optimizer: TrainConfig.OptimizerChoice?
+    @Option(help: "Initial learning rate (> 0).") var lr: Double?
+    @Option(help: "Learning-rate decay.") var schedule: ScheduleKind?
+    @Option(help: "Steps per decay (exponential, step) or decay length (cosine); >= 1.") var decaySteps: Int?
+    @Option(help: "Decay factor (exponential, step) or final fraction 0...1 (cosine).") var decayRate: Double?
     @Flag(inversion: .prefixedNo, help: "Staircase exponential decay.") var staircase: Bool?
     @Option(help: "Linear warm-up steps.") var warmupSteps: Int?
     @Flag(help: "Linear scaling rule: lr x global batch / 32.") var scaleLr = false
     @Option(help: "ReduceLROnPlateau patience in epochs (0 = off).") var plateauPatience: Int?
-    @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Double?
+    @Option(help: "ReduceLROnPlateau factor (between 0 and 1).") var plateauFactor: Double?
     @Flag(inversion: .prefixedNo, help: "Random horizontal (frequency) flips.") var hflip: Bool?
     @Flag(inversion: .prefixedNo, help: "Random vertical (time) flips.") var vflip: Bool?
-    @Option(help: "Random frequency shift, as a fraction of the width.") var shift: Double?
-    @Option(help: "Fill for shifted channels: wrap, nearest or constant.") var fill: String?
-    @Option(help: "Additive Gaussian noise (standard deviation).") var noise: Float?
+    @Option(help: "Random frequency shift, as a fraction of the width (0...0.5).") var shift: Double?
+    @Option(help: "Fill for shifted channels.") var fill: Augmentation.Fill?
+    @Option(help: "Additive Gaussian noise, standard deviation (0...1).") var noise: Float?
     @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them).") var dropout: Bool?
     @Option(help: "Seed for weights, shuffles, augmentation and dropout.") var seed: UInt64?
-    @Flag(inversion: .prefixedNo, help: "Overlap the gradient allreduce with backward.") var overlap: Bool?
-    @Option(help: "Gradient allreduce: hierarchical (shared memory within a machine, MPI among machines) or mpi (plain MPI_Allreduce).")
-    var allreduce: String?
+    @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap: Bool?
+    @Option(help: ArgumentHelp("Gradient exchange.", discussion: AllreduceMethod.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
+    var allreduce: AllreduceMethod?
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
     @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages).")
     var batchNormEstimationBatches: Int?
-    @Option(help: "Checkpoint monitor: val_loss, val_accuracy, loss, accuracy.") var monitor: String?
-    @Option(help: "Monitor mode: min, max or auto.") var mode: String?
-    @Option(help: "Output folder.") var out: String = "runs/seti"
-    @Flag(help: "Continue from OUT/last.safetensors.") var resume = false
+    @Option(help: "Quantity that picks the best checkpoint and that early stopping watches.") var monitor: TrainConfig.Monitor?
+    @Option(help: "Whether the monitored quantity should fall or rise (auto: rise for accuracies).") var mode: TrainConfig.MonitorMode?
+    @Option(help: "EarlyStopping: stop after this many epochs without improvement (0 = off).") var earlyStoppingPatience: Int?
+    @Option(help: "Smallest change of the monitored quantity that counts as an improvement.") var minDelta: Double?
+    @Option(help: "Output folder (must not hold another run, unless --resume or --overwrite).") var out: String = "runs/seti"
+    @Flag(help: "Continue the run in --out from its last.safetensors, exactly (same flags; --epochs may grow).") var resume = false
+    @Flag(help: "Replace the run already in --out.") var overwrite = false
+    @Option(help: "Start a new run from this checkpoint's weights (fine-tuning).") var initFrom: String?
+    @Flag(help: "With --init-from: initialize the last layer afresh (another class count).") var newHead = false
+
+    func validate() throws {
+        if resume && (overwrite || initFrom != nil) { throw ValidationError("--resume continues a run; it cannot be combined with --overwrite or --init-from") }
+        if newHead && initFrom == nil { throw ValidationError("--new-head needs --init-from CHECKPOINT") }
+        if let batchPerRank, !(1...65_536).contains(batchPerRank) { throw ValidationError("--batch-per-rank \(batchPerRank): allowed 1...65536") }
+        if batchPerRank != nil && globalBatch != nil { throw ValidationError("give --global-batch or --batch-per-rank, not both") }
+        _ = try makeConfig()
+    }
 
     func run() throws {
-        let config = try makeConfig()
+        let base = try makeConfig()
+        if printConfig {
+            print(base.prettyJSON)
+            return
+        }
+        let folder = RunFolder(URL(fileURLWithPath: out))
+        let start: TrainingStart = resume ? .resume : initFrom.map { .weights(from: URL(fileURLWithPath: $0).standardizedFileURL, newHead: newHead) } ?? .fresh
         Job.run { job in
-            var config = config
-            if let b = batchPerRank { config.globalBatch = b * job.world.size }
-            let trainer = try Trainer(config: config, world: job.world, outputFolder: URL(fileURLWithPath: out), resume: resume)
-            let start = Date()
+            var config = base
+            if let b = batchPerRank {
+                config.globalBatch = b * job.world.size
+                try job.world.together { try config.validate() }
+            }
+            try job.world.onRoot { try folder.open(for: resume ? .resume : .new(overwrite: overwrite)) }
+            let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
+            let progress = TrainingProgress()
+            trainer.onEvent = progress.handle
+            let began = Date()
             try trainer.run()
-            guard job.world.isRoot else { return }
-            let records = try EpochRecord.read(trainer.logURL)
-            try curves(records).writePNG(to: trainer.outputFolder.appendingPathComponent("curves.png"))
-            try Checkpoint.load(trainer.bestURL, into: trainer.network)
-            let evaluation = Trainer.evaluate(trainer.network, on: trainer.validation, range: 0..<trainer.validation.count)
-            try renderConfusionMatrix(evaluation.confusion, classNames: trainer.validation.classNames,
-                                      heading: "best checkpoint on validation: accuracy \(String(format: "%.4f", evaluation.accuracy))")
-                .writePNG(to: trainer.outputFolder.appendingPathComponent("confusion.png"))
-            print(String(format: "done in %.1f s; best checkpoint: val_accuracy %.4f, val_loss %.4f -> %@",
-                         Date().timeIntervalSince(start), evaluation.accuracy, evaluation.loss, trainer.bestURL.path))
+            try job.world.onRoot {
+                let records = try EpochRecord.read(folder.metrics)
+                try curves(records).writePNG(to: folder.curves)
+                try Checkpoint.restore(folder.best, into: trainer.network)
+                let evaluation = Evaluator.evaluate(trainer.network, on: trainer.validation)
+                try renderConfusionMatrix(evaluation.confusion, classNames: trainer.validation.classNames,
+                                          heading: "best checkpoint on validation: accuracy \(String(format: "%.4f", evaluation.accuracy))")
+                    .writePNG(to: folder.confusion)
+                print(String(format: "done in %.1f s; best checkpoint: val_accuracy %.4f, val_loss %.4f -> %@",
+                             Date().timeIntervalSince(began), evaluation.accuracy, evaluation.loss, folder.best.path))
+            }
         }
     }
 
-    /// Recipe, then --config file, then flags.
+    /// Recipe, then --config file, then flags; validated, with the data folder absolute.
     func makeConfig() throws -> TrainConfig {
-        guard var c = TrainConfig.recipes[recipe] else {
-            throw ValidationError("unknown --recipe '\(recipe)': use \(TrainConfig.recipes.keys.sorted().joined(separator: " or "))")
-        }
+        var c = recipe.config
         if let path = config {
             do { c = try c.merging(file: URL(fileURLWithPath: path)) } catch let error as ConfigFileError {
                 throw ValidationError(error.description)
             }
         }
         if let data { c.data = data }
+        if let folder = c.data { c.data = URL(fileURLWithPath: folder).standardizedFileURL.path }
         if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
         if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
         if let epochs { c.epochs = epochs }
         if let globalBatch { c.globalBatch = globalBatch }
-        if let optimizer {
-            guard let o = TrainConfig.OptimizerChoice(rawValue: optimizer) else { throw ValidationError("--optimizer must be adam or sgd") }
-            c.optimizer = o
-        }
+        if let optimizer { c.optimizer = optimizer }
         if let lr { c.schedule.initial = lr }
         if let schedule {
             let steps = decaySteps ?? 5, rate = decayRate ?? 0.96
             switch schedule {
-            case "exponential": c.schedule.decay = .exponential(decaySteps: steps, rate: rate, staircase: staircase ?? true)
-            case "step": c.schedule.decay = .step(every: steps, factor: rate)
-            case "cosine": c.schedule.decay = .cosine(decaySteps: steps, alpha: decayRate ?? 0)
-            case "constant": c.schedule.decay = .constant
-            default: throw ValidationError("--schedule must be exponential, step, cosine or constant")
+            case .exponential: c.schedule.decay = .exponential(decaySteps: steps, rate: rate, staircase: staircase ?? true)
+            case .step: c.schedule.decay = .step(every: steps, factor: rate)
+            case .cosine: c.schedule.decay = .cosine(decaySteps: steps, alpha: decayRate ?? 0)
+            case .constant: c.schedule.decay = .constant
             }
-        } else if case .exponential(let s, let r, let st) = c.schedule.decay {
-            c.schedule.decay = .exponential(decaySteps: decaySteps ?? s, rate: decayRate ?? r, staircase: staircase ?? st)
+        } else {
+            switch c.schedule.decay {
+            case .exponential(let s, let r, let st):
+                c.schedule.decay = .exponential(decaySteps: decaySteps ?? s, rate: decayRate ?? r, staircase: staircase ?? st)
+            case .step(let s, let r): c.schedule.decay = .step(every: decaySteps ?? s, factor: decayRate ?? r)
+            case .cosine(let s, let a): c.schedule.decay = .cosine(decaySteps: decaySteps ?? s, alpha: decayRate ?? a)
+            case .constant:
+                if decaySteps != nil || decayRate != nil { throw ValidationError("--decay-steps and --decay-rate need a decaying --schedule") }
+            }
         }
         if let warmupSteps { c.schedule.warmupSteps = warmupSteps }
         if scaleLr { c.scaleLearningRate = true }
@@ -139,31 +169,19 @@ struct Train: ParsableCommand {
         if let hflip { c.augmentation.horizontalFlip = hflip }
         if let vflip { c.augmentation.verticalFlip = vflip }
         if let shift { c.augmentation.frequencyShift = shift }
-        if let fill {
-            guard let f = Augmentation.Fill(rawValue: fill) else { throw ValidationError("--fill must be wrap, nearest or constant") }
-            c.augmentation.fill = f
-        }
+        if let fill { c.augmentation.fill = fill }
         if let noise { c.augmentation.noise = noise }
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
         if let overlap { c.overlap = overlap }
-        if let allreduce {
-            guard let method = AllreduceMethod(rawValue: allreduce) else { throw ValidationError("--allreduce must be hierarchical or mpi") }
-            c.allreduce = method
-        }
+        if let allreduce { c.allreduce = allreduce }
         if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
         if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
-        if let monitor {
-            guard ["val_loss", "val_accuracy", "loss", "accuracy"].contains(monitor) else { throw ValidationError("--monitor must be val_loss, val_accuracy, loss or accuracy") }
-            c.monitor = monitor
-        }
-        if let mode {
-            guard ["min", "max", "auto"].contains(mode) else { throw ValidationError("--mode must be min, max or auto") }
-            c.mode = mode
-        }
-        guard c.epochs > 0, c.globalBatch > 0, (batchPerRank ?? 1) > 0, c.simulatedPerClass > 0 else {
-            throw ValidationError("epochs, batch sizes and sample counts must be positive")
-        }
+        if let monitor { c.monitor = monitor }
+        if let mode { c.mode = mode }
+        if let earlyStoppingPatience { c.earlyStoppingPatience = earlyStoppingPatience }
+        if let minDelta { c.minDelta = minDelta }
+        do { try c.validate() } catch { throw ValidationError("\(error)") }
         return c
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SetiNet
+import SetiTraining
 import XCTest
 
 /// `seti-dist train` as users run it, under mpirun: N ranks equal one process, a resumed
@@ -142,6 +143,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--no-overlap"])
     }
 
+    /// Plain MPI with overlap: non-blocking bucketed allreduces started during backward.
+    func testTwoRanksWithOverlappedMPIAllreduceMatchOneProcess() throws {
+        try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--overlap"])
+    }
+
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
         let common = ["--simulated-per-class", "8", "--global-batch", "8", "--seed", "3", "--shift", "0.1"]
         let full = try train(np: 2, "full", common + ["--epochs", "2"])
@@ -160,11 +166,10 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         let run = try train(np: 2, "eval", ["--simulated-per-class", "12", "--global-batch", "8", "--epochs", "2"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let best = dir.appendingPathComponent("eval/best.safetensors")
-        let meta = try Safetensors(contentsOf: best).metadata
-        let metrics = try JSONSerialization.jsonObject(with: Data(meta["metrics"]!.utf8)) as! [String: Any]
+        let metrics = try XCTUnwrap(try Checkpoint.read(best).metadata.metrics)
         let evaluation = try MPIRun.run(np: nil, ["evaluate", "--checkpoint", best.path, "--png", dir.appendingPathComponent("cm.png").path])
         XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
-        XCTAssertTrue(evaluation.stdout.contains(String(format: "accuracy %.4f", metrics["val_accuracy"] as! Double)), evaluation.stdout)
+        XCTAssertTrue(evaluation.stdout.contains(String(format: "accuracy %.4f", metrics.val_accuracy)), evaluation.stdout)
         XCTAssertTrue(evaluation.stdout.contains("precision    recall  f1-score   support"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cm.png").path))
         for file in ["curves.png", "confusion.png", "metrics.jsonl", "config.json", "last.safetensors"] {
@@ -178,7 +183,7 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         XCTAssertNotEqual(result.status, 124, "timed out: the job hung")
         let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("seti-dist: error") }
         XCTAssertEqual(messages.count, 1, result.stderr)
-        XCTAssertTrue(messages.first?.contains("the loss became") ?? false, result.stderr)
+        XCTAssertTrue(messages.first?.contains("became") ?? false, result.stderr)
         XCTAssertTrue(messages.first?.lowercased().contains("nan") ?? false, result.stderr)
     }
 

@@ -78,7 +78,10 @@ public final class Network {
     private let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     private let convWorkspace: ConvWorkspace
     private let probs: UnsafeMutablePointer<Float>
-    private var input: UnsafePointer<Float>?
+    /// The last forward pass's input, copied: backward reads it after the caller's
+    /// buffer may have gone.
+    private let input: UnsafeMutablePointer<Float>
+    private var hasForward = false
     private var lastForward = ForwardOptions.inference
 
     /// Builds the network for batches of up to `maxBatch` samples and initializes its
@@ -139,6 +142,7 @@ public final class Network {
         scratch = (.allocate(capacity: maxBatch * largest), .allocate(capacity: maxBatch * largest))
         convWorkspace = ConvWorkspace(convShapes)
         probs = .allocate(capacity: maxBatch * spec.classes)
+        input = .allocate(capacity: maxBatch * spec.height * spec.width * spec.channels)
         initialize(seed: seed)
     }
 
@@ -151,6 +155,7 @@ public final class Network {
         masks.values.forEach { $0.deallocate() }
         scratch.0.deallocate(); scratch.1.deallocate()
         probs.deallocate()
+        input.deallocate()
     }
 
     /// Trainable parameters (and so gradients) of a model built from `spec`.
@@ -188,13 +193,15 @@ public final class Network {
     // MARK: Forward
 
     /// Runs the layers on `batch` samples at `input` (NHWC, batch x H x W x C) and returns
-    /// the logits (batch x classes). `input` must stay valid until ``backward(batch:gradientsReady:)``.
+    /// the logits (batch x classes). The input is copied, so the caller's buffer need only
+    /// live for the call.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int, options: ForwardOptions) -> UnsafePointer<Float> {
         precondition(batch > 0 && batch <= maxBatch, "batch \(batch) outside 1...\(maxBatch)")
-        self.input = input
+        self.input.update(from: input, count: batch * inputSize)
+        hasForward = true
         lastForward = options
-        var x = input
+        var x = UnsafePointer(self.input)
         let p = parameters.baseAddress!, st = state.baseAddress!
         for (i, layer) in layers.enumerated() {
             let out = outputs[i]
@@ -264,7 +271,8 @@ public final class Network {
     /// the range of the gradient buffer that is now final, last layer first, so the
     /// caller can start exchanging it while earlier layers are still computing.
     public func backward(batch: Int, gradientsReady: ((Range<Int>) -> Void)? = nil) {
-        guard let input else { preconditionFailure("backward called before forward") }
+        precondition(hasForward, "backward called before forward")
+        let input = UnsafePointer(self.input)
         var dout = UnsafeMutablePointer(scratch.0), dinp = scratch.1
         let p = parameters.baseAddress!, g = gradients.baseAddress!
         for i in stride(from: layers.count - 1, through: 0, by: -1) {

@@ -98,9 +98,10 @@ extension Network {
         return out
     }
 
-    /// Loads weights by Keras name. Every tensor of the model must be present with its shape.
-    public func importWeights(_ weights: [String: Safetensors.Tensor], source: String) throws {
-        for t in tensors {
+    /// Loads weights by Keras name. Every tensor of the model but those named in `except`
+    /// must be present with its shape.
+    public func importWeights(_ weights: [String: Safetensors.Tensor], source: String, except: Set<String> = []) throws {
+        for t in tensors where !except.contains(t.name) {
             guard let w = weights[t.name] else {
                 throw Safetensors.FormatError(description: "\(source): tensor \(t.name) is missing")
             }

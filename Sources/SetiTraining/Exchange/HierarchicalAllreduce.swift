@@ -1,5 +1,5 @@
-import CMPI
 import Foundation
+import SwiftMPI
 
 /// A sum-allreduce of one fixed-size `Float` buffer over all ranks, built for the
 /// gradient exchange: within a machine through MPI-3 shared memory, across machines with
@@ -41,8 +41,8 @@ public final class HierarchicalAllreduce {
     /// One rank per machine: the ranks whose local rank equals this one's.
     public let peers: Communicator
 
-    private let gradientSegments: SharedSegments
-    private let parameterSegments: SharedSegments?
+    private let gradientWindow: SharedMemoryWindow
+    private let parameterWindow: SharedMemoryWindow?
     /// The ranges of the current round, and of the last finished one (whose slices define
     /// which rank owns which elements).
     private var reduced: [Range<Int>] = []
@@ -60,17 +60,17 @@ public final class HierarchicalAllreduce {
     public init(world: Communicator, count: Int, node: Communicator? = nil, shareParameters: Bool = false) throws {
         self.node = try node ?? world.splitByNode()
         peers = try world.split(color: self.node.rank, key: world.rank)
-        gradientSegments = try SharedSegments(node: self.node, count: count)
-        buffer = gradientSegments.mine
+        gradientWindow = try SharedMemoryWindow(node: self.node, count: count)
+        buffer = gradientWindow.mine
         if shareParameters {
-            let segments = try SharedSegments(node: self.node, count: count, ownerOnly: true)
-            parameterSegments = segments
+            let segments = try SharedMemoryWindow(node: self.node, count: count, ownerOnly: true)
+            parameterWindow = segments
             parameters = segments.mine
         } else {
-            parameterSegments = nil
+            parameterWindow = nil
             parameters = nil
         }
-        try gradientSegments.barrier()
+        try gradientWindow.barrier()
     }
 
     deinit {
@@ -91,7 +91,7 @@ public final class HierarchicalAllreduce {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside the buffer")
         let mine = slice(range, node.rank)
         if node.size > 1 {
-            try gradientSegments.barrier()
+            try gradientWindow.barrier()
             sumSegments(mine)
         }
         reduced.append(range)
@@ -123,7 +123,7 @@ public final class HierarchicalAllreduce {
     /// so the buffer may be overwritten at once.
     public func finish() throws {
         try waitForReductions()
-        try copyOthersSlices(into: buffer, from: gradientSegments)
+        try copyOthersSlices(into: buffer, from: gradientWindow)
     }
 
     /// Waits for the cross-node parts and returns the slices this rank owns: there, and
@@ -137,8 +137,8 @@ public final class HierarchicalAllreduce {
     /// the parameters may be read. Also call it after writing the same values into the
     /// parameters on every rank (initialization, loading a checkpoint), before reading.
     public func shareParameters() throws {
-        guard let parameterSegments else { preconditionFailure("created without shareParameters") }
-        try parameterSegments.barrier()
+        guard let parameterWindow else { preconditionFailure("created without shareParameters") }
+        try parameterWindow.barrier()
     }
 
     /// Completes a buffer of which each rank holds its own slices only (an optimizer's
@@ -150,7 +150,7 @@ public final class HierarchicalAllreduce {
         for part in ownedSlices {
             (buffer.baseAddress! + part.lowerBound).update(from: values.baseAddress! + part.lowerBound, count: part.count)
         }
-        try copyOthersSlices(into: values, from: gradientSegments)
+        try copyOthersSlices(into: values, from: gradientWindow)
     }
 
     /// This rank's slices of the last round's ranges.
@@ -171,13 +171,13 @@ public final class HierarchicalAllreduce {
     /// Copies the slices of the last round that other local ranks own from their segments
     /// into `target`, between two barriers (all have written before; nobody overwrites
     /// before all have read).
-    private func copyOthersSlices(into target: UnsafeMutableBufferPointer<Float>, from segments: SharedSegments) throws {
+    private func copyOthersSlices(into target: UnsafeMutableBufferPointer<Float>, from segments: SharedMemoryWindow) throws {
         guard node.size > 1 else { return }
         try segments.barrier()
         for range in lastRound {
             for owner in 0..<node.size where owner != node.rank {
                 let part = slice(range, owner)
-                (target.baseAddress! + part.lowerBound).update(from: segments.all[owner] + part.lowerBound, count: part.count)
+                (target.baseAddress! + part.lowerBound).update(from: segments.segments[owner] + part.lowerBound, count: part.count)
             }
         }
         try segments.barrier()
@@ -196,7 +196,7 @@ public final class HierarchicalAllreduce {
     /// order, summed in place in this rank's segment.
     private func sumSegments(_ part: Range<Int>) {
         let out = buffer.baseAddress! + part.lowerBound
-        for (r, segment) in gradientSegments.all.enumerated() where r != node.rank {
+        for (r, segment) in gradientWindow.segments.enumerated() where r != node.rank {
             add(out, out, segment + part.lowerBound, count: part.count)
         }
     }
@@ -211,91 +211,5 @@ public final class HierarchicalAllreduce {
             o.storeBytes(of: sum, toByteOffset: v * width, as: SIMD8<Float>.self)
         }
         for i in (n / lanes * lanes)..<n { out[i] = a[i] + b[i] }
-    }
-}
-
-/// Calls `poll` every 200 microseconds on its own thread until stopped or until `poll`
-/// throws. Sleeping between polls keeps it from taking a core from the computation.
-private final class ProgressThread {
-    private let lock = NSLock()
-    private var stopping = false
-    private var error: Error?
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(poll: @escaping () throws -> Void) {
-        let thread = Thread { [self] in
-            while true {
-                lock.lock()
-                let stop = stopping
-                lock.unlock()
-                if stop { break }
-                do { try poll() } catch {
-                    lock.lock(); self.error = error; lock.unlock()
-                    break
-                }
-                usleep(200)
-            }
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Stops the thread, waits for it to end and returns the error that ended it, if any.
-    func stop() -> Error? {
-        lock.lock(); stopping = true; lock.unlock()
-        finished.wait()
-        lock.lock(); defer { lock.unlock() }
-        return error
-    }
-}
-
-/// One MPI-3 shared-memory window over a node: `count` floats per local rank, each rank
-/// able to read every other rank's segment directly; or, `ownerOnly`, one segment of
-/// `count` floats (local rank 0's) that all share.
-private final class SharedSegments {
-    let node: Communicator
-    /// Every local rank's segment, indexed by local rank.
-    let all: [UnsafeMutablePointer<Float>]
-    let mine: UnsafeMutableBufferPointer<Float>
-    private var window: MPI_Win?
-
-    init(node: Communicator, count: Int, ownerOnly: Bool = false) throws {
-        self.node = node
-        var info: MPI_Info? = nil
-        try check(MPI_Info_create(&info), "MPI_Info_create")
-        // Each segment on its owner's NUMA node rather than one contiguous block.
-        _ = MPI_Info_set(info, "alloc_shared_noncontig", "true")
-        var base: UnsafeMutableRawPointer? = nil
-        let status = MPI_Win_allocate_shared(
-            MPI_Aint(ownerOnly && node.rank > 0 ? 0 : max(count, 1) * MemoryLayout<Float>.stride),
-            Int32(MemoryLayout<Float>.stride), info, node.handle,
-            &base, &window)
-        _ = MPI_Info_free(&info)
-        try check(status, "MPI_Win_allocate_shared")
-        try check(MPI_Win_lock_all(Int32(MPI_MODE_NOCHECK), window), "MPI_Win_lock_all")
-        var all: [UnsafeMutablePointer<Float>] = []
-        for r in 0..<(ownerOnly ? 1 : node.size) {
-            var size: MPI_Aint = 0, unit: Int32 = 0
-            var pointer: UnsafeMutableRawPointer? = nil
-            try check(MPI_Win_shared_query(window, Int32(r), &size, &unit, &pointer), "MPI_Win_shared_query")
-            all.append(pointer!.assumingMemoryBound(to: Float.self))
-        }
-        self.all = all
-        mine = UnsafeMutableBufferPointer(start: all[ownerOnly ? 0 : node.rank], count: count)
-        if !ownerOnly || node.rank == 0 { mine.initialize(repeating: 0) }
-    }
-
-    deinit {
-        guard window != nil, !MPI.isFinalized else { return }
-        MPI_Win_unlock_all(window)
-        MPI_Win_free(&window)
-    }
-
-    /// A barrier that also orders memory: writes before it are visible to reads after it
-    /// on every local rank (the MPI-3 shared-memory idiom: sync, barrier, sync).
-    func barrier() throws {
-        try check(MPI_Win_sync(window), "MPI_Win_sync")
-        try node.barrier()
-        try check(MPI_Win_sync(window), "MPI_Win_sync")
     }
 }

@@ -1,0 +1,62 @@
+import Foundation
+import SetiNet
+
+/// A configuration value outside what training can run with, e.g.
+/// `lr = nan: allowed a finite number > 0`.
+public struct ConfigValueError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension TrainConfig {
+    /// Refuses values training cannot run with (non-finite numbers, zero divisors, sizes
+    /// that would overflow or exhaust memory), naming the value by its flag name, which is
+    /// also its config-file key, and the allowed range. Flags and config files both end here.
+    public func validate() throws {
+        func check<T: Comparable>(_ name: String, _ value: T, _ range: ClosedRange<T>, _ what: String = "") throws {
+            guard range.contains(value) else {
+                throw ConfigValueError("\(name) = \(value): allowed \(what.isEmpty ? "\(range.lowerBound)...\(range.upperBound)" : what)")
+            }
+        }
+        func positive(_ name: String, _ value: Double, max: Double = .greatestFiniteMagnitude) throws {
+            guard value.isFinite, value > 0, value <= max else {
+                throw ConfigValueError("\(name) = \(value): allowed a finite number > 0\(max < .greatestFiniteMagnitude ? " and <= \(max)" : "")")
+            }
+        }
+        func fraction(_ name: String, _ value: Double, _ range: ClosedRange<Double>) throws {
+            guard value.isFinite, range.contains(value) else {
+                throw ConfigValueError("\(name) = \(value): allowed \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
+        try check("epochs", epochs, 1...1_000_000)
+        try check("global-batch", globalBatch, 1...65_536)
+        try check("simulated-per-class", simulatedPerClass, 1...100_000)
+        try positive("lr", schedule.initial)
+        try check("warmup-steps", schedule.warmupSteps, 0...1_000_000_000)
+        switch schedule.decay {
+        case .constant:
+            break
+        case .exponential(let steps, let rate, _):
+            try check("decay-steps", steps, 1...1_000_000_000)
+            try positive("decay-rate", rate, max: 1e6)
+        case .step(let every, let factor):
+            try check("decay-steps", every, 1...1_000_000_000)
+            try positive("decay-rate", factor, max: 1e6)
+        case .cosine(let steps, let alpha):
+            try check("decay-steps", steps, 1...1_000_000_000)
+            try fraction("decay-rate", alpha, 0...1)
+        }
+        try check("plateau-patience", plateauPatience, 0...1_000_000)
+        guard plateauFactor.isFinite, plateauFactor > 0, plateauFactor < 1 else {
+            throw ConfigValueError("plateau-factor = \(plateauFactor): allowed a number > 0 and < 1")
+        }
+        try fraction("shift", augmentation.frequencyShift, 0...0.5)
+        try fraction("noise", Double(augmentation.noise), 0...1)
+        try fraction("fill-value", Double(augmentation.fillValue), 0...1)
+        try check("batch-norm-group-size", batchNormGroupSize, 0...globalBatch, "0...\(globalBatch) (the global batch)")
+        try check("batch-norm-estimation-batches", batchNormEstimationBatches, 0...100_000)
+        try check("early-stopping-patience", earlyStoppingPatience, 0...1_000_000)
+        guard minDelta.isFinite, minDelta >= 0 else { throw ConfigValueError("min-delta = \(minDelta): allowed a finite number >= 0") }
+        try model.validate()
+    }
+}

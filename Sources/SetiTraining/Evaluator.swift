@@ -1,0 +1,80 @@
+import Foundation
+import SetiData
+import SetiNet
+import SwiftMPI
+
+/// A model meeting data it was not built for: another image size or class count.
+public struct ModelDataMismatch: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Inference over spectrogram sets: what validation, `evaluate`, `predict` and `show` use.
+public enum Evaluator {
+    /// Throws unless `network` takes `set`'s images and, when `labelled`, predicts its
+    /// classes (same count; same names when `classNames` are known).
+    public static func checkCompatible(_ network: Network, with set: SpectrogramSet, classNames: [String]? = nil, labelled: Bool = true, source: String) throws {
+        let spec = network.spec
+        guard set.height == spec.height, set.width == spec.width, spec.channels == 1 else {
+            throw ModelDataMismatch(description: "\(source): the data hold \(set.height)x\(set.width) images, the model takes \(spec.height)x\(spec.width)x\(spec.channels)")
+        }
+        guard labelled else { return }
+        guard set.classNames.count == network.classes else {
+            throw ModelDataMismatch(description: "\(source): the data have \(set.classNames.count) classes (\(set.classNames.joined(separator: ", "))), the model predicts \(network.classes)")
+        }
+        if let classNames, classNames != set.classNames {
+            throw ModelDataMismatch(description: "\(source): the data's classes (\(set.classNames.joined(separator: ", "))) are not the model's (\(classNames.joined(separator: ", ")))")
+        }
+    }
+
+    /// Loss, accuracy and confusion over `range` of `set`, in batches of the network's
+    /// capacity; `predictions` gets each sample's index and class probabilities.
+    public static func evaluate(
+        _ network: Network, on set: SpectrogramSet, range: Range<Int>? = nil,
+        predictions: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
+    ) -> Evaluation {
+        let range = range ?? 0..<set.count
+        let k = network.classes
+        var result = Evaluation(classes: k)
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let b = min(network.maxBatch, range.upperBound - start)
+            let logits = set.images.withUnsafeBufferPointer {
+                network.forward($0.baseAddress! + start * set.pixels, batch: b, options: .inference)
+            }
+            let probs = network.probabilities(of: logits, batch: b)
+            for j in 0..<b {
+                let row = UnsafeBufferPointer(rebasing: probs[(j * k)..<((j + 1) * k)])
+                let label = Int(set.labels[start + j])
+                if label < k {
+                    result.confusion[label][argmax(row)] += 1
+                    result.lossSum -= Foundation.log(Double(max(row[label], 1e-30)))
+                }
+                predictions?(start + j, row)
+            }
+            result.count += b
+            start += b
+        }
+        return result
+    }
+
+    /// ``evaluate(_:on:range:predictions:)`` with each rank evaluating a contiguous slice,
+    /// summed over `world`; inference is per sample, so the result equals one process's.
+    public static func evaluate(_ network: Network, on set: SpectrogramSet, world: Communicator) throws -> Evaluation {
+        let slice = EpochPlan.evaluationSlice(count: set.count, ranks: world.size, rank: world.rank)
+        var local = evaluate(network, on: set, range: slice)
+        let k = network.classes
+        var counts = [Int64(local.count)] + local.confusion.flatMap { $0.map(Int64.init) }
+        try world.allreduce(&counts, op: .sum)
+        local.lossSum = try world.allreduce(local.lossSum, op: .sum)
+        local.count = Int(counts[0])
+        local.confusion = (0..<k).map { r in (0..<k).map { Int(counts[1 + r * k + $0]) } }
+        return local
+    }
+
+    /// The index of the largest value; NaNs never win, and an all-NaN row gives 0.
+    public static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        for i in values.indices where values[i] > values[best] || (values[best].isNaN && !values[i].isNaN) { best = i }
+        return best
+    }
+}

@@ -1,0 +1,46 @@
+import SetiNet
+import SwiftMPI
+
+/// `--allreduce hierarchical`: ``HierarchicalAllreduce`` with a sharded update. The ranks
+/// of a machine hold one parameter copy in shared memory; each sums its slices of every
+/// bucket over the machine's ranks (and across machines with MPI), updates only those
+/// slices, and a barrier publishes the result. No gradient or parameter is copied, and the
+/// optimizer's work is split over the machine's ranks.
+final class HierarchicalReducer: GradientReducer {
+    var parameters: UnsafeMutableBufferPointer<Float> { shared.parameters! }
+    var gradients: UnsafeMutableBufferPointer<Float> { shared.buffer }
+    private let shared: HierarchicalAllreduce
+    private let overlap: Bool
+    private var buckets: GradientBuckets
+
+    /// Collective over `world`.
+    init(world: Communicator, count: Int, overlap: Bool, bucketFloats: Int = 4 << 20) throws {
+        shared = try HierarchicalAllreduce(world: world, count: count, shareParameters: true)
+        self.overlap = overlap
+        buckets = GradientBuckets(minimumFloats: bucketFloats)
+    }
+
+    func gradientsReady(_ range: Range<Int>) throws {
+        guard overlap else { return }
+        if let bucket = buckets.add(range) { try shared.reduce(bucket) }
+        try shared.progress()
+    }
+
+    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+        if overlap {
+            if let rest = buckets.takeRest() { try shared.reduce(rest) }
+        } else {
+            try shared.reduce(0..<gradients.count)
+        }
+        update(try shared.finishOwned())
+        try shared.shareParameters()
+    }
+
+    func parametersWritten() throws {
+        try shared.shareParameters()
+    }
+
+    func completeState(of optimizer: Optimizer) throws {
+        for slot in optimizer.slots { try shared.gatherOwned(slot.values) }
+    }
+}

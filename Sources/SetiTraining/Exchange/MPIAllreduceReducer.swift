@@ -1,0 +1,60 @@
+import SetiNet
+import SwiftMPI
+
+/// `--allreduce mpi`: the gradients summed by MPI allreduce over all ranks. With overlap,
+/// each bucket's non-blocking allreduce starts as soon as backward has finished its layers
+/// (the 134 MB dense gradient first) and runs while the convolutions' backward computes;
+/// without, one blocking allreduce after backward. Every rank then applies the whole update.
+final class MPIAllreduceReducer: GradientReducer {
+    let parameters: UnsafeMutableBufferPointer<Float>
+    let gradients: UnsafeMutableBufferPointer<Float>
+    private let world: Communicator
+    private let overlap: Bool
+    private var buckets: GradientBuckets
+    private var pending: [AllreduceRequest] = []
+
+    init(world: Communicator, count: Int, overlap: Bool, bucketFloats: Int = 4 << 20) {
+        self.world = world
+        self.overlap = overlap
+        buckets = GradientBuckets(minimumFloats: bucketFloats)
+        parameters = .allocate(capacity: count)
+        parameters.initialize(repeating: 0)
+        gradients = .allocate(capacity: count)
+        gradients.initialize(repeating: 0)
+    }
+
+    deinit {
+        // An unfinished request must complete before its buffer goes.
+        for request in pending { try? request.wait() }
+        parameters.deallocate()
+        gradients.deallocate()
+    }
+
+    func gradientsReady(_ range: Range<Int>) throws {
+        guard overlap, world.size > 1 else { return }
+        if let bucket = buckets.add(range) { try start(bucket) }
+        // OpenMPI progresses non-blocking collectives inside MPI calls.
+        for request in pending { try request.test() }
+    }
+
+    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+        if world.size > 1 {
+            if overlap {
+                if let rest = buckets.takeRest() { try start(rest) }
+                for request in pending { try request.wait() }
+                pending.removeAll()
+            } else {
+                try world.allreduce(gradients, op: .sum)
+            }
+        }
+        update([0..<gradients.count])
+    }
+
+    func parametersWritten() throws {}
+
+    func completeState(of optimizer: Optimizer) throws {}
+
+    private func start(_ bucket: Range<Int>) throws {
+        pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[bucket]), op: .sum))
+    }
+}

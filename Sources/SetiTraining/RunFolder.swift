@@ -1,0 +1,91 @@
+import Foundation
+
+/// A training run's output folder and its files. One run owns a folder at a time: an
+/// exclusive lock (flock on OUT/.lock, released by the kernel when the process ends, even
+/// on kill -9) refuses a second trainer, and a new run refuses a folder that already
+/// holds a run unless told to resume it or to overwrite it.
+public final class RunFolder {
+    public enum Intent: Sendable {
+        /// A new run: the folder must be empty of run files, or `overwrite` removes them.
+        case new(overwrite: Bool)
+        /// Continue the run whose last.safetensors is in the folder.
+        case resume
+    }
+
+    public let url: URL
+    private var lockDescriptor: Int32 = -1
+
+    public init(_ url: URL) { self.url = url.standardizedFileURL }
+
+    deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
+
+    public var best: URL { url.appendingPathComponent("best.safetensors") }
+    public var last: URL { url.appendingPathComponent("last.safetensors") }
+    public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
+    public var config: URL { url.appendingPathComponent("config.json") }
+    public var curves: URL { url.appendingPathComponent("curves.png") }
+    public var confusion: URL { url.appendingPathComponent("confusion.png") }
+    public var tensorBoard: URL { url.appendingPathComponent("tensorboard") }
+    private var lockFile: URL { url.appendingPathComponent(".lock") }
+
+    /// The files a run writes; what `overwrite` removes and what makes a folder "used".
+    private var runFiles: [URL] { [best, last, metrics, config, curves, confusion, tensorBoard] }
+
+    /// Creates and locks the folder, clears temporaries a killed run left, and checks it
+    /// suits `intent`. Throws one line naming the folder and the way out.
+    public func open(for intent: Intent) throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw RunFolderError("\(url.path): cannot create the output folder (\(error.localizedDescription))")
+        }
+        try lock()
+        AtomicFile.removeStaleTemporaries(in: url)
+        let used = runFiles.filter { FileManager.default.fileExists(atPath: $0.path) }
+        switch intent {
+        case .new(let overwrite):
+            guard !used.isEmpty else { return }
+            guard overwrite else {
+                throw RunFolderError("\(url.path) already holds a run (\(used.map(\.lastPathComponent).joined(separator: ", "))): pass --resume to continue it, --overwrite to replace it, or another --out")
+            }
+            for file in used { try? FileManager.default.removeItem(at: file) }
+        case .resume:
+            guard FileManager.default.fileExists(atPath: last.path) else {
+                throw RunFolderError("\(url.path): nothing to resume (no last.safetensors); drop --resume to start a new run")
+            }
+        }
+    }
+
+    /// Keeps the first `epochs` records of metrics.jsonl (a resumed run continues after
+    /// its checkpoint's epoch; later lines belong to epochs it will train again).
+    public func truncateLog(toEpochs epochs: Int) throws {
+        guard FileManager.default.fileExists(atPath: metrics.path) else { return }
+        let records = (try? EpochRecord.read(metrics)) ?? []
+        let kept = records.filter { $0.epoch <= epochs }
+        guard kept.count != records.count else { return }
+        var data = Data()
+        for record in kept { data += try JSONLines.encode(record) + Data("\n".utf8) }
+        try AtomicFile.write(data, to: metrics)
+    }
+
+    private func lock() throws {
+        let fd = Glibc.open(lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunFolderError("\(lockFile.path): cannot create the lock file (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var holder = [UInt8](repeating: 0, count: 256)
+            let n = read(fd, &holder, holder.count)
+            close(fd)
+            let who = n > 0 ? String(decoding: holder[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            throw RunFolderError("\(url.path) is in use by another seti-dist run (\(who)); wait for it or choose another --out")
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let text = "pid \(getpid()) on \(String(cString: host))\n"
+        _ = ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        lockDescriptor = fd
+    }
+}
+
+public struct RunFolderError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

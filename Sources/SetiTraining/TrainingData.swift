@@ -1,0 +1,19 @@
+import Foundation
+import SetiData
+
+extension TrainConfig {
+    /// The run's training and validation sets: the data folder's, or the simulated ones.
+    public func loadData() throws -> (train: SpectrogramSet, validation: SpectrogramSet) {
+        if let folder = data {
+            let url = URL(fileURLWithPath: folder)
+            let sets = (try DataFolder.load(.train, from: url), try DataFolder.load(.validation, from: url))
+            guard sets.0.classNames == sets.1.classNames else {
+                throw DataError("\(folder): the training data have \(sets.0.classNames.count) classes, the validation data \(sets.1.classNames.count)")
+            }
+            return sets
+        }
+        let simulator = Simulator(seed: seed)
+        return (simulator.generate(perClass: simulatedPerClass, split: .train),
+                simulator.generate(perClass: max(1, simulatedPerClass / 4), split: .validation))
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import SetiData
+import SetiTraining
+
+// Every choice a flag offers is an enum of the libraries; these conformances let
+// ArgumentParser parse them, list them in --help and refuse anything else.
+extension Recipe: ExpressibleByArgument {}
+extension AllreduceMethod: ExpressibleByArgument {}
+extension TrainConfig.OptimizerChoice: ExpressibleByArgument {}
+extension TrainConfig.Monitor: ExpressibleByArgument {}
+extension TrainConfig.MonitorMode: ExpressibleByArgument {}
+extension Augmentation.Fill: ExpressibleByArgument {}
+extension DataFolder.Split: ExpressibleByArgument {}
+extension DataFolder.Format: ExpressibleByArgument {}
+
+/// The learning-rate decays `--schedule` names (the payloads come from --decay-steps and
+/// --decay-rate).
+enum ScheduleKind: String, CaseIterable, ExpressibleByArgument {
+    case exponential, step, cosine, constant
+}

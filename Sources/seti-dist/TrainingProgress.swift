@@ -1,0 +1,59 @@
+import Foundation
+import SetiTraining
+
+/// Rank 0's terminal output for `train`: the start line, a live progress line with ETA,
+/// Keras-style epoch lines and checkpoint notes, from the trainer's events.
+final class TrainingProgress {
+    /// Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output goes
+    /// to a file, so only a process started without mpirun trusts isatty; otherwise a plain
+    /// line every tenth of the epoch keeps logs readable.
+    private let terminal = isatty(1) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
+    private var lastPrinted = 0
+    private var lineOpen = false
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case .started(let s):
+            var line = "seti-dist train: \(s.trainingSamples) training and \(s.validationSamples) validation spectrograms, \(s.ranks) rank(s) x batch \(s.batchPerRank) = global batch \(s.globalBatch), \(s.blasThreads) BLAS thread(s) per rank"
+            if let from = s.initialWeights { line += "; weights from \(from)" }
+            if s.firstEpoch > 0 { line += "; resuming after epoch \(s.firstEpoch) of \(s.epochs)" }
+            say(line)
+        case .step(let epoch, let epochs, let step, let steps, let loss, let samples, let elapsed):
+            if step == 1 { lastPrinted = 0 }
+            let rate = Double(samples) / max(elapsed, 1e-9)
+            let eta = elapsed / Double(step) * Double(steps - step)
+            let text = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f samples/s  ETA %@",
+                              epoch, epochs, step, steps, loss, rate, Self.clock(eta))
+            if terminal {
+                print("\r" + text, terminator: "\u{1B}[K")
+                lineOpen = true
+                fflush(stdout)
+            } else if step == steps || step - lastPrinted >= max(1, steps / 10) {
+                say(text)
+                lastPrinted = step
+            }
+        case .epochEnded(let r, let epochs):
+            say(String(format: "Epoch %d/%d - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f - lr: %.3g",
+                       r.epoch, epochs, r.seconds, r.samples_per_second, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.lr))
+        case .learningRateReduced(let factor, let scale):
+            say("  val_loss has not improved: learning rate x\(factor) (now x\(scale) of the schedule)")
+        case .bestSaved(let url, let monitor, let value):
+            say("  \(monitor.rawValue) improved to \(String(format: "%.4f", value)): saved \(url.path)")
+        case .stoppedEarly(let epoch, let patience):
+            say("  early stopping after epoch \(epoch): no improvement in \(patience) epoch(s)")
+        }
+    }
+
+    /// A whole line, after clearing a live progress line.
+    private func say(_ text: String) {
+        if lineOpen { print("\r", terminator: "\u{1B}[K"); lineOpen = false }
+        print(text)
+        fflush(stdout)
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

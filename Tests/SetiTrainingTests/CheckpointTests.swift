@@ -1,0 +1,112 @@
+import Foundation
+import SetiData
+import SetiNet
+@testable import SetiTraining
+import XCTest
+
+/// Checkpoints and run folders: typed metadata that round-trips, untrusted files refused
+/// with one line, one run per folder.
+final class CheckpointTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    /// A small model, so the tests write kilobytes, not the SETI CNN's 134 MB.
+    private let spec = ModelSpec(height: 8, width: 8, channels: 1, layers: [
+        .conv2D(filters: 2, kernel: 3), .batchNorm, .relu, .maxPool(size: 2), .flatten, .dense(units: 4),
+    ])
+
+    private func metadata(_ network: Network) -> CheckpointMetadata {
+        var config = TrainConfig()
+        config.model = spec
+        return CheckpointMetadata(model: spec, classNames: SignalClass.classic.map(\.rawValue), config: config, epoch: 3, step: 150,
+                                  metrics: nil, callbacks: CallbackState(config))
+    }
+
+    func testMetadataAndWeightsRoundTrip() throws {
+        let network = Network(spec: spec, maxBatch: 2, seed: 5)
+        let optimizer = Adam(parameterCount: network.parameters.count)
+        optimizer.restore(iterations: 150)
+        let url = dir.appendingPathComponent("last.safetensors")
+        try Checkpoint.save(network: network, optimizer: optimizer, metadata: metadata(network), to: url)
+        var expected = metadata(network)
+        expected.optimizerIterations = 150
+        XCTAssertEqual(try Checkpoint.read(url).metadata, expected)
+        let (loaded, _) = try Checkpoint.loadNetwork(url, maxBatch: 1)
+        XCTAssertEqual(Array(loaded.parameters), Array(network.parameters))
+        let other = Adam(parameterCount: network.parameters.count)
+        try Checkpoint.restore(url, into: Network(spec: spec, maxBatch: 1, seed: 9), optimizer: other)
+        XCTAssertEqual(other.iterations, 150)
+    }
+
+    func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
+        let network = Network(spec: spec, maxBatch: 1, seed: 5)
+        network.parameters[3] = .nan
+        let url = dir.appendingPathComponent("nan.safetensors")
+        try Checkpoint.save(network: network, optimizer: nil, metadata: metadata(network), to: url)
+        XCTAssertThrowsError(try Checkpoint.loadNetwork(url, maxBatch: 1)) {
+            XCTAssertTrue("\($0)".contains("tensor conv2d/kernel holds nan at element 3"), "\($0)")
+        }
+    }
+
+    func testAPlainSafetensorsFileIsNotACheckpoint() throws {
+        let url = dir.appendingPathComponent("plain.safetensors")
+        try Safetensors(tensors: ["x": .init(shape: [1], values: [1])]).serialized().write(to: url)
+        XCTAssertThrowsError(try Checkpoint.read(url)) { XCTAssertTrue("\($0)".contains("not a seti-dist checkpoint"), "\($0)") }
+    }
+
+    func testASecondRunFolderOnALockedFolderIsRefusedNamingTheHolder() throws {
+        let folder = RunFolder(dir.appendingPathComponent("run"))
+        try folder.open(for: .new(overwrite: false))
+        XCTAssertThrowsError(try RunFolder(folder.url).open(for: .new(overwrite: false))) {
+            XCTAssertTrue("\($0)".contains("is in use by another seti-dist run (pid \(getpid())"), "\($0)")
+        }
+        withExtendedLifetime(folder) {}
+    }
+
+    func testAUsedFolderNeedsResumeOrOverwrite() throws {
+        let url = dir.appendingPathComponent("used")
+        do {
+            let first = RunFolder(url)
+            try first.open(for: .new(overwrite: false))
+            try Data("{}\n".utf8).write(to: first.metrics)
+        }
+        XCTAssertThrowsError(try RunFolder(url).open(for: .new(overwrite: false))) {
+            XCTAssertTrue("\($0)".contains("already holds a run (metrics.jsonl): pass --resume"), "\($0)")
+        }
+        XCTAssertThrowsError(try RunFolder(url).open(for: .resume)) {
+            XCTAssertTrue("\($0)".contains("nothing to resume"), "\($0)")
+        }
+        let replaced = RunFolder(url)
+        try replaced.open(for: .new(overwrite: true))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: replaced.metrics.path))
+    }
+
+    func testStaleTemporariesAreRemovedAndTheLogIsCutBackOnResume() throws {
+        let url = dir.appendingPathComponent("resumed")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let stale = url.appendingPathComponent(".last.safetensors.tmp-12345")
+        try Data(count: 1000).write(to: stale)
+        let folder = RunFolder(url)
+        try Data().write(to: folder.last)
+        for epoch in 1...3 {
+            try JSONLines.append(EpochRecord(epoch: epoch, step: epoch, loss: 1, accuracy: 0, val_loss: 1, val_accuracy: 0, lr: 0, seconds: 1, samples_per_second: 1), to: folder.metrics)
+        }
+        try folder.open(for: .resume)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+        try folder.truncateLog(toEpochs: 2)
+        XCTAssertEqual(try EpochRecord.read(folder.metrics).map(\.epoch), [1, 2])
+    }
+
+    func testAFailedWriteNamesTheFileAndLeavesTheOldOne() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        XCTAssertThrowsError(try JSONLines.append(["a": 1], to: URL(fileURLWithPath: "/dev/full"))) {
+            XCTAssertTrue("\($0)".contains("/dev/full: cannot append"), "\($0)")
+        }
+    }
+}

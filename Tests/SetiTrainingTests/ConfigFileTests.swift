@@ -1,0 +1,136 @@
+import Foundation
+import SetiNet
+import SetiTraining
+import XCTest
+
+/// `--config FILE`: JSON or YAML, any subset of the fields, merged over the recipe.
+final class ConfigFileTests: XCTestCase {
+    private func write(_ text: String, _ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("seti-config-\(UUID().uuidString)-\(name)")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testYAMLSetsOnlyTheFieldsItNames() throws {
+        let url = try write("""
+            # a long run
+            epochs: 30
+            globalBatch: 64   # two ranks x 32
+            data: "/data/seti # primary"
+            schedule:
+              warmupSteps: 50
+            augmentation:
+              verticalFlip: true
+              fill: nearest
+            """, "run.yaml")
+        let config = try TrainConfig.standard.merging(file: url)
+        var expected = TrainConfig.standard
+        expected.epochs = 30
+        expected.globalBatch = 64
+        expected.data = "/data/seti # primary"
+        expected.schedule.warmupSteps = 50
+        expected.augmentation.verticalFlip = true
+        expected.augmentation.fill = .nearest
+        XCTAssertEqual(config, expected)
+    }
+
+    func testAnotherScheduleCaseReplacesTheDecay() throws {
+        let url = try write("schedule:\n  decay:\n    cosine:\n      decaySteps: 600\n      alpha: 0.1\n", "cosine.yaml")
+        XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: url).schedule.decay, .cosine(decaySteps: 600, alpha: 0.1))
+    }
+
+    func testAWrittenConfigJSONReadsBackUnchanged() throws {
+        var config = TrainConfig.standard
+        config.epochs = 3
+        config.seed = 42
+        config.allreduce = .mpi
+        let url = try write(config.json, "config.json")
+        XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: url), config)
+    }
+
+    func testMistakesAreNamedWithFileAndField() throws {
+        let unknown = try write("epochs: 3\nepoch: 4\n", "typo.yaml")
+        XCTAssertThrowsError(try TrainConfig.standard.merging(file: unknown)) {
+            XCTAssertTrue("\($0)".contains("typo.yaml: unknown field 'epoch'"), "\($0)")
+        }
+        let wrongType = try write("schedule:\n  warmupSteps: many\n", "type.yaml")
+        XCTAssertThrowsError(try TrainConfig.standard.merging(file: wrongType)) {
+            XCTAssertTrue("\($0)".contains("type.yaml: field 'schedule.warmupSteps'"), "\($0)")
+        }
+        let broken = try write("epochs: 3\naugmentation: {verticalFlip: true\n", "broken.yaml")
+        XCTAssertThrowsError(try TrainConfig.standard.merging(file: broken)) {
+            XCTAssertTrue("\($0)".contains("broken.yaml: not valid YAML"), "\($0)")
+        }
+    }
+}
+
+/// Config-file keys may be the flag names; every value passes the same checks as a flag.
+final class ConfigFileFlagNameTests: XCTestCase {
+    private func merge(_ text: String, over base: TrainConfig = .standard) throws -> TrainConfig {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("seti-config-\(UUID().uuidString).yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try base.merging(file: url)
+    }
+
+    private func assertRefused(_ text: String, saying expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try merge(text), file: file, line: line) {
+            XCTAssertTrue("\($0)".contains(expected), "\($0)", file: file, line: line)
+        }
+    }
+
+    func testFlagNamesSetTheNestedFields() throws {
+        let config = try merge("lr: 0.001\nglobal-batch: 64\nhflip: false\nschedule: cosine\ndecay-steps: 300\nmonitor: val_accuracy\n")
+        XCTAssertEqual(config.schedule.initial, 0.001)
+        XCTAssertEqual(config.globalBatch, 64)
+        XCTAssertFalse(config.augmentation.horizontalFlip)
+        XCTAssertEqual(config.schedule.decay, .cosine(decaySteps: 300, alpha: 0))
+        XCTAssertEqual(config.monitor, .valAccuracy)
+        XCTAssertTrue(config.monitorMaximizes)
+    }
+
+    func testDecayStepsAloneChangeTheRecipesDecay() throws {
+        let config = try merge("decay-steps: 50\n")
+        XCTAssertEqual(config.schedule.decay, .exponential(decaySteps: 50, rate: 0.96, staircase: true))
+    }
+
+    /// The defect of issue 11: `monitor: val_acc` was accepted, fell back to val_loss, and
+    /// because the string held "acc" the best checkpoint kept the highest loss.
+    func testAnUnknownMonitorIsRefusedWithTheChoices() {
+        assertRefused("monitor: val_acc\n", saying: "field 'monitor': allowed val_loss, val_accuracy, loss, accuracy")
+        assertRefused("allreduce: nccl\n", saying: "field 'allreduce': allowed hierarchical, mpi")
+        assertRefused("augmentation:\n  fill: mirror\n", saying: "field 'augmentation.fill'")
+    }
+
+    func testNumbersOutsideTheirRangeAreRefusedNamingTheRange() {
+        assertRefused("lr: .nan\n", saying: "allowed a finite number")
+        assertRefused("lr: -0.1\n", saying: "lr = -0.1: allowed a finite number > 0")
+        assertRefused("epochs: 0\n", saying: "epochs = 0: allowed 1...1000000")
+        assertRefused("decay-steps: 0\n", saying: "decay-steps = 0: allowed 1...1000000000")
+        assertRefused("global-batch: 99999999999\n", saying: "global-batch = 99999999999: allowed 1...65536")
+        assertRefused("shift: .inf\n", saying: "allowed a finite number")
+        assertRefused("plateau-factor: 1.5\n", saying: "plateau-factor = 1.5")
+        assertRefused("epochs: 1e400\n", saying: "epochs")
+    }
+
+    func testTheWholeModelCanBeSetAndIsChecked() throws {
+        var spec = ModelSpec.setiCNN
+        spec.layers[5] = .conv2D(filters: 16, kernel: 3)
+        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        XCTAssertEqual(try merge("{\"model\": \(json)}").model, spec)
+        spec.layers.removeAll { $0 == .flatten }
+        let broken = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        assertRefused("{\"model\": \(broken)}", saying: "Dense needs a Flatten before it")
+    }
+
+    func testDefaultsAreTheStandardRecipeAndKerasSeedIsTheCourse() {
+        XCTAssertEqual(TrainConfig(), Recipe.standard.config)
+        let seed = Recipe.kerasSeed.config
+        XCTAssertEqual(seed.schedule, .kerasSeed)
+        XCTAssertEqual(seed.monitor, .valAccuracy)
+        XCTAssertTrue(seed.monitorMaximizes)
+        XCTAssertFalse(seed.freshSimulationEachEpoch)
+        XCTAssertEqual(seed.batchNormEstimationBatches, 0)
+    }
+}
