@@ -46,7 +46,10 @@ let package = Package(
             dependencies: [
                 "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            plugins: ["BuildInfo"]),
+        // Writes the git commit into the tool for --version.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),

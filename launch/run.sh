@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds seti-dist (release) and runs it on NP ranks of this machine under mpirun.
-#   launch/run.sh            4 ranks, default subcommand
+# Runs the installed seti-dist on NP ranks of this machine (default: one per core) under
+# mpirun, with the flags this machine needs, printing the mpirun line first:
+#   launch/run.sh                  train on one rank per core
 #   launch/run.sh 2 train --epochs 3
 # Flags are chosen by launch/mpirun-flags (root, oversubscription, binding, BLAS threads).
+# Run launch/setup-debian (or launch/install) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-np=4
+. launch/env
+np=$(nproc)
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then np=$1; shift; fi
-swift build -c release --product seti-dist >&2
+command -v seti-dist >/dev/null || { echo "launch/run.sh: seti-dist is not installed; run launch/install" >&2; exit 2; }
 mapfile -t flags < <(launch/mpirun-flags "$np")
 set -x
-exec mpirun -np "$np" "${flags[@]}" .build/release/seti-dist "$@"
+exec mpirun -np "$np" "${flags[@]}" seti-dist "$@"

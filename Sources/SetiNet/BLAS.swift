@@ -29,12 +29,12 @@ public enum BLAS {
     /// The kernel family OpenBLAS picked for this CPU at load (e.g. "Haswell", "SkylakeX").
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// The thread count one rank should use when `ranksOnNode` ranks share this machine:
-    /// `OPENBLAS_NUM_THREADS` if the launcher set it, otherwise the machine's cores
-    /// divided among the ranks (at least 1), so ranks never fight over cores.
-    public static func threadsPerRank(ranksOnNode: Int, environment: [String: String]) -> Int {
+    /// The thread count for one rank: `OPENBLAS_NUM_THREADS` if the launcher set it,
+    /// otherwise the CPUs the rank may run on, divided among the `sharers` ranks of its
+    /// machine that may run on the same CPUs (at least 1), so ranks never fight over cores
+    /// and a rank bound to k cores uses k threads.
+    public static func threadsPerRank(allowance: CPUAllowance, sharers: Int, environment: [String: String]) -> Int {
         if let value = environment["OPENBLAS_NUM_THREADS"], let n = Int(value), n > 0 { return n }
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return max(1, cores / max(1, ranksOnNode))
+        return max(1, allowance.count / max(1, sharers))
     }
 }

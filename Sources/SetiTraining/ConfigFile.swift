@@ -47,7 +47,7 @@ extension TrainConfig {
     /// The configuration as indented JSON with sorted keys (what `--print-config` shows).
     public var prettyJSON: String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 

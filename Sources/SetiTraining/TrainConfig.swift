@@ -134,11 +134,12 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         schedule(step) * (scaleLearningRate ? Double(globalBatch) / 32 : 1)
     }
 
-    /// The model as trained: the spec with dropout layers removed when `dropout` is off.
-    public var effectiveModel: ModelSpec {
-        guard !dropout else { return model }
+    /// The model as trained on data with `classes` classes: the spec with one output per
+    /// class, and without dropout layers when `dropout` is off.
+    public func effectiveModel(classes: Int) -> ModelSpec {
         var spec = model
-        spec.layers = spec.layers.filter { if case .dropout = $0 { return false }; return true }
+        if case .dense = spec.layers.last { spec.layers[spec.layers.count - 1] = .dense(units: classes) }
+        if !dropout { spec.layers = spec.layers.filter { if case .dropout = $0 { return false }; return true } }
         return spec
     }
 }

@@ -69,10 +69,7 @@ public final class Trainer {
         // every rank learns of it here, before the next collective.
         (train, validation) = try world.together {
             let (train, validation) = try config.loadData()
-            let spec = config.effectiveModel
-            guard spec.classes == train.classNames.count else {
-                throw TrainingFailure(description: "the model has \(spec.classes) outputs but the data have \(train.classNames.count) classes (\(train.classNames.joined(separator: ", ")))")
-            }
+            let spec = config.effectiveModel(classes: train.classNames.count)
             guard spec.height == train.height, spec.width == train.width, spec.channels == 1 else {
                 throw TrainingFailure(description: "the model takes \(spec.height)x\(spec.width)x\(spec.channels) inputs but the data hold \(train.height)x\(train.width) images")
             }
@@ -81,7 +78,7 @@ public final class Trainer {
             }
             return (train, validation)
         }
-        let spec = config.effectiveModel
+        let spec = config.effectiveModel(classes: train.classNames.count)
         images = [Float](repeating: 0, count: perRank * train.pixels)
         labels = [Int32](repeating: 0, count: perRank)
         reducer = try config.allreduce.makeReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap)

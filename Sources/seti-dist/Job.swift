@@ -3,10 +3,14 @@ import SetiNet
 import SwiftMPI
 
 /// What a subcommand gets when it runs as one rank of a job: the world, the ranks on
-/// this machine, and a BLAS thread pool already sized for them.
+/// this machine, and a BLAS thread pool already sized to the CPUs this rank may use
+/// (shared with the ranks of its machine bound to the same CPUs).
 struct Job {
     let world: Communicator
     let node: Communicator
+    /// Each rank's CPUs and BLAS threads, on rank 0 ("rank 0: CPUs 0-1, 2 threads; ...");
+    /// empty on the other ranks.
+    let binding: String
 
     /// Starts MPI (a singleton when launched without mpirun), sizes BLAS, runs `body`
     /// and shuts down. Failures never leave other ranks hanging:
@@ -29,9 +33,13 @@ struct Job {
         }
         do {
             let node = try world.splitByNode()
+            let allowance = CPUAllowance.current
+            let masks = try node.allgather(allowance.maskDigest)
             BLAS.threads = BLAS.threadsPerRank(
-                ranksOnNode: node.size, environment: ProcessInfo.processInfo.environment)
-            try body(Job(world: world, node: node))
+                allowance: allowance, sharers: masks.filter { $0 == allowance.maskDigest }.count,
+                environment: ProcessInfo.processInfo.environment)
+            let binding = try describeBinding(world: world, node: node, allowance: allowance)
+            try body(Job(world: world, node: node, binding: binding))
             try MPI.finalize()
             exit(0)
         } catch let error as CollectiveError {
@@ -42,4 +50,30 @@ struct Job {
             MPI.abort("\(error)")
         }
     }
+}
+
+/// Every rank's CPUs (the first 64 of them, as a bit mask) and BLAS threads, gathered to
+/// rank 0 as one line that shows how mpirun, Slurm or taskset bound the ranks.
+private func describeBinding(world: Communicator, node: Communicator, allowance: CPUAllowance) throws -> String {
+    let mask = allowance.cpus.filter { $0 < 64 }.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
+    let masks = try world.gather(mask), threads = try world.gather(Int64(BLAS.threads))
+    let multiNode = try world.allreduce(Int64(node.rank == 0 ? 1 : 0), op: .sum) > 1
+    guard let masks, let threads else { return "" }
+    return masks.indices.prefix(16).map { r in
+        let cpus = (0..<64).filter { masks[r] & (1 << UInt64($0)) != 0 }
+        return "rank \(r): CPU\(cpus.count == 1 ? "" : "s") \(cpuList(cpus)), \(threads[r]) thread\(threads[r] == 1 ? "" : "s")"
+    }.joined(separator: "; ") + (masks.count > 16 ? "; ..." : "") + (multiNode ? " (CPU numbers are per node)" : "")
+}
+
+/// 0,1,2,5 as "0-2,5".
+private func cpuList(_ cpus: [Int]) -> String {
+    var parts: [String] = []
+    var i = 0
+    while i < cpus.count {
+        var j = i
+        while j + 1 < cpus.count && cpus[j + 1] == cpus[j] + 1 { j += 1 }
+        parts.append(i == j ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
+        i = j + 1
+    }
+    return parts.joined(separator: ",")
 }

@@ -1,12 +1,35 @@
 import ArgumentParser
 import Foundation
+import SetiTraining
 
 /// The `seti-dist` command: a thin shell over the SwiftMPI, SetiNet and data libraries.
 @main
 struct SetiDist: ParsableCommand {
+    /// Parses and runs a command. Under mpirun every rank parses the same arguments, so a
+    /// mistake is found by all of them: only rank 0 reports it, and every rank exits with
+    /// the same status, before MPI starts.
     static func main() {
         tuneOpenBLASThreads()
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            try checkCommandName(arguments)
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0"
+            if rank != "0" { Foundation.exit(exitCode(for: error).rawValue) }
+            exit(withError: error)
+        }
+    }
+
+    /// The train command is the default, so without this a mistyped command name would be
+    /// reported as an unexpected argument of train.
+    private static func checkCommandName(_ arguments: [String]) throws {
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        guard let first = arguments.first, !first.hasPrefix("-") else { return }
+        let asked = first == "help" ? arguments.dropFirst().first : first
+        guard let asked, !asked.hasPrefix("-"), !names.contains(asked) else { return }
+        throw ValidationError("unknown command '\(asked)'; commands: \(names.filter { $0 != "help" }.joined(separator: ", ")) (see seti-dist --help)")
     }
 
     static let configuration = CommandConfiguration(
@@ -14,10 +37,11 @@ struct SetiDist: ParsableCommand {
         abstract: "Train a CNN on SETI radio spectrograms, data-parallel over MPI ranks.",
         discussion: """
             Run it under mpirun for several ranks, or on its own for a single-process run:
-              mpirun -np 4 seti-dist selftest
-              seti-dist selftest
+              mpirun -np 4 seti-dist train
+              seti-dist train --epochs 1
             launch/run.sh picks sane mpirun flags and BLAS threads for this machine.
             """,
+        version: "seti-dist \(SetiDistVersion.number) (commit \(buildCommit))",
         subcommands: [Train.self, Evaluate.self, Predict.self, Plot.self, Simulate.self, Show.self, Convert.self, Bench.self, SelfTest.self],
         defaultSubcommand: Train.self)
 }

@@ -110,7 +110,7 @@ struct Train: ParsableCommand {
             }
             try job.world.onRoot { try folder.open(for: resume ? .resume : .new(overwrite: overwrite)) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
-            let progress = TrainingProgress()
+            let progress = TrainingProgress(binding: job.binding)
             trainer.onEvent = progress.handle
             let began = Date()
             try trainer.run()

@@ -10,6 +10,10 @@ final class TrainingProgress {
     private let terminal = isatty(1) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
     private var lastPrinted = 0
     private var lineOpen = false
+    /// Where the ranks run (see Job), printed after the start line.
+    private let binding: String
+
+    init(binding: String) { self.binding = binding }
 
     func handle(_ event: TrainingEvent) {
         switch event {
@@ -18,6 +22,7 @@ final class TrainingProgress {
             if let from = s.initialWeights { line += "; weights from \(from)" }
             if s.firstEpoch > 0 { line += "; resuming after epoch \(s.firstEpoch) of \(s.epochs)" }
             say(line)
+            if !binding.isEmpty { say("  binding: \(binding)") }
         case .step(let epoch, let epochs, let step, let steps, let loss, let samples, let elapsed):
             if step == 1 { lastPrinted = 0 }
             let rate = Double(samples) / max(elapsed, 1e-9)

@@ -33,10 +33,12 @@ struct MPIRun {
         case local(np: Int)
         /// launch/sim-cluster: `nodes` network namespaces with `ranks` each.
         case simulatedCluster(nodes: Int, ranks: Int)
+        /// One process under `taskset -c cpus`, without OPENBLAS_NUM_THREADS.
+        case pinned(cpus: String)
 
         var ranks: Int {
             switch self {
-            case .single: return 1
+            case .single, .pinned: return 1
             case .local(let np): return np
             case .simulatedCluster(let nodes, let ranks): return nodes * ranks
             }
@@ -45,6 +47,7 @@ struct MPIRun {
         var prefix: [String] {
             switch self {
             case .single: return []
+            case .pinned(let cpus): return ["/usr/bin/taskset", "-c", cpus]
             case .local(let np): return mpirunArguments(np: np)
             case .simulatedCluster(let nodes, let ranks):
                 return [repository.appendingPathComponent("launch/sim-cluster").path, "--nodes", "\(nodes)", "--ranks", "\(ranks)", "--"]
@@ -89,6 +92,7 @@ struct MPIRun {
             !["OMPI_", "PMIX_", "OPAL_", "ORTE_"].contains { key.hasPrefix($0) }
         }
         environment["SWIFT_BACKTRACE"] = "enable=no"
+        if case .pinned = launcher { environment["OPENBLAS_NUM_THREADS"] = nil }
         process.environment = environment
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)

@@ -19,13 +19,23 @@ final class BLASTests: XCTestCase {
         }
     }
 
-    func testThreadsPerRankSplitsCoresAndHonoursTheLauncher() {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 1, environment: [:]), cores)
-        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: cores, environment: [:]), 1)
-        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: cores * 4, environment: [:]), 1)
-        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 1, environment: ["OPENBLAS_NUM_THREADS": "3"]), 3)
-        XCTAssertEqual(BLAS.threadsPerRank(ranksOnNode: 2, environment: ["OPENBLAS_NUM_THREADS": "zero"]), max(1, cores / 2))
+    func testThreadsPerRankSplitsTheAllowedCPUsAndHonoursTheLauncher() {
+        let four = CPUAllowance(cpus: [0, 1, 2, 3], quota: nil)
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: four, sharers: 1, environment: [:]), 4)
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: four, sharers: 2, environment: [:]), 2)
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: four, sharers: 16, environment: [:]), 1)
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: CPUAllowance(cpus: [0, 1, 2, 3], quota: 2), sharers: 1, environment: [:]), 2,
+                       "a container's CPU quota caps the mask")
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: four, sharers: 1, environment: ["OPENBLAS_NUM_THREADS": "3"]), 3)
+        XCTAssertEqual(BLAS.threadsPerRank(allowance: four, sharers: 2, environment: ["OPENBLAS_NUM_THREADS": "zero"]), 2)
+    }
+
+    /// This process's mask: what `taskset` or mpirun's binding gave the test runner.
+    func testTheCurrentAllowanceIsTheAffinityMask() {
+        let allowance = CPUAllowance.current
+        XCTAssertFalse(allowance.cpus.isEmpty)
+        XCTAssertLessThanOrEqual(allowance.count, ProcessInfo.processInfo.processorCount)
+        XCTAssertEqual(allowance.cpus, allowance.cpus.sorted())
     }
 
     func testThreadCountCanBeSet() {
@@ -33,5 +43,15 @@ final class BLASTests: XCTestCase {
         BLAS.threads = 1
         XCTAssertEqual(BLAS.threads, 1)
         BLAS.threads = before
+    }
+}
+
+final class CPUListTests: XCTestCase {
+    func testKernelCPUListsParse() {
+        XCTAssertEqual(CPUAllowance.parseList("0-3,8,10-11"), [0, 1, 2, 3, 8, 10, 11])
+        XCTAssertEqual(CPUAllowance.parseList(" 1\n"), [1])
+        XCTAssertNil(CPUAllowance.parseList("3-1"))
+        XCTAssertNil(CPUAllowance.parseList("a"))
+        XCTAssertNil(CPUAllowance.parseList(""))
     }
 }

@@ -1,0 +1,205 @@
+import Foundation
+import SetiNet
+import SetiTraining
+import XCTest
+
+/// The command-line tool as a user meets it: names, versions, run folders, fine-tuning,
+/// pictures with extreme inputs, and hostile inputs that must end in one line, never a trap.
+final class CommandLineTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    private func run(_ arguments: [String], np: Int? = nil, timeout: Int = 120) throws -> MPIRun.Result {
+        try MPIRun.run(np: np, arguments, timeout: timeout)
+    }
+
+    /// A failure the user must read as one line: a non-zero status that is not a trap
+    /// (132 SIGILL, 134 SIGABRT, 139 SIGSEGV) nor a timeout, and the expected words.
+    private func assertOneLineError(_ result: MPIRun.Result, _ words: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(result.status, 0, "succeeded: \(result.stdout)", file: file, line: line)
+        XCTAssertFalse([124, 132, 134, 139].contains(result.status), "status \(result.status): \(result.stderr)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See ") && !$0.hasPrefix("Help:") }
+        XCTAssertEqual(lines.filter { $0.lowercased().contains("error") }.count, 1, result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(words), result.stderr, file: file, line: line)
+        XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("Backtrace"), result.stderr, file: file, line: line)
+    }
+
+    private func simulate(_ name: String, classes: Int = 4, perClass: Int = 4) throws {
+        let result = try run(["simulate", "--out", path(name), "--per-class", "\(perClass)", "--classes", "\(classes)", "--format", "npy"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
+
+    private func train(_ out: String, _ extra: [String] = []) throws -> MPIRun.Result {
+        try run(["train", "--out", path(out), "--epochs", "1", "--simulated-per-class", "8", "--global-batch", "16"] + extra)
+    }
+
+    func testVersionNamesTheCommit() throws {
+        let result = try run(["--version"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.hasPrefix("seti-dist \(SetiDistVersion.number) (commit "), result.stdout)
+    }
+
+    func testUnknownCommandsAreNamedAsSuch() throws {
+        assertOneLineError(try run(["nosuch"]), "unknown command 'nosuch'")
+        assertOneLineError(try run(["help", "nosuch"]), "unknown command 'nosuch'")
+        XCTAssertEqual(try run(["help", "train"]).status, 0)
+    }
+
+    /// Every rank finds a bad flag; the user reads it once.
+    func testABadFlagUnderMPIRunIsReportedOnce() throws {
+        let result = try run(["train", "--lr", "nan"], np: 2)
+        XCTAssertEqual(result.status, 1, result.stderr)
+        // mpirun adds its own banner about the non-zero exit, possibly in the middle of the line.
+        XCTAssertEqual(result.stderr.components(separatedBy: "lr = nan").count, 2, "reported once: \(result.stderr)")
+    }
+
+    func testNumericFlagsAreCheckedAtTheirBoundaries() throws {
+        for (flags, words) in [
+            (["--lr=-0.01"], "lr = -0.01"), (["--lr", "inf"], "lr = inf"), (["--epochs", "0"], "epochs = 0"),
+            (["--global-batch", "0"], "global-batch = 0"), (["--global-batch", "4611686018427387904"], "global-batch = 4611686018427387904"),
+            (["--decay-steps", "0"], "decay-steps = 0"), (["--shift", "nan"], "shift = nan"),
+            (["--simulated-per-class", "9223372036854775807"], "simulated-per-class"), (["--batch-per-rank", "0"], "--batch-per-rank 0"),
+            (["--noise=-1"], "noise = -1"), (["--plateau-factor", "0"], "plateau-factor = 0"),
+        ] {
+            assertOneLineError(try run(["train", "--out", path("never")] + flags), words)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never")), "a refused run wrote its folder")
+    }
+
+    func testTasksetLimitsTheBLASThreads() throws {
+        let result = try MPIRun.run(.pinned(cpus: "0"), ["train", "--out", path("pinned"), "--epochs", "1", "--simulated-per-class", "8"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("1 BLAS thread(s) per rank"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("binding: rank 0: CPU 0, 1 thread"), result.stdout)
+    }
+
+    /// launch/install's static build: no Swift runtime library, so nodes need no toolchain.
+    func testTheInstalledBinaryLinksNoSwiftLibrary() throws {
+        let binary = MPIRun.repository.appendingPathComponent(".build-install/release/seti-dist")
+        guard FileManager.default.fileExists(atPath: binary.path) else {
+            throw XCTSkip("launch/install has not been run in this checkout (launch/setup-debian runs it)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        process.arguments = [binary.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let libraries = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertTrue(libraries.contains("libmpi"), libraries)
+        for swift in ["libswiftCore", "libFoundation", "libdispatch", "/opt/swift", "not found"] {
+            XCTAssertFalse(libraries.contains(swift), "links \(swift):\n\(libraries)")
+        }
+    }
+
+    func testARunFolderIsNotOverwrittenWithoutBeingTold() throws {
+        XCTAssertEqual(try train("run").status, 0)
+        let metrics = try String(contentsOfFile: path("run/metrics.jsonl"), encoding: .utf8)
+        assertOneLineError(try train("run"), "already holds a run")
+        XCTAssertEqual(try String(contentsOfFile: path("run/metrics.jsonl"), encoding: .utf8), metrics, "the refused run touched the log")
+        assertOneLineError(try train("run", ["--resume"]), "the run is complete (1 of 1 epochs)")
+        let again = try train("run", ["--overwrite"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try EpochRecord.read(dir.appendingPathComponent("run/metrics.jsonl")).count, 1)
+        let config = try String(contentsOfFile: path("run/config.json"), encoding: .utf8)
+        XCTAssertFalse(config.contains("\"data\""), "simulated runs have no data folder")
+    }
+
+    func testFineTuningFromACheckpointWithANewHeadForSevenClasses() throws {
+        XCTAssertEqual(try train("four").status, 0)
+        try simulate("seven", classes: 7, perClass: 4)
+        let result = try run(["train", "--out", path("tuned"), "--epochs", "1", "--global-batch", "16", "--data", path("seven"),
+                              "--init-from", path("four/best.safetensors"), "--new-head", "--lr", "0.001"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("weights from \(path("four/best.safetensors")) (epoch 1, new last layer)"), result.stdout)
+        let tuned = try Checkpoint.read(dir.appendingPathComponent("tuned/last.safetensors"))
+        XCTAssertEqual(tuned.metadata.classNames.count, 7)
+        let before = try Checkpoint.read(dir.appendingPathComponent("four/best.safetensors")).file.tensors["conv2d/kernel"]!.values
+        let after = tuned.file.tensors["conv2d/kernel"]!.values
+        let moved = zip(before, after).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(moved, 0.05, "fine-tuning started from the checkpoint's weights")
+        XCTAssertGreaterThan(moved, 0, "fine-tuning trained")
+        let config = try String(contentsOfFile: path("tuned/config.json"), encoding: .utf8)
+        XCTAssertTrue(config.contains("\"data\":\"\(path("seven"))\""), "the data folder is stored absolute: \(config)")
+        assertOneLineError(try run(["train", "--out", path("wrong"), "--epochs", "1", "--data", path("seven"), "--init-from", path("four/best.safetensors")]),
+                           "tensor dense_1/kernel has shape [1024, 4], the model needs [1024, 7]")
+    }
+
+    func testModelAndDataMismatchesAreOneLineErrors() throws {
+        try simulate("seven", classes: 7, perClass: 4)
+        let sevenRun = try run(["train", "--out", path("seven-run"), "--epochs", "1", "--global-batch", "16", "--data", path("seven")])
+        XCTAssertEqual(sevenRun.status, 0, sevenRun.stderr)
+        try simulate("four")
+        let sevenCheckpoint = path("seven-run/best.safetensors")
+        assertOneLineError(try run(["evaluate", "--checkpoint", sevenCheckpoint, "--data", path("four")]), "the data have 4 classes")
+        assertOneLineError(try run(["show", "--data", path("four"), "--checkpoint", sevenCheckpoint, "--png", path("x.png")]), "the model predicts 7")
+        XCTAssertEqual(try train("four-run").status, 0)
+        assertOneLineError(try run(["evaluate", "--checkpoint", path("four-run/best.safetensors"), "--data", path("seven")]), "the data have 7 classes")
+    }
+
+    func testACheckpointWithNaNWeightsIsRefused() throws {
+        XCTAssertEqual(try train("nan").status, 0)
+        let url = dir.appendingPathComponent("nan/best.safetensors")
+        var file = try Safetensors(contentsOf: url)
+        file.tensors["dense/kernel"]!.values[7] = .nan
+        try file.serialized().write(to: url)
+        try simulate("four")
+        assertOneLineError(try run(["evaluate", "--checkpoint", url.path]), "tensor dense/kernel holds nan at element 7")
+        assertOneLineError(try run(["predict", "--checkpoint", url.path, "--data", path("four")]), "holds nan")
+    }
+
+    func testDivergenceOnTheLastStepEndsWithTheNaNMessage() throws {
+        // One step per epoch: the weights blow up on the epoch's last step.
+        let result = try run(["train", "--out", path("diverged"), "--epochs", "1", "--simulated-per-class", "4", "--global-batch", "16", "--lr", "1e30"], np: 2)
+        assertOneLineError(result, "became")
+        XCTAssertTrue(result.stderr.contains("no checkpoint was written"), result.stderr)
+    }
+
+    func testPredictToAFullDiskFails() throws {
+        XCTAssertEqual(try train("p").status, 0)
+        try simulate("four")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\"$0\" predict --checkpoint \"$1\" --data \"$2\" > /dev/full", MPIRun.binary.path, path("p/best.safetensors"), path("four")]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0, "exit 0 although every row was lost")
+        XCTAssertTrue(stderr.contains("standard output: cannot write"), stderr)
+    }
+
+    /// Pictures never crash: one tile, seven classes, long paths and labels, predictions.
+    func testShowSurvivesExtremeInputs() throws {
+        let deep = "a-folder-name-that-goes-on-and-on/and-on-for-a-long-while/sim7"
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(deep).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try simulate(deep, classes: 7, perClass: 2)
+        XCTAssertEqual(try run(["train", "--out", path("seven-run"), "--epochs", "1", "--global-batch", "14", "--data", path(deep)]).status, 0)
+        for tiles in ["1", "2", "50"] {
+            for split in ["train", "validation"] {
+                let png = path("show-\(tiles)-\(split).png")
+                let result = try run(["show", "--data", path(deep), "--split", split, "--tiles-per-class", tiles,
+                                      "--checkpoint", path("seven-run/best.safetensors"), "--png", png])
+                XCTAssertEqual(result.status, 0, "\(tiles) \(split): \(result.stderr)")
+                XCTAssertTrue(FileManager.default.fileExists(atPath: png))
+            }
+        }
+        let inverted = try run(["show", "--data", path(deep), "--inverted", "--tiles-per-class", "1", "--png", path("inv.png")])
+        XCTAssertEqual(inverted.status, 0, inverted.stderr)
+        let evaluation = try run(["evaluate", "--checkpoint", path("seven-run/best.safetensors"), "--png", path("cm7.png"), "--json"])
+        XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(evaluation.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((json?["classes"] as? [[String: Any]])?.count, 7, evaluation.stdout)
+        XCTAssertEqual((json?["confusion"] as? [[Int]])?.count, 7)
+    }
+}
