@@ -6,9 +6,9 @@ import Foundation
 /// are accumulated into an integer mantissa and a decimal exponent and converted once,
 /// which reads the 260 MB training file at several hundred MB/s on one core.
 enum CSV {
-    /// Reads a file whose rows all hold `columns` numbers (nil: whatever the first row
-    /// has). Returns the values row after row and the row count.
-    static func readMatrix(_ url: URL, columns expected: Int?) throws -> (values: [Float], rows: Int, columns: Int) {
+    /// Reads a file whose rows all hold one of `columns` counts of numbers (the first row
+    /// decides; nil: any count). Returns the values row after row and the row count.
+    static func readMatrix(_ url: URL, columns expected: [Int]?) throws -> (values: [Float], rows: Int, columns: Int) {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
         let data: Data
@@ -20,13 +20,14 @@ enum CSV {
         }
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, columns expected: Int?) throws -> (values: [Float], rows: Int, columns: Int) {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, columns expected: [Int]?) throws -> (values: [Float], rows: Int, columns: Int) {
         var values: [Float] = []
-        var columns = expected ?? 0
+        var columns = 0
         var rows = 0, line = 1
-        var i = 0
+        // A UTF-8 byte-order mark, as spreadsheet exports write, is skipped.
+        var i = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
         let n = bytes.count
-        if let expected { values.reserveCapacity(max(expected, n / 8)) }
+        values.reserveCapacity(n / 8)
         while i < n {
             // Skip blank lines (and a final newline); "\r\n" endings are accepted.
             if bytes[i] == 0x0A { i += 1; line += 1; continue }
@@ -44,7 +45,13 @@ enum CSV {
                 }
                 break
             }
-            if rows == 0 && expected == nil { columns = fields }
+            if rows == 0 {
+                if let expected, !expected.contains(fields) {
+                    let allowed = expected.map(String.init).joined(separator: " or ")
+                    throw DataError(file: path, line: line, "expected \(allowed) values, found \(fields)")
+                }
+                columns = fields
+            }
             guard fields == columns else {
                 throw DataError(file: path, line: line, "expected \(columns) values, found \(fields)")
             }

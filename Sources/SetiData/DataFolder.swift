@@ -51,7 +51,7 @@ public enum DataFolder {
         let rows: Int
         if imagesURL.pathExtension == "npy" {
             let array = try NPY.read(imagesURL)
-            let perSample = array.shape.dropFirst().reduce(1, *)
+            let perSample = checkedProduct(Array(array.shape.dropFirst()))
             guard array.shape.count >= 2, perSample == pixels else {
                 throw DataError(file: imagesURL.path, "shape \(array.shape) is not [N, \(height), \(width)] or [N, \(pixels)]")
             }
@@ -61,13 +61,11 @@ public enum DataFolder {
             images = array.values
             rows = array.shape[0]
         } else {
-            let csv = try CSV.readMatrix(imagesURL, columns: nil)
-            guard csv.columns == pixels else {
-                throw DataError(file: imagesURL.path, line: 1, "expected \(pixels) values (\(height) x \(width)), found \(csv.columns)")
-            }
+            let csv = try CSV.readMatrix(imagesURL, columns: [pixels])
             images = csv.values
             rows = csv.rows
         }
+        guard rows > 0 else { throw DataError(file: imagesURL.path, "holds no images") }
         let labels = try loadLabels(labelsURL)
         guard labels.indices.count == rows else {
             throw DataError(file: labelsURL.path, "has \(labels.indices.count) labels but \(imagesURL.lastPathComponent) has \(rows) images")
@@ -82,16 +80,17 @@ public enum DataFolder {
         if url.pathExtension == "npy" {
             let array = try NPY.read(url)
             if array.shape.count == 1 {
-                let k = Int(array.values.max() ?? 0) + 1
-                for (i, v) in array.values.enumerated() where v < 0 || v != v.rounded() || Int(v) >= SignalClass.allCases.count {
+                let limit = Float(SignalClass.allCases.count)
+                for (i, v) in array.values.enumerated() where !(v >= 0 && v < limit && v == v.rounded()) {
                     throw DataError(file: url.path, "label \(i) is \(v), not a class index 0..<\(SignalClass.allCases.count)")
                 }
-                return (array.values.map { Int32($0) }, max(k, 4))
+                let largest = Int(array.values.max() ?? 0)
+                return (array.values.map { Int32($0) }, largest < 4 ? 4 : 7)
             }
             guard array.shape.count == 2 else { throw DataError(file: url.path, "shape \(array.shape) is not [N] or [N, classes]") }
             (values, rows, columns) = (array.values, array.shape[0], array.shape[1])
         } else {
-            (values, rows, columns) = try CSV.readMatrix(url, columns: nil)
+            (values, rows, columns) = try CSV.readMatrix(url, columns: [4, 7])
         }
         guard columns == 4 || columns == 7 else {
             throw DataError(file: url.path, line: 1, "expected 4 or 7 one-hot columns, found \(columns)")
@@ -149,14 +148,15 @@ extension DataFolder {
         let values: [Float], rows: Int
         if url.pathExtension == "npy" {
             let array = try NPY.read(url)
-            guard array.shape.dropFirst().reduce(1, *) == pixels, array.values.allSatisfy(\.isFinite) else {
+            guard array.shape.count >= 2, checkedProduct(Array(array.shape.dropFirst())) == pixels, array.values.allSatisfy(\.isFinite) else {
                 throw DataError(file: url.path, "shape \(array.shape) is not [N, \(height), \(width)] of finite values")
             }
             (values, rows) = (array.values, array.shape[0])
         } else {
-            let csv = try CSV.readMatrix(url, columns: pixels)
+            let csv = try CSV.readMatrix(url, columns: [pixels])
             (values, rows) = (csv.values, csv.rows)
         }
+        guard rows > 0 else { throw DataError(file: url.path, "holds no images") }
         let names = SignalClass.allCases.prefix(classes).map(\.description)
         return SpectrogramSet(height: height, width: width, images: values, labels: [Int32](repeating: 0, count: rows), classNames: names)
     }

@@ -40,33 +40,55 @@ enum NPY {
     static func read(_ url: URL) throws -> Array {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
-        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw DataError(file: path, "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(data, path: path)
+    }
+
+    /// Parses a .npy file's bytes. Every header field is untrusted: the shape must be
+    /// non-negative integers whose product, and its byte size, fit in memory and in the file.
+    static func parse(_ data: Data, path: String) throws -> Array {
         func fail(_ why: String) -> DataError { DataError(file: path, "not a readable .npy file: \(why)") }
-        guard data.count >= 10, data.prefix(6) == Data([0x93] + Swift.Array("NUMPY".utf8)) else { throw fail("bad magic") }
-        let major = data[data.startIndex + 6]
+        let bytes = [UInt8](data.prefix(12))
+        guard bytes.count >= 10, bytes.prefix(6).elementsEqual([0x93] + Swift.Array("NUMPY".utf8)) else { throw fail("bad magic") }
+        let major = bytes[6]
+        guard major >= 1 && major <= 3 else { throw fail("unsupported version \(major)") }
         let headerStart = major == 1 ? 10 : 12
-        guard major >= 1 && major <= 3, data.count >= headerStart else { throw fail("unsupported version \(major)") }
+        guard bytes.count >= headerStart else { throw fail("truncated header") }
         let headerLength = major == 1
-            ? Int(data[data.startIndex + 8]) | Int(data[data.startIndex + 9]) << 8
-            : (0..<4).reduce(0) { $0 | Int(data[data.startIndex + 8 + $1]) << (8 * $1) }
-        guard data.count >= headerStart + headerLength else { throw fail("truncated header") }
-        let header = String(decoding: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], as: UTF8.self)
+            ? Int(bytes[8]) | Int(bytes[9]) << 8
+            : (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+        guard data.count - headerStart >= headerLength else { throw fail("truncated header") }
+        let headerBytes = data.subdata(in: (data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength))
+        guard let header = String(data: headerBytes, encoding: .utf8) ?? String(data: headerBytes, encoding: .isoLatin1) else {
+            throw fail("header is not text")
+        }
         guard let descr = field("descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")),
             let shapeText = field("shape", in: header)
         else { throw fail("header lacks descr or shape") }
         if field("fortran_order", in: header)?.contains("True") == true { throw fail("Fortran-ordered arrays are not supported") }
-        let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
-            .split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *)
+        let inner = shapeText.trimmingCharacters(in: .whitespaces)
+        guard inner.hasPrefix("("), inner.hasSuffix(")") else { throw fail("shape \(shapeText) is not a tuple") }
+        var shape: [Int] = []
+        for part in inner.dropFirst().dropLast().split(separator: ",") {
+            let token = part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "L", with: "")
+            if token.isEmpty { continue }
+            guard let dimension = Int(token), dimension >= 0 else { throw fail("shape \(shapeText) has a dimension that is not a non-negative integer") }
+            shape.append(dimension)
+        }
+        guard !shape.isEmpty else { throw fail("shape \(shapeText) is a scalar, not an array") }
         let byteSizes = ["<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8]
         guard let size = byteSizes[descr] else { throw fail("dtype \(descr) is not supported (use float32, float64, int32 or int64)") }
-        let start = data.startIndex + headerStart + headerLength
-        guard data.count - headerStart - headerLength >= count * size else {
-            throw fail("holds fewer values than its shape \(shape) needs")
+        let available = data.count - headerStart - headerLength
+        guard let count = checkedProduct(shape), count <= available / size else {
+            throw fail("shape \(shape) needs more values than the file's \(available) bytes of data hold")
         }
+        let start = headerStart + headerLength
         var values = [Float](repeating: 0, count: count)
         data.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + (start - data.startIndex)
+            let base = raw.baseAddress! + start
             for i in 0..<count {
                 switch descr {
                 case "<f4": values[i] = base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
@@ -91,4 +113,16 @@ enum NPY {
         }
         return out.trimmingCharacters(in: .whitespaces)
     }
+}
+
+/// The product of `dimensions`, or nil if it overflows (a hostile header's shape).
+func checkedProduct(_ dimensions: [Int]) -> Int? {
+    var product = 1
+    for d in dimensions {
+        guard d >= 0 else { return nil }
+        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+        guard !overflow else { return nil }
+        product = p
+    }
+    return product
 }

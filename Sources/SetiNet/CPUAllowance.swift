@@ -44,7 +44,7 @@ public struct CPUAllowance: Equatable, Sendable {
     static func parseList<S: StringProtocol>(_ text: S) -> [Int]? {
         var cpus: [Int] = []
         for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, bounds.count <= 2, low >= 0, low <= high, high < 1 << 16 else { return nil }
             cpus += low...high
         }

@@ -18,6 +18,11 @@ extension TrainConfig {
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(error.localizedDescription))")
         }
+        return try merging(text: text, source: url)
+    }
+
+    /// ``merging(file:)`` for text already read from `source`.
+    public func merging(text: String, source url: URL) throws -> TrainConfig {
         let overrides: Any?
         do { overrides = try Yams.load(yaml: text) } catch let error as YamlError {
             throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(Self.oneLine(error)))")

@@ -32,33 +32,56 @@ public struct Safetensors {
     /// Parses a safetensors file; only float32 tensors are supported (all seti-dist writes).
     public init(contentsOf url: URL) throws {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw FormatError(description: "\(url.path): cannot read: \(error.localizedDescription)")
         }
-        func fail(_ why: String) -> FormatError { FormatError(description: "\(url.path): not a valid safetensors file: \(why)") }
-        guard data.count >= 8 else { throw fail("shorter than its 8-byte header length") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(data.count - 8) else { throw fail("header length \(headerLength) exceeds the file") }
+        try self.init(data: data, source: url.path)
+    }
+
+    /// Parses a safetensors file's bytes. The header is untrusted: every shape must be
+    /// non-negative integers whose product fits, and every byte range must lie in the file
+    /// and match its shape, before anything is allocated.
+    public init(data: Data, source: String) throws {
+        func fail(_ why: String) -> FormatError { FormatError(description: "\(source): not a valid safetensors file: \(why)") }
+        let bytes = [UInt8](data.prefix(8))
+        guard bytes.count == 8 else { throw fail("shorter than its 8-byte header length") }
+        let headerLength = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8), headerLength <= 100_000_000 else { throw fail("header length \(headerLength) exceeds the file") }
         let dataStart = 8 + Int(headerLength)
-        guard let header = try? JSONSerialization.jsonObject(with: data[8..<dataStart]) as? [String: Any] else {
+        let body = data.count - dataStart
+        guard let header = try? JSONSerialization.jsonObject(with: data.subdata(in: (data.startIndex + 8)..<(data.startIndex + dataStart))) as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
-        for (name, entry) in header {
+        for (name, entry) in header.sorted(by: { $0.key < $1.key }) {
             if name == "__metadata__" {
-                metadata = (entry as? [String: String]) ?? [:]
+                guard let strings = entry as? [String: String] else { throw fail("__metadata__ is not a map of strings") }
+                metadata = strings
                 continue
             }
             guard let entry = entry as? [String: Any], let dtype = entry["dtype"] as? String,
-                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+                let shapeNumbers = entry["shape"] as? [NSNumber], let offsetNumbers = entry["data_offsets"] as? [NSNumber], offsetNumbers.count == 2
             else { throw fail("tensor \(name) has a malformed entry") }
             guard dtype == "F32" else { throw fail("tensor \(name) is \(dtype); only F32 is supported") }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == 4 * count, dataStart + offsets[1] <= data.count else {
-                throw fail("tensor \(name) has byte range \(offsets) that does not fit shape \(shape)")
+            func integer(_ n: NSNumber) -> Int? {
+                let d = n.doubleValue
+                return d.isFinite && d == d.rounded() && d >= 0 && d < 9e15 ? Int(d) : nil
+            }
+            let shape = shapeNumbers.compactMap(integer), offsets = offsetNumbers.compactMap(integer)
+            guard shape.count == shapeNumbers.count, offsets.count == 2 else {
+                throw fail("tensor \(name) has a shape or byte range that is not non-negative integers")
+            }
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= body / 4 else { throw fail("tensor \(name) has shape \(shape), larger than the file") }
+                count = product
+            }
+            guard offsets[0] <= offsets[1], offsets[1] <= body, offsets[1] - offsets[0] == 4 * count else {
+                throw fail("tensor \(name) has byte range \(offsets) that does not fit shape \(shape) in the file")
             }
             var values = [Float](repeating: 0, count: count)
             values.withUnsafeMutableBytes { raw in
-                data.copyBytes(to: raw.bindMemory(to: UInt8.self), from: (dataStart + offsets[0])..<(dataStart + offsets[1]))
+                data.copyBytes(to: raw.bindMemory(to: UInt8.self), from: (data.startIndex + dataStart + offsets[0])..<(data.startIndex + dataStart + offsets[1]))
             }
             tensors[name] = Tensor(shape: shape, values: values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) })
         }

@@ -1,0 +1,38 @@
+import Foundation
+import SetiRandom
+import SetiTraining
+import XCTest
+
+/// Random configuration files: each gives a valid configuration (one that passes
+/// validate) or a ConfigFileError, never a trap.
+final class ConfigFuzzTests: XCTestCase {
+    private var rng = SplitMix64(seed: 5)
+    private let source = URL(fileURLWithPath: "/fuzz/config.yaml")
+
+    private func pick<T>(_ values: [T]) -> T { values[Int(rng.next() % UInt64(values.count))] }
+
+    private func merge(_ text: String) {
+        do {
+            let config = try TrainConfig.standard.merging(text: text, source: source)
+            XCTAssertNoThrow(try config.validate(), text)
+        } catch is ConfigFileError {} catch { XCTFail("unexpected error type \(type(of: error)): \(error)") }
+    }
+
+    func testRandomFilesNeverTrap() {
+        let keys = ["epochs", "lr", "global-batch", "globalBatch", "schedule", "decay-steps", "decay-rate", "staircase", "shift", "noise",
+                    "monitor", "mode", "allreduce", "fill", "seed", "simulated-per-class", "plateau-factor", "model", "augmentation",
+                    "warmup-steps", "min-delta", "data", "nosuch", "batch-norm-group-size"]
+        let values = ["0", "-1", "1", "3", "1e400", ".nan", ".inf", "-.inf", "99999999999999999999999", "9223372036854775807", "-9223372036854775808",
+                      "0.5", "true", "null", "~", "val_loss", "cosine", "exponential", "[]", "[1, 2]", "{}", "{cosine: {decaySteps: 0}}",
+                      "{layers: []}", "{height: -1}", "\"\"", "'a'", "x: y", "{initial: .nan}", "18446744073709551616"]
+        for _ in 0..<1500 {
+            let lines = (0..<(1 + Int(rng.next() % 4))).map { _ in "\(pick(keys)): \(pick(values))" }
+            merge(lines.joined(separator: "\n"))
+        }
+        let full = TrainConfig.standard.prettyJSON
+        for end in stride(from: 0, through: full.utf8.count, by: 7) { merge(String(decoding: full.utf8.prefix(end), as: UTF8.self)) }
+        for text in ["", "---", "- 1\n- 2", "just a string", "epochs: &a 3\nlr: *a", "{", "\u{FEFF}epochs: 2", "\t epochs: 2", String(repeating: "[", count: 10_000)] {
+            merge(text)
+        }
+    }
+}
