@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData"]),
+        .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiTraining"]),
     ],

@@ -49,6 +49,8 @@ public final class Trainer {
     private var step = 0
     private var callbacks: CallbackState
     private var initialWeights: String?
+    /// Rank 0's TensorBoard event files.
+    private var tensorBoard: TensorBoardWriter?
 
     /// Collective: loads the data, builds the network in the reducer's buffers, and
     /// restores or loads weights as `start` says. Rank 0 must have opened `folder`.
@@ -130,6 +132,7 @@ public final class Trainer {
         try world.onRoot {
             try folder.truncateLog(toEpochs: firstEpoch)
             try AtomicFile.write(Data((config.json + "\n").utf8), to: folder.config)
+            tensorBoard = try TensorBoardWriter(folder: folder.tensorBoard)
         }
         if world.isRoot {
             onEvent(.started(TrainingSummary(
@@ -300,6 +303,7 @@ public final class Trainer {
         let improved = callbacks.best.update(record)
         try world.onRoot {
             try JSONLines.append(record, to: folder.metrics)
+            try tensorBoard?.add(record)
             let meta = CheckpointMetadata(
                 model: network.spec, classNames: train.classNames, config: config, epoch: record.epoch, step: step,
                 metrics: record, callbacks: callbacks)

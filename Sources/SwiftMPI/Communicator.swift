@@ -4,6 +4,11 @@ import CMPI
 /// the ranks sharing one machine.
 ///
 /// A value type over an MPI handle: copying it does not duplicate the communicator.
+///
+/// Sendable although `MPI_Comm` is an opaque C pointer: the handle is never mutated after
+/// creation, and which threads may call MPI on it is MPI's thread level, which
+/// ``MPI/initialize(threadLevel:minimum:)`` negotiates and checks (the progress thread
+/// of the hierarchical exchange runs only under `MPI_THREAD_MULTIPLE`).
 public struct Communicator: @unchecked Sendable {
     let handle: MPI_Comm
     /// This process's index in the group, `0 ..< size`.

@@ -45,6 +45,12 @@ struct BenchCompute: ParsableCommand {
     @Flag(help: "Print the result as one JSON object too.")
     var json = false
 
+    func validate() throws {
+        guard (1...1024).contains(batch) else { throw ValidationError("--batch \(batch): allowed 1...1024") }
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats \(repeats): allowed 1...1000") }
+        guard !threads.isEmpty, threads.allSatisfy({ (1...1024).contains($0) }) else { throw ValidationError("--threads: each allowed 1...1024") }
+    }
+
     func run() throws {
         let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1)
         let adam = Adam(parameterCount: net.parameters.count)
@@ -143,11 +149,10 @@ struct BenchCompute: ParsableCommand {
     }
 
     private func printFlopsTable(_ net: Network) {
-        print("FLOPs per sample (multiply-add = 2), GEMM layers of the SETI CNN:")
-        print("  conv2d    64x128 px x (5x5x1)  x 32  x 2 =  13.1 M   (backward: weights only, 13.1 M)")
-        print("  conv2d_1  32x64 px  x (5x5x32) x 64  x 2 = 209.7 M   (backward: x2, 419.4 M)")
-        print("  dense     32768 x 1024 x 2              =  67.1 M   (backward: x2, 134.2 M)")
-        print("  dense_1   1024 x 4 x 2                  =   0.008 M (backward: x2)")
+        print("FLOPs per sample (multiply-add = 2), GEMM layers of the model:")
+        for layer in net.flopsPerLayer {
+            print("  \(pad(layer.name, 10)) \(pad(layer.shape, 30)) forward \(lpad(f1(Double(layer.forward) / 1e6), 7)) M   backward \(lpad(f1(Double(layer.backward) / 1e6), 7)) M")
+        }
         let f = net.flopsPerSample
         print("  forward \(f1(Double(f.forward) / 1e6)) M + backward \(f1(Double(f.backward) / 1e6)) M = \(f1(Double(f.forward + f.backward) / 1e6)) MFLOP per training sample")
     }

@@ -27,6 +27,13 @@ struct BenchAllreduce: ParsableCommand {
     @Flag(help: "Print the results as JSON too.")
     var json = false
 
+    func validate() throws {
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 4096 }) else {
+            throw ValidationError("--sizes: each allowed 0...4096 MB (0: the model's gradient)")
+        }
+        guard (1...10_000).contains(iterations) else { throw ValidationError("--iterations \(iterations): allowed 1...10000") }
+    }
+
     func run() throws {
         let sizes = self.sizes, iterations = self.iterations, json = self.json
         Job.run { job in

@@ -24,16 +24,18 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Weak scaling: samples per rank per step.") var batchPerRank: Int?
     @Option(help: "Strong scaling: samples per step, all ranks together (default 32).") var globalBatch: Int?
     @Option(help: "Timed steps.") var steps: Int = 6
-    @Option(help: "Untimed warm-up steps.") var warmup: Int = 2
-    @Option(help: "Gradient allreduce: hierarchical or mpi.") var allreduce: String = "hierarchical"
+    @Option(help: "Untimed warm-up steps (0...1000).") var warmupSteps: Int = 2
+    @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
     @Option(help: "Print the table of a file written with --append, and exit.") var report: String?
 
     func validate() throws {
-        guard AllreduceMethod(rawValue: allreduce) != nil else { throw ValidationError("--allreduce must be hierarchical or mpi") }
-        guard steps > 0, warmup >= 0 else { throw ValidationError("--steps must be positive") }
+        guard (1...100_000).contains(steps) else { throw ValidationError("--steps \(steps): allowed 1...100000") }
+        if let b = batchPerRank, !(1...4096).contains(b) { throw ValidationError("--batch-per-rank \(b): allowed 1...4096") }
+        if let g = globalBatch, !(1...65_536).contains(g) { throw ValidationError("--global-batch \(g): allowed 1...65536") }
+        guard (0...1000).contains(warmupSteps) else { throw ValidationError("--warmup-steps \(warmupSteps): allowed 0...1000") }
     }
 
     func run() throws {
@@ -45,10 +47,10 @@ struct BenchScaling: ParsableCommand {
             let weak = command.batchPerRank != nil
             config.globalBatch = command.batchPerRank.map { $0 * world.size } ?? command.globalBatch ?? 32
             config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
-            config.allreduce = AllreduceMethod(rawValue: command.allreduce)!
+            config.allreduce = command.allreduce
             config.overlap = command.overlap
             let trainer = try Trainer(config: config, world: world, folder: RunFolder(FileManager.default.temporaryDirectory))
-            _ = try trainer.measureSteps(command.warmup)
+            _ = try trainer.measureSteps(command.warmupSteps)
             let t = try trainer.measureSteps(command.steps)
             let n = Double(command.steps)
             // Components: mean over ranks; the step: the slowest rank's, which is what all wait for.

@@ -30,7 +30,7 @@ struct SelfTest: ParsableCommand {
     var failRank: Int?
 
     func validate() throws {
-        guard megabytes > 0 else { throw ValidationError("--megabytes must be positive") }
+        guard (1...4096).contains(megabytes) else { throw ValidationError("--megabytes \(megabytes): allowed 1...4096") }
     }
 
     func run() throws {

@@ -40,9 +40,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Data folder in the public layout (default: the built-in simulated data).")
     var data: String?
-    @Option(help: "Simulated training samples per class when --data is not given (1...100000).")
+    @Option(help: "Simulated training samples per class when --data is not given (1...100000; \(recipeDefault(\.simulatedPerClass))).")
     var simulatedPerClass: Int?
-    @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch.")
+    @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch (\(recipeDefault(\.freshSimulationEachEpoch))).")
     var freshSimulation: Bool?
     @Option(help: "Named recipe; flags and --config change it field by field.")
     var recipe: Recipe = .standard
@@ -50,35 +50,35 @@ struct Train: ParsableCommand {
     var config: String?
     @Flag(help: "Print the configuration the flags, file and recipe give, and exit.")
     var printConfig = false
-    @Option(help: "Epochs (1...1000000).") var epochs: Int?
-    @Option(help: "Samples per optimizer step, all ranks together (1...65536).") var globalBatch: Int?
+    @Option(help: "Epochs (1...1000000; \(recipeDefault(\.epochs))).") var epochs: Int?
+    @Option(help: "Samples per optimizer step, all ranks together (1...65536; \(recipeDefault(\.globalBatch))).") var globalBatch: Int?
     @Option(help: "Samples per rank per step (sets the global batch to ranks x this).") var batchPerRank: Int?
-    @Option(help: "Optimizer.") var optimizer: TrainConfig.OptimizerChoice?
-    @Option(help: "Initial learning rate (> 0).") var lr: Double?
-    @Option(help: "Learning-rate decay.") var schedule: ScheduleKind?
+    @Option(help: "Optimizer (\(recipeDefault(\.optimizer.rawValue))).") var optimizer: TrainConfig.OptimizerChoice?
+    @Option(help: "Initial learning rate (> 0; \(recipeDefault(\.schedule.initial))).") var lr: Double?
+    @Option(help: "Learning-rate decay (\(recipeDefault(\.scheduleSummary))).") var schedule: ScheduleKind?
     @Option(help: "Steps per decay (exponential, step) or decay length (cosine); >= 1.") var decaySteps: Int?
     @Option(help: "Decay factor (exponential, step) or final fraction 0...1 (cosine).") var decayRate: Double?
     @Flag(inversion: .prefixedNo, help: "Staircase exponential decay.") var staircase: Bool?
-    @Option(help: "Linear warm-up steps.") var warmupSteps: Int?
+    @Option(help: "Linear warm-up steps (\(recipeDefault(\.schedule.warmupSteps))).") var warmupSteps: Int?
     @Flag(help: "Linear scaling rule: lr x global batch / 32.") var scaleLr = false
-    @Option(help: "ReduceLROnPlateau patience in epochs (0 = off).") var plateauPatience: Int?
-    @Option(help: "ReduceLROnPlateau factor (between 0 and 1).") var plateauFactor: Double?
-    @Flag(inversion: .prefixedNo, help: "Random horizontal (frequency) flips.") var hflip: Bool?
-    @Flag(inversion: .prefixedNo, help: "Random vertical (time) flips.") var vflip: Bool?
-    @Option(help: "Random frequency shift, as a fraction of the width (0...0.5).") var shift: Double?
+    @Option(help: "ReduceLROnPlateau patience in epochs (0 = off; \(recipeDefault(\.plateauPatience))).") var plateauPatience: Int?
+    @Option(help: "ReduceLROnPlateau factor (between 0 and 1; \(recipeDefault(\.plateauFactor))).") var plateauFactor: Double?
+    @Flag(inversion: .prefixedNo, help: "Random horizontal (frequency) flips (\(recipeDefault(\.augmentation.horizontalFlip))).") var hflip: Bool?
+    @Flag(inversion: .prefixedNo, help: "Random vertical (time) flips (\(recipeDefault(\.augmentation.verticalFlip))).") var vflip: Bool?
+    @Option(help: "Random frequency shift, as a fraction of the width (0...0.5; \(recipeDefault(\.augmentation.frequencyShift))).") var shift: Double?
     @Option(help: "Fill for shifted channels.") var fill: Augmentation.Fill?
-    @Option(help: "Additive Gaussian noise, standard deviation (0...1).") var noise: Float?
-    @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them).") var dropout: Bool?
-    @Option(help: "Seed for weights, shuffles, augmentation and dropout.") var seed: UInt64?
+    @Option(help: "Additive Gaussian noise, standard deviation (0...1; \(recipeDefault(\.augmentation.noise))).") var noise: Float?
+    @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them; \(recipeDefault(\.dropout))).") var dropout: Bool?
+    @Option(help: "Seed for weights, shuffles, augmentation and dropout (\(recipeDefault(\.seed))).") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap: Bool?
     @Option(help: ArgumentHelp("Gradient exchange.", discussion: AllreduceMethod.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
     var allreduce: AllreduceMethod?
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
-    @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages).")
+    @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages; \(recipeDefault(\.batchNormEstimationBatches))).")
     var batchNormEstimationBatches: Int?
-    @Option(help: "Quantity that picks the best checkpoint and that early stopping watches.") var monitor: TrainConfig.Monitor?
+    @Option(help: "Quantity that picks the best checkpoint and that early stopping watches (\(recipeDefault(\.monitor.rawValue))).") var monitor: TrainConfig.Monitor?
     @Option(help: "Whether the monitored quantity should fall or rise (auto: rise for accuracies).") var mode: TrainConfig.MonitorMode?
-    @Option(help: "EarlyStopping: stop after this many epochs without improvement (0 = off).") var earlyStoppingPatience: Int?
+    @Option(help: "EarlyStopping: stop after this many epochs without improvement (0 = off; \(recipeDefault(\.earlyStoppingPatience))).") var earlyStoppingPatience: Int?
     @Option(help: "Smallest change of the monitored quantity that counts as an improvement.") var minDelta: Double?
     @Option(help: "Output folder (must not hold another run, unless --resume or --overwrite).") var out: String = "runs/seti"
     @Flag(help: "Continue the run in --out from its last.safetensors, exactly (same flags; --epochs may grow).") var resume = false
@@ -183,6 +183,25 @@ struct Train: ParsableCommand {
         if let minDelta { c.minDelta = minDelta }
         do { try c.validate() } catch { throw ValidationError("\(error)") }
         return c
+    }
+}
+
+/// "default: X", or each recipe's value when they differ, for --help.
+private func recipeDefault<T: Equatable>(_ field: (TrainConfig) -> T) -> String {
+    let values = Recipe.allCases.map { ($0.rawValue, field($0.config)) }
+    guard values.contains(where: { $0.1 != values[0].1 }) else { return "default: \(values[0].1)" }
+    return "default: " + values.map { "\($0.1) (\($0.0))" }.joined(separator: ", ")
+}
+
+extension TrainConfig {
+    /// The schedule's decay in flag terms, for --help.
+    fileprivate var scheduleSummary: String {
+        switch schedule.decay {
+        case .constant: return "constant"
+        case .exponential(let steps, let rate, _): return "exponential, \(rate) every \(steps) steps"
+        case .step(let every, let factor): return "step, \(factor) every \(every) steps"
+        case .cosine(let steps, let alpha): return "cosine over \(steps) steps to \(alpha)"
+        }
     }
 }
 

@@ -110,3 +110,40 @@ final class CheckpointTests: XCTestCase {
         }
     }
 }
+
+/// TensorBoard event files: TFRecord framing with CRC-32C, Event protocol buffers.
+/// (scripts/check-tensorboard.py reads a run's files with TensorBoard's own reader.)
+final class TensorBoardTests: XCTestCase {
+    func testCRC32CMatchesTheStandardCheckValue() {
+        XCTAssertEqual(TensorBoardWriter.crc32c(Array("123456789".utf8)), 0xE306_9283)
+    }
+
+    func testRecordsFrameEventsWithTheirLengthAndChecksums() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-tb-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let writer = try TensorBoardWriter(folder: dir)
+        try writer.add(EpochRecord(epoch: 3, step: 150, loss: 0.5, accuracy: 0.75, val_loss: 0.6, val_accuracy: 0.7, lr: 0.001, seconds: 2, samples_per_second: 800))
+        let file = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("validation").path).first)
+        XCTAssertTrue(file.hasPrefix("events.out.tfevents."))
+        let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent("validation").appendingPathComponent(file)))
+        var offset = 0, events: [[UInt8]] = []
+        func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) } }
+        while offset < bytes.count {
+            let length = Int((0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) })
+            XCTAssertEqual(u32(offset + 8), TensorBoardWriter.maskedCRC(Array(bytes[offset..<(offset + 8)])))
+            let data = Array(bytes[(offset + 12)..<(offset + 12 + length)])
+            XCTAssertEqual(u32(offset + 12 + length), TensorBoardWriter.maskedCRC(data))
+            events.append(data)
+            offset += 16 + length
+        }
+        XCTAssertEqual(offset, bytes.count)
+        XCTAssertEqual(events.count, 2, "the file version event, then epoch 3")
+        XCTAssertTrue(String(decoding: events[0], as: UTF8.self).contains("brain.Event:2"))
+        let second = events[1]
+        XCTAssertEqual(Array(second[9...10]), [0x10, 3], "step = 3")
+        XCTAssertTrue(String(decoding: second, as: UTF8.self).contains("epoch_accuracy"))
+        let value: Float = 0.7
+        let pattern = withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init)
+        XCTAssertTrue(second.indices.contains { second[$0...].starts(with: [0x15] + pattern) }, "val_accuracy 0.7 as a float")
+    }
+}

@@ -44,10 +44,10 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         nameCounts[base] = n + 1
         return n == 0 ? base : "\(base)_\(n)"
     }
-    func add(_ name: String, _ shape: [Int], trainable: Bool) -> Int {
+    func add(_ name: String, _ shape: [Int], trainable: Bool, _ initializer: TensorInfo.Initializer) -> Int {
         let count = shape.reduce(1, *)
         let offset = trainable ? plan.parameterCount : plan.stateCount
-        plan.tensors.append(TensorInfo(name: name, shape: shape, trainable: trainable, offset: offset))
+        plan.tensors.append(TensorInfo(name: name, shape: shape, trainable: trainable, offset: offset, initializer: initializer))
         if trainable { plan.parameterCount += count } else { plan.stateCount += count }
         return offset
     }
@@ -62,16 +62,16 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
             precondition(!flat, "Conv2D after Flatten or Dense")
             precondition(k % 2 == 1, "Conv2D kernel must be odd for same padding")
             name = uniqueName("conv2d")
-            let kernel = add("\(name)/kernel", [k, k, c, filters], trainable: true)
-            let bias = add("\(name)/bias", [filters], trainable: true)
+            let kernel = add("\(name)/kernel", [k, k, c, filters], trainable: true, .glorotUniform)
+            let bias = add("\(name)/bias", [filters], trainable: true, .zeros)
             op = .conv(ConvShape(height: h, width: w, inChannels: c, outChannels: filters, kernel: k), kernel: kernel, bias: bias)
             c = filters
         case .batchNorm(let momentum, let epsilon):
             name = uniqueName("batch_normalization")
-            let gamma = add("\(name)/gamma", [c], trainable: true)
-            let beta = add("\(name)/beta", [c], trainable: true)
-            let mean = add("\(name)/moving_mean", [c], trainable: false)
-            let variance = add("\(name)/moving_variance", [c], trainable: false)
+            let gamma = add("\(name)/gamma", [c], trainable: true, .ones)
+            let beta = add("\(name)/beta", [c], trainable: true, .zeros)
+            let mean = add("\(name)/moving_mean", [c], trainable: false, .zeros)
+            let variance = add("\(name)/moving_variance", [c], trainable: false, .ones)
             op = .batchNorm(
                 channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum,
                 epsilon: epsilon, relu: false)
@@ -103,8 +103,8 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         case .dense(let units):
             precondition(flat, "Dense needs a Flatten before it")
             name = uniqueName("dense")
-            let kernel = add("\(name)/kernel", [c, units], trainable: true)
-            let bias = add("\(name)/bias", [units], trainable: true)
+            let kernel = add("\(name)/kernel", [c, units], trainable: true, .glorotUniform)
+            let bias = add("\(name)/bias", [units], trainable: true, .zeros)
             op = .dense(inputs: c, units: units, kernel: kernel, bias: bias)
             c = units
         }

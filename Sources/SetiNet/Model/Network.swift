@@ -2,6 +2,14 @@ import SetiRandom
 /// A named weight tensor, laid out as Keras stores it, inside one of the network's flat
 /// buffers: ``Network/parameters`` when trainable, ``Network/state`` otherwise.
 public struct TensorInfo: Hashable, Sendable {
+    /// How a tensor starts, as Keras's defaults for its layer.
+    public enum Initializer: Hashable, Sendable {
+        /// Glorot uniform: limit sqrt(6 / (fan_in + fan_out)), with the receptive field.
+        case glorotUniform
+        case zeros
+        case ones
+    }
+
     /// Keras's name, e.g. "conv2d/kernel", "batch_normalization_1/moving_mean".
     public let name: String
     /// Keras's shape: HWIO for conv kernels, (in, out) for dense kernels.
@@ -9,6 +17,7 @@ public struct TensorInfo: Hashable, Sendable {
     public let trainable: Bool
     /// First element in its buffer.
     public let offset: Int
+    public let initializer: Initializer
     public var count: Int { shape.reduce(1, *) }
 }
 
@@ -172,9 +181,8 @@ public final class Network {
         for (index, t) in tensors.enumerated() {
             let buffer = t.trainable ? parameters : state
             let values = UnsafeMutableBufferPointer(rebasing: buffer[t.offset..<(t.offset + t.count)])
-            switch t.name.split(separator: "/").last! {
-            case "kernel":
-                // Glorot uniform: limit = sqrt(6 / (fan_in + fan_out)), with receptive field.
+            switch t.initializer {
+            case .glorotUniform:
                 let receptive = t.shape.dropLast(2).reduce(1, *)
                 let fanIn = receptive * t.shape[t.shape.count - 2], fanOut = receptive * t.shape.last!
                 let limit = (6 / Float(fanIn + fanOut)).squareRoot()
@@ -182,9 +190,9 @@ public final class Network {
                     let u = CounterRandom.uniform(seed: seed, stream: RandomStream.weights(tensor: index).id, index: UInt64(i))
                     values[i] = (2 * u - 1) * limit
                 }
-            case "gamma", "moving_variance":
+            case .ones:
                 values.update(repeating: 1)
-            default:
+            case .zeros:
                 values.update(repeating: 0)
             }
         }
@@ -310,22 +318,39 @@ public final class Network {
 
     // MARK: Cost
 
-    /// Multiply-adds counted as 2 FLOPs, per sample, from the GEMMs (convolutions and
-    /// dense layers); element-wise layers are not counted. Backward counts the weight
-    /// gradient for every layer and the input gradient for all but the first.
-    public var flopsPerSample: (forward: Int, backward: Int) {
-        var forward = 0, backward = 0
-        for (i, layer) in layers.enumerated() {
-            let f: Int
+    /// One GEMM layer's cost per sample: multiply-adds counted as 2 FLOPs.
+    public struct LayerFlops: Sendable {
+        /// Keras's layer name.
+        public var name: String
+        /// The GEMM's shape per sample, e.g. "64x128 px x (5x5x1) x 32".
+        public var shape: String
+        public var forward: Int
+        /// The weight gradient, plus the input gradient for all but the first layer.
+        public var backward: Int
+    }
+
+    /// The cost of each convolution and dense layer, from the compiled model; element-wise
+    /// layers are not counted.
+    public var flopsPerLayer: [LayerFlops] {
+        layers.enumerated().compactMap { i, layer in
+            let f: Int, shape: String
             switch layer.op {
-            case .conv(let s, _, _): f = 2 * s.pixels * s.patch * s.outChannels
-            case .dense(let inputs, let units, _, _): f = 2 * inputs * units
-            default: continue
+            case .conv(let s, _, _):
+                f = 2 * s.pixels * s.patch * s.outChannels
+                shape = "\(s.height)x\(s.width) px x (\(s.kernel)x\(s.kernel)x\(s.inChannels)) x \(s.outChannels)"
+            case .dense(let inputs, let units, _, _):
+                f = 2 * inputs * units
+                shape = "\(inputs) x \(units)"
+            default:
+                return nil
             }
-            forward += f
-            backward += i == 0 ? f : 2 * f
+            return LayerFlops(name: layer.name, shape: shape, forward: f, backward: i == 0 ? f : 2 * f)
         }
-        return (forward, backward)
+    }
+
+    /// Forward and backward FLOPs per sample, summed over ``flopsPerLayer``.
+    public var flopsPerSample: (forward: Int, backward: Int) {
+        flopsPerLayer.reduce((0, 0)) { ($0.0 + $1.forward, $0.1 + $1.backward) }
     }
 }
 
