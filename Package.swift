@@ -28,15 +28,15 @@ let package = Package(
         .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
-        .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        .target(name: "SwiftMPI", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Counter-based random numbers and the names of every random stream.
         .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "SetiRandom"]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
-        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"]),
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
         .target(name: "SetiPlot", dependencies: ["CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
 

@@ -3,6 +3,11 @@ import Dispatch
 /// Work splitting for the loops that are not GEMMs (im2col, batch norm, pooling, Adam...)
 /// and for the convolutions. They use as many threads as BLAS does, so a rank never
 /// takes more cores than its launcher gave it.
+///
+/// The one place where the engine's flat buffers are shared between threads, and so the
+/// one place where Swift 6's checks are told (with `nonisolated(unsafe)`) what they cannot
+/// see: every body writes only the elements of its own range (callers split outputs, never
+/// share them), and `concurrentPerform` returns only when all bodies have finished.
 enum Parallel {
     /// Calls `body` on disjoint consecutive sub-ranges covering 0..<count, in parallel
     /// when BLAS has several threads and the work is large enough to pay for it.
@@ -12,6 +17,7 @@ enum Parallel {
             body(0..<count)
             return
         }
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             body((t * count / threads)..<((t + 1) * count / threads))
         }
@@ -35,6 +41,7 @@ enum Parallel {
         }
         BLAS.threads = 1
         defer { BLAS.threads = threads }
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             body(w, (w * count / workers)..<((w + 1) * count / workers))
         }

@@ -91,9 +91,9 @@ public enum MPI {
     /// collective. Without MPI running it simply exits.
     public static func abort(_ message: String, exitCode: Int32 = 1) -> Never {
         let rank = isInitialized && !isFinalized ? ((try? world.rank) ?? 0) : 0
-        fputs("seti-dist: error on rank \(rank): \(message)\n", stderr)
-        fflush(stderr)
-        fflush(stdout)
+        fflush(nil)  // what this rank printed so far goes first
+        let line = Array("seti-dist: error on rank \(rank): \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         if isInitialized && !isFinalized {
             MPI_Abort(cmpi_comm_world(), exitCode)
         }

@@ -47,10 +47,8 @@ public final class HierarchicalAllreduce {
     /// which rank owns which elements).
     private var reduced: [Range<Int>] = []
     private var lastRound: [Range<Int>] = []
-    /// Cross-node allreduces started and not yet waited for; shared with the progress
-    /// thread, so only touched under `lock`.
-    private var inFlight: [AllreduceRequest] = []
-    private let lock = NSLock()
+    /// Cross-node allreduces started and not yet waited for; shared with the progress thread.
+    private let inFlight = SharedRequests()
     private var progressThread: ProgressThread?
 
     /// Collective over `world`: allocates `count` floats of shared memory per rank, and
@@ -76,7 +74,7 @@ public final class HierarchicalAllreduce {
     deinit {
         guard !MPI.isFinalized else { return }
         _ = progressThread?.stop()
-        for request in inFlight { try? request.wait() }
+        try? inFlight.waitAll()
     }
 
     /// Sums the whole buffer over all ranks.
@@ -96,18 +94,13 @@ public final class HierarchicalAllreduce {
         }
         reduced.append(range)
         if peers.size > 1 {
-            lock.lock()
-            defer { lock.unlock() }
             inFlight.append(try peers.startAllreduce(UnsafeMutableBufferPointer(rebasing: buffer[mine]), op: .sum))
             // OpenMPI moves a non-blocking collective's data only inside MPI calls; while
             // the caller is deep in a GEMM that makes none, a helper thread keeps the
             // network busy. It needs MPI_THREAD_MULTIPLE; without it, progress() does.
             if progressThread == nil && MPI.threadLevel == .multiple {
-                progressThread = ProgressThread { [unowned self] in
-                    self.lock.lock()
-                    defer { self.lock.unlock() }
-                    for request in self.inFlight { try request.test() }
-                }
+                let requests = inFlight
+                progressThread = ProgressThread { try requests.testAll() }
             }
         }
     }
@@ -115,7 +108,7 @@ public final class HierarchicalAllreduce {
     /// Lets the cross-node allreduces progress (OpenMPI advances them inside MPI calls).
     public func progress() throws {
         guard progressThread == nil else { return }
-        for request in inFlight { try request.test() }
+        try inFlight.testAll()
     }
 
     /// Step 3: waits for the cross-node parts, then copies every other rank's slices, so
@@ -162,8 +155,7 @@ public final class HierarchicalAllreduce {
         let progressError = progressThread?.stop()
         progressThread = nil
         if let progressError { throw progressError }
-        for request in inFlight { try request.wait() }
-        inFlight.removeAll()
+        try inFlight.waitAll()
         lastRound = reduced
         reduced.removeAll()
     }
