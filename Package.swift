@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
         // Header-only: the vector square root Swift's stdlib does not lower well.
         .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
 
@@ -37,6 +40,8 @@ let package = Package(
         .target(name: "SetiData", dependencies: ["SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
         .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
+        .target(name: "SetiKeras", dependencies: ["SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
         .target(name: "SetiPlot", dependencies: ["CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
@@ -44,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot",
+                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]),
@@ -56,6 +61,7 @@ let package = Package(
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
+        .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiTraining"]),
     ],

@@ -116,6 +116,9 @@ final class CommandLineTests: XCTestCase {
 
     func testFineTuningFromACheckpointWithANewHeadForSevenClasses() throws {
         XCTAssertEqual(try train("four").status, 0)
+        let export = try run(["export", "--checkpoint", path("four/best.safetensors"), "--file", path("four.keras")])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertTrue(export.stdout.contains("4 classes, 33616132 weights"), export.stdout)
         try simulate("seven", classes: 7, perClass: 4)
         let result = try run(["train", "--out", path("tuned"), "--epochs", "1", "--global-batch", "16", "--data", path("seven"),
                               "--init-from", path("four/best.safetensors"), "--new-head", "--lr", "0.001"])
@@ -154,6 +157,8 @@ final class CommandLineTests: XCTestCase {
         try file.serialized().write(to: url)
         try simulate("four")
         assertOneLineError(try run(["evaluate", "--checkpoint", url.path]), "tensor dense/kernel holds nan at element 7")
+        assertOneLineError(try run(["export", "--checkpoint", url.path, "--file", path("nan.keras")]), "holds nan")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("nan.keras")))
         assertOneLineError(try run(["predict", "--checkpoint", url.path, "--data", path("four")]), "holds nan")
     }
 

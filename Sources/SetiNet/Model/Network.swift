@@ -173,6 +173,9 @@ public final class Network {
     /// Trainable and non-trainable parameter counts.
     public var parameterCounts: (trainable: Int, nonTrainable: Int) { (parameters.count, state.count) }
 
+    /// Keras's name of each layer, in the order of `spec.layers` ("conv2d", "re_lu", ...).
+    public var layerNames: [String] { layers.map(\.name) }
+
     /// The tensor with this Keras name.
     public func tensor(_ name: String) -> TensorInfo? { tensors.first { $0.name == name } }
 
