@@ -28,6 +28,8 @@ public struct Simulator: Sendable {
     public var snr: ClosedRange<Double> = 1.0...12.0
     /// Spectra averaged per pixel (K): the noise std is 1/sqrt(K).
     public var averagedSpectra = 8
+    /// What differs from the training distribution (none: the default data).
+    public var shift = DistributionShift.none
     public var seed: UInt64
 
     public init(seed: UInt64, classes: [SignalClass] = SignalClass.classic) {
@@ -37,13 +39,18 @@ public struct Simulator: Sendable {
 
     /// `perClass` samples of every class, grouped by class as in the public training file.
     public func generate(perClass: Int, split: DataFolder.Split) -> SpectrogramSet {
+        generateWithParameters(perClass: perClass, split: split).set
+    }
+
+    /// ``generate(perClass:split:)`` with each sample's generation parameters, in order.
+    public func generateWithParameters(perClass: Int, split: DataFolder.Split) -> (set: SpectrogramSet, parameters: [SignalParameters]) {
         let total = perClass * classes.count
         let labels = (0..<total).map { Int32($0 / perClass) }
         var set = SpectrogramSet(
             height: height, width: width, images: [Float](repeating: 0, count: total * height * width), labels: labels,
             classNames: classes.map(\.description))
-        redraw(&set, indices: Array(0..<total), perClass: perClass, split: split, round: 0)
-        return set
+        let parameters = redraw(&set, indices: Array(0..<total), perClass: perClass, split: split, round: 0)
+        return (set, parameters)
     }
 
     /// Replaces the samples at `indices` of a set made by ``generate(perClass:split:)``
@@ -52,28 +59,36 @@ public struct Simulator: Sendable {
     /// sees a sample twice, so it cannot memorise them. Each sample is a function of
     /// (seed, split, round, index), so ranks redrawing only their own shards together
     /// hold what one process redrawing everything holds.
-    public func redraw(_ set: inout SpectrogramSet, indices: [Int], perClass: Int, split: DataFolder.Split, round: Int) {
+    /// Returns the redrawn samples' generation parameters, in the order of `indices`.
+    @discardableResult
+    public func redraw(_ set: inout SpectrogramSet, indices: [Int], perClass: Int, split: DataFolder.Split, round: Int) -> [SignalParameters] {
         let pixels = height * width
         let stream = RandomStream.simulation(validation: split == .validation, round: round)
+        var parameters = [SignalParameters](repeating: SignalParameters(), count: indices.count)
         set.images.withUnsafeMutableBufferPointer { buffer in
-            // Each iteration writes its own image only: no two threads touch the same floats.
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: indices.count) { j in
-                let i = indices[j], c = i / perClass
-                var rng = CounterRandom.generator(seed: seed, stream, index: UInt64(c) << 32 | UInt64(i % perClass))
-                render(classes[c], into: base + i * pixels, rng: &rng)
+            parameters.withUnsafeMutableBufferPointer { found in
+                // Each iteration writes its own image and parameters only: no two threads
+                // touch the same memory.
+                nonisolated(unsafe) let base = buffer.baseAddress!, out = found.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: indices.count) { j in
+                    let i = indices[j], c = i / perClass
+                    var rng = CounterRandom.generator(seed: seed, stream, index: UInt64(c) << 32 | UInt64(i % perClass))
+                    out[j] = render(classes[c], into: base + i * pixels, rng: &rng)
+                }
             }
         }
+        return parameters
     }
 
     // MARK: One spectrogram
 
-    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) {
-        let k = averagedSpectra
+    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
+        let k = shift.averagedSpectra ?? averagedSpectra
         let noiseStd = 1 / Double(k).squareRoot()
         // Receiver bandpass: tilt up to +-10 %, ripple of 2 to 8 % over 20 to 80 channels.
-        let tilt = rng.uniform(-0.1...0.1), ripple = rng.uniform(0.02...0.08)
-        let period = rng.uniform(20...80), phase = rng.uniform(0...(2 * .pi))
+        let strong = shift == .bandpass ? 3.0 : 1.0
+        let tilt = strong * rng.uniform(-0.1...0.1), ripple = strong * rng.uniform(0.02...0.08)
+        let period = rng.uniform(20...80) / (shift == .bandpass ? 4 : 1), phase = rng.uniform(0...(2 * .pi))
         let bandpass = (0..<width).map { f in
             1 + tilt * (Double(f) / Double(width) - 0.5) + ripple * sin(2 * .pi * Double(f) / period + phase)
         }
@@ -83,31 +98,41 @@ public struct Simulator: Sendable {
             for _ in 0..<k { sum -= log(1 - rng.uniform01()) }
             power[i] = sum / Double(k) * bandpass[i % width]
         }
-        if let track = track(kind, rng: &rng) {
+        var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: k, shift: shift.rawValue)
+        if let (track, drift, curvature) = track(kind, rng: &rng) {
             let snr = exp(rng.uniform(log(self.snr.lowerBound)...log(self.snr.upperBound)))
             let amplitude = snr * noiseStd
             let w = rng.uniform(0.6...1.6)
+            parameters.snr = snr
+            parameters.width = w
+            parameters.drift = drift
+            parameters.curvature = curvature
+            parameters.startFrequency = track.compactMap { $0?.0 }.first ?? 0
             for t in 0..<height {
                 guard let (f0, gain) = track[t] else { continue }
-                let lo = max(0, Int(f0 - 4 * w)), hi = min(width - 1, Int(f0 + 4 * w) + 1)
+                let reach = shift.profile == .gaussian ? 4 * w : 12 * w
+                let lo = max(0, Int(f0 - reach)), hi = min(width - 1, Int(f0 + reach) + 1)
                 guard lo <= hi else { continue }
                 for f in lo...hi {
-                    let d = (Double(f) - f0) / w
-                    power[t * width + f] += amplitude * gain * exp(-0.5 * d * d) * bandpass[f]
+                    power[t * width + f] += amplitude * gain * shift.profile.value((Double(f) - f0) / w) * bandpass[f]
                 }
             }
         }
-        encode(power, into: out, background: rng.uniform(0.6...0.75))
+        shift.addInterference(to: &power, height: height, width: width, noiseStd: noiseStd, rng: &rng)
+        encode(power, into: out, background: rng.uniform(0.6...0.75), levels: shift == .quantization ? 63 : 255)
+        return parameters
     }
 
     /// Where the signal is in each row: (centre frequency in pixels, relative power), or
     /// nil for a row without signal. Nil for the noise class.
-    private func track(_ kind: SignalClass, rng: inout SplitMix64) -> [(Double, Double)?]? {
+    private func track(_ kind: SignalClass, rng: inout SplitMix64) -> (path: [(Double, Double)?], drift: Double, curvature: Double)? {
         let h = Double(height), w = Double(width)
+        let maximumDrift = shift == .fastDrift ? 2.0 : 1.0
+        var drift = 0.0, curvature = 0.0
         func straight(curvature: Double) -> [(Double, Double)?] {
             // Draw start and drift until the whole track stays inside the band.
             while true {
-                let drift = rng.uniform01() < 0.2 ? 0 : rng.uniform(-1.0...1.0)
+                drift = rng.uniform01() < 0.2 ? 0 : rng.uniform(-maximumDrift...maximumDrift)
                 let start = rng.uniform(4...(w - 5))
                 let path = (0..<height).map { t -> Double in
                     let x = Double(t)
@@ -117,7 +142,8 @@ public struct Simulator: Sendable {
             }
         }
         func squiggle() -> [(Double, Double)?] {
-            let step = rng.uniform(0.6...2.0), drift = rng.uniform(-0.3...0.3)
+            let step = rng.uniform(0.6...2.0)
+            drift = rng.uniform(-0.3...0.3)
             var f = rng.uniform(w * 0.25...w * 0.75)
             return (0..<height).map { _ in
                 f = min(w - 4, max(3, f + drift + step * rng.gaussian()))
@@ -128,38 +154,42 @@ public struct Simulator: Sendable {
             let period = Int(rng.uniform(8...24)), duty = rng.uniform(0.3...0.7), offset = Int(rng.uniform(0...Double(period)))
             return path.enumerated().map { t, p in Double((t + offset) % period) < duty * Double(period) ? p : nil }
         }
+        let path: [(Double, Double)?]
         switch kind {
         case .noise:
             return nil
         case .narrowband:
-            return straight(curvature: 0)
+            path = straight(curvature: 0)
         case .narrowbanddrd:
             // The drift rate changes by 0.4 to 1.2 px/row over the 64 rows: a clear bend.
             let change = rng.uniform(0.4...1.2) * (rng.uniform01() < 0.5 ? -1 : 1)
-            return straight(curvature: change / h)
+            curvature = change
+            path = straight(curvature: change / h)
         case .squiggle:
-            return squiggle()
+            path = squiggle()
         case .brightpixel:
             let t0 = Int(rng.uniform(2...(h - 3))), f0 = rng.uniform(4...(w - 5)), length = Int(rng.uniform(1...3))
-            return (0..<height).map { t in t >= t0 && t < t0 + length ? (f0, 3) : nil }
+            path = (0..<height).map { t in t >= t0 && t < t0 + length ? (f0, 3) : nil }
         case .squarepulsednarrowband:
-            return pulsed(straight(curvature: 0))
+            path = pulsed(straight(curvature: 0))
         case .squigglesquarepulsednarrowband:
-            return pulsed(squiggle())
+            path = pulsed(squiggle())
         }
+        return (path, drift, curvature)
     }
 
     /// Log power scaled so that the image's median maps to `background` and its maximum
-    /// to 0 (dark), as the public data encode it; quantized to k/255.
-    private func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double) {
+    /// to 0 (dark), as the public data encode it; quantized to `levels` steps (255: k/255).
+    private func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double, levels: Int = 255) {
         let logs = power.map { log10(max($0, 1e-6)) }
         let median = logs.sorted()[logs.count / 2]
         // A floor on the range keeps noise-only images from being stretched to full contrast.
         let top = max(logs.max()!, median + 0.35)
         let bottom = median - (1 - background) / background * (top - median)
         for (i, v) in logs.enumerated() {
-            let pixel = 1 - (v - bottom) / (top - bottom)
-            out[i] = pixelValue(UInt8((min(1, max(0, pixel)) * 255).rounded()))
+            let pixel = min(1, max(0, 1 - (v - bottom) / (top - bottom)))
+            let level = levels == 255 ? pixel : (pixel * Double(levels)).rounded() / Double(levels)
+            out[i] = pixelValue(UInt8((level * 255).rounded()))
         }
     }
 }

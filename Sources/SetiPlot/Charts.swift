@@ -28,7 +28,9 @@ func ticks(_ low: Double, _ high: Double, target: Int = 5, integers: Bool = fals
 /// The label of a tick: as few decimals as the step needs.
 func tickLabel(_ value: Double, step: Double) -> String {
     let decimals = step >= 1 ? 0 : min(6, Int((-log10(step)).rounded(.up)))
-    return String(format: "%.\(decimals)f", value)
+    let text = String(format: "%.\(decimals)f", value)
+    // A tick at -1e-17 is zero, not "-0.0".
+    return text.hasPrefix("-") && text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(text.dropFirst()) : text
 }
 
 /// Line charts side by side (e.g. loss and accuracy per epoch), with round ticks, integer

@@ -78,3 +78,50 @@ public enum Evaluator {
         return best
     }
 }
+
+extension Evaluator {
+    /// Class probabilities of every sample of `set` (count x classes, row-major), averaged
+    /// over `networks` (an ensemble of checkpoints) and, with `flips`, over each image and
+    /// its mirror image in frequency (test-time augmentation matching training's flips).
+    public static func probabilities(_ networks: [Network], on set: SpectrogramSet, flips: Bool = false) -> [Float] {
+        guard let first = networks.first else { return [] }
+        let k = first.classes
+        var sum = [Float](repeating: 0, count: set.count * k)
+        var views = [set]
+        if flips {
+            var mirrored = set
+            for i in 0..<set.count {
+                for t in 0..<set.height {
+                    let row = i * set.pixels + t * set.width
+                    mirrored.images[row..<(row + set.width)].reverse()
+                }
+            }
+            views.append(mirrored)
+        }
+        for network in networks {
+            for view in views {
+                _ = evaluate(network, on: view) { i, probs in
+                    for c in 0..<k { sum[i * k + c] += probs[c] }
+                }
+            }
+        }
+        let scale = 1 / Float(networks.count * views.count)
+        return sum.map { $0 * scale }
+    }
+
+    /// Loss, accuracy and confusion of `probabilities` (count x classes) against `set`'s labels.
+    public static func evaluation(of probabilities: [Float], on set: SpectrogramSet, classes k: Int) -> Evaluation {
+        var result = Evaluation(classes: k)
+        probabilities.withUnsafeBufferPointer { all in
+            for i in 0..<set.count {
+                let row = UnsafeBufferPointer(rebasing: all[(i * k)..<((i + 1) * k)])
+                let label = Int(set.labels[i])
+                guard label < k else { continue }
+                result.confusion[label][argmax(row)] += 1
+                result.lossSum -= Foundation.log(Double(max(row[label], 1e-30)))
+                result.count += 1
+            }
+        }
+        return result
+    }
+}

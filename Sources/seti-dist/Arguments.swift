@@ -12,6 +12,7 @@ extension TrainConfig.MonitorMode: ExpressibleByArgument {}
 extension Augmentation.Fill: ExpressibleByArgument {}
 extension DataFolder.Split: ExpressibleByArgument {}
 extension DataFolder.Format: ExpressibleByArgument {}
+extension DistributionShift: ExpressibleByArgument {}
 
 /// The learning-rate decays `--schedule` names (the payloads come from --decay-steps and
 /// --decay-rate).

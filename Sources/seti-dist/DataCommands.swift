@@ -12,7 +12,10 @@ struct Simulate: ParsableCommand {
             Spectrograms of 64 time steps x 128 frequency channels: radiometer noise through a \
             rippled bandpass, plus a signal whose peak SNR is drawn from --snr-min to --snr-max. \
             Writes DIR/train/{images,labels}.{csv,npy} (grouped by class, as the public \
-            training file) and DIR/validation/... with --validation-per-class samples per class. \
+            training file) and DIR/validation/... with --validation-per-class samples per class, \
+            and beside them parameters.csv: each image's class, peak SNR, drift, change of \
+            drift, track width, start frequency, spectra averaged and shift, which evaluate \
+            uses for sensitivity curves. --shift draws the data under a distribution shift. \
             The same seed gives byte-identical files on any machine.
 
             Example:
@@ -41,6 +44,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Highest peak signal-to-noise ratio.")
     var snrMax: Double = 12
 
+    @Option(help: "Draw the data under this distribution shift (see evaluate --shifted).")
+    var shift: DistributionShift = .none
+
     @Option(help: "Format to write; repeat for both (default: csv and npy).")
     var format: [DataFolder.Format] = [.csv, .npy]
 
@@ -56,12 +62,14 @@ struct Simulate: ParsableCommand {
     func run() throws {
         var simulator = Simulator(seed: seed, classes: classes == 7 ? SignalClass.extended : SignalClass.classic)
         simulator.snr = snrMin...snrMax
+        simulator.shift = shift
         let folder = URL(fileURLWithPath: out)
         let validation = validationPerClass ?? max(1, perClass / 4)
         for (split, n) in [(DataFolder.Split.train, perClass), (.validation, validation)] {
             let start = Date()
-            let set = simulator.generate(perClass: n, split: split)
+            let (set, parameters) = simulator.generateWithParameters(perClass: n, split: split)
             try DataFolder.write(set, as: split, to: folder, formats: Array(Set(format)).sorted { $0.rawValue < $1.rawValue })
+            try DataFolder.writeParameters(parameters, as: split, to: folder)
             print("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
         }
     }

@@ -15,47 +15,167 @@ func dataFor(_ checkpoint: CheckpointMetadata, data: String?, split: DataFolder.
 /// `seti-dist evaluate`: classification report and confusion matrix of a checkpoint.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Accuracy, per-class precision/recall/F1 and the confusion matrix of a checkpoint.",
+        abstract: "Accuracy, per-class precision/recall/F1, the confusion matrix and, on simulated data, sensitivity curves.",
         discussion: """
             Without --data, the checkpoint's own run's data (its folder, or the same simulated \
-            set, regenerated from its seed).
+            set, regenerated from its seed). Give --checkpoint several times for an ensemble \
+            (probabilities averaged); --tta averages each image with its mirror image in \
+            frequency.
+
+            Sensitivity (injection-recovery) curves need each sample's generation \
+            parameters: simulated data have them (simulate writes parameters.csv beside the \
+            images), and evaluate prints recall per class by peak SNR per pixel, by drift \
+            (narrowband) and by change of drift (narrowbanddrd); --sensitivity-png draws it. \
+            --shifted evaluates on simulated sets that move what a real telescope would \
+            move (noise statistics, outliers, bandpass, track profile, drift range, RFI, \
+            quantisation).
 
             Examples:
               seti-dist evaluate --checkpoint runs/seti/best.safetensors
-              seti-dist evaluate --checkpoint runs/seti/best.safetensors --data data/sim --png cm.png
+              seti-dist evaluate --checkpoint runs/seti/best.safetensors --data data/sim --png cm.png --sensitivity-png snr.png
+              seti-dist evaluate --checkpoint runs/a/best.safetensors --checkpoint runs/b/best.safetensors --tta
+              seti-dist evaluate --checkpoint runs/seti/best.safetensors --shifted
               seti-dist evaluate --checkpoint runs/seti/best.safetensors --json > report.json
             """)
 
-    @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
-    @Option(help: "Data folder (default: the data the checkpoint's run used).") var data: String?
+    @Option(help: "Checkpoint (.safetensors) written by train; repeat for an ensemble.") var checkpoint: [String]
+    @Option(help: "Data folder (default: the data the first checkpoint's run used).") var data: String?
     @Option(help: "Which part of the data.") var split: DataFolder.Split = .validation
+    @Flag(help: "Test-time augmentation: average each image's prediction with its frequency mirror's.") var tta = false
     @Option(help: "Confusion-matrix picture to write.") var png: String?
-    @Flag(help: "Print one JSON object (accuracy, loss, per-class scores, confusion matrix) instead of the report.") var json = false
+    @Option(help: "Sensitivity picture to write: recall vs peak SNR, one line per class (simulated data).") var sensitivityPng: String?
+    @Flag(help: "Also evaluate on the shifted simulated sets, one line each.") var shifted = false
+    @Option(help: "Samples per class of each shifted set (1...10000).") var shiftedPerClass: Int = 200
+    @Flag(help: "Print one JSON object (accuracy, loss, per-class scores, confusion matrix, sensitivity) instead of the report.") var json = false
+
+    func validate() throws {
+        guard !checkpoint.isEmpty else { throw ValidationError("give at least one --checkpoint") }
+        guard (1...10_000).contains(shiftedPerClass) else { throw ValidationError("--shifted-per-class \(shiftedPerClass): allowed 1...10000") }
+    }
 
     func run() throws {
-        let (network, meta) = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64)
-        let set = try dataFor(meta, data: data, split: split, checkpointPath: checkpoint)
-        try Evaluator.checkCompatible(network, with: set, classNames: meta.classNames, source: data ?? checkpoint)
-        guard set.count > 0 else { throw ValidationError("\(data ?? checkpoint): the \(split.rawValue) data hold no samples") }
-        let evaluation = Evaluator.evaluate(network, on: set)
-        if json {
-            try Output.line(String(decoding: try JSONLines.encode(evaluation.summary(classNames: set.classNames)), as: UTF8.self))
-        } else {
-            try Output.line(evaluation.report(classNames: set.classNames))
-            try Output.line(String(format: "\nloss %.4f  accuracy %.4f  (%d samples)", evaluation.loss, evaluation.accuracy, evaluation.count))
-            try Output.line("\nconfusion matrix (rows: true, columns: predicted)")
-            let width = max(16, (set.classNames.map(\.count).max() ?? 0) + 2)
-            for (c, row) in evaluation.confusion.enumerated() {
-                try Output.line(set.classNames[c].padding(toLength: width, withPad: " ", startingAt: 0) + row.map { String(format: "%7d", $0) }.joined())
-            }
+        let loaded = try checkpoint.map { try Checkpoint.loadNetwork(URL(fileURLWithPath: $0), maxBatch: 64) }
+        let networks = loaded.map(\.network), meta = loaded[0].metadata
+        for (path, other) in zip(checkpoint, loaded).dropFirst() where other.metadata.classNames != meta.classNames {
+            throw ValidationError("\(path): its classes (\(other.metadata.classNames.joined(separator: ", "))) differ from \(checkpoint[0])'s")
         }
+        let (set, parameters) = try load(meta)
+        for (network, path) in zip(networks, checkpoint) {
+            try Evaluator.checkCompatible(network, with: set, classNames: meta.classNames, source: data ?? path)
+        }
+        guard set.count > 0 else { throw ValidationError("\(data ?? checkpoint[0]): the \(split.rawValue) data hold no samples") }
+        let k = meta.classNames.count
+        let probabilities = Evaluator.probabilities(networks, on: set, flips: tta)
+        let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
+        let sensitivity = parameters.map {
+            SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: $0)
+        }
+        let shiftedRows = shifted ? try evaluateShifted(networks, meta: meta) : []
+        if json {
+            let report = JSONReport(evaluation: evaluation.summary(classNames: set.classNames), sensitivity: sensitivity, shifted: shiftedRows)
+            try Output.line(String(decoding: try JSONLines.encode(report), as: UTF8.self))
+        } else {
+            try printReport(evaluation, set: set, sensitivity: sensitivity, shifted: shiftedRows)
+        }
+        let title = URL(fileURLWithPath: checkpoint[0]).lastPathComponent + (checkpoint.count > 1 ? " + \(checkpoint.count - 1) more" : "") + (tta ? ", TTA" : "")
         if let png {
             try renderConfusionMatrix(evaluation.confusion, classNames: set.classNames,
-                                      heading: "\(URL(fileURLWithPath: checkpoint).lastPathComponent): accuracy \(String(format: "%.4f", evaluation.accuracy))")
+                                      heading: "\(title): accuracy \(String(format: "%.4f", evaluation.accuracy))")
                 .writePNG(to: URL(fileURLWithPath: png))
             if !json { try Output.line("wrote \(png)") }
         }
+        if let sensitivityPng {
+            guard let sensitivity else { throw ValidationError("--sensitivity-png needs simulated data with their parameters.csv") }
+            try sensitivityChart(sensitivity, heading: "\(title): recall vs signal strength").writePNG(to: URL(fileURLWithPath: sensitivityPng))
+            if !json { try Output.line("wrote \(sensitivityPng)") }
+        }
         try Output.finish()
+    }
+
+    /// The data and, for simulated data, each sample's generation parameters.
+    private func load(_ meta: CheckpointMetadata) throws -> (SpectrogramSet, [SignalParameters]?) {
+        if let data {
+            let folder = URL(fileURLWithPath: data)
+            let set = try DataFolder.load(split, from: folder)
+            return (set, try DataFolder.loadParameters(split, from: folder, count: set.count))
+        }
+        let config = meta.config
+        guard config.data == nil else {
+            let folder = URL(fileURLWithPath: config.data!)
+            let set = try DataFolder.load(split, from: folder)
+            return (set, try DataFolder.loadParameters(split, from: folder, count: set.count))
+        }
+        let simulator = Simulator(seed: config.seed, classes: meta.classNames.compactMap(SignalClass.init(rawValue:)))
+        let perClass = split == .train ? config.simulatedPerClass : max(1, config.simulatedPerClass / 4)
+        let (set, parameters) = simulator.generateWithParameters(perClass: perClass, split: split)
+        return (set, parameters)
+    }
+
+    private func predictions(_ probabilities: [Float], _ k: Int) -> [Int] {
+        probabilities.withUnsafeBufferPointer { all in
+            (0..<(all.count / k)).map { Evaluator.argmax(UnsafeBufferPointer(rebasing: all[($0 * k)..<(($0 + 1) * k)])) }
+        }
+    }
+
+    struct ShiftedRow: Codable {
+        var shift: String
+        var accuracy: Double
+        var faintThirdRecall: Double?
+        var noiseRecall: Double?
+    }
+
+    struct JSONReport: Codable {
+        var evaluation: Evaluation.Summary
+        var sensitivity: SensitivityReport?
+        var shifted: [ShiftedRow]
+    }
+
+    /// The networks on each shifted validation set, simulated from a seed no run trains on.
+    private func evaluateShifted(_ networks: [Network], meta: CheckpointMetadata) throws -> [ShiftedRow] {
+        let classes = meta.classNames.compactMap(SignalClass.init(rawValue:))
+        guard classes.count == meta.classNames.count else {
+            throw ValidationError("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
+        }
+        return DistributionShift.allCases.map { shift in
+            var simulator = Simulator(seed: 0x5E71_F7ED, classes: classes)
+            simulator.shift = shift
+            let (set, parameters) = simulator.generateWithParameters(perClass: shiftedPerClass, split: .validation)
+            let probabilities = Evaluator.probabilities(networks, on: set, flips: tta)
+            let k = meta.classNames.count
+            let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
+            let report = SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: parameters)
+            return ShiftedRow(shift: shift.rawValue, accuracy: evaluation.accuracy, faintThirdRecall: report.faintThirdRecall, noiseRecall: report.noiseRecall)
+        }
+    }
+
+    private func printReport(_ evaluation: Evaluation, set: SpectrogramSet, sensitivity: SensitivityReport?, shifted: [ShiftedRow]) throws {
+        try Output.line(evaluation.report(classNames: set.classNames))
+        try Output.line(String(format: "\nloss %.4f  accuracy %.4f  (%d samples)", evaluation.loss, evaluation.accuracy, evaluation.count))
+        try Output.line("\nconfusion matrix (rows: true, columns: predicted)")
+        let width = max(16, (set.classNames.map(\.count).max() ?? 0) + 2)
+        for (c, row) in evaluation.confusion.enumerated() {
+            try Output.line(set.classNames[c].padding(toLength: width, withPad: " ", startingAt: 0) + row.map { String(format: "%7d", $0) }.joined())
+        }
+        if let sensitivity { try Output.line("\n" + sensitivity.table) }
+        if !shifted.isEmpty {
+            try Output.line("\nshifted sets (\(shiftedPerClass) per class each):")
+            try Output.line("  shift                accuracy  faint-third recall  noise recall")
+            for row in shifted {
+                try Output.line("  " + row.shift.padding(toLength: 20, withPad: " ", startingAt: 0)
+                                + String(format: " %8.3f  %18.3f  %12.3f", row.accuracy, row.faintThirdRecall ?? .nan, row.noiseRecall ?? .nan))
+            }
+        }
+    }
+
+    /// Recall vs peak SNR, one line per class, x at each bin's middle.
+    private func sensitivityChart(_ report: SensitivityReport, heading: String) -> RGBImage {
+        let colors: [RGB] = [.blue, .orange, .green, .red, .gray, .black, RGB(140, 60, 160)]
+        let series = report.curves.enumerated().map { n, curve in
+            Series(name: curve.className, points: curve.bySNR.compactMap { bin in
+                bin.recall.map { ((bin.low + (bin.high ?? bin.low * 1.5)) / 2, $0) }
+            }, color: colors[n % colors.count])
+        }
+        return renderLineCharts([("recall", "peak SNR per pixel (noise standard deviations)", series)], heading: heading, integerX: false)
     }
 }
 

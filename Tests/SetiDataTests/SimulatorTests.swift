@@ -76,3 +76,59 @@ final class SimulatorTests: XCTestCase {
 extension SignalClass {
     var rawIndex: Int { SignalClass.allCases.firstIndex(of: self)! }
 }
+
+/// Generation parameters and distribution shifts: what sensitivity curves and shifted
+/// evaluation sets rest on.
+final class SimulatorParameterTests: XCTestCase {
+    func testParametersDescribeEachSample() {
+        let (set, parameters) = Simulator(seed: 3).generateWithParameters(perClass: 30, split: .validation)
+        XCTAssertEqual(parameters.count, set.count)
+        XCTAssertEqual(set, Simulator(seed: 3).generate(perClass: 30, split: .validation), "parameters do not change the data")
+        for (label, p) in zip(set.labels, parameters) {
+            XCTAssertEqual(p.className, set.classNames[Int(label)])
+            XCTAssertEqual(p.averagedSpectra, 8)
+            if p.className == "noise" {
+                XCTAssertEqual(p.snr, 0)
+            } else {
+                XCTAssertTrue((1...12).contains(p.snr), "\(p)")
+                XCTAssertTrue((0.6...1.6).contains(p.width), "\(p)")
+            }
+            if p.className == "narrowbanddrd" { XCTAssertTrue((0.4...1.2).contains(abs(p.curvature)), "\(p)") }
+            if p.className == "narrowband" { XCTAssertEqual(p.curvature, 0); XCTAssertLessThanOrEqual(abs(p.drift), 1) }
+        }
+    }
+
+    func testEveryShiftChangesTheDataAndNoneChangesNothing() {
+        var simulator = Simulator(seed: 9)
+        let base = simulator.generate(perClass: 3, split: .validation)
+        for shift in DistributionShift.evaluationSets {
+            simulator.shift = shift
+            let (shifted, parameters) = simulator.generateWithParameters(perClass: 3, split: .validation)
+            XCTAssertNotEqual(shifted.images, base.images, "\(shift) made no difference")
+            XCTAssertTrue(parameters.allSatisfy { $0.shift == shift.rawValue })
+            XCTAssertTrue(shifted.images.allSatisfy { $0 >= 0 && $0 <= 1 })
+        }
+        simulator.shift = .fewSpectra
+        XCTAssertEqual(simulator.generateWithParameters(perClass: 1, split: .train).parameters.first?.averagedSpectra, 2)
+        simulator.shift = .quantization
+        let levels = Set(simulator.generate(perClass: 2, split: .train).images.map { ($0 * 63).rounded() })
+        XCTAssertLessThanOrEqual(levels.count, 64)
+    }
+
+    func testParametersFileRoundTripsAndIsChecked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-params-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (set, parameters) = Simulator(seed: 1).generateWithParameters(perClass: 2, split: .train)
+        try DataFolder.writeParameters(parameters, as: .train, to: dir)
+        let read = try XCTUnwrap(try DataFolder.loadParameters(.train, from: dir, count: set.count))
+        XCTAssertEqual(read.map(\.className), parameters.map(\.className))
+        XCTAssertEqual(read[0].snr, parameters[0].snr, accuracy: 1e-4)
+        XCTAssertNil(try DataFolder.loadParameters(.validation, from: dir, count: 8), "no file, no parameters")
+        XCTAssertThrowsError(try DataFolder.loadParameters(.train, from: dir, count: 9)) { XCTAssertTrue("\($0)".contains("has 8 rows but the data have 9 images"), "\($0)") }
+        let file = dir.appendingPathComponent("train/parameters.csv")
+        var text = try String(contentsOf: file, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\nnoise,", with: "\nnoise,nan,")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try DataFolder.loadParameters(.train, from: dir, count: 8)) { XCTAssertTrue("\($0)".contains("parameters.csv:"), "\($0)") }
+    }
+}

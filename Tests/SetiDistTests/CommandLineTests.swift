@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 import SetiNet
 import SetiTraining
 import XCTest
@@ -201,10 +202,19 @@ final class CommandLineTests: XCTestCase {
         }
         let inverted = try run(["show", "--data", path(deep), "--inverted", "--tiles-per-class", "1", "--png", path("inv.png")])
         XCTAssertEqual(inverted.status, 0, inverted.stderr)
+        let ensemble = try run(["evaluate", "--checkpoint", path("seven-run/best.safetensors"), "--checkpoint", path("seven-run/last.safetensors"),
+                                "--tta", "--sensitivity-png", path("snr7.png"), "--shifted", "--shifted-per-class", "2"])
+        XCTAssertEqual(ensemble.status, 0, ensemble.stderr)
+        XCTAssertTrue(ensemble.stdout.contains("recall by peak SNR per pixel"), ensemble.stdout)
+        XCTAssertTrue(ensemble.stdout.contains("faintest third of the signals"), ensemble.stdout)
+        for shift in DistributionShift.allCases { XCTAssertTrue(ensemble.stdout.contains("  \(shift.rawValue) "), "\(shift): \(ensemble.stdout)") }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("snr7.png")))
         let evaluation = try run(["evaluate", "--checkpoint", path("seven-run/best.safetensors"), "--png", path("cm7.png"), "--json"])
         XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(evaluation.stdout.utf8)) as? [String: Any]
-        XCTAssertEqual((json?["classes"] as? [[String: Any]])?.count, 7, evaluation.stdout)
-        XCTAssertEqual((json?["confusion"] as? [[Int]])?.count, 7)
+        let summary = json?["evaluation"] as? [String: Any]
+        XCTAssertEqual((summary?["classes"] as? [[String: Any]])?.count, 7, evaluation.stdout)
+        XCTAssertEqual((summary?["confusion"] as? [[Int]])?.count, 7)
+        XCTAssertEqual(((json?["sensitivity"] as? [String: Any])?["curves"] as? [Any])?.count, 6, "one curve per signal class")
     }
 }

@@ -18,6 +18,7 @@ final class PictureTests: XCTestCase {
         XCTAssertEqual(t.first!, 0.3, accuracy: 1e-12)
         XCTAssertEqual(t[1] - t[0], 0.1, accuracy: 1e-12)
         XCTAssertEqual(tickLabel(t[1], step: 0.1), "0.4")
+        XCTAssertEqual(tickLabel(-1e-17, step: 0.5), "0.0")
         XCTAssertTrue(ticks(.nan, 1).isEmpty)
         XCTAssertEqual(ticks(2, 2), [2])
     }

@@ -1,3 +1,4 @@
+import SetiData
 @testable import SetiTraining
 import XCTest
 
@@ -122,5 +123,37 @@ final class ClassificationReportTests: XCTestCase {
         let scores = evaluation.scores(classNames: ["x", "y"])
         XCTAssertEqual(scores[1].precision, 0)
         XCTAssertEqual(scores[1].f1, 0)
+    }
+}
+
+/// Injection-recovery statistics against counts worked out by hand.
+final class SensitivityReportTests: XCTestCase {
+    func testRecallPerSNRBinAndTheFaintestThird() {
+        func p(_ name: String, _ snr: Double, drift: Double = 0) -> SignalParameters {
+            var p = SignalParameters(className: name, averagedSpectra: 8)
+            p.snr = snr
+            p.drift = drift
+            return p
+        }
+        let names = ["squiggle", "narrowband", "noise"]
+        let labels: [Int32] = [0, 0, 0, 1, 1, 1, 2, 2]
+        let parameters = [p("squiggle", 1.2), p("squiggle", 1.4), p("squiggle", 9), p("narrowband", 1.1), p("narrowband", 5, drift: 0.3),
+                          p("narrowband", 5, drift: -0.9), p("noise", 0), p("noise", 0)]
+        let predicted = [2, 0, 0, 2, 1, 0, 2, 1]
+        let report = SensitivityReport(classNames: names, labels: labels, predicted: predicted, parameters: parameters)
+        let squiggle = report.curves[0].bySNR, narrowband = report.curves[1]
+        XCTAssertEqual(squiggle[0].samples, 2)
+        XCTAssertEqual(squiggle[0].recall, 0.5)
+        XCTAssertEqual(squiggle.last?.recall, 1)
+        XCTAssertEqual(narrowband.bySNR[4].samples, 2, "4-6")
+        XCTAssertEqual(narrowband.bySNR[4].recall, 0.5)
+        XCTAssertEqual(narrowband.byTrackShape[2].recall, 1, "|drift| 0.25-0.5 found")
+        XCTAssertEqual(narrowband.byTrackShape.last?.recall, 0, "|drift| >= 0.75 missed")
+        XCTAssertEqual(report.noiseRecall, 0.5)
+        XCTAssertEqual(report.faintThirdRecall, 0, "the two faintest of six signals (1.1 and 1.2) were both missed")
+        XCTAssertEqual(report.faintThirdBelow, 1.2)
+        XCTAssertNil(squiggle.last?.high, "the last bin is open")
+        XCTAssertNoThrow(try JSONLines.encode(report))
+        XCTAssertTrue(report.table.contains("faintest third of the signals (SNR < 1.20): recall 0.000"), report.table)
     }
 }
