@@ -112,7 +112,7 @@ public enum DataFolder {
     /// are multiples of 1/255, with full Float precision otherwise.
     public static func write(_ set: SpectrogramSet, as split: Split, to folder: URL, formats: [Format]) throws {
         let dir = folder.appendingPathComponent(split.rawValue)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try createFolder(dir)
         for format in formats {
             let images = dir.appendingPathComponent("images.\(format.rawValue)")
             let labels = dir.appendingPathComponent("labels.\(format.rawValue)")

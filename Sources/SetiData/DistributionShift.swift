@@ -121,8 +121,8 @@ extension DataFolder {
         var text = SignalParameters.columns.joined(separator: ",") + "\n"
         for p in parameters { text += p.row.joined(separator: ",") + "\n" }
         let dir = folder.appendingPathComponent(split.rawValue)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: dir.appendingPathComponent("parameters.csv"), options: .atomic)
+        try createFolder(dir)
+        try Data(text.utf8).writeNamingFile(to: dir.appendingPathComponent("parameters.csv"))
     }
 
     /// The generation parameters `simulate` wrote for `split`, if the folder has them
@@ -132,7 +132,7 @@ extension DataFolder {
         let url = folder.appendingPathComponent(split.rawValue).appendingPathComponent("parameters.csv")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DataError(file: url.path, "cannot read: \(error.localizedDescription)") }
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DataError(file: url.path, "cannot read: \(fileErrorReason(error))") }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first.map({ $0.split(separator: ",").map(String.init) == SignalParameters.columns }) == true else {
             throw DataError(file: url.path, line: 1, "expected the header \(SignalParameters.columns.joined(separator: ","))")

@@ -34,7 +34,7 @@ enum NPY {
         out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         out.append(contentsOf: header.utf8)
         out.append(body)
-        try out.write(to: url, options: .atomic)
+        try out.writeNamingFile(to: url)
     }
 
     static func read(_ url: URL) throws -> Array {
@@ -42,7 +42,7 @@ enum NPY {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw DataError(file: path, "cannot read: \(error.localizedDescription)")
+            throw DataError(file: path, "cannot read: \(fileErrorReason(error))")
         }
         return try parse(data, path: path)
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The signal classes of the SETI spectrogram exercise, in the column order of the
 /// public data set's one-hot labels.
 public enum SignalClass: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
@@ -66,5 +68,41 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
         if let line { place += ":\(line)" }
         if let column { place += ":\(column)" }
         description = "\(place): \(message)"
+    }
+}
+
+/// A file-system error's reason in words: Foundation on Linux often reports only
+/// "NSCocoaErrorDomain error 512" and keeps the POSIX reason underneath.
+public func fileErrorReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return ns.localizedDescription
+}
+
+/// Creates `url` and its missing parents (mkdir -p); a failure gives the system's reason
+/// for the first folder that could not be made ("Not a directory", "Permission denied").
+public func createFolder(_ url: URL) throws {
+    var path = ""
+    for component in url.standardizedFileURL.path.split(separator: "/") {
+        path += "/" + component
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFDIR else { throw DataError(file: path, "cannot create \(url.path) in it: not a folder") }
+            continue
+        }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw DataError(file: url.path, "cannot create the folder (\(String(cString: strerror(errno))))")
+        }
+    }
+}
+
+extension Data {
+    /// Writes atomically; a failure (a full disk, a missing folder) names the file.
+    func writeNamingFile(to url: URL) throws {
+        do { try write(to: url, options: .atomic) } catch {
+            throw DataError(file: url.path, "cannot write (\(fileErrorReason(error)))")
+        }
     }
 }

@@ -48,9 +48,11 @@ public struct RGBImage {
         return png
     }
 
-    /// Writes the PNG atomically (a temporary file renamed into place).
+    /// Writes the PNG atomically (a temporary file renamed into place); a failure names the file.
     public func writePNG(to url: URL) throws {
-        try pngData().write(to: url, options: .atomic)
+        do { try pngData().write(to: url, options: .atomic) } catch {
+            throw PictureWriteError(description: "\(url.path): cannot write the picture (\(error.localizedDescription))")
+        }
     }
 
     private func appendChunk(_ type: String, _ body: [UInt8], to png: inout Data) {
@@ -78,4 +80,9 @@ public struct RGB: Equatable, Sendable {
     public static let green = RGB(30, 140, 60)
     public static let blue = RGB(40, 90, 200)
     public static let orange = RGB(230, 130, 20)
+}
+
+/// A picture that could not be written, naming the file.
+public struct PictureWriteError: Error, CustomStringConvertible {
+    public let description: String
 }

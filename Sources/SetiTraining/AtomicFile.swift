@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 
 /// A file write that either lands whole or not at all: the bytes go to a temporary file
 /// in the same folder, are flushed to disk, and the temporary is renamed over the target.
@@ -9,9 +10,7 @@ public enum AtomicFile {
 
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
-        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw CheckpointError("\(dir.path): cannot create the folder (\(error.localizedDescription))")
-        }
+        try createFolder(dir)
         let temp = dir.appendingPathComponent(".\(url.lastPathComponent)\(temporaryMarker)\(getpid())")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CheckpointError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }

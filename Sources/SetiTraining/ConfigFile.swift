@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 import Yams
 
 /// A problem in a `--config` file, named by file (and line, where the parser knows it).
@@ -16,7 +17,7 @@ extension TrainConfig {
     public func merging(file url: URL) throws -> TrainConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(error.localizedDescription))")
+            throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(fileErrorReason(error)))")
         }
         return try merging(text: text, source: url)
     }

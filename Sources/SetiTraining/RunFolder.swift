@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 
 /// A training run's output folder and its files. One run owns a folder at a time: an
 /// exclusive lock (flock on OUT/.lock, released by the kernel when the process ends, even
@@ -34,9 +35,7 @@ public final class RunFolder {
     /// Creates and locks the folder, clears temporaries a killed run left, and checks it
     /// suits `intent`. Throws one line naming the folder and the way out.
     public func open(for intent: Intent) throws {
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw RunFolderError("\(url.path): cannot create the output folder (\(error.localizedDescription))")
-        }
+        try createFolder(url)
         try lock()
         AtomicFile.removeStaleTemporaries(in: url)
         let used = runFiles.filter { FileManager.default.fileExists(atPath: $0.path) }

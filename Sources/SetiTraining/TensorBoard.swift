@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 
 /// TensorBoard event files, as Keras's TensorBoard callback lays them out: one folder per
 /// run part (`train/`, `validation/`) under OUT/tensorboard, each with an
@@ -23,11 +24,11 @@ public final class TensorBoardWriter {
             let dir = folder.appendingPathComponent(part)
             let url = dir.appendingPathComponent(name)
             do {
-                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                try createFolder(dir)
                 guard FileManager.default.createFile(atPath: url.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
                 handles[part] = try FileHandle(forWritingTo: url)
             } catch {
-                throw CheckpointError("\(url.path): cannot create the TensorBoard event file (\(error.localizedDescription))")
+                throw CheckpointError("\(url.path): cannot create the TensorBoard event file (\(fileErrorReason(error)))")
             }
             try Self.write(Self.event(wallTime: Date().timeIntervalSince1970, step: 0, fileVersion: "brain.Event:2"), to: handles[part]!, url: url)
         }
@@ -81,7 +82,7 @@ public final class TensorBoardWriter {
         do {
             try handle.write(contentsOf: Data(record(event)))
         } catch {
-            throw CheckpointError("\(url?.path ?? "TensorBoard event file"): cannot write (\(error.localizedDescription))")
+            throw CheckpointError("\(url?.path ?? "TensorBoard event file"): cannot write (\(fileErrorReason(error)))")
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiData
 import SetiNet
 import SetiTraining
 import SwiftMPI
@@ -73,7 +74,7 @@ struct BenchScaling: ParsableCommand {
 
     private func printReport(_ path: String) throws {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(fileErrorReason(error))") }
         var records: [ScalingRecord] = []
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
             do { records.append(try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8))) } catch {

@@ -231,7 +231,7 @@ struct Plot: ParsableCommand {
     func run() throws {
         let records: [EpochRecord]
         do { records = try EpochRecord.read(URL(fileURLWithPath: log)) } catch {
-            throw ValidationError("\(log): \(error.localizedDescription)")
+            throw ValidationError("\(log): \(fileErrorReason(error))")
         }
         guard !records.isEmpty else { throw ValidationError("\(log): no epochs logged") }
         try curves(records).writePNG(to: URL(fileURLWithPath: png))
