@@ -115,6 +115,35 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(config.contains("\"data\""), "simulated runs have no data folder")
     }
 
+    /// EarlyStopping when no later epoch can improve by --min-delta: the run stops after
+    /// the patience, and best.safetensors keeps epoch 1.
+    func testEarlyStoppingEndsTheRunAfterThePatience() throws {
+        let result = try train("early", ["--epochs", "6", "--monitor", "val_loss", "--min-delta", "1000", "--early-stopping-patience", "2"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("early stopping after epoch 3: no improvement in 2 epoch(s)"), result.stdout)
+        XCTAssertEqual(try EpochRecord.read(dir.appendingPathComponent("early/metrics.jsonl")).count, 3)
+        XCTAssertEqual(try Checkpoint.read(dir.appendingPathComponent("early/best.safetensors")).metadata.epoch, 1)
+    }
+
+    func testPrintConfigShowsTheMergedConfigurationAndPredictSpeaksJSON() throws {
+        let config = try run(["train", "--recipe", "keras-seed", "--epochs", "3", "--print-config"])
+        XCTAssertEqual(config.status, 0, config.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(config.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["monitor"] as? String, "val_accuracy", "keras-seed keeps the highest validation accuracy, as the course")
+        XCTAssertEqual(object["epochs"] as? Int, 3)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "runs/seti/config.json") && config.stdout.isEmpty)
+        XCTAssertEqual(try train("p").status, 0)
+        try simulate("four")
+        let predicted = try run(["predict", "--checkpoint", path("p/best.safetensors"), "--data", path("four/validation/images.npy"), "--json"])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        let rows = predicted.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 4)
+        let first = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(rows[0].utf8)) as? [String: Any])
+        let probabilities = try XCTUnwrap(first["probabilities"] as? [String: Double])
+        XCTAssertEqual(probabilities.values.reduce(0, +), 1, accuracy: 1e-4)
+        XCTAssertEqual(Set(probabilities.keys), ["squiggle", "narrowband", "noise", "narrowbanddrd"])
+    }
+
     func testFineTuningFromACheckpointWithANewHeadForSevenClasses() throws {
         XCTAssertEqual(try train("four").status, 0)
         let export = try run(["export", "--checkpoint", path("four/best.safetensors"), "--file", path("four.keras")])

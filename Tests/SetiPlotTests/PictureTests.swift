@@ -42,6 +42,17 @@ final class PictureTests: XCTestCase {
         XCTAssertEqual(image.pixels.count, 300)
     }
 
+    /// As a notebook shows the public data: stored values as grey (signal dark on light);
+    /// inverted, strong power bright in viridis.
+    func testSpectrogramsAreDrawnAsStoredUnlessInverted() {
+        let tile = SpectrogramTile(pixels: ArraySlice([Float](repeating: 0.2, count: 4)), title: "t")
+        let plain = renderSpectrogramGrid([tile], columns: 1, height: 2, width: 2, heading: "")
+        let inverted = renderSpectrogramGrid([tile], columns: 1, height: 2, width: 2, inverted: true, heading: "")
+        let x = 16, y = 44 + 22  // the first tile's top-left pixel (margin, top + caption)
+        XCTAssertEqual(plain[x, y], RGB(51, 51, 51))
+        XCTAssertEqual(inverted[x, y], Viridis.color(0.8))
+    }
+
     func testEveryPictureSurvivesExtremeInputs() {
         let names = ["squiggle", "narrowband", "noise", "narrowbanddrd", "brightpixel", "squarepulsednarrowband", "squigglesquarepulsednarrowband"]
         XCTAssertGreaterThan(renderConfusionMatrix([[0]], classNames: ["x"], heading: String(repeating: "h", count: 500)).width, 0)
