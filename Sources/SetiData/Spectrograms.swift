@@ -81,6 +81,13 @@ public func fileErrorReason(_ error: Error) -> String {
     return ns.localizedDescription
 }
 
+/// This machine's host name (for lock files and TensorBoard's file names).
+public var hostName: String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, buffer.count - 1)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
 /// Creates `url` and its missing parents (mkdir -p); a failure gives the system's reason
 /// for the first folder that could not be made ("Not a directory", "Permission denied").
 public func createFolder(_ url: URL) throws {

@@ -30,7 +30,7 @@ extension TrainConfig {
         }
         try check("epochs", epochs, 1...1_000_000)
         try check("global-batch", globalBatch, 1...65_536)
-        try check("simulated-per-class", simulatedPerClass, 1...100_000)
+        try check("simulated-per-class", simulatedPerClass, 1...20_000)
         try positive("lr", schedule.initial)
         try check("warmup-steps", schedule.warmupSteps, 0...1_000_000_000)
         switch schedule.decay {

@@ -75,9 +75,7 @@ public final class RunFolder {
             let who = n > 0 ? String(decoding: holder[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
             throw RunFolderError("\(url.path) is in use by another seti-dist run (\(who)); wait for it or choose another --out")
         }
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let text = "pid \(getpid()) on \(String(cString: host))\n"
+        let text = "pid \(getpid()) on \(hostName)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
         lockDescriptor = fd

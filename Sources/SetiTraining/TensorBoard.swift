@@ -16,9 +16,7 @@ public final class TensorBoardWriter {
 
     /// Creates `folder`/train and `folder`/validation with a new event file each.
     public init(folder: URL) throws {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(String(cString: host))"
+        let name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(hostName)"
         var handles: [String: FileHandle] = [:]
         for part in ["train", "validation"] {
             let dir = folder.appendingPathComponent(part)

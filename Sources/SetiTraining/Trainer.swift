@@ -66,6 +66,11 @@ public final class Trainer {
             throw TrainingFailure(description: "the batch-norm group size \(config.batchNormGroupSize) does not divide the per-rank batch \(perRank)")
         }
         try world.agree(on: config.hash, what: "training configuration (flags, --config file, seti-dist version)")
+        let needed = Network.activationBytes(of: config.model, maxBatch: perRank)
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        guard needed < memory / 10 * 8 else {
+            throw TrainingFailure(description: "a batch of \(perRank) per rank needs \(needed / 1_000_000_000) GB of activations, more than this machine's \(memory / 1_000_000_000) GB allow; use a smaller batch per rank or more ranks")
+        }
 
         // Reading files can fail on one rank alone (a node without the shared folder):
         // every rank learns of it here, before the next collective.

@@ -51,8 +51,8 @@ struct Simulate: ParsableCommand {
     var format: [DataFolder.Format] = [.csv, .npy]
 
     func validate() throws {
-        guard (1...100_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...100000") }
-        if let v = validationPerClass, !(1...100_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...100000") }
+        guard (1...20_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...20000") }
+        if let v = validationPerClass, !(1...20_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...20000") }
         guard classes == 4 || classes == 7 else { throw ValidationError("--classes \(classes): allowed 4 or 7") }
         guard snrMin.isFinite, snrMax.isFinite, snrMin > 0, snrMax >= snrMin, snrMax <= 1000 else {
             throw ValidationError("--snr-min \(snrMin) --snr-max \(snrMax): need 0 < min <= max <= 1000")

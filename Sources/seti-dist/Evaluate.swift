@@ -5,13 +5,6 @@ import SetiNet
 import SetiPlot
 import SetiTraining
 
-/// The data a checkpoint meets: `--data` when given, else the data its run trained on.
-func dataFor(_ checkpoint: CheckpointMetadata, data: String?, split: DataFolder.Split, checkpointPath: String) throws -> SpectrogramSet {
-    if let data { return try DataFolder.load(split, from: URL(fileURLWithPath: data)) }
-    let sets = try checkpoint.config.loadData()
-    return split == .train ? sets.train : sets.validation
-}
-
 /// `seti-dist evaluate`: classification report and confusion matrix of a checkpoint.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(

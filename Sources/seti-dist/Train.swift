@@ -27,20 +27,24 @@ struct Train: ParsableCommand {
             times fewer steps per epoch: add --scale-lr (lr x global/32, Goyal et al.) and \
             --warmup-steps.
 
-            Output (--out): metrics.jsonl (one JSON object per epoch), best.safetensors \
-            (best --monitor), last.safetensors (with optimizer state, for --resume), \
-            curves.png and confusion.png.
+            Output (--out, which must not hold another run unless --resume or --overwrite): \
+            metrics.jsonl (one JSON object per epoch), tensorboard/ (TensorBoard event files), \
+            best.safetensors (best --monitor: Keras's restore_best_weights), last.safetensors \
+            (with optimizer state, for --resume), curves.png, confusion.png and config.json. \
+            --init-from starts a new run from any checkpoint's weights (fine-tuning); \
+            --new-head re-initializes the last layer for another class count.
 
             Examples:
               mpirun -np 4 seti-dist train
               seti-dist train --data ~/seti/primary_small --epochs 30 --out runs/real
               launch/run.sh 2 train --config runs/real/config.json --resume
-              seti-dist train --config long.yaml      # a YAML file with, e.g., "epochs: 30"
+              seti-dist train --config long.yaml      # a YAML file with, e.g., "epochs: 30" or "lr: 0.001"
+              seti-dist train --data data/seven --init-from runs/seti/best.safetensors --new-head --lr 0.001 --out runs/seven
             """)
 
     @Option(help: "Data folder in the public layout (default: the built-in simulated data).")
     var data: String?
-    @Option(help: "Simulated training samples per class when --data is not given (1...100000; \(recipeDefault(\.simulatedPerClass))).")
+    @Option(help: "Simulated training samples per class when --data is not given (1...20000; \(recipeDefault(\.simulatedPerClass))).")
     var simulatedPerClass: Int?
     @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch (\(recipeDefault(\.freshSimulationEachEpoch))).")
     var freshSimulation: Bool?

@@ -167,6 +167,25 @@ public final class Network {
         input.deallocate()
     }
 
+    /// Bytes a network of `spec` allocates for batches of `maxBatch` (activations, pooling
+    /// indices, dropout masks, scratch) besides its parameters: what the batch size costs.
+    public static func activationBytes(of spec: ModelSpec, maxBatch: Int) -> Int {
+        let plan = compile(spec)
+        var perSample = spec.height * spec.width * spec.channels  // the input copy
+        var largest = perSample
+        for layer in plan.layers {
+            largest = max(largest, layer.outputSize)
+            switch layer.op {
+            case .flatten, .relu(fused: true): continue
+            case .maxPool, .dropout: perSample += 2 * layer.outputSize
+            default: perSample += layer.outputSize
+            }
+        }
+        perSample += 2 * largest  // the two gradient scratch buffers
+        let (bytes, overflow) = perSample.multipliedReportingOverflow(by: 4 * maxBatch)
+        return overflow ? .max : bytes
+    }
+
     /// Trainable parameters (and so gradients) of a model built from `spec`.
     public static func parameterCount(of spec: ModelSpec) -> Int { compile(spec).parameterCount }
 
