@@ -66,11 +66,7 @@ public final class Trainer {
             throw TrainingFailure(description: "the batch-norm group size \(config.batchNormGroupSize) does not divide the per-rank batch \(perRank)")
         }
         try world.agree(on: config.hash, what: "training configuration (flags, --config file, seti-dist version)")
-        let needed = Network.activationBytes(of: config.model, maxBatch: perRank)
-        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        guard needed < memory / 10 * 8 else {
-            throw TrainingFailure(description: "a batch of \(perRank) per rank needs \(needed / 1_000_000_000) GB of activations, more than this machine's \(memory / 1_000_000_000) GB allow; use a smaller batch per rank or more ranks")
-        }
+        try Trainer.checkMemory(config, ranks: world.size)
 
         // Reading files can fail on one rank alone (a node without the shared folder):
         // every rank learns of it here, before the next collective.
@@ -102,6 +98,17 @@ public final class Trainer {
         try world.broadcast(network.parameters, root: 0)
         try world.broadcast(network.state, root: 0)
         try reducer.parametersWritten()
+    }
+
+    /// Throws when one rank's batch would not fit in this machine's memory (every rank
+    /// computes the same answer, so all fail together).
+    public static func checkMemory(_ config: TrainConfig, ranks: Int) throws {
+        let perRank = max(1, config.globalBatch / max(1, ranks))
+        let needed = Network.activationBytes(of: config.model, maxBatch: perRank)
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        guard needed < memory / 10 * 8 else {
+            throw TrainingFailure(description: "a batch of \(perRank) per rank needs \(needed / 1_000_000_000) GB of activations, more than this machine's \(memory / 1_000_000_000) GB allow; use a smaller batch per rank or more ranks")
+        }
     }
 
     /// Loads the starting weights `start` names; returns where they came from.

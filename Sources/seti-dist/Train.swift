@@ -112,6 +112,7 @@ struct Train: ParsableCommand {
                 config.globalBatch = b * job.world.size
                 try job.world.together { try config.validate() }
             }
+            try Trainer.checkMemory(config, ranks: job.world.size)
             try job.world.onRoot { try folder.open(for: resume ? .resume : .new(overwrite: overwrite)) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
             let progress = TrainingProgress(binding: job.binding)
