@@ -25,7 +25,19 @@ extension TrainConfig {
     /// ``merging(file:)`` for text already read from `source`.
     public func merging(text: String, source url: URL) throws -> TrainConfig {
         let overrides: Any?
-        do { overrides = try Yams.load(yaml: text) } catch let error as YamlError {
+        do {
+            // A configuration is small; anchors and aliases could expand a few lines into
+            // billions of values (the "billion laughs"), so the document is measured first.
+            if let node = try Yams.compose(yaml: text) {
+                var budget = 100_000
+                guard Self.fits(node, within: &budget) else {
+                    throw ConfigFileError(description: "\(url.path): too large a configuration (over 100000 values once YAML aliases are expanded)")
+                }
+            }
+            overrides = try Yams.load(yaml: text)
+        } catch let error as ConfigFileError {
+            throw error
+        } catch let error as YamlError {
             throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(Self.oneLine(error)))")
         } catch {
             throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(error))")
@@ -48,6 +60,18 @@ extension TrainConfig {
             throw ConfigFileError(description: "\(url.path): \(error)")
         }
         return config
+    }
+
+    /// Whether `node`, with aliases expanded, has at most `budget` values.
+    private static func fits(_ node: Node, within budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .scalar: return true
+        case .alias: return true
+        case .sequence(let sequence): return sequence.allSatisfy { fits($0, within: &budget) }
+        case .mapping(let mapping): return mapping.allSatisfy { fits($0.key, within: &budget) && fits($0.value, within: &budget) }
+        }
     }
 
     /// The configuration as indented JSON with sorted keys (what `--print-config` shows).

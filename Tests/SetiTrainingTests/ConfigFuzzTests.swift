@@ -31,6 +31,15 @@ final class ConfigFuzzTests: XCTestCase {
         }
         let full = TrainConfig.standard.prettyJSON
         for end in stride(from: 0, through: full.utf8.count, by: 7) { merge(String(decoding: full.utf8.prefix(end), as: UTF8.self)) }
+        var laughs = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for (name, previous) in zip("bcdefgh", "abcdefg") {
+            laughs += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        let started = Date()
+        XCTAssertThrowsError(try TrainConfig.standard.merging(text: "lr:\n" + laughs.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"), source: source)) {
+            XCTAssertTrue("\($0)".contains("too large a configuration"), "\($0)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "nine levels of aliases must be refused, not expanded")
         for text in ["", "---", "- 1\n- 2", "just a string", "epochs: &a 3\nlr: *a", "{", "\u{FEFF}epochs: 2", "\t epochs: 2", String(repeating: "[", count: 10_000)] {
             merge(text)
         }
