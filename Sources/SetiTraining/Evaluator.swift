@@ -44,14 +44,9 @@ public enum Evaluator {
             let probs = network.probabilities(of: logits, batch: b)
             for j in 0..<b {
                 let row = UnsafeBufferPointer(rebasing: probs[(j * k)..<((j + 1) * k)])
-                let label = Int(set.labels[start + j])
-                if label < k {
-                    result.confusion[label][argmax(row)] += 1
-                    result.lossSum -= Foundation.log(Double(max(row[label], 1e-30)))
-                }
+                result.add(probabilities: row, label: Int(set.labels[start + j]))
                 predictions?(start + j, row)
             }
-            result.count += b
             start += b
         }
         return result
@@ -114,14 +109,20 @@ extension Evaluator {
         var result = Evaluation(classes: k)
         probabilities.withUnsafeBufferPointer { all in
             for i in 0..<set.count {
-                let row = UnsafeBufferPointer(rebasing: all[(i * k)..<((i + 1) * k)])
-                let label = Int(set.labels[i])
-                guard label < k else { continue }
-                result.confusion[label][argmax(row)] += 1
-                result.lossSum -= Foundation.log(Double(max(row[label], 1e-30)))
-                result.count += 1
+                result.add(probabilities: UnsafeBufferPointer(rebasing: all[(i * k)..<((i + 1) * k)]), label: Int(set.labels[i]))
             }
         }
         return result
+    }
+}
+
+extension Evaluation {
+    /// Counts one sample: its predicted class (the most probable) against `label`, and its
+    /// cross-entropy. A label outside the model's classes is not counted.
+    mutating func add(probabilities row: UnsafeBufferPointer<Float>, label: Int) {
+        guard label >= 0 && label < confusion.count else { return }
+        confusion[label][Evaluator.argmax(row)] += 1
+        lossSum -= Foundation.log(Double(max(row[label], 1e-30)))
+        count += 1
     }
 }
