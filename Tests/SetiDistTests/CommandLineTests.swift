@@ -76,6 +76,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("never")), "a refused run wrote its folder")
     }
 
+    /// The other commands' numbers, at and past their boundaries, before any work.
+    func testEveryCommandChecksItsNumbers() throws {
+        for (arguments, words) in [
+            (["simulate", "--out", path("s"), "--per-class", "0"], "--per-class 0: allowed 1...20000"),
+            (["simulate", "--out", path("s"), "--per-class", "20001"], "--per-class 20001"),
+            (["simulate", "--out", path("s"), "--snr-min", "nan"], "--snr-min nan"),
+            (["show", "--data", path("s"), "--tiles-per-class", "0"], "--tiles-per-class 0: allowed 1...50"),
+            (["evaluate", "--checkpoint", path("x"), "--shifted-per-class", "0"], "--shifted-per-class 0"),
+            (["bench", "compute", "--batch", "0"], "--batch 0: allowed 1...1024"),
+            (["bench", "allreduce", "--sizes", "nan"], "--sizes"),
+            (["bench", "scaling", "--steps", "0"], "--steps 0"),
+            (["selftest", "--megabytes", "0"], "--megabytes 0"),
+        ] {
+            assertOneLineError(try run(arguments), words)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("s")))
+    }
+
     func testTasksetLimitsTheBLASThreads() throws {
         let result = try MPIRun.run(.pinned(cpus: "0"), ["train", "--out", path("pinned"), "--epochs", "1", "--simulated-per-class", "8"])
         XCTAssertEqual(result.status, 0, result.stderr)
