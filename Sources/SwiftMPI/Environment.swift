@@ -55,6 +55,11 @@ public enum MPI {
     @discardableResult
     public static func initialize(threadLevel: ThreadLevel = .funneled, minimum: ThreadLevel? = nil) throws -> Communicator {
         if !isInitialized {
+            // Started without mpirun, OpenMPI 4 forks a runtime daemon (orted) in a
+            // session of its own, which no process-group kill reaches and which holds
+            // the process's inherited files open after it exits. A singleton needs no
+            // daemon (it never spawns processes), so none is started; a user's setting wins.
+            setenv("OMPI_MCA_ess_singleton_isolated", "1", 0)
             var provided: Int32 = 0
             try check(MPI_Init_thread(nil, nil, threadLevel.raw, &provided), "MPI_Init_thread")
             guard provided >= (minimum ?? threadLevel).raw else {

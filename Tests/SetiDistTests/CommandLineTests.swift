@@ -107,14 +107,7 @@ final class CommandLineTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: binary.path) else {
             throw XCTSkip("launch/install has not been run in this checkout (launch/setup-debian runs it)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [binary.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let libraries = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let libraries = try Subprocess.run(["/usr/bin/ldd", binary.path], environment: Subprocess.cleanEnvironment(), timeout: 30).stdout
         XCTAssertTrue(libraries.contains("libmpi"), libraries)
         for swift in ["libswiftCore", "libFoundation", "libdispatch", "/opt/swift", "not found"] {
             XCTAssertFalse(libraries.contains(swift), "links \(swift):\n\(libraries)")
@@ -221,15 +214,11 @@ final class CommandLineTests: XCTestCase {
     func testPredictToAFullDiskFails() throws {
         XCTAssertEqual(try train("p").status, 0)
         try simulate("four")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\"$0\" predict --checkpoint \"$1\" --data \"$2\" > /dev/full", MPIRun.binary.path, path("p/best.safetensors"), path("four")]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0, "exit 0 although every row was lost")
+        let result = try Subprocess.run(
+            ["/bin/sh", "-c", "\"$0\" predict --checkpoint \"$1\" --data \"$2\" > /dev/full", MPIRun.binary.path, path("p/best.safetensors"), path("four")],
+            environment: Subprocess.cleanEnvironment(), timeout: 120)
+        XCTAssertNotEqual(result.status, 0, "exit 0 although every row was lost")
+        let stderr = result.stderr
         XCTAssertTrue(stderr.contains("standard output: cannot write"), stderr)
     }
 

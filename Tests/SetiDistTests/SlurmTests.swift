@@ -40,21 +40,10 @@ final class SlurmTests: XCTestCase {
     }
 
     private func shell(_ command: [String], environment: [String: String] = [:], directory: URL? = nil, timeout: Int) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["--kill-after=5", "\(timeout)"] + command
-        var env = ProcessInfo.processInfo.environment.filter { key, _ in
-            !["OMPI_", "PMIX_", "OPAL_", "ORTE_", "SLURM_"].contains { key.hasPrefix($0) } && key != "OPENBLAS_NUM_THREADS"
-        }
+        var env = Subprocess.cleanEnvironment(droppingPrefixes: ["SLURM_"])
+        env["OPENBLAS_NUM_THREADS"] = nil
         env.merge(environment) { $1 }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = directory }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Subprocess.run(command, environment: env, directory: directory, timeout: timeout, mergeOutput: true)
+        return (result.status, result.stdout)
     }
 }
