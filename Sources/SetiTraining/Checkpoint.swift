@@ -72,7 +72,7 @@ public enum Checkpoint {
             throw CheckpointError("\(url.path): not a seti-dist checkpoint of this version (no '\(CheckpointMetadata.key)' metadata); retrain or evaluate it with the seti-dist that wrote it")
         }
         let metadata: CheckpointMetadata
-        do { metadata = try JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8)) } catch {
+        do { metadata = try JSONDecoder().decode(CheckpointMetadata.self, from: withConfigDefaults(Data(json.utf8))) } catch {
             throw CheckpointError("\(url.path): unreadable seti-dist metadata (\(describe(error)))")
         }
         guard metadata.format == CheckpointMetadata.currentFormat else {
@@ -134,4 +134,16 @@ func describe(_ error: Error) -> String {
     default:
         return "\(error)"
     }
+}
+
+/// The metadata with every configuration field that an earlier version did not know
+/// (label smoothing, weight decay, ...) set to its default, which reproduces that version's
+/// behaviour; fields the checkpoint holds are kept as they are.
+private func withConfigDefaults(_ json: Data) -> Data {
+    guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
+          let stored = object["config"] as? [String: Any],
+          let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
+    else { return json }
+    object["config"] = defaults.merging(stored) { $1 }
+    return (try? JSONSerialization.data(withJSONObject: object)) ?? json
 }

@@ -87,6 +87,7 @@ extension TrainConfig {
         "epochs": ["epochs"], "global-batch": ["globalBatch"], "optimizer": ["optimizer"], "lr": ["schedule", "initial"],
         "warmup-steps": ["schedule", "warmupSteps"], "scale-lr": ["scaleLearningRate"],
         "plateau-patience": ["plateauPatience"], "plateau-factor": ["plateauFactor"],
+        "label-smoothing": ["labelSmoothing"], "weight-decay": ["weightDecay"],
         "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
         "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
         "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],

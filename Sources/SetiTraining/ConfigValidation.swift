@@ -50,6 +50,8 @@ extension TrainConfig {
         guard plateauFactor.isFinite, plateauFactor > 0, plateauFactor < 1 else {
             throw ConfigValueError("plateau-factor = \(plateauFactor): allowed a number > 0 and < 1")
         }
+        try fraction("label-smoothing", labelSmoothing, 0...0.5)
+        try fraction("weight-decay", weightDecay, 0...1)
         try fraction("shift", augmentation.frequencyShift, 0...0.5)
         try fraction("noise", Double(augmentation.noise), 0...1)
         try fraction("fill-value", Double(augmentation.fillValue), 0...1)

@@ -30,6 +30,13 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// without improvement (0 = off). Applied on top of the schedule, decided by rank 0.
     public var plateauPatience = 0
     public var plateauFactor = 0.5
+    /// Targets of the training loss: 1 - labelSmoothing + labelSmoothing / classes on the
+    /// label, labelSmoothing / classes elsewhere (Keras's `label_smoothing`; 0 = one-hot).
+    /// Validation loss stays the plain cross-entropy, comparable across recipes.
+    public var labelSmoothing = 0.0
+    /// Decoupled weight decay: every step shrinks each weight by lr x weightDecay before
+    /// the optimizer's update (Keras's `weight_decay`; with Adam, AdamW). 0 = none.
+    public var weightDecay = 0.0
     public var augmentation = Augmentation(horizontalFlip: true)
     public var dropout = true
     public var seed: UInt64 = 1

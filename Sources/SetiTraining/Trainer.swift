@@ -88,8 +88,8 @@ public final class Trainer {
         network = Network(spec: spec, maxBatch: perRank, seed: config.seed,
                           parameterStorage: reducer.parameters, gradientStorage: reducer.gradients)
         switch config.optimizer {
-        case .adam: optimizer = Adam(parameterCount: network.parameters.count)
-        case .sgd: optimizer = SGD(parameterCount: network.parameters.count)
+        case .adam: optimizer = Adam(parameterCount: network.parameters.count, weightDecay: Float(config.weightDecay))
+        case .sgd: optimizer = SGD(parameterCount: network.parameters.count, weightDecay: Float(config.weightDecay))
         }
         callbacks = CallbackState(config)
         initialWeights = try world.together { try load(start) }
@@ -245,7 +245,7 @@ public final class Trainer {
         network.forward(images, batch: b, options: ForwardOptions(
             training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
         let (lossSum, correct) = labels.withUnsafeBufferPointer {
-            network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size))
+            network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size), labelSmoothing: Float(config.labelSmoothing))
         }
         var exchangeError: Error?
         var exchanging = 0.0

@@ -67,6 +67,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Linear scaling rule: lr x global batch / 32.") var scaleLr = false
     @Option(help: "ReduceLROnPlateau patience in epochs (0 = off; \(recipeDefault(\.plateauPatience))).") var plateauPatience: Int?
     @Option(help: "ReduceLROnPlateau factor (between 0 and 1; \(recipeDefault(\.plateauFactor))).") var plateauFactor: Double?
+    @Option(help: "Label smoothing of the training targets (0...0.5; \(recipeDefault(\.labelSmoothing))).") var labelSmoothing: Double?
+    @Option(help: "Decoupled weight decay per step, x lr (0...1; with adam: AdamW; \(recipeDefault(\.weightDecay))).") var weightDecay: Double?
     @Flag(inversion: .prefixedNo, help: "Random horizontal (frequency) flips (\(recipeDefault(\.augmentation.horizontalFlip))).") var hflip: Bool?
     @Flag(inversion: .prefixedNo, help: "Random vertical (time) flips (\(recipeDefault(\.augmentation.verticalFlip))).") var vflip: Bool?
     @Option(help: "Random frequency shift, as a fraction of the width (0...0.5; \(recipeDefault(\.augmentation.frequencyShift))).") var shift: Double?
@@ -171,6 +173,8 @@ struct Train: ParsableCommand {
         if scaleLr { c.scaleLearningRate = true }
         if let plateauPatience { c.plateauPatience = plateauPatience }
         if let plateauFactor { c.plateauFactor = plateauFactor }
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
+        if let weightDecay { c.weightDecay = weightDecay }
         if let hflip { c.augmentation.horizontalFlip = hflip }
         if let vflip { c.augmentation.verticalFlip = vflip }
         if let shift { c.augmentation.frequencyShift = shift }

@@ -69,6 +69,7 @@ final class CommandLineTests: XCTestCase {
             (["--decay-steps", "0"], "decay-steps = 0"), (["--shift", "nan"], "shift = nan"),
             (["--simulated-per-class", "9223372036854775807"], "simulated-per-class"), (["--batch-per-rank", "0"], "--batch-per-rank 0"),
             (["--noise=-1"], "noise = -1"), (["--plateau-factor", "0"], "plateau-factor = 0"),
+            (["--label-smoothing", "0.51"], "label-smoothing = 0.51: allowed 0.0...0.5"), (["--weight-decay", "nan"], "weight-decay = nan"),
             (["--global-batch", "65536"], "GB of activations"), (["--simulated-per-class", "20001"], "simulated-per-class = 20001"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)

@@ -208,11 +208,26 @@ final class LayerGradientTests: XCTestCase {
         let logits = Tensor(values.uniform(batch * k, in: -3...3))
         let labels: [Int32] = [0, 3, 2]
         let probs = Tensor(repeating: 0, count: batch * k)
-        func loss() -> Double { softmaxCrossEntropyForward(probs.p, logits.p, labels, batch: batch, classes: k).lossSum }
-        _ = loss()
-        let d = Tensor(repeating: .nan, count: batch * k)
-        softmaxCrossEntropyBackward(d.p, probs.p, labels, batch: batch, classes: k, scale: 1)
-        logits.assertGradient(d, of: loss, "softmax cross-entropy logits")
+        for smoothing: Float in [0, 0.2] {
+            func loss() -> Double { softmaxCrossEntropyForward(probs.p, logits.p, labels, batch: batch, classes: k, smoothing: smoothing).lossSum }
+            _ = loss()
+            let d = Tensor(repeating: .nan, count: batch * k)
+            softmaxCrossEntropyBackward(d.p, probs.p, labels, batch: batch, classes: k, scale: 1, smoothing: smoothing)
+            logits.assertGradient(d, of: loss, "softmax cross-entropy logits, label smoothing \(smoothing)")
+        }
+    }
+
+    /// Keras's CategoricalCrossentropy(label_smoothing: 0.1) on the same logits.
+    func testLabelSmoothingMatchesKerasTargets() {
+        var probs = [Float](repeating: 0, count: 4)
+        // Targets 0.925, 0.025, 0.025, 0.025; log-probabilities about -60, -60, -60, 0.
+        XCTAssertEqual(softmaxCrossEntropyForward(&probs, [0, 0, 0, 60], [0], batch: 1, classes: 4, smoothing: 0.1).lossSum, 0.975 * 60, accuracy: 1e-4)
+        // Equal logits: log 4 whatever the targets.
+        XCTAssertEqual(softmaxCrossEntropyForward(&probs, [2, 2, 2, 2], [1], batch: 1, classes: 4, smoothing: 0.3).lossSum, log(4), accuracy: 1e-6)
+        var d = [Float](repeating: 0, count: 4)
+        softmaxCrossEntropyBackward(&d, [0.25, 0.25, 0.25, 0.25], [1], batch: 1, classes: 4, scale: 1, smoothing: 0.2)
+        // Targets 0.05, 0.85, 0.05, 0.05.
+        for (got, want) in zip(d, [Float(0.2), -0.6, 0.2, 0.2]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
     }
 
     func testSoftmaxCrossEntropyOnExtremeLogitsIsFinite() {

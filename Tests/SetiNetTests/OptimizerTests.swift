@@ -4,23 +4,32 @@ import XCTest
 
 final class OptimizerTests: XCTestCase {
     /// Two Adam steps against the closed form with Keras's defaults, worked in Double.
+    /// Adam, and AdamW as Keras 3 applies its weight decay (p -= lr * wd * p, then Adam).
     func testAdamMatchesItsClosedForm() {
-        let adam = Adam(parameterCount: 3)
-        var p: [Float] = [1, -2, 0.5]
-        let grads: [[Float]] = [[0.1, -3, 0], [0.2, 1, -1e-3]]
-        var m = [0.0, 0, 0], v = [0.0, 0, 0], want = p.map(Double.init)
-        for (t, g) in grads.enumerated() {
-            p.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { adam.step(parameters: pb, gradients: $0, lr: 0.01) } }
-            let step = Double(t + 1)
-            let alpha = 0.01 * (1 - pow(0.999, step)).squareRoot() / (1 - pow(0.9, step))
-            for i in 0..<3 {
-                m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
-                v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
-                want[i] -= alpha * m[i] / (v[i].squareRoot() + 1e-7)
+        for weightDecay in [0.0, 0.05] {
+            let adam = Adam(parameterCount: 3, weightDecay: Float(weightDecay))
+            var p: [Float] = [1, -2, 0.5]
+            let grads: [[Float]] = [[0.1, -3, 0], [0.2, 1, -1e-3]]
+            var m = [0.0, 0, 0], v = [0.0, 0, 0], want = p.map(Double.init)
+            for (t, g) in grads.enumerated() {
+                p.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { adam.step(parameters: pb, gradients: $0, lr: 0.01) } }
+                let step = Double(t + 1)
+                let alpha = 0.01 * (1 - pow(0.999, step)).squareRoot() / (1 - pow(0.9, step))
+                for i in 0..<3 {
+                    want[i] -= 0.01 * weightDecay * want[i]
+                    m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
+                    v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
+                    want[i] -= alpha * m[i] / (v[i].squareRoot() + 1e-7)
+                }
             }
+            for i in 0..<3 { XCTAssertEqual(Double(p[i]), want[i], accuracy: 1e-6, "weight decay \(weightDecay)") }
+            XCTAssertEqual(adam.iterations, 2)
         }
-        for i in 0..<3 { XCTAssertEqual(Double(p[i]), want[i], accuracy: 1e-6) }
-        XCTAssertEqual(adam.iterations, 2)
+        // With a zero gradient, decay alone shrinks the weights by lr * wd per step.
+        let decaying = Adam(parameterCount: 1, weightDecay: 0.1)
+        var w: [Float] = [2]
+        w.withUnsafeMutableBufferPointer { pb in [Float(0)].withUnsafeBufferPointer { decaying.step(parameters: pb, gradients: $0, lr: 0.5) } }
+        XCTAssertEqual(w[0], 2 * 0.95, accuracy: 1e-6)
     }
 
     /// Ranks that split the update (each its own ranges) must produce, together, exactly
@@ -53,6 +62,11 @@ final class OptimizerTests: XCTestCase {
         }
         // v1 = -0.05, p1 = 0.95; v2 = 0.9 * -0.05 - 0.05 = -0.095, p2 = 0.855
         XCTAssertEqual(p[0], 0.855, accuracy: 1e-6)
+        // Keras's SGD(weight_decay=0.2): p = 1 - 0.1 * 0.2 * 1 = 0.98, then p += v1 = -0.05.
+        let decaying = SGD(parameterCount: 1, momentum: 0.9, weightDecay: 0.2)
+        var q: [Float] = [1]
+        q.withUnsafeMutableBufferPointer { pb in [Float(0.5)].withUnsafeBufferPointer { decaying.step(parameters: pb, gradients: $0, lr: 0.1) } }
+        XCTAssertEqual(q[0], 0.93, accuracy: 1e-6)
     }
 
     func testLearningRateScheduleTable() {

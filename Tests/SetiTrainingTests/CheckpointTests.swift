@@ -44,6 +44,25 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(other.iterations, 150)
     }
 
+    /// A checkpoint of version 0.6.0 has no label-smoothing or weight-decay field; they
+    /// read as their defaults, the behaviour of that version.
+    func testACheckpointWithoutTheNewerConfigFieldsReadsThemAsDefaults() throws {
+        let network = Network(spec: spec, maxBatch: 1, seed: 5)
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONLines.encode(metadata(network))) as? [String: Any])
+        var config = try XCTUnwrap(object["config"] as? [String: Any])
+        config["labelSmoothing"] = nil
+        config["weightDecay"] = nil
+        config["epochs"] = 7
+        object["config"] = config
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let url = dir.appendingPathComponent("old.safetensors")
+        try Safetensors(tensors: network.exportWeights(), metadata: [CheckpointMetadata.key: json]).serialized().write(to: url)
+        let read = try Checkpoint.read(url).metadata.config
+        XCTAssertEqual(read.labelSmoothing, 0)
+        XCTAssertEqual(read.weightDecay, 0)
+        XCTAssertEqual(read.epochs, 7, "the fields it holds are kept")
+    }
+
     func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
         let network = Network(spec: spec, maxBatch: 1, seed: 5)
         network.parameters[3] = .nan

@@ -61,7 +61,7 @@ public struct ForwardOptions: Sendable {
 /// gradient in another with the same layout (so one allreduce moves them all), batch-norm
 /// moving statistics in a third, and activation buffers sized for `maxBatch` samples.
 ///
-/// Usage per step: ``forward(_:batch:options:)``, ``loss(labels:batch:gradientScale:)``,
+/// Usage per step: ``forward(_:batch:options:)``, ``loss(labels:batch:gradientScale:labelSmoothing:)``,
 /// ``backward(batch:gradientsReady:)``. Backward *overwrites* the gradients.
 public final class Network {
     public let spec: ModelSpec
@@ -277,14 +277,15 @@ public final class Network {
         return x
     }
 
-    /// Softmax cross-entropy of the last forward pass against `labels` (class indices).
-    /// Also prepares backward: dlogits = (softmax - onehot) * gradientScale, where the
-    /// scale is 1 / (global batch size) so that summing gradients over ranks gives the
-    /// gradient of the global mean loss.
-    public func loss(labels: UnsafePointer<Int32>, batch: Int, gradientScale: Float) -> (lossSum: Double, correct: Int) {
+    /// Softmax cross-entropy of the last forward pass against `labels` (class indices),
+    /// with the targets smoothed by `labelSmoothing` (0: one-hot). Also prepares
+    /// backward: dlogits = (softmax - target) * gradientScale, where the scale is
+    /// 1 / (global batch size) so that summing gradients over ranks gives the gradient of
+    /// the global mean loss.
+    public func loss(labels: UnsafePointer<Int32>, batch: Int, gradientScale: Float, labelSmoothing: Float = 0) -> (lossSum: Double, correct: Int) {
         let logits = outputs[layers.count - 1]
-        let result = softmaxCrossEntropyForward(probs, logits, labels, batch: batch, classes: classes)
-        softmaxCrossEntropyBackward(scratch.0, probs, labels, batch: batch, classes: classes, scale: gradientScale)
+        let result = softmaxCrossEntropyForward(probs, logits, labels, batch: batch, classes: classes, smoothing: labelSmoothing)
+        softmaxCrossEntropyBackward(scratch.0, probs, labels, batch: batch, classes: classes, scale: gradientScale, smoothing: labelSmoothing)
         return result
     }
 
@@ -296,7 +297,7 @@ public final class Network {
 
     // MARK: Backward
 
-    /// Backpropagates the gradient prepared by ``loss(labels:batch:gradientScale:)``,
+    /// Backpropagates the gradient prepared by ``loss(labels:batch:gradientScale:labelSmoothing:)``,
     /// overwriting ``gradients``. After each layer with parameters, `gradientsReady` gets
     /// the range of the gradient buffer that is now final, last layer first, so the
     /// caller can start exchanging it while earlier layers are still computing.

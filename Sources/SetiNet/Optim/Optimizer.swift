@@ -26,19 +26,20 @@ extension Optimizer {
 }
 
 /// Adam exactly as Keras computes it (beta1 0.9, beta2 0.999, epsilon 1e-7 by default):
+///   p -= lr * weightDecay * p   (AdamW's decoupled weight decay; 0 = plain Adam)
 ///   m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2)
 ///   p -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon)
 /// One fused pass over p, g, m, v: the update is memory-bound (7 floats moved per
 /// parameter), so it must not read the buffers more than once, and its square root must
 /// vectorize (see CVectorMath).
 public final class Adam: Optimizer {
-    public let beta1: Float, beta2: Float, epsilon: Float
+    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     public private(set) var iterations = 0
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
 
-    public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
-        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+    public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, weightDecay: Float = 0) {
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
         m = .allocate(capacity: parameterCount); m.initialize(repeating: 0)
         v = .allocate(capacity: parameterCount); v.initialize(repeating: 0)
     }
@@ -52,7 +53,7 @@ public final class Adam: Optimizer {
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-        let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon
+        let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon, keep = 1 - lr * weightDecay
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
         for part in ranges {
             Parallel.forEachRange(part.count) { local in
@@ -64,28 +65,29 @@ public final class Adam: Optimizer {
                         let vi = load(v, i) + (gi * gi - load(v, i)) * a2
                         store(mi, m, i)
                         store(vi, v, i)
-                        store(load(p, i) - alpha * mi / (seti_sqrt16(vi) + eps), p, i)
+                        store(load(p, i) * keep - alpha * mi / (seti_sqrt16(vi) + eps), p, i)
                     },
                     tail: { i in
                         let gi = g[i]
                         m[i] += (gi - m[i]) * a1
                         v[i] += (gi * gi - v[i]) * a2
-                        p[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+                        p[i] = p[i] * keep - alpha * m[i] / (v[i].squareRoot() + eps)
                     })
             }
         }
     }
 }
 
-/// SGD with momentum, as Keras's SGD: velocity = momentum * velocity - lr * g;
-/// p += velocity (or, with Nesterov, p += momentum * velocity - lr * g).
+/// SGD with momentum, as Keras's SGD: p -= lr * weightDecay * p (decoupled, 0 = none);
+/// velocity = momentum * velocity - lr * g; p += velocity (or, with Nesterov,
+/// p += momentum * velocity - lr * g).
 public final class SGD: Optimizer {
-    public let momentum: Float, nesterov: Bool
+    public let momentum: Float, nesterov: Bool, weightDecay: Float
     public private(set) var iterations = 0
     private let velocity: UnsafeMutableBufferPointer<Float>
 
-    public init(parameterCount: Int, momentum: Float = 0.9, nesterov: Bool = false) {
-        self.momentum = momentum; self.nesterov = nesterov
+    public init(parameterCount: Int, momentum: Float = 0.9, nesterov: Bool = false, weightDecay: Float = 0) {
+        self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
         velocity = .allocate(capacity: parameterCount); velocity.initialize(repeating: 0)
     }
 
@@ -97,11 +99,11 @@ public final class SGD: Optimizer {
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>]) {
         iterations += 1
         let p = parameters.baseAddress!, g = gradients.baseAddress!, vel = velocity.baseAddress!
-        let mu = momentum
+        let mu = momentum, keep = 1 - lr * weightDecay
         for i in ranges.joined() {
             let vi = mu * vel[i] - lr * g[i]
             vel[i] = vi
-            p[i] += nesterov ? mu * vi - lr * g[i] : vi
+            p[i] = p[i] * keep + (nesterov ? mu * vi - lr * g[i] : vi)
         }
     }
 }
