@@ -25,6 +25,12 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
+            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+            providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         // Header-only: the vector square root Swift's stdlib does not lower well.
@@ -36,8 +42,12 @@ let package = Package(
         .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
         .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        // Spectrogram data: file formats, the signal simulator, augmentation, sharding.
-        .target(name: "SetiData", dependencies: ["SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Spectrogram data: file formats (with ML4SETI time series through FFTW), the signal
+        // simulator, augmentation, sharding.
+        .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Radio observations: filterbank and HDF5 readers (with the bitshuffle/LZ4 filter), the
+        // windows `scan` classifies.
+        .target(name: "SetiObservations", dependencies: ["SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
         .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
@@ -49,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras",
+                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras", "SetiObservations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]),
@@ -59,6 +69,7 @@ let package = Package(
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
+        .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),

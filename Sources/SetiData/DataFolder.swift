@@ -8,6 +8,8 @@ import Foundation
 ///     DIR/images.csv, DIR/labels.csv                          (flat)
 ///     DIR/images_valid.csv, DIR/labels_valid.csv
 ///
+/// or a folder of the ML4SETI code challenge's `.dat` files (see ``ML4SETIFile``).
+///
 /// Each `.csv` may also be a NumPy `.npy` of the same name (images float32 [N, 64, 128] or
 /// [N, 8192]; labels one-hot [N, K] or class indices [N]); `.npy` is preferred when both
 /// exist because it loads in a fraction of a second. Labels are one-hot rows over the
@@ -40,11 +42,15 @@ public enum DataFolder {
         }
         guard FileManager.default.fileExists(atPath: folder.path) else { throw DataError(file: folder.path, "no such folder") }
         let tried = candidates.map { "\($0.0).csv" }.joined(separator: ", ")
-        throw DataError(file: folder.path, "no \(split.rawValue) data: looked for \(tried) (and .npy) with their labels files")
+        throw DataError(file: folder.path, "no \(split.rawValue) data: looked for \(tried) (and .npy) with their labels files, and for ML4SETI .dat files")
     }
 
-    /// Loads `split` from `folder`, checking shapes, finiteness and one-hot labels.
+    /// Loads `split` from `folder`, checking shapes, finiteness and one-hot labels; a
+    /// folder of ML4SETI `.dat` files is turned into spectrograms (see ``ML4SETIFile``).
     public static func load(_ split: Split, from folder: URL, height: Int = 64, width: Int = 128) throws -> SpectrogramSet {
+        if (try? locate(split, in: folder)) == nil, height == 64, width == 128, let files = ml4setiFiles(split, in: folder) {
+            return try loadML4SETI(files, split: split, folder: folder)
+        }
         let (imagesURL, labelsURL) = try locate(split, in: folder)
         let pixels = height * width
         var images: [Float]

@@ -119,7 +119,7 @@ public struct Simulator: Sendable {
             }
         }
         shift.addInterference(to: &power, height: height, width: width, noiseStd: noiseStd, rng: &rng)
-        encode(power, into: out, background: rng.uniform(0.6...0.75), levels: shift == .quantization ? 63 : 255)
+        SpectrogramEncoding.encode(power, into: out, background: rng.uniform(0.6...0.75), levels: shift == .quantization ? 63 : 255)
         return parameters
     }
 
@@ -176,21 +176,6 @@ public struct Simulator: Sendable {
             path = pulsed(squiggle())
         }
         return (path, drift, curvature)
-    }
-
-    /// Log power scaled so that the image's median maps to `background` and its maximum
-    /// to 0 (dark), as the public data encode it; quantized to `levels` steps (255: k/255).
-    private func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double, levels: Int = 255) {
-        let logs = power.map { log10(max($0, 1e-6)) }
-        let median = logs.sorted()[logs.count / 2]
-        // A floor on the range keeps noise-only images from being stretched to full contrast.
-        let top = max(logs.max()!, median + 0.35)
-        let bottom = median - (1 - background) / background * (top - median)
-        for (i, v) in logs.enumerated() {
-            let pixel = min(1, max(0, 1 - (v - bottom) / (top - bottom)))
-            let level = levels == 255 ? pixel : (pixel * Double(levels)).rounded() / Double(levels)
-            out[i] = pixelValue(UInt8((level * 255).rounded()))
-        }
     }
 }
 

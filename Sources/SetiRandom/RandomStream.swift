@@ -13,6 +13,8 @@ public enum RandomStream: Sendable, Hashable {
     case simulation(validation: Bool, round: Int)
     /// Dropout masks of layer `layer` at optimizer step `step` (index: sample << 32 | element pair).
     case dropout(step: Int, layer: Int)
+    /// Simulated ML4SETI time series (index: class << 32 | file).
+    case timeSeries
 
     public var id: UInt64 {
         switch self {
@@ -21,6 +23,7 @@ public enum RandomStream: Sendable, Hashable {
         case .augmentation(let epoch): return 0xA46 << 32 | UInt64(epoch)
         case .simulation(let validation, let round): return UInt64(validation ? 2 : 1) | UInt64(round) << 8
         case .dropout(let step, let layer): return UInt64(step) << 16 | UInt64(layer)
+        case .timeSeries: return 0x7153
         }
     }
 }

@@ -1,0 +1,48 @@
+import CFFTW
+
+/// Power spectra of the rows of a complex time series, through FFTW: for each row of
+/// `length` samples, |FFT(row)|^2 with the zero frequency moved to the middle column
+/// (numpy's `fftshift`), as the ML4SETI reference reader computes its spectrograms.
+///
+/// One FFTW plan for all rows, made once: planning is not thread-safe, executing it is
+/// not shared here either (one instance per thread).
+final class RowPowerSpectra {
+    let rows: Int, length: Int
+    private let buffer: UnsafeMutablePointer<fftwf_complex>
+    private let plan: fftwf_plan
+
+    init(rows: Int, length: Int) {
+        precondition(rows > 0 && length > 0 && length % 2 == 0)
+        self.rows = rows
+        self.length = length
+        buffer = fftwf_alloc_complex(rows * length)
+        var n = Int32(length)
+        plan = fftwf_plan_many_dft(
+            1, &n, Int32(rows), buffer, nil, 1, Int32(length), buffer, nil, 1, Int32(length),
+            seti_fftw_forward, seti_fftw_estimate)!
+    }
+
+    deinit {
+        fftwf_destroy_plan(plan)
+        fftwf_free(buffer)
+    }
+
+    /// `complex` holds rows x length samples as (real, imaginary) pairs; returns the
+    /// rows x length power spectrogram, frequency ascending from -length/2 bins.
+    func power(_ complex: [Float]) -> [Double] {
+        precondition(complex.count == 2 * rows * length)
+        let floats = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: Float.self)
+        complex.withUnsafeBufferPointer { floats.update(from: $0.baseAddress!, count: complex.count) }
+        fftwf_execute(plan)
+        var out = [Double](repeating: 0, count: rows * length)
+        let half = length / 2
+        for r in 0..<rows {
+            for k in 0..<length {
+                let source = r * length + (k + half) % length
+                let re = Double(floats[2 * source]), im = Double(floats[2 * source + 1])
+                out[r * length + k] = re * re + im * im
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// How the public SETI data turn power into pixels, shared by everything that makes
+/// spectrograms here (the simulator, ML4SETI files, observation windows for `scan`).
+public enum SpectrogramEncoding {
+    /// The background level of files converted from power (ML4SETI, filterbank, HDF5):
+    /// the middle of the public data's range (the simulator draws it from 0.6...0.75).
+    public static let standardBackground = 0.675
+
+    /// Log power scaled so that the image's median maps to `background` and its maximum
+    /// to 0 (dark), as the public data encode it; quantized to `levels` steps (255: k/255).
+    /// `power` must be finite; values below 1e-6 count as 1e-6.
+    public static func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double = standardBackground, levels: Int = 255) {
+        let logs = power.map { log10(max($0, 1e-6)) }
+        let median = logs.sorted()[logs.count / 2]
+        // A floor on the range keeps noise-only images from being stretched to full contrast.
+        let top = max(logs.max()!, median + 0.35)
+        let bottom = median - (1 - background) / background * (top - median)
+        for (i, v) in logs.enumerated() {
+            let pixel = min(1, max(0, 1 - (v - bottom) / (top - bottom)))
+            let level = levels == 255 ? pixel : (pixel * Double(levels)).rounded() / Double(levels)
+            out[i] = pixelValue(UInt8((level * 255).rounded()))
+        }
+    }
+
+    /// The mean of each `rowFactor` x `columnFactor` block of a `height` x `width` image
+    /// (row-major): a (height / rowFactor) x (width / columnFactor) image.
+    public static func averageBlocks(_ values: [Double], height: Int, width: Int, rowFactor: Int, columnFactor: Int) -> [Double] {
+        let h = height / rowFactor, w = width / columnFactor
+        var out = [Double](repeating: 0, count: h * w)
+        for r in 0..<(h * rowFactor) {
+            for c in 0..<(w * columnFactor) { out[(r / rowFactor) * w + c / columnFactor] += values[r * width + c] }
+        }
+        let scale = 1 / Double(rowFactor * columnFactor)
+        return out.map { $0 * scale }
+    }
+}

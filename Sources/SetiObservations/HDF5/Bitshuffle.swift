@@ -1,0 +1,116 @@
+import CLZ4
+import Foundation
+
+/// The bitshuffle/LZ4 codec of HDF5 filter 32008 (Masui et al. 2015), which Breakthrough
+/// Listen's HDF5 files use: written here from the format's definition because Debian's
+/// hdf5-filter-plugin package ships no bitshuffle plugin.
+///
+/// A chunk of `n` elements of `e` bytes is cut into blocks of `b` elements (b a multiple of
+/// 8). A block is bit-transposed: bit row r = 8j + k holds bit k of byte j of every
+/// element, element i at bit i % 8 of byte i / 8 of the row. With LZ4 (option 2) the chunk
+/// is a 12-byte header (uncompressed bytes, big-endian UInt64; block size in bytes, UInt32)
+/// and per block a big-endian UInt32 length and the LZ4 block. The last block holds the
+/// remaining elements rounded down to 8; the last (n % 8) elements follow unshuffled.
+enum Bitshuffle {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// Bit-transposes `count` (a multiple of 8) elements of `size` bytes.
+    static func shuffle(_ input: UnsafePointer<UInt8>, _ output: UnsafeMutablePointer<UInt8>, count: Int, size: Int) {
+        let rowBytes = count / 8
+        output.update(repeating: 0, count: count * size)
+        for i in 0..<count {
+            for j in 0..<size {
+                let byte = input[i * size + j]
+                guard byte != 0 else { continue }
+                for k in 0..<8 where byte & (1 << k) != 0 { output[(j * 8 + k) * rowBytes + i / 8] |= 1 << UInt8(i % 8) }
+            }
+        }
+    }
+
+    /// The inverse of ``shuffle(_:_:count:size:)``.
+    static func unshuffle(_ input: UnsafePointer<UInt8>, _ output: UnsafeMutablePointer<UInt8>, count: Int, size: Int) {
+        let rowBytes = count / 8
+        output.update(repeating: 0, count: count * size)
+        for row in 0..<(size * 8) {
+            let j = row / 8, k = UInt8(row % 8)
+            for q in 0..<rowBytes {
+                let bits = input[row * rowBytes + q]
+                guard bits != 0 else { continue }
+                for m in 0..<8 where bits & (1 << m) != 0 { output[(q * 8 + m) * size + j] |= 1 << k }
+            }
+        }
+    }
+
+    /// Block size in elements for `size`-byte elements (the reference's default: 8 KB
+    /// blocks, a multiple of 8 elements, at least 128).
+    static func defaultBlock(size: Int) -> Int { max(128, (8192 / size) / 8 * 8) }
+
+    /// The compressed form of `count` elements of `size` bytes.
+    static func compress(_ input: [UInt8], size: Int) -> [UInt8] {
+        let count = input.count / size, block = defaultBlock(size: size)
+        var out: [UInt8] = []
+        func bigEndian<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
+        bigEndian(UInt64(input.count))
+        bigEndian(UInt32(block * size))
+        var start = 0
+        input.withUnsafeBufferPointer { source in
+            while count - start >= 8 {
+                let n = min(block, (count - start) / 8 * 8)
+                var shuffled = [UInt8](repeating: 0, count: n * size)
+                shuffled.withUnsafeMutableBufferPointer { shuffle(source.baseAddress! + start * size, $0.baseAddress!, count: n, size: size) }
+                var packed = [UInt8](repeating: 0, count: Int(LZ4_compressBound(Int32(n * size))))
+                let length = shuffled.withUnsafeBytes { s in
+                    packed.withUnsafeMutableBytes { d in
+                        LZ4_compress_default(s.baseAddress!.assumingMemoryBound(to: CChar.self), d.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(n * size), Int32(d.count))
+                    }
+                }
+                bigEndian(UInt32(length))
+                out.append(contentsOf: packed.prefix(Int(length)))
+                start += n
+            }
+        }
+        out.append(contentsOf: input[(start * size)...])
+        return out
+    }
+
+    /// The elements of a compressed chunk; every length in it is checked against the
+    /// input and the expected size (`expectedBytes`, when known).
+    static func decompress(_ input: UnsafeRawBufferPointer, size: Int, expectedBytes: Int?) throws -> [UInt8] {
+        let bytes = input.bindMemory(to: UInt8.self)
+        func bigEndian(_ at: Int, _ width: Int) throws -> Int {
+            guard at + width <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
+            return (0..<width).reduce(0) { $0 << 8 | Int(bytes[at + $1]) }
+        }
+        let total = try bigEndian(0, 8), blockBytes = try bigEndian(8, 4)
+        guard size > 0, total % size == 0, total <= 1 << 32, expectedBytes.map({ $0 == total }) ?? true else {
+            throw Failure(description: "bitshuffle chunk of \(total) bytes does not hold \(expectedBytes.map { "\($0) bytes of " } ?? "")\(size)-byte elements")
+        }
+        let block = blockBytes / size
+        guard blockBytes % size == 0, block > 0, block % 8 == 0 else { throw Failure(description: "bitshuffle block of \(blockBytes) bytes is not a multiple of 8 elements") }
+        let count = total / size
+        var out = [UInt8](repeating: 0, count: total)
+        var at = 12, start = 0
+        try out.withUnsafeMutableBufferPointer { destination in
+            var packed = [UInt8](repeating: 0, count: block * size)
+            while count - start >= 8 {
+                let n = min(block, (count - start) / 8 * 8)
+                let length = try bigEndian(at, 4)
+                at += 4
+                guard length <= bytes.count - at else { throw Failure(description: "bitshuffle block of \(length) bytes past the chunk's end") }
+                let got = packed.withUnsafeMutableBytes { d in
+                    LZ4_decompress_safe(
+                        UnsafeRawPointer(bytes.baseAddress! + at).assumingMemoryBound(to: CChar.self),
+                        d.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(length), Int32(n * size))
+                }
+                guard got == Int32(n * size) else { throw Failure(description: "bitshuffle block does not decompress to \(n * size) bytes (LZ4 says \(got))") }
+                packed.withUnsafeBufferPointer { unshuffle($0.baseAddress!, destination.baseAddress! + start * size, count: n, size: size) }
+                at += length
+                start += n
+            }
+            let rest = (count - start) * size
+            guard at + rest <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
+            (destination.baseAddress! + start * size).update(from: bytes.baseAddress! + at, count: rest)
+        }
+        return out
+    }
+}

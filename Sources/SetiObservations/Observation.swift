@@ -1,0 +1,84 @@
+import Foundation
+import SetiData
+
+/// A radio observation's spectrogram as the telescope files hold it: power per time step
+/// and frequency channel, with the axes' physical values. Frequencies ascend here
+/// whatever the file's order (files with a negative channel width are flipped on reading).
+public struct Observation: Sendable {
+    /// Where it came from (for messages and the candidates file).
+    public var file: String
+    public var sourceName: String
+    /// Centre frequency of channel 0 and the channel width, in MHz (width > 0).
+    public var firstFrequency: Double
+    public var channelWidth: Double
+    /// Start time (MJD) and the time per step (s).
+    public var startMJD: Double
+    public var timeStep: Double
+    public var timeSteps: Int
+    /// Channels of the whole file; ``power`` holds `channelRange` of them.
+    public var channels: Int
+    public var channelRange: Range<Int>
+    /// timeSteps x channelRange.count values, time-major, frequency ascending.
+    public var power: [Float]
+
+    /// The centre frequency of channel `c` (of the whole file), in MHz.
+    public func frequency(ofChannel c: Int) -> Double { firstFrequency + Double(c) * channelWidth }
+}
+
+/// A problem with an observation file, naming it: `obs.fil: nbits = 3: allowed 8, 16 or 32`.
+public struct ObservationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(file: String, _ message: String) { description = "\(file): \(message)" }
+}
+
+/// The header facts every reader supplies, before any data is read.
+public struct ObservationHeader: Sendable {
+    public var sourceName = ""
+    public var firstFrequency = 0.0
+    /// As in the file: negative when channels descend.
+    public var fileChannelWidth = 0.0
+    public var startMJD = 0.0
+    public var timeStep = 0.0
+    public var timeSteps = 0
+    public var channels = 0
+
+    public init() {}
+
+    /// Checks what a window scan needs: positive sizes, finite, non-zero channel width and
+    /// time step.
+    func validated(file: String) throws -> ObservationHeader {
+        guard timeSteps > 0 else { throw ObservationError(file: file, "holds no time steps") }
+        guard channels > 0 else { throw ObservationError(file: file, "nchans = \(channels): allowed >= 1") }
+        guard fileChannelWidth.isFinite, fileChannelWidth != 0 else { throw ObservationError(file: file, "foff = \(fileChannelWidth): allowed a finite non-zero channel width") }
+        guard firstFrequency.isFinite else { throw ObservationError(file: file, "fch1 = \(firstFrequency): allowed a finite frequency") }
+        guard timeStep.isFinite, timeStep > 0 else { throw ObservationError(file: file, "tsamp = \(timeStep): allowed a finite time > 0") }
+        guard startMJD.isFinite else { throw ObservationError(file: file, "tstart = \(startMJD): allowed a finite MJD") }
+        return self
+    }
+
+    /// The lowest channel's frequency (channel 0 in ascending order), in MHz.
+    public var ascendingFirstFrequency: Double {
+        fileChannelWidth > 0 ? firstFrequency : firstFrequency + Double(channels - 1) * fileChannelWidth
+    }
+}
+
+extension Observation {
+    /// An observation from a header and file-ordered rows of `fileChannels` (a range in
+    /// the file's channel order), flipping to ascending frequency.
+    init(file: String, header: ObservationHeader, ascendingRange: Range<Int>, fileOrderedPower: [Float]) {
+        var power = fileOrderedPower
+        let width = ascendingRange.count
+        if header.fileChannelWidth < 0 {
+            for t in 0..<header.timeSteps { power[(t * width)..<((t + 1) * width)].reverse() }
+        }
+        self.init(
+            file: file, sourceName: header.sourceName, firstFrequency: header.ascendingFirstFrequency,
+            channelWidth: abs(header.fileChannelWidth), startMJD: header.startMJD, timeStep: header.timeStep,
+            timeSteps: header.timeSteps, channels: header.channels, channelRange: ascendingRange, power: power)
+    }
+
+    /// The file's channel range that holds ascending channels `range`.
+    static func fileRange(of range: Range<Int>, header: ObservationHeader) -> Range<Int> {
+        header.fileChannelWidth > 0 ? range : (header.channels - range.upperBound)..<(header.channels - range.lowerBound)
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import SetiData
+import SetiNet
+import SetiObservations
+import SetiPlot
+import SetiTraining
+
+/// `seti-dist scan`: classify every window of an observation and list the candidates.
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Slide the model over an observation (.fil or .h5) and write its candidate signals.",
+        discussion: """
+            Windows of the model's 64 x 128 input cover the band with --overlap channels \
+            shared by neighbours (the last one aligned to the top of the band) and, when the \
+            file has more than 64 time steps, consecutive 64-step blocks. A file of fewer \
+            than 64 steps (Breakthrough Listen's fine-channel products hold 16) is stretched \
+            to 64 rows, each step repeated. Each window is encoded like the training data \
+            and classified; windows called a signal class (not noise) with at least \
+            --min-probability are candidates.
+
+            Under mpirun the windows are split over the ranks in contiguous runs of the \
+            band, each rank reading only its channels; the candidates equal one process's.
+
+            Output (--out): candidates.csv (window, first channel, frequency range in MHz, \
+            start time in s and MJD, class, probability, every class's probability) and \
+            hits.png (the strongest --hits candidates).
+
+            Examples:
+              seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --out scans/obs
+              mpirun -np 4 seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --overlap 96
+            """)
+
+    @Argument(help: "Observation file: SIGPROC filterbank (.fil) or Breakthrough Listen HDF5 (.h5).") var file: String
+    @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
+    @Option(help: "Output folder for candidates.csv and hits.png.") var out: String = "scan"
+    @Option(help: "Channels each window shares with the next (0...127).") var overlap: Int = 64
+    @Option(help: "Smallest probability of a signal class that makes a candidate (0...1).") var minProbability: Double = 0.5
+    @Option(help: "Candidates drawn in hits.png, strongest first (0...100).") var hits: Int = 16
+
+    func validate() throws {
+        guard (0...127).contains(overlap) else { throw ValidationError("--overlap \(overlap): allowed 0...127 channels") }
+        guard minProbability.isFinite, (0...1).contains(minProbability) else { throw ValidationError("--min-probability \(minProbability): allowed 0...1") }
+        guard (0...100).contains(hits) else { throw ValidationError("--hits \(hits): allowed 0...100") }
+    }
+
+    func run() throws {
+        let url = URL(fileURLWithPath: file)
+        Job.run { job in
+            let world = job.world
+            let (network, meta) = try world.together { try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64) }
+            let header = try world.together { try ObservationFile.header(url) }
+            let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: file) }
+            try world.onRoot { try createFolder(URL(fileURLWithPath: out)) }
+
+            let began = Date()
+            let mine = windows.share(rank: world.rank, of: world.size)
+            let k = meta.classNames.count
+            var probabilities = [Double](repeating: 0, count: windows.count * k)
+            let images = try world.together { () -> SpectrogramSet in
+                guard !mine.isEmpty else { return SpectrogramSet(images: [], labels: [], classNames: meta.classNames) }
+                let observation = try ObservationFile.read(url, channels: windows.channels(of: mine))
+                let set = try self.images(mine, of: windows, from: observation, classNames: meta.classNames)
+                try Evaluator.checkCompatible(network, with: set, labelled: false, source: file)
+                return set
+            }
+            let mineProbabilities = Evaluator.probabilities([network], on: images)
+            for (i, p) in mineProbabilities.enumerated() { probabilities[mine.lowerBound * k + i] = Double(p) }
+            let seconds = Date().timeIntervalSince(began)
+            try world.allreduce(&probabilities, op: .sum)
+            let slowest = try world.allreduce(seconds, op: .max)
+
+            try world.onRoot {
+                let candidates = try writeCandidates(probabilities, windows: windows, header: header, classNames: meta.classNames)
+                try drawHits(candidates.prefix(hits), windows: windows, classNames: meta.classNames)
+                let cores = world.size * BLAS.threads
+                print(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
+                             file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
+                             Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
+                print("\(candidates.count) candidate(s) with p >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
+            }
+        }
+    }
+
+    /// The encoded images of windows `range`.
+    private func images(_ range: Range<Int>, of windows: ScanWindows, from observation: Observation, classNames: [String]) throws -> SpectrogramSet {
+        let pixels = ScanWindows.height * ScanWindows.width
+        var values = [Float](repeating: 0, count: range.count * pixels)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for (j, i) in range.enumerated() { windows.image(windows.window(i), from: observation, into: buffer.baseAddress! + j * pixels) }
+        }
+        return SpectrogramSet(images: values, labels: [Int32](repeating: 0, count: range.count), classNames: classNames)
+    }
+
+    struct Candidate {
+        let window: Int
+        let classIndex: Int
+        let probability: Double
+    }
+
+    /// Writes candidates.csv (window order) and returns the candidates, strongest first.
+    private func writeCandidates(_ probabilities: [Double], windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
+        let k = classNames.count
+        let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
+        var candidates: [Candidate] = []
+        var lines = ["window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,probability," + classNames.map { "p_\($0)" }.joined(separator: ",")]
+        let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth)
+        for i in 0..<windows.count {
+            let p = probabilities[(i * k)..<((i + 1) * k)]
+            let best = p.indices.max { p[$0] < p[$1] }! - i * k
+            guard best != noise, p[i * k + best] >= minProbability else { continue }
+            candidates.append(Candidate(window: i, classIndex: best, probability: p[i * k + best]))
+            let w = windows.window(i)
+            let start = Double(w.timeStep) * header.timeStep
+            lines.append([
+                "\(i)", "\(w.channel)",
+                String(format: "%.6f", lowest + Double(w.channel) * width),
+                String(format: "%.6f", lowest + Double(w.channel + ScanWindows.width - 1) * width),
+                String(format: "%.3f", start), String(format: "%.8f", header.startMJD + start / 86_400),
+                classNames[best], String(format: "%.4f", p[i * k + best]),
+            ].joined(separator: ",") + "," + p.map { String(format: "%.4f", $0) }.joined(separator: ","))
+        }
+        try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
+        return candidates.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
+    }
+
+    /// hits.png: the strongest candidates, read again from the file.
+    private func drawHits(_ strongest: ArraySlice<Candidate>, windows: ScanWindows, classNames: [String]) throws {
+        let url = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
+        let pixels = ScanWindows.height * ScanWindows.width
+        var tiles: [SpectrogramTile] = []
+        for candidate in strongest {
+            let w = windows.window(candidate.window)
+            let observation = try ObservationFile.read(URL(fileURLWithPath: file), channels: w.channel..<(w.channel + ScanWindows.width))
+            var image = [Float](repeating: 0, count: pixels)
+            image.withUnsafeMutableBufferPointer { windows.image(w, from: observation, into: $0.baseAddress!) }
+            tiles.append(SpectrogramTile(
+                pixels: image[...], title: "\(classNames[candidate.classIndex]) \(Int((candidate.probability * 100).rounded()))%",
+                subtitle: String(format: "%.6f MHz", observation.frequency(ofChannel: w.channel)), highlight: false))
+        }
+        let picture = renderSpectrogramGrid(
+            tiles, columns: 4, height: ScanWindows.height, width: ScanWindows.width, inverted: false,
+            heading: "\(file): \(strongest.count) strongest candidate(s)")
+        try picture.writePNG(to: url)
+    }
+}

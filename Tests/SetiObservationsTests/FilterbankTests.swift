@@ -1,0 +1,158 @@
+import Foundation
+import SetiData
+@testable import SetiObservations
+import XCTest
+
+/// SIGPROC filterbank files: values and axes read back in ascending frequency, any
+/// channel range, 8/16/32-bit data, and hostile headers refused in one line.
+final class FilterbankTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-fil-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    /// A header as SIGPROC writes it, keyword by keyword.
+    private struct Header {
+        var data = Data()
+        mutating func string(_ s: String) { int(Int32(s.utf8.count)); data.append(contentsOf: Array(s.utf8)) }
+        mutating func int(_ v: Int32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+        mutating func double(_ v: Double) { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        mutating func key(_ k: String, int v: Int32) { string(k); int(v) }
+        mutating func key(_ k: String, double v: Double) { string(k); double(v) }
+
+        static func standard(nbits: Int32 = 8, nchans: Int32 = 4, foff: Double = -0.5, tsamp: Double = 18.25, extra: (inout Header) -> Void = { _ in }) -> Header {
+            var h = Header()
+            h.string("HEADER_START")
+            h.string("source_name"); h.string("Voyager1")
+            h.key("telescope_id", int: 6)
+            h.key("nbits", int: nbits)
+            h.key("nifs", int: 1)
+            h.key("nchans", int: nchans)
+            h.key("fch1", double: 8421.0)
+            h.key("foff", double: foff)
+            h.key("tstart", double: 57650.78)
+            h.key("tsamp", double: tsamp)
+            extra(&h)
+            h.string("HEADER_END")
+            return h
+        }
+    }
+
+    private func write(_ data: Data, _ name: String) throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try data.write(to: url)
+        return url
+    }
+
+    func testValuesAndAxesReadBackAscendingForEveryWidth() throws {
+        // 3 time steps x 4 channels in file order (descending frequency).
+        let values: [UInt16] = [1, 2, 3, 4, 10, 20, 30, 40, 100, 200, 300, 400]
+        for bits in [8, 16, 32] {
+            var file = Header.standard(nbits: Int32(bits)).data
+            for v in values {
+                switch bits {
+                case 8: file.append(UInt8(min(v, 255)))
+                case 16: withUnsafeBytes(of: v.littleEndian) { file.append(contentsOf: $0) }
+                default: withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { file.append(contentsOf: $0) }
+                }
+            }
+            let observation = try Filterbank.read(try write(file, "v\(bits).fil"))
+            XCTAssertEqual(observation.timeSteps, 3)
+            XCTAssertEqual(observation.channels, 4)
+            XCTAssertEqual(observation.sourceName, "Voyager1")
+            XCTAssertEqual(observation.channelWidth, 0.5)
+            XCTAssertEqual(observation.frequency(ofChannel: 0), 8419.5, "the lowest frequency first")
+            XCTAssertEqual(observation.frequency(ofChannel: 3), 8421.0)
+            let expected = [4, 3, 2, 1, 40, 30, 20, 10, 400, 300, 200, 100].map { Float(bits == 8 ? min($0, 255) : $0) }
+            XCTAssertEqual(observation.power, expected, "\(bits)-bit")
+            let part = try Filterbank.read(dir.appendingPathComponent("v\(bits).fil"), channels: 1..<3)
+            XCTAssertEqual(part.power, [3, 2, 30, 20, 300, 200].map { Float(bits == 8 ? min($0, 255) : $0) })
+            XCTAssertEqual(part.channelRange, 1..<3)
+        }
+    }
+
+    func testTheWriterAndReaderAgree() throws {
+        var header = ObservationHeader()
+        header.firstFrequency = 1400
+        header.fileChannelWidth = 0.001
+        header.timeStep = 1
+        header.timeSteps = 5
+        header.channels = 7
+        let power = (0..<35).map { Float($0) * 0.5 }
+        let url = dir.appendingPathComponent("w.fil")
+        try Filterbank.write(power, header: header, to: url)
+        let read = try Filterbank.read(url)
+        XCTAssertEqual(read.power, power, "ascending already: no flip")
+        XCTAssertEqual(read.frequency(ofChannel: 6), 1400.006, accuracy: 1e-9)
+    }
+
+    func testHostileHeadersAreRefusedNamingTheFile() throws {
+        let good = Header.standard().data + Data(count: 4 * 3)
+        let cases: [(Data, String)] = [
+            (Data(), "no HEADER_START"),
+            (Data("HEADER_START".utf8), "no HEADER_START"),
+            (Data(good.prefix(61)), "the header ends early"),
+            (Header.standard(extra: { $0.key("mystery", int: 1) }).data, "unsupported header keyword 'mystery'"),
+            (Header.standard(extra: { $0.string("FREQUENCY_START") }).data, "channels of unequal width"),
+            (Header.standard(nbits: 3).data, "nbits = 3: allowed 8, 16 or 32"),
+            (Header.standard(nchans: 0).data, "nchans = 0"),
+            (Header.standard(nchans: -5).data, "nchans = -5"),
+            (Header.standard(foff: 0).data + Data(count: 4), "foff = 0.0"),
+            (Header.standard(foff: .nan).data + Data(count: 4), "foff = nan"),
+            (Header.standard(tsamp: -1).data + Data(count: 4), "tsamp = -1.0"),
+            (Header.standard().data + Data(count: 5), "5 bytes of data is not a whole number of time steps of 4 bytes"),
+            (Header.standard().data, "holds no time steps"),
+            (Header.standard(extra: { $0.key("nsamples", int: 9) }).data + Data(count: 8), "nsamples = 9 but the file holds 2 time steps"),
+            (Header.standard(extra: { $0.key("data_type", int: 2) }).data + Data(count: 4), "data_type = 2"),
+            (Header.standard(nbits: 32).data + Data(repeating: 0xFF, count: 16), "holds NaN at time step 0, file channel 0"),
+        ]
+        var bad = Header()
+        bad.string("HEADER_START")
+        bad.int(1_000_000)
+        for (i, (data, words)) in (cases + [(bad.data, "a string of length 1000000")]).enumerated() {
+            let url = try write(data, "bad\(i).fil")
+            XCTAssertThrowsError(try Filterbank.read(url), words) { error in
+                XCTAssertTrue("\(error)".hasPrefix(url.path + ": "), "\(error)")
+                XCTAssertTrue("\(error)".contains(words), "\(words): \(error)")
+            }
+        }
+        XCTAssertThrowsError(try Filterbank.read(try write(good, "good.fil"), channels: 2..<9)) { XCTAssertTrue("\($0)".contains("outside 0..<4"), "\($0)") }
+        XCTAssertThrowsError(try Filterbank.read(dir.appendingPathComponent("none.fil"))) { XCTAssertTrue("\($0)".contains("cannot open"), "\($0)") }
+    }
+
+    func testWindowsCoverTheBandAndTheRanksSplitThem() throws {
+        let windows = try ScanWindows(channels: 300, timeSteps: 16, overlap: 64, file: "x")
+        XCTAssertEqual(windows.channelStarts, [0, 64, 128, 172], "the last window ends at the top of the band")
+        XCTAssertEqual(windows.timeStarts, [0])
+        XCTAssertEqual(try ScanWindows(channels: 128, timeSteps: 150, overlap: 0, file: "x").timeStarts, [0, 64, 86])
+        for ranks in 1...5 {
+            let shares = (0..<ranks).map { windows.share(rank: $0, of: ranks) }
+            XCTAssertEqual(shares.flatMap { Array($0) }, Array(0..<windows.count), "\(ranks) ranks cover every window once, in order")
+        }
+        XCTAssertEqual(windows.channels(of: 1..<3), 64..<256)
+        XCTAssertThrowsError(try ScanWindows(channels: 127, timeSteps: 16, overlap: 0, file: "x.fil")) { XCTAssertTrue("\($0)".contains("x.fil: 127 channels"), "\($0)") }
+        XCTAssertThrowsError(try ScanWindows(channels: 300, timeSteps: 16, overlap: 128, file: "x")) { XCTAssertTrue("\($0)".contains("overlap 128"), "\($0)") }
+    }
+
+    /// A bright channel is the darkest column of the window's image, on all 64 rows of a
+    /// 16-step observation (each step repeated 4 times).
+    func testAWindowImageShowsTheSignalAtItsColumn() throws {
+        var header = ObservationHeader()
+        (header.firstFrequency, header.fileChannelWidth, header.timeStep, header.timeSteps, header.channels) = (1000, 0.01, 18, 16, 256)
+        var power = [Float](repeating: 1, count: 16 * 256)
+        for i in power.indices where i % 7 == 0 { power[i] = 1.2 }
+        for t in 0..<16 { power[t * 256 + 150 + t] = 50 }  // drifting one channel per step
+        let observation = Observation(file: "x", header: header, ascendingRange: 0..<256, fileOrderedPower: power)
+        let windows = try ScanWindows(channels: 256, timeSteps: 16, overlap: 64, file: "x")
+        var image = [Float](repeating: 0, count: 64 * 128)
+        image.withUnsafeMutableBufferPointer { windows.image(windows.window(1), from: observation, into: $0.baseAddress!) }
+        for row in 0..<64 {
+            let pixels = image[(row * 128)..<((row + 1) * 128)]
+            XCTAssertEqual(pixels.indices.min { pixels[$0] < pixels[$1] }! - row * 128, 150 + row / 4 - 64, "row \(row)")
+        }
+    }
+}
