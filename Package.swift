@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
-        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiData", "SetiTraining"]),
+        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiData", "SetiTraining", "SetiObservations"]),
     ],
     swiftLanguageModes: [.v5]
 )

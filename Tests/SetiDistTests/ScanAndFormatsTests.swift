@@ -1,0 +1,103 @@
+import Foundation
+import SetiData
+import SetiObservations
+import XCTest
+
+/// The SETI formats as a user meets them: a folder of ML4SETI .dat files trains and
+/// converts like the CSV layout, and `scan` reads filterbank and HDF5 observations, splits
+/// its windows over ranks with the same result as one process, and refuses bad input in
+/// one line.
+final class ScanAndFormatsTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-scan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    func testAFolderOfDatFilesTrainsAndConverts() throws {
+        let simulator = TimeSeriesSimulator(seed: 4)
+        let folder = dir.appendingPathComponent("dat")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for kind in SignalClass.classic {
+            for i in 0..<5 { try simulator.file(kind, index: i).file.data.write(to: folder.appendingPathComponent("\(kind)-\(i).dat")) }
+        }
+        let converted = try MPIRun.run(np: nil, ["convert", "--data", folder.path, "--out", path("npy")])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        XCTAssertTrue(converted.stdout.contains("train: 16 spectrograms"), converted.stdout)
+        XCTAssertEqual(try DataFolder.load(.validation, from: dir.appendingPathComponent("npy")), try DataFolder.load(.validation, from: folder))
+        let trained = try MPIRun.run(np: 2, ["train", "--data", folder.path, "--out", path("run"), "--epochs", "1", "--global-batch", "8"], timeout: 240)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("16 training and 4 validation spectrograms"), trained.stdout)
+    }
+
+    /// A 1,000-channel, 16-step observation with a drifting tone, as .fil and compressed .h5.
+    private func observations() throws -> (fil: String, h5: String) {
+        var header = ObservationHeader()
+        (header.firstFrequency, header.fileChannelWidth, header.timeStep, header.startMJD, header.timeSteps, header.channels) = (8421, -2.79e-6, 18.25, 57650.5, 16, 1000)
+        var power = (0..<16_000).map { 10 + Float(($0 * 7_919) % 101) / 25 }
+        for t in 0..<16 { power[t * 1000 + 400 + 2 * t] += 60 }
+        try Filterbank.write(power, header: header, to: dir.appendingPathComponent("obs.fil"))
+        try BreakthroughListenHDF5.write(power, header: header, to: dir.appendingPathComponent("obs.h5"), compressed: true)
+        return (path("obs.fil"), path("obs.h5"))
+    }
+
+    func testScanSplitsOverRanksWithOneProcesssResultForBothFormats() throws {
+        let train = try MPIRun.run(np: nil, ["train", "--out", path("model"), "--epochs", "1", "--simulated-per-class", "8", "--global-batch", "16"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let (fil, h5) = try observations()
+        let model = path("model/best.safetensors")
+        let one = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", model, "--out", path("one"), "--min-probability", "0"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("15 windows (1000 channels x 16 time steps, overlap 64)"), one.stdout)
+        XCTAssertTrue(one.stdout.contains("windows/s"), one.stdout)
+        let rows = try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(rows[0].hasPrefix("window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,probability,p_squiggle"))
+        XCTAssertGreaterThan(rows.count, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("one/hits.png")))
+        // The lowest window starts at the band's bottom: fch1 + 999 foff.
+        XCTAssertTrue(rows.dropFirst().contains { $0.hasPrefix("0,0,8420.997213,") } || !rows.dropFirst().contains { $0.hasPrefix("0,") }, "\(rows)")
+
+        for (launcher, file, out) in [(3, fil, "three"), (2, h5, "h5")] {
+            let result = try MPIRun.run(np: launcher, ["scan", file, "--checkpoint", model, "--out", path(out), "--min-probability", "0"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(try String(contentsOfFile: path("\(out)/candidates.csv"), encoding: .utf8),
+                           try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8), "\(launcher) ranks on \(file)")
+        }
+        // No candidate at all still writes the header line and a picture.
+        let none = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", model, "--out", path("none"), "--min-probability", "1", "--hits", "0"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("none/hits.png")))
+    }
+
+    func testScanRefusesBadInputInOneLine() throws {
+        let (fil, _) = try observations()
+        try Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("bad.safetensors"))
+        try Data("HEADER_START".utf8).write(to: dir.appendingPathComponent("bad.fil"))
+        let cases: [([String], String)] = [
+            ([fil, "--checkpoint", path("none.safetensors")], "none.safetensors"),
+            ([fil, "--checkpoint", path("bad.safetensors")], "bad.safetensors"),
+            ([fil, "--checkpoint", "x", "--overlap", "128"], "--overlap 128: allowed 0...127"),
+            ([fil, "--checkpoint", "x", "--min-probability", "nan"], "--min-probability nan"),
+            ([fil, "--checkpoint", "x", "--hits", "101"], "--hits 101"),
+        ]
+        for (arguments, words) in cases {
+            let result = try MPIRun.run(np: nil, ["scan"] + arguments + ["--out", path("out")])
+            XCTAssertNotEqual(result.status, 0, "\(arguments) succeeded")
+            XCTAssertFalse([124, 132, 134, 139].contains(result.status), "\(arguments): status \(result.status) \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(words), "\(words): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+        }
+        let train = try MPIRun.run(np: nil, ["train", "--out", path("model"), "--epochs", "1", "--simulated-per-class", "4", "--global-batch", "16"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        for (file, words) in [(path("bad.fil"), "not a SIGPROC filterbank"), (path("obs.txt"), "unknown observation format '.txt'")] {
+            let result = try MPIRun.run(np: 2, ["scan", file, "--checkpoint", path("model/best.safetensors"), "--out", path("out")])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertEqual(result.stderr.components(separatedBy: words).count, 2, "reported once: \(result.stderr)")
+        }
+    }
+}
