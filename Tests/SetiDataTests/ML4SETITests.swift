@@ -64,6 +64,26 @@ final class ML4SETITests: XCTestCase {
         XCTAssertThrowsError(try ML4SETIFile(contentsOf: dir.appendingPathComponent("missing.dat"))) { XCTAssertTrue("\($0)".contains("missing.dat"), "\($0)") }
     }
 
+    /// Random damage to a valid file (truncation, flipped header bytes, inserted newlines)
+    /// reads or fails with a DataError, never a trap.
+    func testDamagedFilesNeverTrap() {
+        var private_ = Data(#"{"simulator_software_version": 1, "x": [1, 2]}"#.utf8) + Data([0x0A])
+        private_.append(TimeSeriesSimulator(seed: 1).file(.squiggle, index: 0).file.data)
+        let original = [UInt8](private_)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var bytes = original
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng)))
+            case 1: for _ in 0..<4 { bytes[Int.random(in: 0..<120, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            default: bytes.insert(0x0A, at: Int.random(in: 0..<200, using: &rng))
+            }
+            do { _ = try ML4SETIFile(data: Data(bytes), file: "fuzz.dat") } catch {
+                XCTAssertTrue(error is DataError && "\(error)".hasPrefix("fuzz.dat"), "\(error)")
+            }
+        }
+    }
+
     /// FFTW's power spectrum with the shift and mean removal, against a direct DFT.
     func testPowerMatchesADirectDFTOfTheMeanFreeSeries() throws {
         let (file, _) = TimeSeriesSimulator(seed: 5).file(.squiggle, index: 2)

@@ -124,6 +124,25 @@ final class FilterbankTests: XCTestCase {
         XCTAssertThrowsError(try Filterbank.read(dir.appendingPathComponent("none.fil"))) { XCTAssertTrue("\($0)".contains("cannot open"), "\($0)") }
     }
 
+    /// Random damage to a valid file's header and length reads or fails with an
+    /// ObservationError naming the file, never a trap.
+    func testDamagedFilesNeverTrap() throws {
+        let original = [UInt8](Header.standard(nbits: 16, nchans: 8).data + Data(count: 2 * 8 * 3))
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<300 {
+            var bytes = original
+            if Bool.random(using: &rng) {
+                bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng)))
+            } else {
+                for _ in 0..<3 { bytes[Int.random(in: 0..<(bytes.count - 48), using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            }
+            let url = try write(Data(bytes), "fuzz\(i % 10).fil")
+            do { _ = try Filterbank.read(url) } catch {
+                XCTAssertTrue(error is ObservationError && "\(error)".hasPrefix(url.path), "\(error)")
+            }
+        }
+    }
+
     func testWindowsCoverTheBandAndTheRanksSplitThem() throws {
         let windows = try ScanWindows(channels: 300, timeSteps: 16, overlap: 64, file: "x")
         XCTAssertEqual(windows.channelStarts, [0, 64, 128, 172], "the last window ends at the top of the band")
