@@ -16,15 +16,15 @@ struct Scan: ParsableCommand {
             file has more than 64 time steps, consecutive 64-step blocks. A file of fewer \
             than 64 steps (Breakthrough Listen's fine-channel products hold 16) is stretched \
             to 64 rows, each step repeated. Each window is encoded like the training data \
-            and classified; windows called a signal class (not noise) with at least \
-            --min-probability are candidates.
+            and classified; a window whose probability of holding a signal (1 - p(noise)) is \
+            at least --min-probability is a candidate, of its most probable signal class.
 
             Under mpirun the windows are split over the ranks in contiguous runs of the \
             band, each rank reading only its channels; the candidates equal one process's.
 
             Output (--out): candidates.csv (window, first channel, frequency range in MHz, \
-            start time in s and MJD, class, probability, every class's probability) and \
-            hits.png (the strongest --hits candidates).
+            start time in s and MJD, signal class, p_signal, every class's probability) and \
+            hits.png (the --hits candidates of highest p_signal).
 
             Examples:
               seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --out scans/obs
@@ -35,7 +35,7 @@ struct Scan: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
     @Option(help: "Output folder for candidates.csv and hits.png.") var out: String = "scan"
     @Option(help: "Channels each window shares with the next (0...127).") var overlap: Int = 64
-    @Option(help: "Smallest probability of a signal class that makes a candidate (0...1).") var minProbability: Double = 0.5
+    @Option(help: "Smallest probability of holding a signal, 1 - p(noise), that makes a candidate (0...1).") var minProbability: Double = 0.9
     @Option(help: "Candidates drawn in hits.png, strongest first (0...100).") var hits: Int = 16
 
     func validate() throws {
@@ -94,7 +94,9 @@ struct Scan: ParsableCommand {
 
     struct Candidate {
         let window: Int
+        /// The most probable signal class.
         let classIndex: Int
+        /// 1 - p(noise).
         let probability: Double
     }
 
@@ -103,13 +105,13 @@ struct Scan: ParsableCommand {
         let k = classNames.count
         let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
         var candidates: [Candidate] = []
-        var lines = ["window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,probability," + classNames.map { "p_\($0)" }.joined(separator: ",")]
+        var lines = ["window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,p_signal," + classNames.map { "p_\($0)" }.joined(separator: ",")]
         let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth)
         for i in 0..<windows.count {
-            let p = probabilities[(i * k)..<((i + 1) * k)]
-            let best = p.indices.max { p[$0] < p[$1] }! - i * k
-            guard best != noise, p[i * k + best] >= minProbability else { continue }
-            candidates.append(Candidate(window: i, classIndex: best, probability: p[i * k + best]))
+            let p = Array(probabilities[(i * k)..<((i + 1) * k)])
+            let signal = 1 - (noise.map { p[$0] } ?? 0)
+            guard signal >= minProbability, let best = p.indices.filter({ $0 != noise }).max(by: { p[$0] < p[$1] }) else { continue }
+            candidates.append(Candidate(window: i, classIndex: best, probability: signal))
             let w = windows.window(i)
             let start = Double(w.timeStep) * header.timeStep
             lines.append([
@@ -117,7 +119,7 @@ struct Scan: ParsableCommand {
                 String(format: "%.6f", lowest + Double(w.channel) * width),
                 String(format: "%.6f", lowest + Double(w.channel + ScanWindows.width - 1) * width),
                 String(format: "%.3f", start), String(format: "%.8f", header.startMJD + start / 86_400),
-                classNames[best], String(format: "%.4f", p[i * k + best]),
+                classNames[best], String(format: "%.4f", signal),
             ].joined(separator: ",") + "," + p.map { String(format: "%.4f", $0) }.joined(separator: ","))
         }
         try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
@@ -135,7 +137,7 @@ struct Scan: ParsableCommand {
             var image = [Float](repeating: 0, count: pixels)
             image.withUnsafeMutableBufferPointer { windows.image(w, from: observation, into: $0.baseAddress!) }
             tiles.append(SpectrogramTile(
-                pixels: image[...], title: "\(classNames[candidate.classIndex]) \(Int((candidate.probability * 100).rounded()))%",
+                pixels: image[...], title: "\(classNames[candidate.classIndex]) p_signal \(Int((candidate.probability * 100).rounded()))%",
                 subtitle: String(format: "%.6f MHz", observation.frequency(ofChannel: w.channel)), highlight: false))
         }
         let picture = renderSpectrogramGrid(

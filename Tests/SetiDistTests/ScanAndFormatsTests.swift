@@ -56,7 +56,7 @@ final class ScanAndFormatsTests: XCTestCase {
         XCTAssertTrue(one.stdout.contains("15 windows (1000 channels x 16 time steps, overlap 64)"), one.stdout)
         XCTAssertTrue(one.stdout.contains("windows/s"), one.stdout)
         let rows = try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8).split(separator: "\n")
-        XCTAssertTrue(rows[0].hasPrefix("window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,probability,p_squiggle"))
+        XCTAssertTrue(rows[0].hasPrefix("window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,p_signal,p_squiggle"))
         XCTAssertGreaterThan(rows.count, 1)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("one/hits.png")))
         // The lowest window starts at the band's bottom: fch1 + 999 foff.
