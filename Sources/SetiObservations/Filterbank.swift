@@ -102,13 +102,7 @@ public enum Filterbank {
         let file = url.path
         let layout = try layout(url)
         let header = layout.header
-        let range = channels ?? 0..<header.channels
-        guard range.lowerBound >= 0, range.upperBound <= header.channels, !range.isEmpty else {
-            throw ObservationError(file: file, "channels \(range) outside 0..<\(header.channels)")
-        }
-        guard header.timeSteps <= (1 << 31) / range.count else {
-            throw ObservationError(file: file, "\(header.timeSteps) x \(range.count) values are too many to read at once")
-        }
+        let range = try header.readableRange(channels, file: file)
         let fileRange = Observation.fileRange(of: range, header: header)
         let bytesPerValue = layout.bits / 8
         guard let handle = FileHandle(forReadingAtPath: file) else { throw ObservationError(file: file, "cannot open the file") }
@@ -123,13 +117,12 @@ public enum Filterbank {
                 switch layout.bits {
                 case 8: v = Float(chunk[c])
                 case 16: v = Float(UInt16(chunk[2 * c]) | UInt16(chunk[2 * c + 1]) << 8)
-                default:
-                    v = Float(bitPattern: UInt32(chunk[4 * c]) | UInt32(chunk[4 * c + 1]) << 8 | UInt32(chunk[4 * c + 2]) << 16 | UInt32(chunk[4 * c + 3]) << 24)
-                    guard v.isFinite else { throw ObservationError(file: file, "holds \(v.isNaN ? "NaN" : "\(v)") at time step \(t), file channel \(fileRange.lowerBound + c)") }
+                default: v = Float(bitPattern: UInt32(chunk[4 * c]) | UInt32(chunk[4 * c + 1]) << 8 | UInt32(chunk[4 * c + 2]) << 16 | UInt32(chunk[4 * c + 3]) << 24)
                 }
                 power[t * range.count + c] = v
             }
         }
+        try Observation.checkFinite(power, fileRange: fileRange, file: file)
         return Observation(file: file, header: header, ascendingRange: range, fileOrderedPower: power)
     }
 

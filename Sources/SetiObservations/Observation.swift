@@ -56,6 +56,19 @@ public struct ObservationHeader: Sendable {
         return self
     }
 
+    /// `channels` (all when nil), checked against the file's channels and the size one
+    /// read may have.
+    func readableRange(_ channels: Range<Int>?, file: String) throws -> Range<Int> {
+        let range = channels ?? 0..<self.channels
+        guard range.lowerBound >= 0, range.upperBound <= self.channels, !range.isEmpty else {
+            throw ObservationError(file: file, "channels \(range) outside 0..<\(self.channels)")
+        }
+        guard timeSteps <= (1 << 31) / range.count else {
+            throw ObservationError(file: file, "\(timeSteps) x \(range.count) values are too many to read at once")
+        }
+        return range
+    }
+
     /// The lowest channel's frequency (channel 0 in ascending order), in MHz.
     public var ascendingFirstFrequency: Double {
         fileChannelWidth > 0 ? firstFrequency : firstFrequency + Double(channels - 1) * fileChannelWidth
@@ -75,6 +88,14 @@ extension Observation {
             file: file, sourceName: header.sourceName, firstFrequency: header.ascendingFirstFrequency,
             channelWidth: abs(header.fileChannelWidth), startMJD: header.startMJD, timeStep: header.timeStep,
             timeSteps: header.timeSteps, channels: header.channels, channelRange: ascendingRange, power: power)
+    }
+
+    /// Refuses a NaN or infinity in `power` (time steps of `fileRange.count` file-ordered
+    /// channels), naming where it is.
+    static func checkFinite(_ power: [Float], fileRange: Range<Int>, file: String) throws {
+        guard let bad = power.firstIndex(where: { !$0.isFinite }) else { return }
+        let value = power[bad].isNaN ? "NaN" : "\(power[bad])"
+        throw ObservationError(file: file, "holds \(value) at time step \(bad / fileRange.count), file channel \(fileRange.lowerBound + bad % fileRange.count)")
     }
 
     /// The file's channel range that holds ascending channels `range`.

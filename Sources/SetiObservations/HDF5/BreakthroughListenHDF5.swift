@@ -29,13 +29,7 @@ public enum BreakthroughListenHDF5 {
         let file = url.path
         return try withDataset(url) { _, dataset, dims in
             let header = try header(of: dataset, dims: dims, file: file)
-            let range = channels ?? 0..<header.channels
-            guard range.lowerBound >= 0, range.upperBound <= header.channels, !range.isEmpty else {
-                throw ObservationError(file: file, "channels \(range) outside 0..<\(header.channels)")
-            }
-            guard header.timeSteps <= (1 << 31) / range.count else {
-                throw ObservationError(file: file, "\(header.timeSteps) x \(range.count) values are too many to read at once")
-            }
+            let range = try header.readableRange(channels, file: file)
             let fileRange = Observation.fileRange(of: range, header: header)
             let space = H5Dget_space(dataset)
             defer { H5Sclose(space) }
@@ -50,9 +44,7 @@ public enum BreakthroughListenHDF5 {
             else {
                 throw ObservationError(file: file, "cannot read the data (\(hdf5Message() ?? "corrupt, or compressed with a filter other than deflate and bitshuffle/LZ4"))")
             }
-            if let bad = power.firstIndex(where: { !$0.isFinite }) {
-                throw ObservationError(file: file, "holds \(power[bad].isNaN ? "NaN" : "\(power[bad])") at time step \(bad / range.count), file channel \(fileRange.lowerBound + bad % range.count)")
-            }
+            try Observation.checkFinite(power, fileRange: fileRange, file: file)
             return Observation(file: file, header: header, ascendingRange: range, fileOrderedPower: power)
         }
     }
