@@ -56,16 +56,18 @@ struct Scan: ParsableCommand {
             let began = Date()
             let mine = windows.share(rank: world.rank, of: world.size)
             let k = meta.classNames.count
-            var probabilities = [Double](repeating: 0, count: windows.count * k)
-            let images = try world.together { () -> SpectrogramSet in
-                guard !mine.isEmpty else { return SpectrogramSet(images: [], labels: [], classNames: meta.classNames) }
-                let observation = try ObservationFile.read(url, channels: windows.channels(of: mine))
-                let set = try self.images(mine, of: windows, from: observation, classNames: meta.classNames)
-                try Evaluator.checkCompatible(network, with: set, labelled: false, source: file)
-                return set
+            var probabilities = [Float](repeating: 0, count: windows.count * k)
+            // A few thousand windows at a time, so that an observation of any width is read
+            // in parts of tens of megabytes.
+            try world.together {
+                for first in stride(from: mine.lowerBound, to: mine.upperBound, by: 2_048) {
+                    let part = first..<min(first + 2_048, mine.upperBound)
+                    let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
+                    let set = try self.images(part, of: windows, from: observation, classNames: meta.classNames)
+                    if first == mine.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: file) }
+                    for (i, p) in Evaluator.probabilities([network], on: set).enumerated() { probabilities[part.lowerBound * k + i] = p }
+                }
             }
-            let mineProbabilities = Evaluator.probabilities([network], on: images)
-            for (i, p) in mineProbabilities.enumerated() { probabilities[mine.lowerBound * k + i] = Double(p) }
             let seconds = Date().timeIntervalSince(began)
             try world.allreduce(&probabilities, op: .sum)
             let slowest = try world.allreduce(seconds, op: .max)
@@ -101,7 +103,7 @@ struct Scan: ParsableCommand {
     }
 
     /// Writes candidates.csv (window order) and returns the candidates, strongest first.
-    private func writeCandidates(_ probabilities: [Double], windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
+    private func writeCandidates(_ probabilities: [Float], windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
         let k = classNames.count
         let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
         var candidates: [Candidate] = []
@@ -109,7 +111,7 @@ struct Scan: ParsableCommand {
         let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth)
         for i in 0..<windows.count {
             let p = Array(probabilities[(i * k)..<((i + 1) * k)])
-            let signal = 1 - (noise.map { p[$0] } ?? 0)
+            let signal = 1 - Double(noise.map { p[$0] } ?? 0)
             guard signal >= minProbability, let best = p.indices.filter({ $0 != noise }).max(by: { p[$0] < p[$1] }) else { continue }
             candidates.append(Candidate(window: i, classIndex: best, probability: signal))
             let w = windows.window(i)

@@ -68,6 +68,20 @@ final class ScanAndFormatsTests: XCTestCase {
             XCTAssertEqual(try String(contentsOfFile: path("\(out)/candidates.csv"), encoding: .utf8),
                            try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8), "\(launcher) ranks on \(file)")
         }
+        // Wider than one read (2,048 windows): 2,101 windows, in two parts on one process.
+        var header = ObservationHeader()
+        (header.firstFrequency, header.fileChannelWidth, header.timeStep, header.timeSteps, header.channels) = (1400, 1e-6, 18, 16, 128 + 64 * 2_100)
+        let wide = (0..<(16 * header.channels)).map { 10 + Float(($0 * 7_919) % 101) / 25 }
+        try Filterbank.write(wide, header: header, to: dir.appendingPathComponent("wide.fil"))
+        for (np, out) in [(nil, "wide1"), (2, "wide2")] as [(Int?, String)] {
+            let result = try MPIRun.run(np: np, ["scan", path("wide.fil"), "--checkpoint", model, "--out", path(out), "--min-probability", "0"], timeout: 240)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stdout.contains("2101 windows"), result.stdout)
+        }
+        let wideRows = try String(contentsOfFile: path("wide1/candidates.csv"), encoding: .utf8)
+        XCTAssertEqual(wideRows.split(separator: "\n").count, 2_102, "every window is a candidate at p >= 0")
+        XCTAssertEqual(wideRows, try String(contentsOfFile: path("wide2/candidates.csv"), encoding: .utf8))
+
         // No candidate at all still writes the header line and a picture.
         let none = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", model, "--out", path("none"), "--min-probability", "1", "--hits", "0"])
         XCTAssertEqual(none.status, 0, none.stderr)
