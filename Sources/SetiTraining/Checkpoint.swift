@@ -136,14 +136,15 @@ func describe(_ error: Error) -> String {
     }
 }
 
-/// The metadata with every configuration field that an earlier version did not know
-/// (label smoothing, weight decay, ...) set to its default, which reproduces that version's
-/// behaviour; fields the checkpoint holds are kept as they are.
+/// The metadata with every configuration field that an earlier version did not know set
+/// to the value that reproduces that version's behaviour (label smoothing and weight decay
+/// off); fields the checkpoint holds are kept as they are.
 private func withConfigDefaults(_ json: Data) -> Data {
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
-          let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
+          var defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
     else { return json }
+    defaults.merge(["labelSmoothing": 0.0, "weightDecay": 0.0]) { $1 }
     object["config"] = defaults.merging(stored) { $1 }
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json
 }

@@ -36,7 +36,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var labelSmoothing = 0.0
     /// Decoupled weight decay: every step shrinks each weight by lr x weightDecay before
     /// the optimizer's update (Keras's `weight_decay`; with Adam, AdamW). 0 = none.
-    public var weightDecay = 0.0
+    /// The standard recipe's 0.05 (AdamW) gave the best validation accuracy and shifted-set
+    /// accuracy of the changes measured on a fixed data set (README).
+    public var weightDecay = 0.05
     public var augmentation = Augmentation(horizontalFlip: true)
     public var dropout = true
     public var seed: UInt64 = 1
@@ -92,9 +94,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public init() {}
 
     /// The default recipe (the struct's defaults): the course's optimizer, initial rate,
-    /// batch and epochs, with three changes measured in README: a slower rate decay,
-    /// batch-norm statistics re-estimated before each validation, and new simulated
-    /// training samples every epoch.
+    /// batch and epochs, with four changes measured in README: a slower rate decay,
+    /// batch-norm statistics re-estimated before each validation, new simulated training
+    /// samples every epoch, and decoupled weight decay (AdamW).
     public static var standard: TrainConfig { TrainConfig() }
 
     /// The course's recipe exactly: Adam, ExponentialDecay(0.005, 5, 0.96, staircase),
@@ -103,6 +105,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public static var kerasSeed: TrainConfig {
         var config = TrainConfig()
         config.schedule = .kerasSeed
+        config.weightDecay = 0
         config.batchNormEstimationBatches = 0
         config.freshSimulationEachEpoch = false
         config.monitor = .valAccuracy

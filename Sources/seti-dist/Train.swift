@@ -14,8 +14,8 @@ struct Train: ParsableCommand {
             spectrograms) and the standard recipe: the course's Adam from learning rate \
             0.005, horizontal flips, global batch 32 and 12 epochs, but the rate decays 0.96x \
             every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
-            batches before each validation, and 1,600 new training samples are simulated \
-            every epoch.
+            batches before each validation, 1,600 new training samples are simulated every \
+            epoch, and Adam decays the weights (AdamW, --weight-decay 0.05).
             --recipe keras-seed is the course's recipe exactly (a fixed training set, Keras's \
             moving batch-norm averages); on the simulated data it overfits and its moving \
             statistics go stale, so it validates worse (see README).
