@@ -63,7 +63,7 @@ struct Scan: ParsableCommand {
                 for first in stride(from: mine.lowerBound, to: mine.upperBound, by: 2_048) {
                     let part = first..<min(first + 2_048, mine.upperBound)
                     let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
-                    let set = try self.images(part, of: windows, from: observation, classNames: meta.classNames)
+                    let set = self.images(part, of: windows, from: observation, classNames: meta.classNames)
                     if first == mine.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: file) }
                     for (i, p) in Evaluator.probabilities([network], on: set).enumerated() { probabilities[part.lowerBound * k + i] = p }
                 }
@@ -79,13 +79,13 @@ struct Scan: ParsableCommand {
                 print(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
                              file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
                              Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                print("\(candidates.count) candidate(s) with p >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
+                print("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
             }
         }
     }
 
     /// The encoded images of windows `range`.
-    private func images(_ range: Range<Int>, of windows: ScanWindows, from observation: Observation, classNames: [String]) throws -> SpectrogramSet {
+    private func images(_ range: Range<Int>, of windows: ScanWindows, from observation: Observation, classNames: [String]) -> SpectrogramSet {
         let pixels = ScanWindows.height * ScanWindows.width
         var values = [Float](repeating: 0, count: range.count * pixels)
         values.withUnsafeMutableBufferPointer { buffer in
