@@ -76,10 +76,11 @@ struct Scan: ParsableCommand {
                 let candidates = try writeCandidates(probabilities, windows: windows, header: header, classNames: meta.classNames)
                 try drawHits(candidates.prefix(hits), windows: windows, classNames: meta.classNames)
                 let cores = world.size * BLAS.threads
-                print(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
+                try Output.line(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
                              file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
                              Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                print("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
+                try Output.line("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
+                try Output.finish()
             }
         }
     }

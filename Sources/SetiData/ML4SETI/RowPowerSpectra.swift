@@ -4,8 +4,8 @@ import CFFTW
 /// `length` samples, |FFT(row)|^2 with the zero frequency moved to the middle column
 /// (numpy's `fftshift`), as the ML4SETI reference reader computes its spectrograms.
 ///
-/// One FFTW plan for all rows, made once: planning is not thread-safe, executing it is
-/// not shared here either (one instance per thread).
+/// One FFTW plan for all rows, made once per instance. FFTW's planner is not
+/// thread-safe, so an instance belongs to one thread.
 final class RowPowerSpectra {
     let rows: Int, length: Int
     private let buffer: UnsafeMutablePointer<fftwf_complex>
