@@ -7,6 +7,10 @@ import SetiRandom
 /// - frequency shift: move the spectrum by a whole number of channels drawn uniformly
 ///   from +-`frequencyShift` x width, filling the vacated channels by wrapping around,
 ///   repeating the edge channel (Keras's "nearest") or with a constant;
+/// - contrast scaling: every pixel's distance from the image's mean level multiplied by a
+///   factor drawn uniformly from 1 +- `intensityScale` (the public encoding fixes the
+///   median and the darkest pixel per image, so a gain in power is not a change of level;
+///   a different dynamic range of the log power is a change of contrast), clamped to [0, 1];
 /// - additive Gaussian noise of standard deviation `noise`, clamped to [0, 1].
 ///
 /// Draws are a pure function of (seed, epoch, sample index), so a sample is augmented the
@@ -24,21 +28,24 @@ public struct Augmentation: Codable, Hashable, Sendable {
     /// Value for `fill == .constant` (the background level of the public data is ~0.6-0.75).
     public var fillValue: Float = 0.7
     public var noise: Float = 0
+    /// Largest relative change of contrast about the image's mean; 0 = off.
+    public var intensityScale: Float = 0
 
     public init(horizontalFlip: Bool = false, verticalFlip: Bool = false, frequencyShift: Double = 0,
-                fill: Fill = .wrap, fillValue: Float = 0.7, noise: Float = 0) {
+                fill: Fill = .wrap, fillValue: Float = 0.7, noise: Float = 0, intensityScale: Float = 0) {
         self.horizontalFlip = horizontalFlip
         self.verticalFlip = verticalFlip
         self.frequencyShift = frequencyShift
         self.fill = fill
         self.fillValue = fillValue
         self.noise = noise
+        self.intensityScale = intensityScale
     }
 
     /// No augmentation at all.
     public static let none = Augmentation()
 
-    public var isIdentity: Bool { !horizontalFlip && !verticalFlip && frequencyShift == 0 && noise == 0 }
+    public var isIdentity: Bool { !horizontalFlip && !verticalFlip && frequencyShift == 0 && noise == 0 && intensityScale == 0 }
 
     /// Writes the augmented version of `image` (height x width) into `out`.
     public func apply(
@@ -63,6 +70,15 @@ public struct Augmentation: Codable, Hashable, Sendable {
                 }
                 dst[f] = src[flipH ? width - 1 - g : g]
             }
+        }
+        if intensityScale > 0 {
+            // Drawn only when on, so runs without it keep their random streams.
+            let factor = 1 + intensityScale * Float(rng.uniform(-1...1))
+            let count = height * width
+            var sum = 0.0
+            for i in 0..<count { sum += Double(out[i]) }
+            let mean = Float(sum / Double(count))
+            for i in 0..<count { out[i] = min(1, max(0, mean + factor * (out[i] - mean))) }
         }
         if noise > 0 {
             for i in 0..<(height * width) { out[i] = min(1, max(0, out[i] + noise * Float(rng.gaussian()))) }

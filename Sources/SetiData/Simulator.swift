@@ -179,17 +179,3 @@ public struct Simulator: Sendable {
     }
 }
 
-extension SplitMix64 {
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func uniform01() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
-        range.lowerBound + (range.upperBound - range.lowerBound) * uniform01()
-    }
-
-    /// A standard normal draw (Box-Muller).
-    mutating func gaussian() -> Double {
-        let u1 = 1 - uniform01(), u2 = uniform01()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-}

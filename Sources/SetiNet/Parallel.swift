@@ -8,10 +8,10 @@ import Dispatch
 /// one place where Swift 6's checks are told (with `nonisolated(unsafe)`) what they cannot
 /// see: every body writes only the elements of its own range (callers split outputs, never
 /// share them), and `concurrentPerform` returns only when all bodies have finished.
-enum Parallel {
+public enum Parallel {
     /// Calls `body` on disjoint consecutive sub-ranges covering 0..<count, in parallel
     /// when BLAS has several threads and the work is large enough to pay for it.
-    static func forEachRange(_ count: Int, minimumPerThread: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    public static func forEachRange(_ count: Int, minimumPerThread: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
         let threads = min(BLAS.threads, max(1, count / max(1, minimumPerThread)))
         guard threads > 1 else {
             body(0..<count)

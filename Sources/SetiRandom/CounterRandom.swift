@@ -1,3 +1,5 @@
+import Foundation
+
 /// Counter-based randomness: every random number is a pure function of a key (seed,
 /// stream, index), so a value never depends on which rank or thread draws it, nor on the
 /// order of draws. SplitMix64's finalizer does the mixing.
@@ -36,5 +38,20 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension SplitMix64 {
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func uniform01() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
+        range.lowerBound + (range.upperBound - range.lowerBound) * uniform01()
+    }
+
+    /// A standard normal draw (Box-Muller).
+    public mutating func gaussian() -> Double {
+        let u1 = 1 - uniform01(), u2 = uniform01()
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }

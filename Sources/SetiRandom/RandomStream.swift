@@ -15,6 +15,8 @@ public enum RandomStream: Sendable, Hashable {
     case dropout(step: Int, layer: Int)
     /// Simulated ML4SETI time series (index: class << 32 | file).
     case timeSeries
+    /// PowerSGD's initial Q of compressed matrix number `matrix` (index: 0).
+    case powerSGD(matrix: Int)
 
     public var id: UInt64 {
         switch self {
@@ -24,6 +26,7 @@ public enum RandomStream: Sendable, Hashable {
         case .simulation(let validation, let round): return UInt64(validation ? 2 : 1) | UInt64(round) << 8
         case .dropout(let step, let layer): return UInt64(step) << 16 | UInt64(layer)
         case .timeSeries: return 0x7153
+        case .powerSGD(let matrix): return 0x9053D << 32 | UInt64(matrix)
         }
     }
 }

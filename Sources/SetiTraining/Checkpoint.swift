@@ -48,11 +48,17 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// Writes are atomic: a temporary file in the same folder, fsync, then rename, so a
 /// crash leaves either the old checkpoint or the new one, never half of one.
 public enum Checkpoint {
-    public static func save(network: Network, optimizer: Optimizer?, metadata: CheckpointMetadata, to url: URL) throws {
+    /// Writes `network`'s weights; with `optimizer` (a `last` checkpoint) also its slots
+    /// and the gradient exchange's state `exchange` (PowerSGD's), to continue exactly.
+    public static func save(network: Network, optimizer: Optimizer?, exchange: [(name: String, values: UnsafeMutableBufferPointer<Float>)] = [],
+                            metadata: CheckpointMetadata, to url: URL) throws {
         var tensors = network.exportWeights()
         if let optimizer {
             for (name, values) in optimizer.slots {
                 tensors["optimizer/" + name] = Safetensors.Tensor(shape: [values.count], values: Array(values))
+            }
+            for (name, values) in exchange {
+                tensors["exchange/" + name] = Safetensors.Tensor(shape: [values.count], values: Array(values))
             }
         }
         var meta = metadata
@@ -99,10 +105,12 @@ public enum Checkpoint {
         return (network, metadata)
     }
 
-    /// Loads the weights (and the optimizer's slots when `optimizer` is given) into an
-    /// existing network, which must have the checkpoint's model.
+    /// Loads the weights (and the optimizer's slots when `optimizer` is given, and the
+    /// exchange's state into `exchange`) into an existing network, which must have the
+    /// checkpoint's model.
     @discardableResult
-    public static func restore(_ url: URL, into network: Network, optimizer: Optimizer? = nil) throws -> CheckpointMetadata {
+    public static func restore(_ url: URL, into network: Network, optimizer: Optimizer? = nil,
+                               exchange: [(name: String, values: UnsafeMutableBufferPointer<Float>)] = []) throws -> CheckpointMetadata {
         let (file, metadata) = try read(url)
         guard metadata.model == network.spec else {
             throw CheckpointError("\(url.path): holds another model than this run's (compare its metadata with config.json)")
@@ -116,6 +124,12 @@ public enum Checkpoint {
                 _ = values.update(fromContentsOf: t.values)
             }
             optimizer.restore(iterations: metadata.optimizerIterations ?? 0)
+        }
+        for (name, values) in exchange {
+            guard let t = file.tensors["exchange/" + name], t.values.count == values.count else {
+                throw CheckpointError("\(url.path): gradient-exchange state \(name) is missing or has the wrong size")
+            }
+            _ = values.update(fromContentsOf: t.values)
         }
         return metadata
     }
@@ -145,6 +159,19 @@ private func withConfigDefaults(_ json: Data) -> Data {
           var defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
     else { return json }
     defaults.merge(["labelSmoothing": 0.0, "weightDecay": 0.0]) { $1 }
-    object["config"] = defaults.merging(stored) { $1 }
+    object["config"] = deepMerge(stored, into: defaults)
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json
+}
+
+/// `base` with `overrides`'s fields. A nested object whose fields are a subset of the
+/// default's is merged field by field (a stored `augmentation` without a newer field keeps
+/// that field's default); any other replaces the default whole (an enum stored as its case,
+/// `{"constant": {}}` against the default's `{"exponential": ...}`).
+private func deepMerge(_ overrides: [String: Any], into base: [String: Any]) -> [String: Any] {
+    base.merging(overrides) { old, new in
+        if let old = old as? [String: Any], let new = new as? [String: Any], Set(new.keys).isSubset(of: old.keys) {
+            return deepMerge(new, into: old)
+        }
+        return new
+    }
 }

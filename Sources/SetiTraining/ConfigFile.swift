@@ -90,7 +90,9 @@ extension TrainConfig {
         "label-smoothing": ["labelSmoothing"], "weight-decay": ["weightDecay"],
         "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
         "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
+        "intensity-scale": ["augmentation", "intensityScale"],
         "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],
+        "compression": ["compression"], "powersgd-rank": ["powerSGDRank"],
         "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
         "monitor": ["monitor"], "mode": ["mode"], "early-stopping-patience": ["earlyStoppingPatience"], "min-delta": ["minDelta"],
     ]

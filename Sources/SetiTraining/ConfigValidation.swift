@@ -28,6 +28,10 @@ extension TrainConfig {
                 throw ConfigValueError("\(name) = \(value): allowed \(range.lowerBound)...\(range.upperBound)")
             }
         }
+        // A Float as it was typed (0.6, not 0.6000000238418579).
+        func fraction(_ name: String, _ value: Float, _ range: ClosedRange<Double>) throws {
+            try fraction(name, Double("\(value)") ?? Double(value), range)
+        }
         try check("epochs", epochs, 1...1_000_000)
         try check("global-batch", globalBatch, 1...65_536)
         try check("simulated-per-class", simulatedPerClass, 1...20_000)
@@ -53,10 +57,15 @@ extension TrainConfig {
         try fraction("label-smoothing", labelSmoothing, 0...0.5)
         try fraction("weight-decay", weightDecay, 0...1)
         try fraction("shift", augmentation.frequencyShift, 0...0.5)
-        try fraction("noise", Double(augmentation.noise), 0...1)
-        try fraction("fill-value", Double(augmentation.fillValue), 0...1)
+        try fraction("noise", augmentation.noise, 0...1)
+        try fraction("intensity-scale", augmentation.intensityScale, 0...0.5)
+        try fraction("fill-value", augmentation.fillValue, 0...1)
         try check("batch-norm-group-size", batchNormGroupSize, 0...globalBatch, "0...\(globalBatch) (the global batch)")
         try check("batch-norm-estimation-batches", batchNormEstimationBatches, 0...100_000)
+        try check("powersgd-rank", powerSGDRank, 1...64)
+        if compression == .bf16 && allreduce != .hierarchical {
+            throw ConfigValueError("compression = bf16 compresses the cross-machine leg of allreduce = hierarchical; with allreduce = \(allreduce.rawValue) use none or powersgd")
+        }
         try check("early-stopping-patience", earlyStoppingPatience, 0...1_000_000)
         guard minDelta.isFinite, minDelta >= 0 else { throw ConfigValueError("min-delta = \(minDelta): allowed a finite number >= 0") }
         try model.validate()

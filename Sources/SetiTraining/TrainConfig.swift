@@ -46,6 +46,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var overlap = true
     /// How gradients are summed over ranks; every method gives the fp32 sum.
     public var allreduce = AllreduceMethod.hierarchical
+    /// What the exchange may lose to move fewer bytes (none: the exact sum).
+    public var compression = GradientCompression.none
+    /// With `compression == .powersgd`: the rank of each large matrix's factors.
+    public var powerSGDRank = 4
     /// Batch-norm statistics per group of this many consecutive samples of a rank's batch
     /// (ghost batches); 0 = the whole per-rank batch, as Keras and Horovod do.
     public var batchNormGroupSize = 0

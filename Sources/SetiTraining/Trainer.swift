@@ -84,7 +84,7 @@ public final class Trainer {
         let spec = config.effectiveModel(classes: train.classNames.count)
         images = [Float](repeating: 0, count: perRank * train.pixels)
         labels = [Int32](repeating: 0, count: perRank)
-        reducer = try config.allreduce.makeReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap)
+        reducer = try config.makeReducer(world: world, model: spec)
         network = Network(spec: spec, maxBatch: perRank, seed: config.seed,
                           parameterStorage: reducer.parameters, gradientStorage: reducer.gradients)
         switch config.optimizer {
@@ -117,7 +117,8 @@ public final class Trainer {
         case .fresh:
             return nil
         case .resume:
-            let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer)
+            let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer, exchange: reducer.stateSlots)
+            reducer.stateRestored()
             guard meta.config.resumeHash == config.resumeHash else {
                 throw TrainingFailure(description: "\(folder.last.path) was written by a run with another configuration; resume with the same flags (only the epoch count may change), or start a new run from its weights")
             }
@@ -323,7 +324,7 @@ public final class Trainer {
                 try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: folder.best)
                 onEvent(.bestSaved(folder.best, monitor: config.monitor, value: callbacks.best.best ?? .nan))
             }
-            try Checkpoint.save(network: network, optimizer: optimizer, metadata: meta, to: folder.last)
+            try Checkpoint.save(network: network, optimizer: optimizer, exchange: reducer.stateSlots, metadata: meta, to: folder.last)
         }
     }
 }

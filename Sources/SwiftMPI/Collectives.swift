@@ -64,6 +64,17 @@ extension Communicator {
         return array[0]
     }
 
+    /// Reduces `buffer` element-wise across ranks into `root`'s `buffer`; the other ranks'
+    /// buffers are left as they were.
+    public func reduce<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp, root: Int) throws {
+        try forEachChunk(buffer.count) { offset, count in
+            let data = buffer.baseAddress.map { $0 + offset }
+            try check(
+                MPI_Reduce(rank == root ? UnsafeRawPointer(cmpi_in_place()) : UnsafeRawPointer(data), data, count, T.mpiDatatype, op.handle, Int32(root), handle),
+                "MPI_Reduce")
+        }
+    }
+
     /// Starts an in-place allreduce and returns at once. The buffer must stay alive and
     /// untouched until the returned request completes; call ``AllreduceRequest/test()``
     /// now and then (OpenMPI progresses non-blocking collectives inside MPI calls) and

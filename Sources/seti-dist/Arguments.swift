@@ -6,6 +6,7 @@ import SetiTraining
 // ArgumentParser parse them, list them in --help and refuse anything else.
 extension Recipe: ExpressibleByArgument {}
 extension AllreduceMethod: ExpressibleByArgument {}
+extension GradientCompression: ExpressibleByArgument {}
 extension TrainConfig.OptimizerChoice: ExpressibleByArgument {}
 extension TrainConfig.Monitor: ExpressibleByArgument {}
 extension TrainConfig.MonitorMode: ExpressibleByArgument {}

@@ -20,10 +20,14 @@ struct BenchCompute: ParsableCommand {
         discussion: """
             For each BLAS thread count: sgemm on 2048x2048 matrices (the peak), and the model \
             at the given batch: forward (inference), forward + backward, and the full \
-            training step (forward, backward, Adam). The measurements run in rounds, one of \
-            each per round, and each figure is its fastest round. GFLOP/s counts the GEMM \
-            work of the model (see the FLOPs table printed first); the step's share of the \
-            peak is the figure to watch. Ends with the peak resident memory and the OpenBLAS \
+            training step (forward, backward, Adam), and the memory bandwidth (copy and \
+            a += b over 134 MB). The measurements run in rounds, one of each per round, and \
+            each figure is its fastest round. Adam and, with --layers, the element-wise \
+            layers are reported as a share of the a += b bandwidth (the bytes they must move \
+            per second). GFLOP/s counts the GEMM \
+            work of the direct algorithm (see the FLOPs table printed first), whatever the \
+            convolutions run, so the step's effective share of the peak is the figure to \
+            watch: above 100% only with fewer multiplications than direct convolution. Ends with the peak resident memory and the OpenBLAS \
             kernels measured (set OPENBLAS_CORETYPE to choose them).
 
             Example:
@@ -70,6 +74,16 @@ struct BenchCompute: ParsableCommand {
         let n = 2048
         let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)
+        // The memory bandwidth the element-wise work is measured against: buffers of the
+        // parameters' size (134 MB), far beyond any cache.
+        let count = net.parameters.count
+        let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: count), y = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        x.initialize(repeating: 1)
+        y.initialize(repeating: 2)
+        defer { x.deallocate(); y.deallocate() }
+        // Split over the BLAS threads, as the optimizer's update is.
+        func copy() { Parallel.forEachRange(count) { r in (y.baseAddress! + r.lowerBound).update(from: x.baseAddress! + r.lowerBound, count: r.count) } }
+        func add() { Parallel.forEachRange(count) { r in for i in r { y[i] += x[i] } } }
 
         var results: [[String: Double]] = []
         for t in threads {
@@ -81,6 +95,8 @@ struct BenchCompute: ParsableCommand {
                 runForwardBackward,
                 runUpdate,
                 { runForwardBackward(); runUpdate() },
+                copy,
+                add,
             ])
             let peak = 2 * Double(n * n * n) / seconds[0] / 1e9
             let (forward, forwardBackward, optimizer, step) = (seconds[1], seconds[2], seconds[3], seconds[4])
@@ -94,15 +110,23 @@ struct BenchCompute: ParsableCommand {
             print(row("forward + backward", forwardBackward, b, trainFlops / forwardBackward / 1e9, peak))
             print("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
             print(row("training step", step, b, stepGflops, peak))
-            print("  training step at \(f1(100 * stepGflops / peak))% of the sgemm peak")
+            // The FLOPs are the direct algorithm's whatever the convolutions run, so a faster
+            // algorithm shows as an effective rate above the peak.
+            print("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * stepGflops / peak))% of the sgemm peak")
+            let bytes = Double(4 * count)
+            let copyRate = 2 * bytes / seconds[5] / 1e9, addRate = 3 * bytes / seconds[6] / 1e9
+            let adamRate = 7 * bytes / optimizer / 1e9
+            print("  memory bandwidth: copy \(f1(copyRate)) GB/s, a += b \(f1(addRate)) GB/s (134 MB buffers)")
+            print("  Adam moves 7 floats per parameter: \(f1(adamRate)) GB/s, \(f1(100 * adamRate / addRate))% of a += b")
             if layers {
-                printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward)
+                printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward, bandwidth: addRate)
             }
             results.append([
                 "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,
                 "forward_samples_per_s": b / forward, "forward_backward_samples_per_s": b / forwardBackward,
                 "adam_ms": optimizer * 1e3, "step_samples_per_s": b / step, "step_gflops": stepGflops,
-                "step_fraction_of_peak": stepGflops / peak,
+                "step_effective_fraction_of_peak": stepGflops / peak,
+                "copy_gb_per_s": copyRate, "add_gb_per_s": addRate, "adam_fraction_of_add_bandwidth": adamRate / addRate,
             ])
         }
         let peakMB = Double(peakResidentBytes()) / 1e6
@@ -134,16 +158,24 @@ struct BenchCompute: ParsableCommand {
         return fastest
     }
 
-    /// Runs `step` `repeats` times with per-layer timing on and prints the mean per layer.
-    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void) {
+    /// Runs `step` `repeats` times with per-layer timing on and prints the mean per layer,
+    /// and for the memory-bound layers their bytes per second as a share of `bandwidth`
+    /// (GB/s, the a += b rate measured in the same run).
+    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void, bandwidth: Double) {
         let times = LayerTimes(net)
         net.layerTimes = times
         defer { net.layerTimes = nil }
         for _ in 0..<repeats { step() }
         let n = Double(repeats)
-        print("  per layer, ms per step (mean of \(repeats)):    forward  backward")
+        let traffic = Dictionary(uniqueKeysWithValues: net.memoryTrafficPerLayer.map { ($0.layer, ($0.forward, $0.backward)) })
+        print("  per layer, ms per step (mean of \(repeats)):    forward  backward   memory-bound: share of a += b, forward / backward")
         for (i, name) in times.names.enumerated() where times.forward[i] + times.backward[i] > 0.5e-3 * n {
-            print("    \(pad(name, 38)) \(lpad(f1(times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.backward[i] / n * 1e3), 9))")
+            var line = "    \(pad(name, 38)) \(lpad(f1(times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.backward[i] / n * 1e3), 9))"
+            if let (forward, backward) = traffic[i] {
+                func share(_ bytes: Int, _ seconds: Double) -> String { seconds > 0 ? f1(100 * Double(bytes * batch) / (seconds / n) / 1e9 / bandwidth) + "%" : "-" }
+                line += "   \(share(forward, times.forward[i])) / \(share(backward, times.backward[i]))"
+            }
+            print(line)
         }
         print("    \(pad("Adam update", 38)) \(lpad(f1(optimizerSeconds * 1e3), 7))")
     }

@@ -74,11 +74,15 @@ struct Train: ParsableCommand {
     @Option(help: "Random frequency shift, as a fraction of the width (0...0.5; \(recipeDefault(\.augmentation.frequencyShift))).") var shift: Double?
     @Option(help: "Fill for shifted channels.") var fill: Augmentation.Fill?
     @Option(help: "Additive Gaussian noise, standard deviation (0...1; \(recipeDefault(\.augmentation.noise))).") var noise: Float?
+    @Option(help: "Random contrast scaling about the image's mean: largest relative change (0...0.5; \(recipeDefault(\.augmentation.intensityScale))).") var intensityScale: Float?
     @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them; \(recipeDefault(\.dropout))).") var dropout: Bool?
     @Option(help: "Seed for weights, shuffles, augmentation and dropout (\(recipeDefault(\.seed))).") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap: Bool?
     @Option(help: ArgumentHelp("Gradient exchange.", discussion: AllreduceMethod.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
     var allreduce: AllreduceMethod?
+    @Option(help: ArgumentHelp("What the gradient exchange may lose to move fewer bytes (\(recipeDefault(\.compression.rawValue))).", discussion: GradientCompression.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
+    var compression: GradientCompression?
+    @Option(help: "Rank of the PowerSGD factors (1...64; \(recipeDefault(\.powerSGDRank))).") var powersgdRank: Int?
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
     @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages; \(recipeDefault(\.batchNormEstimationBatches))).")
     var batchNormEstimationBatches: Int?
@@ -180,10 +184,13 @@ struct Train: ParsableCommand {
         if let shift { c.augmentation.frequencyShift = shift }
         if let fill { c.augmentation.fill = fill }
         if let noise { c.augmentation.noise = noise }
+        if let intensityScale { c.augmentation.intensityScale = intensityScale }
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
         if let overlap { c.overlap = overlap }
         if let allreduce { c.allreduce = allreduce }
+        if let compression { c.compression = compression }
+        if let powersgdRank { c.powerSGDRank = powersgdRank }
         if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
         if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
         if let monitor { c.monitor = monitor }

@@ -59,4 +59,30 @@ final class ShardingTests: XCTestCase {
         shift.apply(image, into: &out, height: 64, width: 128, seed: 1, epoch: 0, sample: 0)
         XCTAssertTrue(out[0] == image[0] || out[127] == image[127])
     }
+
+    /// Contrast scaling keeps the image's mean level (where nothing clips), multiplies every
+    /// distance from it by one factor within 1 +- intensityScale, and draws a different factor
+    /// per sample.
+    func testIntensityScalingScalesContrastAboutTheMean() {
+        var image = [Float](repeating: 0.6, count: 64 * 128)
+        for i in stride(from: 0, to: image.count, by: 7) { image[i] = 0.4 }
+        let mean = image.reduce(0, +) / Float(image.count)
+        let aug = Augmentation(intensityScale: 0.2)
+        var factors = Set<Float>()
+        for sample in 0..<50 {
+            var out = image
+            aug.apply(image, into: &out, height: 64, width: 128, seed: 5, epoch: 0, sample: sample)
+            let factor = (out[0] - out[1]) / (image[0] - image[1])
+            XCTAssertTrue((0.8 - 1e-4)...(1.2 + 1e-4) ~= factor, "factor \(factor)")
+            for i in [0, 1, 7, 100, 8191] {
+                XCTAssertEqual(out[i] - mean, factor * (image[i] - mean), accuracy: 1e-5)
+            }
+            factors.insert((factor * 1000).rounded())
+        }
+        XCTAssertGreaterThan(factors.count, 30, "a factor per sample")
+        // Clamped to the pixel range.
+        var out = image
+        Augmentation(intensityScale: 0.5).apply([Float](repeating: 0, count: 8191) + [1], into: &out, height: 64, width: 128, seed: 1, epoch: 0, sample: 3)
+        XCTAssertTrue(out.allSatisfy { (0...1).contains($0) })
+    }
 }

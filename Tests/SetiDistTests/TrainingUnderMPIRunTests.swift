@@ -51,11 +51,14 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     /// means of dense pre-activations that nearly cancel, so they magnify the weights'
     /// differences; the tests use Keras's moving averages except one 2-rank run that checks
     /// the estimation itself.
-    private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = [], estimation: Int = 0) throws {
+    ///
+    /// `both` are flags of both runs (PowerSGD: the sum over ranks follows the one process's
+    /// recursion, so its error feedback, summed onto rank 0 in the checkpoint, is compared too).
+    private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = [], both: [String] = [], estimation: Int = 0) throws {
         let np = launcher.ranks
         let perClass = 2 * 4 * np / 4  // 2 global batches of 4 x np samples
         let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
-                      "--lr", "0.005", "--schedule", "constant", "--seed", "7", "--batch-norm-estimation-batches", "\(estimation)"]
+                      "--lr", "0.005", "--schedule", "constant", "--seed", "7", "--batch-norm-estimation-batches", "\(estimation)"] + both
         let many = try train(launcher, "ranks\(np)", common + exchange + ["--batch-per-rank", "4"])
         XCTAssertEqual(many.status, 0, many.stderr)
         let one = try train(np: nil, "one\(np)", common + ["--global-batch", "\(4 * np)", "--batch-norm-group-size", "4"])
@@ -65,7 +68,15 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         let initial = Network(spec: .setiCNN, maxBatch: 1, seed: 7).exportWeights()
         var report: [String] = []
-        for (name, t) in a where !name.hasPrefix("optimizer/") {
+        for (name, t) in a where name.hasPrefix("exchange/") {
+            let y = b[name]!.values
+            var diff = 0.0, norm = 0.0
+            for i in y.indices { diff += pow(Double(t.values[i] - y[i]), 2); norm += pow(Double(y[i]), 2) }
+            XCTAssertGreaterThan(norm, 0, "\(name) is empty")
+            XCTAssertLessThan((diff / norm).squareRoot(), 1e-2, "\(name): relative L2 difference on \(np) ranks vs one process")
+            report.append(String(format: "%@ %.1e", name, (diff / norm).squareRoot()))
+        }
+        for (name, t) in a where initial[name] != nil {
             let y = b[name]!.values, start = initial[name]!.values
             var diff = 0.0, update = 0.0, largest: Float = 0
             for i in t.values.indices {
@@ -148,8 +159,22 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--overlap"])
     }
 
+    /// PowerSGD on 2 ranks against one process with PowerSGD: the same sums up to rounding.
+    func testTwoRanksWithPowerSGDMatchOneProcessWithPowerSGD() throws {
+        try assertEquivalent(.local(np: 2), both: ["--compression", "powersgd", "--powersgd-rank", "2"])
+    }
+
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
-        let common = ["--simulated-per-class", "8", "--global-batch", "8", "--seed", "3", "--shift", "0.1"]
+        try assertResumeIsExact([])
+    }
+
+    /// PowerSGD's error feedback and Q are part of the state a resumed run continues from.
+    func testResumedPowerSGDRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
+        try assertResumeIsExact(["--compression", "powersgd"])
+    }
+
+    private func assertResumeIsExact(_ extra: [String]) throws {
+        let common = ["--simulated-per-class", "8", "--global-batch", "8", "--seed", "3", "--shift", "0.1"] + extra
         let full = try train(np: 2, "full", common + ["--epochs", "2"])
         XCTAssertEqual(full.status, 0, full.stderr)
         let first = try train(np: 2, "parts", common + ["--epochs", "1"])

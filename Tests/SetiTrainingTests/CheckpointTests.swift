@@ -44,15 +44,25 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(other.iterations, 150)
     }
 
-    /// A checkpoint of version 0.6.0 has no label-smoothing or weight-decay field; they
-    /// read as their defaults, the behaviour of that version.
+    /// A checkpoint of version 0.6.0 has no label-smoothing or weight-decay field, and one of
+    /// 0.7.0 no intensity scaling in its augmentation; they read as the behaviour of that
+    /// version.
     func testACheckpointWithoutTheNewerConfigFieldsReadsThemAsDefaults() throws {
         let network = Network(spec: spec, maxBatch: 1, seed: 5)
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONLines.encode(metadata(network))) as? [String: Any])
         var config = try XCTUnwrap(object["config"] as? [String: Any])
         config["labelSmoothing"] = nil
         config["weightDecay"] = nil
+        var augmentation = try XCTUnwrap(config["augmentation"] as? [String: Any])
+        augmentation["intensityScale"] = nil
+        augmentation["noise"] = 0.25
+        config["augmentation"] = augmentation
         config["epochs"] = 7
+        // An enum stored as another case than the default's replaces it whole.
+        var constant = TrainConfig()
+        constant.schedule.decay = .constant
+        let constantConfig = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONLines.encode(constant)) as? [String: Any])
+        config["schedule"] = constantConfig["schedule"]
         object["config"] = config
         let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         let url = dir.appendingPathComponent("old.safetensors")
@@ -60,7 +70,10 @@ final class CheckpointTests: XCTestCase {
         let read = try Checkpoint.read(url).metadata.config
         XCTAssertEqual(read.labelSmoothing, 0)
         XCTAssertEqual(read.weightDecay, 0)
+        XCTAssertEqual(read.augmentation.intensityScale, 0)
         XCTAssertEqual(read.epochs, 7, "the fields it holds are kept")
+        XCTAssertEqual(read.augmentation.noise, 0.25, "nested fields it holds are kept")
+        XCTAssertEqual(read.schedule.decay, .constant)
     }
 
     func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {

@@ -189,6 +189,9 @@ public final class Network {
     /// Trainable parameters (and so gradients) of a model built from `spec`.
     public static func parameterCount(of spec: ModelSpec) -> Int { compile(spec).parameterCount }
 
+    /// The tensors of a model built from `spec`, as ``tensors`` lists them.
+    public static func tensors(of spec: ModelSpec) -> [TensorInfo] { compile(spec).tensors }
+
     /// Trainable and non-trainable parameter counts.
     public var parameterCounts: (trainable: Int, nonTrainable: Int) { (parameters.count, state.count) }
 
@@ -368,6 +371,24 @@ public final class Network {
                 return nil
             }
             return LayerFlops(name: layer.name, shape: shape, forward: f, backward: i == 0 ? f : 2 * f)
+        }
+    }
+
+    /// Bytes each element-wise layer (batch norm, ReLU, max pooling, dropout) must move per
+    /// sample, forward and backward, counting each buffer it reads or writes once: what a
+    /// memory-bound layer's time is measured against. GEMM layers are left out.
+    public var memoryTrafficPerLayer: [(layer: Int, name: String, forward: Int, backward: Int)] {
+        layers.enumerated().compactMap { i, layer in
+            let output = layer.outputSize, input = i == 0 ? spec.height * spec.width * spec.channels : layers[i - 1].outputSize
+            let floats: (Int, Int)
+            switch layer.op {
+            case .batchNorm: floats = (input + output, 3 * output)  // x -> y; dy, x -> dx
+            case .relu(fused: false): floats = (2 * output, 3 * output)  // x -> y; y, dy -> dx
+            case .maxPool: floats = (input + 2 * output, 2 * output + input)  // x -> y, argmax; dy, argmax -> dx
+            case .dropout: floats = (3 * output, 3 * output)  // x -> y, mask; dy, mask -> dx
+            default: return nil
+            }
+            return (i, layer.name, 4 * floats.0, 4 * floats.1)
         }
     }
 

@@ -1,3 +1,4 @@
+import SetiNet
 import SwiftMPI
 
 /// The gradient exchange algorithms, as `--allreduce` names them: the registry of
@@ -27,5 +28,17 @@ public enum AllreduceMethod: String, Codable, Hashable, Sendable, CaseIterable {
         case .hierarchical: return try HierarchicalReducer(world: world, count: count, overlap: overlap)
         case .mpi: return MPIAllreduceReducer(world: world, count: count, overlap: overlap)
         }
+    }
+}
+
+extension TrainConfig {
+    /// Collective over `world`: the gradient exchange this configuration names for a model
+    /// built from `spec` (``allreduce`` and ``compression``).
+    func makeReducer(world: Communicator, model spec: ModelSpec) throws -> GradientReducer {
+        let count = Network.parameterCount(of: spec)
+        if compression == .powersgd {
+            return PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: count, rank: powerSGDRank, seed: seed)
+        }
+        return try allreduce.makeReducer(world: world, count: count, overlap: overlap)
     }
 }

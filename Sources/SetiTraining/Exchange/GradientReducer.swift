@@ -40,6 +40,19 @@ public protocol GradientReducer: AnyObject {
     /// Makes this rank's copy of the optimizer's state whole (a rank that updates only its
     /// own slices keeps only those current), before a checkpoint saves it.
     func completeState(of optimizer: Optimizer) throws
+
+    /// The exchange's own state for checkpoints (PowerSGD's error feedback and factors):
+    /// after ``completeState(of:)`` rank 0's buffers hold what a resumed run needs.
+    var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { get }
+
+    /// After every rank read a checkpoint's values into ``stateSlots``: makes them this
+    /// rank's state (a reducer whose state is a sum over ranks keeps it on rank 0 only).
+    func stateRestored()
+}
+
+extension GradientReducer {
+    public var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [] }
+    public func stateRestored() {}
 }
 
 extension GradientReducer {

@@ -1,0 +1,170 @@
+import SetiNet
+import SetiRandom
+import SwiftMPI
+
+/// `--compression powersgd`: PowerSGD (Vogels, Karimireddy and Jaggi 2019, the algorithm of
+/// PyTorch DDP's `powerSGD_hook`). Each large weight matrix's gradient, viewed as rows x
+/// columns (all dimensions but the last x the last), is exchanged as two thin factors:
+///
+///     M = G + E                 this rank's gradient plus its error feedback
+///     P = sum over ranks of M Q     (rows x r), then orthonormalized
+///     Q = sum over ranks of M^T P   (columns x r)
+///     G = P Q^T                 the gradient every rank applies
+///     E = M - G / ranks         what this rank's share of the sum did not transmit
+///
+/// One power iteration per step, warm-started from the previous step's Q. For the dense
+/// layer's 32768 x 1024 kernel at rank 4 that is 0.5 MB per step instead of 134 MB. The
+/// other tensors (convolutions, biases, batch norm: 0.2 MB) are summed exactly.
+///
+/// Since every step is linear in the ranks' M, the sum over ranks follows exactly the
+/// recursion one process would run on the whole batch (E summed over ranks is that
+/// process's error): N ranks equal one process with `--compression powersgd` up to
+/// rounding, and a single process compresses too, so it remains the debug run of the job.
+/// For the same reason the error may be regrouped at will: before a checkpoint the ranks'
+/// errors are summed onto rank 0 and zeroed elsewhere, in the live run as in the saved
+/// state, so a resumed run continues exactly.
+final class PowerSGDReducer: GradientReducer {
+    /// A matrix exchanged as factors, inside the gradient buffer.
+    struct Matrix {
+        let name: String
+        let range: Range<Int>
+        let rows: Int, columns: Int
+        /// Its first element in ``errors``, its P in ``p`` and its Q in ``q``.
+        let errorOffset: Int, pOffset: Int, qOffset: Int
+    }
+
+    /// Matrices smaller than this are summed exactly: their factors would save little.
+    static let minimumCompressed = 1 << 16
+
+    let parameters: UnsafeMutableBufferPointer<Float>
+    let gradients: UnsafeMutableBufferPointer<Float>
+    let matrices: [Matrix]
+    /// Ranges of the gradient summed exactly (everything outside ``matrices``).
+    let exact: [Range<Int>]
+    private let world: Communicator
+    private let rank: Int
+    private let errors: UnsafeMutableBufferPointer<Float>
+    private let p: UnsafeMutableBufferPointer<Float>
+    private let q: UnsafeMutableBufferPointer<Float>
+
+    /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
+    init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, seed: UInt64) {
+        self.world = world
+        self.rank = rank
+        var matrices: [Matrix] = []
+        var sizes = (errors: 0, p: 0, q: 0)
+        for t in tensors where t.trainable && t.shape.count >= 2 {
+            let columns = t.shape.last!, rows = t.count / columns
+            // Compressed when large and when the factors are at most half the matrix.
+            guard t.count >= Self.minimumCompressed, 2 * (rows + columns) * rank <= t.count else { continue }
+            matrices.append(Matrix(name: t.name, range: t.offset..<(t.offset + t.count), rows: rows, columns: columns,
+                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q))
+            sizes.errors += t.count
+            sizes.p += rows * rank
+            sizes.q += columns * rank
+        }
+        self.matrices = matrices
+        var exact: [Range<Int>] = []
+        var start = 0
+        for m in matrices.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            if start < m.range.lowerBound { exact.append(start..<m.range.lowerBound) }
+            start = m.range.upperBound
+        }
+        if start < count { exact.append(start..<count) }
+        self.exact = exact
+        func zeros(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        parameters = zeros(count)
+        gradients = zeros(count)
+        errors = zeros(sizes.errors)
+        p = zeros(sizes.p)
+        q = zeros(sizes.q)
+        // Q starts Gaussian, the same on every rank (same seed).
+        for (k, m) in matrices.enumerated() {
+            var rng = CounterRandom.generator(seed: seed, .powerSGD(matrix: k), index: 0)
+            for i in 0..<(m.columns * rank) { q[m.qOffset + i] = Float(rng.gaussian()) }
+        }
+    }
+
+    deinit {
+        for buffer in [parameters, gradients, errors, p, q] { buffer.deallocate() }
+    }
+
+    func gradientsReady(_ range: Range<Int>) throws {}
+
+    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+        let share = 1 / Float(world.size)
+        for m in matrices {
+            let g = gradients.baseAddress! + m.range.lowerBound, e = errors.baseAddress! + m.errorOffset
+            // M = G + E, kept in E.
+            Parallel.forEachRange(m.range.count) { r in
+                for i in r { e[i] += g[i] }
+            }
+            BLAS.sgemm(m: m.rows, n: rank, k: m.columns, a: e, lda: m.columns, b: q.baseAddress! + m.qOffset, ldb: rank,
+                       c: p.baseAddress! + m.pOffset, ldc: rank)
+        }
+        if world.size > 1 {
+            try world.allreduce(p, op: .sum)
+            for range in exact { try world.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum) }
+        }
+        for m in matrices {
+            orthonormalizeColumns(p.baseAddress! + m.pOffset, rows: m.rows, columns: rank)
+            BLAS.sgemm(transA: true, m: m.columns, n: rank, k: m.rows, a: errors.baseAddress! + m.errorOffset, lda: m.columns,
+                       b: p.baseAddress! + m.pOffset, ldb: rank, c: q.baseAddress! + m.qOffset, ldc: rank)
+        }
+        if world.size > 1 { try world.allreduce(q, op: .sum) }
+        for m in matrices {
+            let pm = p.baseAddress! + m.pOffset, qm = q.baseAddress! + m.qOffset
+            // G = P Q^T, then E = M - G / ranks.
+            BLAS.sgemm(transB: true, m: m.rows, n: m.columns, k: rank, a: pm, lda: rank, b: qm, ldb: rank,
+                       c: gradients.baseAddress! + m.range.lowerBound, ldc: m.columns)
+            BLAS.sgemm(transB: true, m: m.rows, n: m.columns, k: rank, alpha: -share, a: pm, lda: rank, b: qm, ldb: rank,
+                       beta: 1, c: errors.baseAddress! + m.errorOffset, ldc: m.columns)
+        }
+        update([0..<gradients.count])
+    }
+
+    func parametersWritten() throws {}
+
+    func completeState(of optimizer: Optimizer) throws {
+        guard world.size > 1 else { return }
+        try world.reduce(errors, op: .sum, root: 0)
+        if !world.isRoot { errors.update(repeating: 0) }
+    }
+
+    var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] {
+        [("powersgd/error", errors), ("powersgd/q", q)]
+    }
+
+    func stateRestored() {
+        if !world.isRoot { errors.update(repeating: 0) }
+    }
+}
+
+/// Makes the columns of the row-major `rows` x `columns` matrix orthonormal (modified
+/// Gram-Schmidt, applied twice against the loss of orthogonality, sums in Double). A column
+/// with nothing left after removing the others (a gradient of lower rank than the
+/// factors) becomes zero, not noise scaled up.
+func orthonormalizeColumns(_ a: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for j in 0..<columns {
+        var initial = 0.0
+        for k in 0..<rows { initial += Double(a[k * columns + j]) * Double(a[k * columns + j]) }
+        for _ in 0..<2 {
+            for i in 0..<j {
+                var dot = 0.0
+                for k in 0..<rows { dot += Double(a[k * columns + i]) * Double(a[k * columns + j]) }
+                let d = Float(dot)
+                for k in 0..<rows { a[k * columns + j] -= d * a[k * columns + i] }
+            }
+        }
+        var norm = 0.0
+        for k in 0..<rows { norm += Double(a[k * columns + j]) * Double(a[k * columns + j]) }
+        norm = norm.squareRoot()
+        // Less than float rounding of what the column held: it lay in the others' span.
+        let scale: Float = norm > 1e-5 * initial.squareRoot() && norm > 0 ? Float(1 / norm) : 0
+        for k in 0..<rows { a[k * columns + j] *= scale }
+    }
+}

@@ -1,0 +1,96 @@
+@testable import SetiNet
+import SetiRandom
+@testable import SetiTraining
+import SwiftMPI
+import XCTest
+
+/// PowerSGD in one process: which tensors it compresses, that a gradient of rank at most r
+/// passes exactly, and that error feedback loses nothing over time.
+final class PowerSGDTests: XCTestCase {
+    var world: Communicator!
+
+    override func setUpWithError() throws { world = try MPI.initialize() }
+
+    /// A 300 x 256 matrix (compressed), then a 10-float bias (exact).
+    private let tensors = [
+        TensorInfo(name: "dense/kernel", shape: [300, 256], trainable: true, offset: 0, initializer: .glorotUniform),
+        TensorInfo(name: "dense/bias", shape: [10], trainable: true, offset: 300 * 256, initializer: .zeros),
+    ]
+    private let count = 300 * 256 + 10
+
+    /// Runs one exchange of `gradient`; returns the gradient the optimizer was given.
+    private func exchange(_ reducer: PowerSGDReducer, _ gradient: [Float]) throws -> [Float] {
+        _ = reducer.gradients.update(fromContentsOf: gradient)
+        var applied: [Float] = []
+        try reducer.applyUpdate { owned in
+            XCTAssertEqual(owned, [0..<self.count])
+            applied = Array(reducer.gradients)
+        }
+        return applied
+    }
+
+    func testTheSETICNNCompressesOnlyTheDenseKernel() {
+        let spec = ModelSpec.setiCNN
+        let reducer = PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: 4, seed: 1)
+        XCTAssertEqual(reducer.matrices.map(\.name), ["dense/kernel"])
+        XCTAssertEqual(reducer.matrices.map { [$0.rows, $0.columns] }, [[32768, 1024]])
+        // The factors of a step: 0.5 MB against the kernel's 134 MB.
+        XCTAssertEqual(4 * (32768 + 1024) * 4, 540_672)
+        XCTAssertEqual(reducer.exact.reduce(0) { $0 + $1.count } + 32768 * 1024, Network.parameterCount(of: spec))
+    }
+
+    func testAGradientOfRankAtMostRPassesExactly() throws {
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 4, seed: 3)
+        var rng = SplitMix64(seed: 9)
+        // Rank 2: u1 v1^T + u2 v2^T, plus the bias.
+        let u = (0..<600).map { _ in Float(rng.gaussian()) }, v = (0..<512).map { _ in Float(rng.gaussian()) }
+        var gradient = [Float](repeating: 0, count: count)
+        for i in 0..<300 { for j in 0..<256 { gradient[i * 256 + j] = u[i] * v[j] + u[300 + i] * v[256 + j] } }
+        for k in 0..<10 { gradient[300 * 256 + k] = Float(k) - 4.5 }
+        let applied = try exchange(reducer, gradient)
+        let scale = gradient.map(abs).max()!
+        for i in gradient.indices { XCTAssertEqual(applied[i], gradient[i], accuracy: 1e-5 * scale, "element \(i)") }
+    }
+
+    /// A full-rank gradient is not transmitted whole, but error feedback keeps the rest: the
+    /// applied gradients plus the final error sum to the true gradients, to rounding.
+    func testErrorFeedbackLosesNothingOverSteps() throws {
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, seed: 3)
+        var rng = SplitMix64(seed: 4)
+        var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
+        var firstRelativeError = 0.0
+        for step in 0..<6 {
+            let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
+            let applied = try exchange(reducer, gradient)
+            for i in 0..<count { trueSum[i] += Double(gradient[i]); appliedSum[i] += Double(applied[i]) }
+            if step == 0 {
+                var diff = 0.0, norm = 0.0
+                for i in 0..<(300 * 256) { diff += pow(Double(applied[i] - gradient[i]), 2); norm += pow(Double(gradient[i]), 2) }
+                firstRelativeError = (diff / norm).squareRoot()
+            }
+        }
+        XCTAssertGreaterThan(firstRelativeError, 0.5, "a rank-2 view of a random 300 x 256 matrix must lose most of it")
+        let error = reducer.stateSlots.first { $0.name == "powersgd/error" }!.values
+        XCTAssertEqual(error.count, 300 * 256)
+        for i in 0..<(300 * 256) {
+            XCTAssertEqual(appliedSum[i] + Double(error[i]), trueSum[i], accuracy: 1e-3, "element \(i)")
+        }
+        for i in (300 * 256)..<count { XCTAssertEqual(appliedSum[i], trueSum[i], accuracy: 1e-4, "exact tensor, element \(i)") }
+    }
+
+    func testOrthonormalizationZeroesDependentColumns() {
+        // Columns: a, 2a (dependent), b.
+        var rng = SplitMix64(seed: 5)
+        var m = [Float](repeating: 0, count: 100 * 3)
+        for k in 0..<100 {
+            let a = Float(rng.gaussian())
+            m[k * 3] = a; m[k * 3 + 1] = 2 * a; m[k * 3 + 2] = Float(rng.gaussian())
+        }
+        m.withUnsafeMutableBufferPointer { orthonormalizeColumns($0.baseAddress!, rows: 100, columns: 3) }
+        func dot(_ i: Int, _ j: Int) -> Float { (0..<100).reduce(0) { $0 + m[$1 * 3 + i] * m[$1 * 3 + j] } }
+        XCTAssertEqual(dot(0, 0), 1, accuracy: 1e-5)
+        XCTAssertEqual(dot(1, 1), 0, accuracy: 1e-10, "a dependent column becomes zero")
+        XCTAssertEqual(dot(2, 2), 1, accuracy: 1e-5)
+        XCTAssertEqual(dot(0, 2), 0, accuracy: 1e-6)
+    }
+}
