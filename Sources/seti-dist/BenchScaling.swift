@@ -28,6 +28,8 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Untimed warm-up steps (0...1000).") var warmupSteps: Int = 2
     @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
+    @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd).") var compression: GradientCompression = .none
+    @Option(help: "Rank of the PowerSGD factors (1...64).") var powersgdRank: Int = 4
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
     @Option(help: "Print the table of a file written with --append, and exit.") var report: String?
@@ -37,6 +39,10 @@ struct BenchScaling: ParsableCommand {
         if let b = batchPerRank, !(1...4096).contains(b) { throw ValidationError("--batch-per-rank \(b): allowed 1...4096") }
         if let g = globalBatch, !(1...65_536).contains(g) { throw ValidationError("--global-batch \(g): allowed 1...65536") }
         guard (0...1000).contains(warmupSteps) else { throw ValidationError("--warmup-steps \(warmupSteps): allowed 0...1000") }
+        guard (1...64).contains(powersgdRank) else { throw ValidationError("--powersgd-rank \(powersgdRank): allowed 1...64") }
+        if compression == .bf16 && allreduce != .hierarchical {
+            throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical")
+        }
     }
 
     func run() throws {
@@ -50,6 +56,8 @@ struct BenchScaling: ParsableCommand {
             config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
             config.allreduce = command.allreduce
             config.overlap = command.overlap
+            config.compression = command.compression
+            config.powerSGDRank = command.powersgdRank
             let trainer = try Trainer(config: config, world: world, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmupSteps)
             let t = try trainer.measureSteps(command.steps)
@@ -65,6 +73,7 @@ struct BenchScaling: ParsableCommand {
                 label: command.label, mode: weak ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
                 batch_per_rank: config.globalBatch / world.size, global_batch: config.globalBatch, blas_threads: BLAS.threads,
                 allreduce: config.allreduce.rawValue, overlap: config.overlap,
+                compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression == .powersgd ? "-\(config.powerSGDRank)" : ""),
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
                 optimizer_ms: parts[3] * 1e3, samples_per_s: Double(config.globalBatch) / step)
             print(record.line(efficiency: nil))
@@ -103,13 +112,15 @@ struct ScalingRecord: Codable {
     var label: String, mode: String
     var ranks: Int, nodes: Int, batch_per_rank: Int, global_batch: Int, blas_threads: Int
     var allreduce: String, overlap: Bool
+    /// nil: exact (and in files written before compression existed).
+    var compression: String?
     var step_ms: Double, data_ms: Double, compute_ms: Double, communication_ms: Double, optimizer_ms: Double
     var samples_per_s: Double
 
     static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency"
 
     func line(efficiency: Double?) -> String {
-        let setup = pad("\(label)\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")", 19)
+        let setup = pad("\(label)\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")\(compression.map { " " + $0 } ?? "")", 19)
         return setup + " " + pad(mode, 7) + String(
             format: " %5d %5d %7d %10d %6d %8.1f %8.1f %8.1f (%2.0f%%) %9.1f %5.1f %10.1f",
             ranks, nodes, blas_threads, batch_per_rank, global_batch, step_ms, compute_ms, communication_ms,

@@ -81,6 +81,11 @@ struct SelfTestChecks {
             try checkHierarchical(node: world.split(color: r / 2, key: r))
         }
         seen.append("hierarchical allreduce ok")
+        if n > 1 {
+            // One rank per emulated node: every sum crosses "machines", in bfloat16.
+            try checkBFloat16(node: world.split(color: r, key: r))
+            seen.append("bfloat16 across nodes ok")
+        }
         let nodes = try world.allreduce(node.rank == 0 ? Int32(1) : 0, op: .sum)
         let header = "rank \(r)/\(n) on \(world.hostName) (local \(node.rank)/\(node.size), \(nodes) node(s), \(BLAS.threads) BLAS thread(s))"
         return header + ": " + seen.joined(separator: ", ") + "; all checks passed"
@@ -223,6 +228,36 @@ struct SelfTestChecks {
             digest = (digest ^ UInt64(shared.buffer[i].bitPattern)) &* 0x100_0000_01B3
         }
         try world.agree(on: digest, what: "\(what) result bits")
+    }
+
+    /// The cross-node leg in bfloat16: small integers (exact in bfloat16) sum exactly;
+    /// fractions within the rounding bound of the fp32 sum, bit-identical on every rank.
+    private func checkBFloat16(node: Communicator) throws {
+        let count = 100_003
+        let shared = try HierarchicalAllreduce(world: world, count: count, node: node, crossNodeBFloat16: true)
+        for i in 0..<count { shared.buffer[i] = Float(r + 1) - Float(i % 5) }
+        try shared.allreduce()
+        let base = Float(n * (n + 1) / 2)
+        for i in 0..<count where shared.buffer[i] != base - Float(n * (i % 5)) {
+            try expect(shared.buffer[i], base - Float(n * (i % 5)), "bfloat16 allreduce[\(i)]")
+        }
+        var plain = (0..<count).map { Float(($0 * 7919 + r * 104_729) % 1000) / 997 }
+        for i in 0..<count { shared.buffer[i] = plain[i] }
+        try shared.allreduce()
+        try world.allreduce(&plain, op: .sum)
+        var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0..<count {
+            // Values in [0, 1): each of n inputs and n - 1 sums rounded by at most 2^-8.
+            if abs(shared.buffer[i] - plain[i]) > Float(2 * n) * 0x1p-8 * max(plain[i], 1) {
+                try expect(shared.buffer[i], plain[i], "bfloat16 allreduce vs MPI_Allreduce[\(i)]")
+            }
+            // What crossed the wire was bfloat16: the low 16 bits are zero.
+            if shared.buffer[i].bitPattern & 0xFFFF != 0 {
+                throw SelfTestFailure(description: "bfloat16 allreduce[\(i)]: \(shared.buffer[i]) is not a bfloat16 value")
+            }
+            digest = (digest ^ UInt64(shared.buffer[i].bitPattern)) &* 0x100_0000_01B3
+        }
+        try world.agree(on: digest, what: "bfloat16 allreduce result bits")
     }
 
     private func checkGather() throws {

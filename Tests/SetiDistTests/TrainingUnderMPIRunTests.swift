@@ -54,7 +54,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     ///
     /// `both` are flags of both runs (PowerSGD: the sum over ranks follows the one process's
     /// recursion, so its error feedback, summed onto rank 0 in the checkpoint, is compared too).
-    private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = [], both: [String] = [], estimation: Int = 0) throws {
+    ///
+    /// `tolerance` replaces the 1e-2 bound of the updates' relative L2 difference for an
+    /// exchange that rounds by design (bfloat16).
+    private func assertEquivalent(_ launcher: MPIRun.Launcher, exchange: [String] = [], both: [String] = [], estimation: Int = 0,
+                                  tolerance: Double = 1e-2) throws {
         let np = launcher.ranks
         let perClass = 2 * 4 * np / 4  // 2 global batches of 4 x np samples
         let common = ["--epochs", "1", "--simulated-per-class", "\(perClass)", "--no-dropout", "--no-hflip", "--optimizer", "sgd",
@@ -90,7 +94,7 @@ final class TrainingUnderMPIRunTests: XCTestCase {
             let feedsBatchNorm = ["conv2d/bias", "conv2d_1/bias", "dense/bias"].contains(name)
             if !feedsBatchNorm {
                 XCTAssertGreaterThan(update, 0, "\(name) did not train")
-                XCTAssertLessThan(relative, 1e-2, "\(name): relative L2 difference of the updates on \(np) ranks vs one process")
+                XCTAssertLessThan(relative, tolerance, "\(name): relative L2 difference of the updates on \(np) ranks vs one process")
             }
             XCTAssertLessThan(largest, 2e-3, "\(name): largest difference on \(np) ranks vs one process")
         }
@@ -106,6 +110,15 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     func testTwoNodesOfTwoRanksMatchOneProcess() throws {
         if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
         try assertEquivalent(.simulatedCluster(nodes: 2, ranks: 2))
+    }
+
+    /// bfloat16 across machines (2 nodes of one rank, so every sum crosses the link): each
+    /// gradient value is rounded by up to 2^-8, which the second step amplifies (see above)
+    /// to 0.2-1.8% of the updates (measured): the bound is 5%, still far below the 25% of
+    /// a real mistake.
+    func testTwoNodesWithBFloat16ExchangeMatchOneProcess() throws {
+        if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
+        try assertEquivalent(.simulatedCluster(nodes: 2, ranks: 1), exchange: ["--compression", "bf16"], tolerance: 5e-2)
     }
 
     /// SIGKILL one rank on the second node in the middle of training: mpirun must end the

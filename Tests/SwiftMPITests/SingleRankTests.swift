@@ -92,4 +92,22 @@ final class SingleRankTests: XCTestCase {
         XCTAssertEqual(
             error.description, "ranks disagree on config hash: rank 2 has 0xb; the other 3 rank(s) have 0xa")
     }
+
+    /// bfloat16 conversions round to nearest, ties to even, and keep NaN and infinity.
+    func testBFloat16RoundsToNearestEven() {
+        XCTAssertEqual(BFloat16.bits(1), 0x3F80)
+        XCTAssertEqual(BFloat16.value(0x3F80), 1)
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(1 + 0x1p-8)), 1, "a tie goes to the even neighbour")
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(1 + 3 * 0x1p-8)), 1 + 0x1p-6, "a tie goes to the even neighbour")
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(1 + 0x1p-8 + 0x1p-20)), 1 + 0x1p-7, "above the tie rounds up")
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(-2.5)), -2.5)
+        XCTAssertTrue(BFloat16.value(BFloat16.bits(.nan)).isNaN)
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(.infinity)), .infinity)
+        XCTAssertEqual(BFloat16.value(BFloat16.bits(.greatestFiniteMagnitude)), .infinity, "beyond bfloat16's largest finite value")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<1000 {
+            let x = Float.random(in: -1000...1000, using: &rng)
+            XCTAssertEqual(BFloat16.value(BFloat16.bits(x)), x, accuracy: abs(x) * 0x1p-8)
+        }
+    }
 }

@@ -21,11 +21,12 @@ public enum AllreduceMethod: String, Codable, Hashable, Sendable, CaseIterable {
     }
 
     /// Collective over `world`: the reducer for `count` parameters. A single process
-    /// needs no exchange, whatever the method.
-    public func makeReducer(world: Communicator, count: Int, overlap: Bool) throws -> GradientReducer {
+    /// needs no exchange, whatever the method. `crossNodeBFloat16`: hierarchical's
+    /// cross-machine leg in bfloat16.
+    func makeReducer(world: Communicator, count: Int, overlap: Bool, crossNodeBFloat16: Bool) throws -> GradientReducer {
         guard world.size > 1 else { return MPIAllreduceReducer(world: world, count: count, overlap: overlap) }
         switch self {
-        case .hierarchical: return try HierarchicalReducer(world: world, count: count, overlap: overlap)
+        case .hierarchical: return try HierarchicalReducer(world: world, count: count, overlap: overlap, crossNodeBFloat16: crossNodeBFloat16)
         case .mpi: return MPIAllreduceReducer(world: world, count: count, overlap: overlap)
         }
     }
@@ -39,6 +40,6 @@ extension TrainConfig {
         if compression == .powersgd {
             return PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: count, rank: powerSGDRank, seed: seed)
         }
-        return try allreduce.makeReducer(world: world, count: count, overlap: overlap)
+        return try allreduce.makeReducer(world: world, count: count, overlap: overlap, crossNodeBFloat16: compression == .bf16)
     }
 }

@@ -14,8 +14,8 @@ final class HierarchicalReducer: GradientReducer {
     private var buckets: GradientBuckets
 
     /// Collective over `world`.
-    init(world: Communicator, count: Int, overlap: Bool, bucketFloats: Int = 4 << 20) throws {
-        shared = try HierarchicalAllreduce(world: world, count: count, shareParameters: true)
+    init(world: Communicator, count: Int, overlap: Bool, crossNodeBFloat16: Bool, bucketFloats: Int = 4 << 20) throws {
+        shared = try HierarchicalAllreduce(world: world, count: count, shareParameters: true, crossNodeBFloat16: crossNodeBFloat16)
         self.overlap = overlap
         buckets = GradientBuckets(minimumFloats: bucketFloats)
     }
