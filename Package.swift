@@ -35,13 +35,15 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
         // Header-only: the vector square root Swift's stdlib does not lower well.
         .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
+        // Winograd's tile transforms, compiled for AVX2 + FMA and chosen at run time.
+        .target(name: "CWinograd"),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Counter-based random numbers and the names of every random stream.
         .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CWinograd", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Spectrogram data: file formats (with ML4SETI time series through FFTW), the signal
         // simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW"], swiftSettings: [.swiftLanguageMode(.v6)]),

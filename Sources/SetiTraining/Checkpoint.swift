@@ -151,14 +151,18 @@ func describe(_ error: Error) -> String {
 }
 
 /// The metadata with every configuration field that an earlier version did not know set
-/// to the value that reproduces that version's behaviour (label smoothing and weight decay
-/// off); fields the checkpoint holds are kept as they are.
+/// to the value that reproduces that version's behaviour (label smoothing, weight decay and
+/// contrast scaling off); fields the checkpoint holds are kept as they are.
 private func withConfigDefaults(_ json: Data) -> Data {
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
           var defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
     else { return json }
     defaults.merge(["labelSmoothing": 0.0, "weightDecay": 0.0]) { $1 }
+    if var augmentation = defaults["augmentation"] as? [String: Any] {
+        augmentation["intensityScale"] = 0.0
+        defaults["augmentation"] = augmentation
+    }
     object["config"] = deepMerge(stored, into: defaults)
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json
 }

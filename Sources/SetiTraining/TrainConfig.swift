@@ -39,7 +39,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// The standard recipe's 0.05 (AdamW) gave the best validation accuracy and shifted-set
     /// accuracy of the changes measured on a fixed data set (README).
     public var weightDecay = 0.05
-    public var augmentation = Augmentation(horizontalFlip: true)
+    /// Horizontal flips (the course's) and contrast scaling by up to 20% (README: it raised
+    /// validation, faint-signal and shifted-set accuracy on a fixed data set).
+    public var augmentation = Augmentation(horizontalFlip: true, intensityScale: 0.2)
     public var dropout = true
     public var seed: UInt64 = 1
     /// Start each bucket's allreduce while backward computes earlier layers.
@@ -100,7 +102,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// The default recipe (the struct's defaults): the course's optimizer, initial rate,
     /// batch and epochs, with four changes measured in README: a slower rate decay,
     /// batch-norm statistics re-estimated before each validation, new simulated training
-    /// samples every epoch, and decoupled weight decay (AdamW).
+    /// samples every epoch, decoupled weight decay (AdamW) and contrast scaling.
     public static var standard: TrainConfig { TrainConfig() }
 
     /// The course's recipe exactly: Adam, ExponentialDecay(0.005, 5, 0.96, staircase),
@@ -110,6 +112,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         var config = TrainConfig()
         config.schedule = .kerasSeed
         config.weightDecay = 0
+        config.augmentation = Augmentation(horizontalFlip: true)
         config.batchNormEstimationBatches = 0
         config.freshSimulationEachEpoch = false
         config.monitor = .valAccuracy

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SetiData
+import SetiNet
 import SetiTraining
 
 // Every choice a flag offers is an enum of the libraries; these conformances let
@@ -7,6 +8,7 @@ import SetiTraining
 extension Recipe: ExpressibleByArgument {}
 extension AllreduceMethod: ExpressibleByArgument {}
 extension GradientCompression: ExpressibleByArgument {}
+extension ConvolutionAlgorithm: ExpressibleByArgument {}
 extension TrainConfig.OptimizerChoice: ExpressibleByArgument {}
 extension TrainConfig.Monitor: ExpressibleByArgument {}
 extension TrainConfig.MonitorMode: ExpressibleByArgument {}

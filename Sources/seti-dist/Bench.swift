@@ -43,6 +43,9 @@ struct BenchCompute: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.")
     var threads: [Int] = [1, 2]
 
+    @Option(help: "Convolution algorithm: winograd (where it applies; the default) or im2col everywhere (the direct algorithm).")
+    var convolutions: ConvolutionAlgorithm = .winograd
+
     @Flag(help: "Also print where a training step goes: milliseconds per layer, forward and backward.")
     var layers = false
 
@@ -56,7 +59,7 @@ struct BenchCompute: ParsableCommand {
     }
 
     func run() throws {
-        let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1)
+        let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1, convolutions: convolutions)
         let adam = Adam(parameterCount: net.parameters.count)
         let flops = net.flopsPerSample
         printFlopsTable(net)

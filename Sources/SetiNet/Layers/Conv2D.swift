@@ -46,16 +46,9 @@ struct ConvShape {
 /// border (``ConvShape/paddedSize`` floats): from there every kernel row's stretch is one
 /// contiguous copy, with no edge cases.
 func im2col(_ col: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, _ s: ConvShape) {
-    let k = s.kernel, cin = s.inChannels, pad = s.pad
-    let paddedRow = (s.width + 2 * pad) * cin
-    zeroShort(padded, count: pad * paddedRow)
-    for y in 0..<s.height {
-        let dst = padded + (y + pad) * paddedRow
-        zeroShort(dst, count: pad * cin)
-        copyShort(dst + pad * cin, image + y * s.width * cin, count: s.width * cin)
-        zeroShort(dst + (pad + s.width) * cin, count: pad * cin)
-    }
-    zeroShort(padded + (pad + s.height) * paddedRow, count: pad * paddedRow)
+    let k = s.kernel, cin = s.inChannels
+    let paddedRow = (s.width + 2 * s.pad) * cin
+    padImage(padded, image, s)
     // Runs go in ascending order, so copyInVectors may overrun each (see ConvWorkspace).
     var row = col
     for y in 0..<(s.loweredRows / s.width) {

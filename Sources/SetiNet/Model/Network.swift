@@ -86,6 +86,8 @@ public final class Network {
     private var batchNormCaches: [Int: BatchNormCache] = [:]
     private let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     private let convWorkspace: ConvWorkspace
+    /// The convolution layers computed with Winograd, by layer index.
+    private let winograd: [Int: WinogradConvolution]
     private let probs: UnsafeMutablePointer<Float>
     /// The last forward pass's input, copied: backward reads it after the caller's
     /// buffer may have gone.
@@ -101,9 +103,12 @@ public final class Network {
     /// and where backward writes the gradients (e.g. the shared-memory buffers of SwiftMPI's
     /// HierarchicalAllreduce, saving copies every step); each must hold
     /// ``parameterCount(of:)`` floats and outlive the network.
+    ///
+    /// `convolutions`: Winograd where it applies (the default), or im2col everywhere.
     public init(
         spec: ModelSpec = .setiCNN, maxBatch: Int, seed: UInt64,
-        parameterStorage: UnsafeMutableBufferPointer<Float>? = nil, gradientStorage: UnsafeMutableBufferPointer<Float>? = nil
+        parameterStorage: UnsafeMutableBufferPointer<Float>? = nil, gradientStorage: UnsafeMutableBufferPointer<Float>? = nil,
+        convolutions: ConvolutionAlgorithm = .winograd
     ) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         let plan = compile(spec)
@@ -124,6 +129,7 @@ public final class Network {
         var largest = spec.height * spec.width * spec.channels
         var outputs: [UnsafeMutablePointer<Float>] = []
         var convShapes: [ConvShape] = []
+        var winograd: [Int: WinogradConvolution] = [:]
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
             switch layer.op {
@@ -143,10 +149,12 @@ public final class Network {
                 masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
             case .conv(let s, _, _):
                 convShapes.append(s)
+                if convolutions == .winograd { winograd[i] = WinogradConvolution.make(s) }
             default:
                 break
             }
         }
+        self.winograd = winograd
         self.outputs = outputs
         scratch = (.allocate(capacity: maxBatch * largest), .allocate(capacity: maxBatch * largest))
         convWorkspace = ConvWorkspace(convShapes)
@@ -242,7 +250,11 @@ public final class Network {
             defer { if let start { layerTimes?.add(layer: i, backward: false, since: start) } }
             switch layer.op {
             case .conv(let s, let kernel, let bias):
-                conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
+                if let fast = winograd[i] {
+                    fast.forward(out, x, p + kernel, p + bias, batch: batch, workspace: convWorkspace)
+                } else {
+                    conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
+                }
             case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon, let relu):
                 let rows = batch * layer.outputSize / c
                 if options.training || options.estimationPass != nil {
@@ -317,9 +329,14 @@ public final class Network {
             defer { if let start { layerTimes?.add(layer: i, backward: true, since: start) } }
             switch layer.op {
             case .conv(let s, let kernel, let bias):
-                conv2dBackward(
-                    needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
-                    workspace: convWorkspace)
+                if let fast = winograd[i] {
+                    columnSums(g + bias, dout, rows: batch * s.pixels, columns: s.outChannels)
+                    fast.backward(needInput ? dinp : nil, g + kernel, dout, x, p + kernel, batch: batch, workspace: convWorkspace)
+                } else {
+                    conv2dBackward(
+                        needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
+                        workspace: convWorkspace)
+                }
             case .batchNorm(let c, let gamma, let beta, _, _, _, _, let relu):
                 batchNormBackward(
                     needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,
