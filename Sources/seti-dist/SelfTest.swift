@@ -216,15 +216,26 @@ struct SelfTestChecks {
         for i in 0..<count where shared.parameters![i] != 2 * (base + Float(n * (i % 7))) || state[i] != base + Float(n * (i % 7)) {
             try expect([shared.parameters![i], state[i]], [2 * (base + Float(n * (i % 7))), base + Float(n * (i % 7))], "\(what), sharded update[\(i)]")
         }
+        try compareWithMPIAllreduce(shared, what: what) { 1e-6 * Float(n) * max(1, abs($0)) }
+    }
+
+    /// Allreduces fractional data through `shared` and with MPI_Allreduce: every element
+    /// within `tolerance(MPI's sum)`, `check` on each result, the result bits the same on
+    /// every rank.
+    private func compareWithMPIAllreduce(
+        _ shared: HierarchicalAllreduce, what: String, tolerance: (Float) -> Float, check: (Int, Float) throws -> Void = { _, _ in }
+    ) throws {
+        let count = shared.buffer.count
         var plain = (0..<count).map { Float(($0 * 7919 + r * 104_729) % 1000) / 997 }
         for i in 0..<count { shared.buffer[i] = plain[i] }
         try shared.allreduce()
         try world.allreduce(&plain, op: .sum)
         var digest: UInt64 = 0xCBF2_9CE4_8422_2325
         for i in 0..<count {
-            if abs(shared.buffer[i] - plain[i]) > 1e-6 * Float(n) * max(1, abs(plain[i])) {
+            if abs(shared.buffer[i] - plain[i]) > tolerance(plain[i]) {
                 try expect(shared.buffer[i], plain[i], "\(what) vs MPI_Allreduce[\(i)]")
             }
+            try check(i, shared.buffer[i])
             digest = (digest ^ UInt64(shared.buffer[i].bitPattern)) &* 0x100_0000_01B3
         }
         try world.agree(on: digest, what: "\(what) result bits")
@@ -241,23 +252,13 @@ struct SelfTestChecks {
         for i in 0..<count where shared.buffer[i] != base - Float(n * (i % 5)) {
             try expect(shared.buffer[i], base - Float(n * (i % 5)), "bfloat16 allreduce[\(i)]")
         }
-        var plain = (0..<count).map { Float(($0 * 7919 + r * 104_729) % 1000) / 997 }
-        for i in 0..<count { shared.buffer[i] = plain[i] }
-        try shared.allreduce()
-        try world.allreduce(&plain, op: .sum)
-        var digest: UInt64 = 0xCBF2_9CE4_8422_2325
-        for i in 0..<count {
-            // Values in [0, 1): each of n inputs and n - 1 sums rounded by at most 2^-8.
-            if abs(shared.buffer[i] - plain[i]) > Float(2 * n) * 0x1p-8 * max(plain[i], 1) {
-                try expect(shared.buffer[i], plain[i], "bfloat16 allreduce vs MPI_Allreduce[\(i)]")
+        // Values in [0, 1): each of n inputs and n - 1 sums rounded by at most 2^-8. What
+        // crossed the wire was bfloat16: the low 16 bits are zero.
+        try compareWithMPIAllreduce(shared, what: "bfloat16 allreduce", tolerance: { Float(2 * n) * 0x1p-8 * max($0, 1) }) { i, value in
+            if value.bitPattern & 0xFFFF != 0 {
+                throw SelfTestFailure(description: "bfloat16 allreduce[\(i)]: \(value) is not a bfloat16 value")
             }
-            // What crossed the wire was bfloat16: the low 16 bits are zero.
-            if shared.buffer[i].bitPattern & 0xFFFF != 0 {
-                throw SelfTestFailure(description: "bfloat16 allreduce[\(i)]: \(shared.buffer[i]) is not a bfloat16 value")
-            }
-            digest = (digest ^ UInt64(shared.buffer[i].bitPattern)) &* 0x100_0000_01B3
         }
-        try world.agree(on: digest, what: "bfloat16 allreduce result bits")
     }
 
     private func checkGather() throws {

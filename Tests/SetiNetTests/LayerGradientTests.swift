@@ -8,37 +8,67 @@ final class LayerGradientTests: XCTestCase {
     var values = TestValues(seed: 42)
 
     func testConv2DInputKernelAndBiasGradients() {
+        for (s, batch) in [
+            (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 3),
+            (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 2),
+            // Wide enough kernel rows for band lowering: k GEMMs, one per kernel row.
+            (ConvShape(height: 4, width: 3, inChannels: 48, outChannels: 3, kernel: 3), 2),
+            (ConvShape(height: 3, width: 5, inChannels: 26, outChannels: 2, kernel: 5), 2),
+        ] {
+            XCTAssertEqual(s.gemms, s.inChannels * s.kernel >= 128 ? s.kernel : 1)
+            assertConvGradients(s, batch: batch, "conv") { out, x, kernel, bias, workspace in
+                conv2dForward(out, x, kernel, bias, batch: batch, s, workspace: workspace)
+            } backward: { dx, dk, db, dout, x, kernel, workspace in
+                conv2dBackward(dx, dk, db, dout, x, kernel, batch: batch, s, workspace: workspace)
+            }
+        }
+    }
+
+    /// Winograd's three passes, tiles of 4 x 4 outputs, 5 x 5 and 3 x 3 kernels.
+    func testWinogradConvolutionGradients() throws {
+        for (s, batch) in [
+            (ConvShape(height: 4, width: 8, inChannels: 8, outChannels: 3, kernel: 5), 3),
+            (ConvShape(height: 8, width: 4, inChannels: 9, outChannels: 2, kernel: 3), 2),
+        ] {
+            let conv = try XCTUnwrap(WinogradConvolution.make(s))
+            assertConvGradients(s, batch: batch, "Winograd") { out, x, kernel, bias, workspace in
+                conv.forward(out, x, kernel, bias, batch: batch, workspace: workspace)
+            } backward: { dx, dk, db, dout, x, kernel, workspace in
+                columnSums(db, dout, rows: batch * s.pixels, columns: s.outChannels)
+                conv.backward(dx, dk, dout, x, kernel, batch: batch, workspace: workspace)
+            }
+        }
+    }
+
+    /// A convolution's input, kernel and bias gradients against finite differences, on one
+    /// worker and on two (samples split over workers whose kernel gradients are summed).
+    private func assertConvGradients(
+        _ s: ConvShape, batch: Int, _ what: String,
+        forward: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, ConvWorkspace) -> Void,
+        backward: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>,
+                   UnsafePointer<Float>, UnsafePointer<Float>, ConvWorkspace) -> Void
+    ) {
         let threads = BLAS.threads
         defer { BLAS.threads = threads }
-        // One worker, then two: samples split over workers whose kernel gradients are summed.
         for workers in [1, 2] {
             BLAS.threads = workers
-            for (s, batch) in [
-                (ConvShape(height: 5, width: 6, inChannels: 2, outChannels: 3, kernel: 3), 3),
-                (ConvShape(height: 4, width: 7, inChannels: 1, outChannels: 2, kernel: 5), 2),
-                // Wide enough kernel rows for band lowering: k GEMMs, one per kernel row.
-                (ConvShape(height: 4, width: 3, inChannels: 48, outChannels: 3, kernel: 3), 2),
-                (ConvShape(height: 3, width: 5, inChannels: 26, outChannels: 2, kernel: 5), 2),
-            ] {
-                XCTAssertEqual(s.gemms, s.inChannels * s.kernel >= 128 ? s.kernel : 1)
-                let x = Tensor(values.uniform(batch * s.inputSize))
-                let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
-                let r = values.uniform(batch * s.outputSize)
-                let workspace = ConvWorkspace([s])
-                let out = Tensor(repeating: 0, count: batch * s.outputSize)
-                func loss() -> Double {
-                    conv2dForward(out.p, x.p, kernel.p, bias.p, batch: batch, s, workspace: workspace)
-                    return weightedSum(out.p, r)
-                }
-                let dx = Tensor(repeating: .nan, count: x.count)
-                let dk = Tensor(repeating: .nan, count: kernel.count), db = Tensor(repeating: .nan, count: bias.count)
-                _ = loss()
-                conv2dBackward(dx.p, dk.p, db.p, r, x.p, kernel.p, batch: batch, s, workspace: workspace)
-                let name = "conv \(s.kernel)x\(s.kernel), \(workers) workers"
-                x.assertGradient(dx, of: loss, "\(name) input")
-                kernel.assertGradient(dk, of: loss, "\(name) kernel")
-                bias.assertGradient(db, of: loss, "\(name) bias")
+            let x = Tensor(values.uniform(batch * s.inputSize))
+            let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
+            let r = values.uniform(batch * s.outputSize)
+            let workspace = ConvWorkspace([s])
+            let out = Tensor(repeating: 0, count: batch * s.outputSize)
+            func loss() -> Double {
+                forward(out.p, x.p, kernel.p, bias.p, workspace)
+                return weightedSum(out.p, r)
             }
+            let dx = Tensor(repeating: .nan, count: x.count)
+            let dk = Tensor(repeating: .nan, count: kernel.count), db = Tensor(repeating: .nan, count: bias.count)
+            _ = loss()
+            r.withUnsafeBufferPointer { backward(dx.p, dk.p, db.p, $0.baseAddress!, x.p, kernel.p, workspace) }
+            let name = "\(what) \(s.kernel)x\(s.kernel), \(workers) workers"
+            x.assertGradient(dx, of: loss, "\(name) input")
+            kernel.assertGradient(dk, of: loss, "\(name) kernel")
+            bias.assertGradient(db, of: loss, "\(name) bias")
         }
     }
 

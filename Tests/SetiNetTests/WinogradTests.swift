@@ -2,8 +2,9 @@ import SetiRandom
 import XCTest
 @testable import SetiNet
 
-/// Winograd convolution: backward against finite differences of its forward, and all three
-/// passes against im2col, the direct algorithm, on the SETI CNN's shapes.
+/// Winograd convolution: its transforms, and all three passes against im2col, the direct
+/// algorithm, on the SETI CNN's shapes (its finite-difference checks are in
+/// LayerGradientTests).
 final class WinogradTests: XCTestCase {
     var values = TestValues(seed: 7)
 
@@ -19,35 +20,6 @@ final class WinogradTests: XCTestCase {
                 let y = (0..<t.alpha).reduce(0.0) { $0 + Double(t.at[i * t.alpha + $1]) * gg[$1] * bd[$1] }
                 let want = (0..<r).reduce(0.0) { $0 + g[$1] * d[i + $1] }
                 XCTAssertEqual(y, want, accuracy: 1e-5, "F(\(m), \(r)) output \(i)")
-            }
-        }
-    }
-
-    func testGradientsMatchFiniteDifferencesOnOneAndTwoWorkers() throws {
-        let threads = BLAS.threads
-        defer { BLAS.threads = threads }
-        for workers in [1, 2] {
-            BLAS.threads = workers
-            for (s, batch) in [
-                (ConvShape(height: 4, width: 8, inChannels: 8, outChannels: 3, kernel: 5), 3),
-                (ConvShape(height: 8, width: 4, inChannels: 9, outChannels: 2, kernel: 3), 2),
-            ] {
-                let conv = try XCTUnwrap(WinogradConvolution.make(s))
-                let x = Tensor(values.uniform(batch * s.inputSize))
-                let kernel = Tensor(values.uniform(s.patch * s.outChannels)), bias = Tensor(values.uniform(s.outChannels))
-                let r = values.uniform(batch * s.outputSize)
-                let workspace = ConvWorkspace([s])
-                let out = Tensor(repeating: 0, count: batch * s.outputSize)
-                func loss() -> Double {
-                    conv.forward(out.p, x.p, kernel.p, bias.p, batch: batch, workspace: workspace)
-                    return weightedSum(out.p, r)
-                }
-                let dx = Tensor(repeating: .nan, count: x.count), dk = Tensor(repeating: .nan, count: kernel.count)
-                _ = loss()
-                r.withUnsafeBufferPointer { conv.backward(dx.p, dk.p, $0.baseAddress!, x.p, kernel.p, batch: batch, workspace: workspace) }
-                let name = "Winograd \(s.kernel)x\(s.kernel), \(workers) workers"
-                x.assertGradient(dx, of: loss, "\(name) input")
-                kernel.assertGradient(dk, of: loss, "\(name) kernel")
             }
         }
     }
