@@ -96,35 +96,79 @@ final class PowerSGDReducer: GradientReducer {
     func gradientsReady(_ range: Range<Int>) throws {}
 
     func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
-        let share = 1 / Float(world.size)
         for m in matrices {
+            // M = G + E, kept in E, and P = M Q: one pass over the matrix.
             let g = gradients.baseAddress! + m.range.lowerBound, e = errors.baseAddress! + m.errorOffset
-            // M = G + E, kept in E.
-            Parallel.forEachRange(m.range.count) { r in
-                for i in r { e[i] += g[i] }
+            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
+            qt.withUnsafeBufferPointer { qt in
+                let pm = p.baseAddress! + m.pOffset
+                Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
+                    for i in rows {
+                        let eRow = e + i * m.columns, gRow = g + i * m.columns
+                        add(eRow, gRow, count: m.columns)
+                        for c in 0..<rank { pm[i * rank + c] = dot(eRow, qt.baseAddress! + c * m.columns, count: m.columns) }
+                    }
+                }
             }
-            BLAS.sgemm(m: m.rows, n: rank, k: m.columns, a: e, lda: m.columns, b: q.baseAddress! + m.qOffset, ldb: rank,
-                       c: p.baseAddress! + m.pOffset, ldc: rank)
         }
         if world.size > 1 {
             try world.allreduce(p, op: .sum)
             for range in exact { try world.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum) }
         }
         for m in matrices {
-            orthonormalizeColumns(p.baseAddress! + m.pOffset, rows: m.rows, columns: rank)
-            BLAS.sgemm(transA: true, m: m.columns, n: rank, k: m.rows, a: errors.baseAddress! + m.errorOffset, lda: m.columns,
-                       b: p.baseAddress! + m.pOffset, ldb: rank, c: q.baseAddress! + m.qOffset, ldc: rank)
+            let pm = p.baseAddress! + m.pOffset
+            orthonormalizeColumns(pm, rows: m.rows, columns: rank)
+            multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
         }
         if world.size > 1 { try world.allreduce(q, op: .sum) }
+        let share = 1 / Float(world.size)
         for m in matrices {
-            let pm = p.baseAddress! + m.pOffset, qm = q.baseAddress! + m.qOffset
-            // G = P Q^T, then E = M - G / ranks.
-            BLAS.sgemm(transB: true, m: m.rows, n: m.columns, k: rank, a: pm, lda: rank, b: qm, ldb: rank,
-                       c: gradients.baseAddress! + m.range.lowerBound, ldc: m.columns)
-            BLAS.sgemm(transB: true, m: m.rows, n: m.columns, k: rank, alpha: -share, a: pm, lda: rank, b: qm, ldb: rank,
-                       beta: 1, c: errors.baseAddress! + m.errorOffset, ldc: m.columns)
+            // G = P Q^T and E = M - G / ranks: one pass.
+            let g = gradients.baseAddress! + m.range.lowerBound, e = errors.baseAddress! + m.errorOffset
+            let pm = p.baseAddress! + m.pOffset
+            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
+            qt.withUnsafeBufferPointer { qt in
+                Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
+                    for i in rows {
+                        reconstructRow(g + i * m.columns, error: e + i * m.columns, p: pm + i * rank, qt: qt.baseAddress!,
+                                       rank: rank, columns: m.columns, share: share)
+                    }
+                }
+            }
         }
         update([0..<gradients.count])
+    }
+
+    /// Q = M^T P (columns x rank), M rows x columns: rows split over the threads, each
+    /// summing its own Q^T, the partial sums added in thread order.
+    private func multiplyTransposed(_ matrix: UnsafePointer<Float>, _ m: Matrix, by pm: UnsafePointer<Float>, into qm: UnsafeMutablePointer<Float>) {
+        let threads = max(1, min(BLAS.threads, m.rows / 64))
+        var partials = [Float](repeating: 0, count: threads * rank * m.columns)
+        partials.withUnsafeMutableBufferPointer { partials in
+            let base = partials.baseAddress!
+            Parallel.forEachRange(threads, minimumPerThread: 1) { workers in
+                for w in workers {
+                    let qt = base + w * rank * m.columns
+                    for i in (w * m.rows / threads)..<((w + 1) * m.rows / threads) {
+                        for c in 0..<rank { axpy(pm[i * rank + c], matrix + i * m.columns, into: qt + c * m.columns, count: m.columns) }
+                    }
+                }
+            }
+            for j in 0..<m.columns {
+                for c in 0..<rank {
+                    var sum: Float = 0
+                    for w in 0..<threads { sum += base[(w * rank + c) * m.columns + j] }
+                    qm[j * rank + c] = sum
+                }
+            }
+        }
+    }
+
+    /// A rows x rank matrix transposed (rank x rows), so each column is contiguous.
+    private func transposed(_ a: UnsafePointer<Float>, rows: Int) -> [Float] {
+        var t = [Float](repeating: 0, count: rows * rank)
+        for j in 0..<rows { for c in 0..<rank { t[c * rows + j] = a[j * rank + c] } }
+        return t
     }
 
     func parametersWritten() throws {}
@@ -167,4 +211,64 @@ func orthonormalizeColumns(_ a: UnsafeMutablePointer<Float>, rows: Int, columns:
         let scale: Float = norm > 1e-5 * initial.squareRoot() && norm > 0 ? Float(1 / norm) : 0
         for k in 0..<rows { a[k * columns + j] *= scale }
     }
+}
+
+// The fused passes over the 134 MB matrices are memory-bound: plain loops over SIMD8
+// vectors move each byte once (OpenBLAS's sgemm with 4 columns packed the whole matrix
+// first, and took most of a step).
+
+/// a += b
+private func add(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        let v = UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(a + j).storeBytes(of: v, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count { a[j] += b[j]; j += 1 }
+}
+
+/// g = sum over c of p[c] qt[c] (a row of P Q^T), and e -= share g, in one pass.
+private func reconstructRow(_ g: UnsafeMutablePointer<Float>, error e: UnsafeMutablePointer<Float>, p: UnsafePointer<Float>,
+                            qt: UnsafePointer<Float>, rank: Int, columns: Int, share: Float) {
+    var j = 0
+    while j + 8 <= columns {
+        var sum = SIMD8<Float>()
+        for c in 0..<rank { sum += p[c] * UnsafeRawPointer(qt + c * columns + j).loadUnaligned(as: SIMD8<Float>.self) }
+        UnsafeMutableRawPointer(g + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+        let error = UnsafeRawPointer(e + j).loadUnaligned(as: SIMD8<Float>.self) - share * sum
+        UnsafeMutableRawPointer(e + j).storeBytes(of: error, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < columns {
+        var sum: Float = 0
+        for c in 0..<rank { sum += p[c] * qt[c * columns + j] }
+        g[j] = sum
+        e[j] -= share * sum
+        j += 1
+    }
+}
+
+/// y += alpha x
+private func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        let v = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self) + alpha * UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + j).storeBytes(of: v, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count { y[j] += alpha * x[j]; j += 1 }
+}
+
+/// The dot product of two vectors, in eight lanes.
+private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= count {
+        lanes += UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
+        j += 8
+    }
+    var sum = lanes.sum()
+    while j < count { sum += a[j] * b[j]; j += 1 }
+    return sum
 }
