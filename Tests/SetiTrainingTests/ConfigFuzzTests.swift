@@ -19,7 +19,7 @@ final class ConfigFuzzTests: XCTestCase {
     }
 
     func testRandomFilesNeverTrap() {
-        let keys = ["epochs", "lr", "global-batch", "globalBatch", "schedule", "decay-steps", "decay-rate", "staircase", "shift", "noise",
+        let keys = ["epochs", "lr", "global-batch", "globalBatch", "schedule", "decay-steps", "decay-rate", "staircase", "shift", "noise", "intensity-scale", "compression", "powersgd-rank",
                     "monitor", "mode", "allreduce", "fill", "seed", "simulated-per-class", "plateau-factor", "model", "augmentation",
                     "warmup-steps", "min-delta", "data", "nosuch", "batch-norm-group-size"]
         let values = ["0", "-1", "1", "3", "1e400", ".nan", ".inf", "-.inf", "99999999999999999999999", "9223372036854775807", "-9223372036854775808",
