@@ -193,7 +193,7 @@ extension TrainConfig {
     private static let choices: [String: [String]] = [
         "monitor": Monitor.allCases.map(\.rawValue), "mode": MonitorMode.allCases.map(\.rawValue),
         "optimizer": OptimizerChoice.allCases.map(\.rawValue), "allreduce": AllreduceMethod.allCases.map(\.rawValue),
-        "augmentation.fill": ["wrap", "nearest", "constant"],
+        "compression": GradientCompression.allCases.map(\.rawValue), "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
     ]
 
     private static func explain(_ error: Error) -> String {
