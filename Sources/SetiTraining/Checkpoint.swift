@@ -154,27 +154,25 @@ func describe(_ error: Error) -> String {
 /// to the value that reproduces that version's behaviour (label smoothing, weight decay and
 /// contrast scaling off); fields the checkpoint holds are kept as they are.
 private func withConfigDefaults(_ json: Data) -> Data {
+    var legacy = TrainConfig()
+    legacy.labelSmoothing = 0
+    legacy.weightDecay = 0
+    legacy.augmentation.intensityScale = 0
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
-          var defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig()))) as? [String: Any]
+          let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(legacy))) as? [String: Any]
     else { return json }
-    defaults.merge(["labelSmoothing": 0.0, "weightDecay": 0.0]) { $1 }
-    if var augmentation = defaults["augmentation"] as? [String: Any] {
-        augmentation["intensityScale"] = 0.0
-        defaults["augmentation"] = augmentation
-    }
-    object["config"] = deepMerge(stored, into: defaults)
+    object["config"] = mergeFields(stored, into: defaults)
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json
 }
 
-/// `base` with `overrides`'s fields. A nested object whose fields are a subset of the
-/// default's is merged field by field (a stored `augmentation` without a newer field keeps
-/// that field's default); any other replaces the default whole (an enum stored as its case,
-/// `{"constant": {}}` against the default's `{"exponential": ...}`).
-private func deepMerge(_ overrides: [String: Any], into base: [String: Any]) -> [String: Any] {
+/// `base` with `overrides`'s fields, nested objects merged field by field (a stored
+/// `augmentation` without a newer field keeps that field's default), except an enum stored
+/// as another case, which replaces the default whole (as in config files).
+private func mergeFields(_ overrides: [String: Any], into base: [String: Any]) -> [String: Any] {
     base.merging(overrides) { old, new in
-        if let old = old as? [String: Any], let new = new as? [String: Any], Set(new.keys).isSubset(of: old.keys) {
-            return deepMerge(new, into: old)
+        if let old = old as? [String: Any], let new = new as? [String: Any], !TrainConfig.isEnumCase(new, old) {
+            return mergeFields(new, into: old)
         }
         return new
     }

@@ -185,7 +185,7 @@ extension TrainConfig {
 
     /// Enums with payloads encode as a one-key object ({"cosine": {...}}); one naming
     /// another case replaces the value instead of merging into it.
-    private static func isEnumCase(_ new: [String: Any], _ old: [String: Any]) -> Bool {
+    static func isEnumCase(_ new: [String: Any], _ old: [String: Any]) -> Bool {
         new.count == 1 && old.count == 1 && new.keys.first != old.keys.first
     }
 

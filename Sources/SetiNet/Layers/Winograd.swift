@@ -233,11 +233,12 @@ final class WinogradConvolution {
     }
 
     /// Overwrites `dkernel`; writes `dinp` unless nil. The bias gradient is the caller's.
+    /// Call after ``forward``, whose transformed kernel it reuses.
     func backward(_ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
-                  _ inp: UnsafePointer<Float>, _ g: UnsafePointer<Float>, batch: Int, workspace: ConvWorkspace) {
+                  _ inp: UnsafePointer<Float>, batch: Int, workspace: ConvWorkspace) {
         let t = transform, s = shape, cin = s.inChannels, cout = s.outChannels, cio = cin * cout
-        reserve(1)
-        if dinp != nil { transformKernel(g, scratch: workers[0].scratch) }
+        // U is the last forward's: the weights have not changed since (as for every layer's
+        // cached activations). V is recomputed rather than kept: 4 times the input's size.
         let chunks = (batch + samplesPerChunk - 1) / samplesPerChunk
         let used = Parallel.forEachWorker(chunks, reserving: { self.reserve($0); workspace.reserve(workers: $0) }) { worker, range in
             let (v, w, scratch, dk) = workers[worker]

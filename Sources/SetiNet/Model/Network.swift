@@ -331,7 +331,7 @@ public final class Network {
             case .conv(let s, let kernel, let bias):
                 if let fast = winograd[i] {
                     columnSums(g + bias, dout, rows: batch * s.pixels, columns: s.outChannels)
-                    fast.backward(needInput ? dinp : nil, g + kernel, dout, x, p + kernel, batch: batch, workspace: convWorkspace)
+                    fast.backward(needInput ? dinp : nil, g + kernel, dout, x, batch: batch, workspace: convWorkspace)
                 } else {
                     conv2dBackward(
                         needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
