@@ -71,6 +71,9 @@ final class CommandLineTests: XCTestCase {
             (["--noise=-1"], "noise = -1"), (["--plateau-factor", "0"], "plateau-factor = 0"),
             (["--label-smoothing", "0.51"], "label-smoothing = 0.51: allowed 0.0...0.5"), (["--weight-decay", "nan"], "weight-decay = nan"),
             (["--global-batch", "65536"], "GB of activations"), (["--simulated-per-class", "20001"], "simulated-per-class = 20001"),
+            (["--intensity-scale", "nan"], "intensity-scale = nan"), (["--intensity-scale=-0.1"], "intensity-scale = -0.1"),
+            (["--powersgd-rank", "0"], "powersgd-rank = 0: allowed 1...64"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
+            (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "compression = bf16"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)
         }
@@ -88,6 +91,9 @@ final class CommandLineTests: XCTestCase {
             (["bench", "compute", "--batch", "0"], "--batch 0: allowed 1...1024"),
             (["bench", "allreduce", "--sizes", "nan"], "--sizes"),
             (["bench", "scaling", "--steps", "0"], "--steps 0"),
+            (["bench", "scaling", "--powersgd-rank", "65"], "--powersgd-rank 65: allowed 1...64"),
+            (["bench", "scaling", "--compression", "bf16", "--allreduce", "mpi"], "--compression bf16"),
+            (["bench", "compute", "--convolutions", "fft"], "--convolutions"),
             (["selftest", "--megabytes", "0"], "--megabytes 0"),
         ] {
             assertOneLineError(try run(arguments), words)

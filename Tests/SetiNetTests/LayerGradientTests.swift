@@ -35,7 +35,7 @@ final class LayerGradientTests: XCTestCase {
                 conv.forward(out, x, kernel, bias, batch: batch, workspace: workspace)
             } backward: { dx, dk, db, dout, x, kernel, workspace in
                 columnSums(db, dout, rows: batch * s.pixels, columns: s.outChannels)
-                conv.backward(dx, dk, dout, x, kernel, batch: batch, workspace: workspace)
+                conv.backward(dx, dk, dout, x, batch: batch, workspace: workspace)
             }
         }
     }
