@@ -35,15 +35,16 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
         // Header-only: the vector square root Swift's stdlib does not lower well.
         .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
-        // Winograd's tile transforms, compiled for AVX2 + FMA and chosen at run time.
-        .target(name: "CWinograd"),
+        // Hot loops in C, compiled for AVX2 + FMA and chosen at run time: Winograd's tile
+        // transforms and PowerSGD's passes over the gradient.
+        .target(name: "CKernels"),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Counter-based random numbers and the names of every random stream.
         .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CWinograd", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CKernels", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Spectrogram data: file formats (with ML4SETI time series through FFTW), the signal
         // simulator, augmentation, sharding.
         .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -51,7 +52,7 @@ let package = Package(
         // windows `scan` classifies.
         .target(name: "SetiObservations", dependencies: ["SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
-        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "SetiData", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiData", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
         .target(name: "SetiKeras", dependencies: ["SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.

@@ -1,4 +1,4 @@
-import CWinograd
+import CKernels
 // Winograd's minimal filtering F(m x m, r x r) for a "same" convolution (Lavin and Gray
 // 2016): an m x m tile of output from an alpha x alpha tile of input (alpha = m + r - 1)
 // with alpha^2 products per channel pair instead of r^2 m^2. Per tile,
@@ -72,7 +72,7 @@ private func invert(_ matrix: [[Double]]) -> [[Double]] {
 
 /// `out[i][j][:] = sum over k, l of left[i][k] in[k][l][:] right[j][l]`: a two-sided
 /// transform of a rows x columns tile of channel vectors, through `scratch` (see
-/// CWinograd, which runs it with AVX2 and FMA where the CPU has them).
+/// CKernels, which runs it with AVX2 and FMA where the CPU has them).
 @inline(__always)
 private func transformTile(
     _ out: UnsafeMutablePointer<Float>, outStride: Int, _ inp: UnsafePointer<Float>, inStride: Int,

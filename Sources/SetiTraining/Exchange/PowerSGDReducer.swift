@@ -1,3 +1,4 @@
+import CKernels
 import SetiNet
 import SetiRandom
 import SwiftMPI
@@ -23,6 +24,10 @@ import SwiftMPI
 /// For the same reason the error may be regrouped at will: before a checkpoint the ranks'
 /// errors are summed onto rank 0 and zeroed elsewhere, in the live run as in the saved
 /// state, so a resumed run continues exactly.
+///
+/// Each step reads the 134 MB matrix three times and writes it twice (the passes are in
+/// CKernels): the subtraction that turns M into E is owed until the next step's first pass
+/// (or a checkpoint), which reads M anyway, instead of a pass of its own.
 final class PowerSGDReducer: GradientReducer {
     /// A matrix exchanged as factors, inside the gradient buffer.
     struct Matrix {
@@ -46,6 +51,8 @@ final class PowerSGDReducer: GradientReducer {
     private let errors: UnsafeMutableBufferPointer<Float>
     private let p: UnsafeMutableBufferPointer<Float>
     private let q: UnsafeMutableBufferPointer<Float>
+    /// 1 / ranks while ``errors`` holds M and E = M - P Q^T / ranks is owed; 0 once settled.
+    private var owedShare: Float = 0
 
     /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
     init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, seed: UInt64) {
@@ -96,19 +103,12 @@ final class PowerSGDReducer: GradientReducer {
     func gradientsReady(_ range: Range<Int>) throws {}
 
     func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+        // M = (E owed from the last step) + G, kept in E, and P = M Q: one pass.
         for m in matrices {
-            // M = G + E, kept in E, and P = M Q: one pass over the matrix.
-            let g = gradients.baseAddress! + m.range.lowerBound, e = errors.baseAddress! + m.errorOffset
+            let g = gradients.baseAddress! + m.range.lowerBound
             let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
-            qt.withUnsafeBufferPointer { qt in
-                let pm = p.baseAddress! + m.pOffset
-                Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
-                    for i in rows {
-                        let eRow = e + i * m.columns, gRow = g + i * m.columns
-                        add(eRow, gRow, count: m.columns)
-                        for c in 0..<rank { pm[i * rank + c] = dot(eRow, qt.baseAddress! + c * m.columns, count: m.columns) }
-                    }
-                }
+            forEachRowBlock(m) { rows, e, pm in
+                seti_powersgd_fold(e, g + rows.lowerBound * m.columns, pm, qt, rows.count, m.columns, Int32(rank), owedShare)
             }
         }
         if world.size > 1 {
@@ -121,22 +121,37 @@ final class PowerSGDReducer: GradientReducer {
             multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
         }
         if world.size > 1 { try world.allreduce(q, op: .sum) }
-        let share = 1 / Float(world.size)
+        // G = P Q^T: a pass that only writes.
         for m in matrices {
-            // G = P Q^T and E = M - G / ranks: one pass.
-            let g = gradients.baseAddress! + m.range.lowerBound, e = errors.baseAddress! + m.errorOffset
-            let pm = p.baseAddress! + m.pOffset
+            let g = gradients.baseAddress! + m.range.lowerBound
             let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
-            qt.withUnsafeBufferPointer { qt in
-                Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
-                    for i in rows {
-                        reconstructRow(g + i * m.columns, error: e + i * m.columns, p: pm + i * rank, qt: qt.baseAddress!,
-                                       rank: rank, columns: m.columns, share: share)
-                    }
-                }
+            forEachRowBlock(m) { rows, _, pm in
+                seti_powersgd_expand(g + rows.lowerBound * m.columns, pm, qt, rows.count, m.columns, Int32(rank))
             }
         }
+        owedShare = 1 / Float(world.size)
         update([0..<gradients.count])
+    }
+
+    /// Makes ``errors`` hold E: subtracts the share of the last step's P Q^T if it is owed.
+    private func settle() {
+        guard owedShare != 0 else { return }
+        for m in matrices {
+            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
+            forEachRowBlock(m) { rows, e, pm in
+                seti_powersgd_settle(e, pm, qt, rows.count, m.columns, Int32(rank), owedShare)
+            }
+        }
+        owedShare = 0
+    }
+
+    /// Runs `body` over blocks of the matrix's rows on the BLAS threads, with the block's
+    /// first row of E (or M) and of P.
+    private func forEachRowBlock(_ m: Matrix, _ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let e = errors.baseAddress! + m.errorOffset, pm = p.baseAddress! + m.pOffset
+        Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
+            body(rows, e + rows.lowerBound * m.columns, pm + rows.lowerBound * rank)
+        }
     }
 
     /// Q = M^T P (columns x rank), M rows x columns: rows split over the threads, each
@@ -148,10 +163,9 @@ final class PowerSGDReducer: GradientReducer {
             let base = partials.baseAddress!
             Parallel.forEachRange(threads, minimumPerThread: 1) { workers in
                 for w in workers {
-                    let qt = base + w * rank * m.columns
-                    for i in (w * m.rows / threads)..<((w + 1) * m.rows / threads) {
-                        for c in 0..<rank { axpy(pm[i * rank + c], matrix + i * m.columns, into: qt + c * m.columns, count: m.columns) }
-                    }
+                    let first = w * m.rows / threads, end = (w + 1) * m.rows / threads
+                    seti_powersgd_project(matrix + first * m.columns, pm + first * rank, base + w * rank * m.columns,
+                                          end - first, m.columns, Int32(rank))
                 }
             }
             for j in 0..<m.columns {
@@ -174,6 +188,7 @@ final class PowerSGDReducer: GradientReducer {
     func parametersWritten() throws {}
 
     func completeState(of optimizer: Optimizer) throws {
+        settle()
         guard world.size > 1 else { return }
         try world.reduce(errors, op: .sum, root: 0)
         if !world.isRoot { errors.update(repeating: 0) }
@@ -184,6 +199,7 @@ final class PowerSGDReducer: GradientReducer {
     }
 
     func stateRestored() {
+        owedShare = 0
         if !world.isRoot { errors.update(repeating: 0) }
     }
 }
@@ -211,64 +227,4 @@ func orthonormalizeColumns(_ a: UnsafeMutablePointer<Float>, rows: Int, columns:
         let scale: Float = norm > 1e-5 * initial.squareRoot() && norm > 0 ? Float(1 / norm) : 0
         for k in 0..<rows { a[k * columns + j] *= scale }
     }
-}
-
-// The fused passes over the 134 MB matrices are memory-bound: plain loops over SIMD8
-// vectors move each byte once (OpenBLAS's sgemm with 4 columns packed the whole matrix
-// first, and took most of a step).
-
-/// a += b
-private func add(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        let v = UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(a + j).storeBytes(of: v, as: SIMD8<Float>.self)
-        j += 8
-    }
-    while j < count { a[j] += b[j]; j += 1 }
-}
-
-/// g = sum over c of p[c] qt[c] (a row of P Q^T), and e -= share g, in one pass.
-private func reconstructRow(_ g: UnsafeMutablePointer<Float>, error e: UnsafeMutablePointer<Float>, p: UnsafePointer<Float>,
-                            qt: UnsafePointer<Float>, rank: Int, columns: Int, share: Float) {
-    var j = 0
-    while j + 8 <= columns {
-        var sum = SIMD8<Float>()
-        for c in 0..<rank { sum += p[c] * UnsafeRawPointer(qt + c * columns + j).loadUnaligned(as: SIMD8<Float>.self) }
-        UnsafeMutableRawPointer(g + j).storeBytes(of: sum, as: SIMD8<Float>.self)
-        let error = UnsafeRawPointer(e + j).loadUnaligned(as: SIMD8<Float>.self) - share * sum
-        UnsafeMutableRawPointer(e + j).storeBytes(of: error, as: SIMD8<Float>.self)
-        j += 8
-    }
-    while j < columns {
-        var sum: Float = 0
-        for c in 0..<rank { sum += p[c] * qt[c * columns + j] }
-        g[j] = sum
-        e[j] -= share * sum
-        j += 1
-    }
-}
-
-/// y += alpha x
-private func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        let v = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self) + alpha * UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + j).storeBytes(of: v, as: SIMD8<Float>.self)
-        j += 8
-    }
-    while j < count { y[j] += alpha * x[j]; j += 1 }
-}
-
-/// The dot product of two vectors, in eight lanes.
-private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var lanes = SIMD8<Float>()
-    var j = 0
-    while j + 8 <= count {
-        lanes += UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
-        j += 8
-    }
-    var sum = lanes.sum()
-    while j < count { sum += a[j] * b[j]; j += 1 }
-    return sum
 }

@@ -1,4 +1,5 @@
 #include "winograd_transform.h"
+#include "cpu_features.h"
 
 // Each output vector is a short dot product over k (or l): summed in a register, one FMA
 // chain per output would wait on its own latency, so `nb` outputs (4 at a time) are
@@ -79,23 +80,11 @@ transform_baseline(float *out, long outStride, const float *in, long inStride, c
     transform_body(out, outStride, in, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn, channels, scratch);
 }
 
-static int has_avx2_fma(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
 void seti_winograd_transform(float *out, long outStride, const float *in, long inStride,
                              const float *left, int rowsOut, int rowsIn, const float *right, int columnsOut, int columnsIn,
                              int channels, float *scratch) {
-    // The CPU cannot change under a running process; any thread may compute this first.
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = has_avx2_fma();
 #if defined(__x86_64__)
-    if (avx2) {
+    if (seti_has_avx2_fma()) {
         transform_avx2(out, outStride, in, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn, channels, scratch);
         return;
     }
@@ -103,4 +92,4 @@ void seti_winograd_transform(float *out, long outStride, const float *in, long i
     transform_baseline(out, outStride, in, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn, channels, scratch);
 }
 
-const char *seti_winograd_transform_path(void) { return has_avx2_fma() ? "avx2+fma" : "baseline"; }
+const char *seti_winograd_transform_path(void) { return seti_has_avx2_fma() ? "avx2+fma" : "baseline"; }
