@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData"], exclude: ["Fixtures"]),
-        .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData"]),
+        .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.

@@ -11,12 +11,14 @@ final class PowerSGDTests: XCTestCase {
 
     override func setUpWithError() throws { world = try MPI.initialize() }
 
-    /// A 300 x 256 matrix (compressed), then a 10-float bias (exact).
+    /// A 301 x 250 matrix (compressed; neither dimension a multiple of the kernels' 4 rows
+    /// and 8 columns, so their tails run too), then a 10-float bias (exact).
+    private static let rows = 301, columns = 250, elements = rows * columns
     private let tensors = [
-        TensorInfo(name: "dense/kernel", shape: [300, 256], trainable: true, offset: 0, initializer: .glorotUniform),
-        TensorInfo(name: "dense/bias", shape: [10], trainable: true, offset: 300 * 256, initializer: .zeros),
+        TensorInfo(name: "dense/kernel", shape: [rows, columns], trainable: true, offset: 0, initializer: .glorotUniform),
+        TensorInfo(name: "dense/bias", shape: [10], trainable: true, offset: elements, initializer: .zeros),
     ]
-    private let count = 300 * 256 + 10
+    private let count = elements + 10
 
     /// Runs one exchange of `gradient`; returns the gradient the optimizer was given.
     private func exchange(_ reducer: PowerSGDReducer, _ gradient: [Float]) throws -> [Float] {
@@ -39,23 +41,37 @@ final class PowerSGDTests: XCTestCase {
         XCTAssertEqual(reducer.exact.reduce(0) { $0 + $1.count } + 32768 * 1024, Network.parameterCount(of: spec))
     }
 
+    /// Ranks up to 4 run the kernels' fused passes, larger ones the general loops.
     func testAGradientOfRankAtMostRPassesExactly() throws {
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 4, seed: 3)
-        var rng = SplitMix64(seed: 9)
-        // Rank 2: u1 v1^T + u2 v2^T, plus the bias.
-        let u = (0..<600).map { _ in Float(rng.gaussian()) }, v = (0..<512).map { _ in Float(rng.gaussian()) }
-        var gradient = [Float](repeating: 0, count: count)
-        for i in 0..<300 { for j in 0..<256 { gradient[i * 256 + j] = u[i] * v[j] + u[300 + i] * v[256 + j] } }
-        for k in 0..<10 { gradient[300 * 256 + k] = Float(k) - 4.5 }
-        let applied = try exchange(reducer, gradient)
-        let scale = gradient.map(abs).max()!
-        for i in gradient.indices { XCTAssertEqual(applied[i], gradient[i], accuracy: 1e-5 * scale, "element \(i)") }
+        let (rows, columns) = (Self.rows, Self.columns)
+        for (rank, gradientRank) in [(4, 2), (7, 5)] {
+            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3)
+            var rng = SplitMix64(seed: 9)
+            // A sum of gradientRank outer products u_k v_k^T, plus the bias.
+            let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
+            let v = (0..<(gradientRank * columns)).map { _ in Float(rng.gaussian()) }
+            var gradient = [Float](repeating: 0, count: count)
+            for i in 0..<rows {
+                for j in 0..<columns {
+                    gradient[i * columns + j] = (0..<gradientRank).reduce(0) { $0 + u[$1 * rows + i] * v[$1 * columns + j] }
+                }
+            }
+            for k in 0..<10 { gradient[Self.elements + k] = Float(k) - 4.5 }
+            let applied = try exchange(reducer, gradient)
+            let scale = gradient.map(abs).max()!
+            for i in gradient.indices { XCTAssertEqual(applied[i], gradient[i], accuracy: 1e-5 * scale, "rank \(rank), element \(i)") }
+        }
     }
 
     /// A full-rank gradient is not transmitted whole, but error feedback keeps the rest: the
     /// applied gradients plus the final error sum to the true gradients, to rounding.
     func testErrorFeedbackLosesNothingOverSteps() throws {
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, seed: 3)
+        for rank in [2, 6] { try checkErrorFeedback(rank: rank) }
+    }
+
+    private func checkErrorFeedback(rank: Int) throws {
+        let elements = Self.elements
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3)
         var rng = SplitMix64(seed: 4)
         var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
         var firstRelativeError = 0.0
@@ -65,19 +81,19 @@ final class PowerSGDTests: XCTestCase {
             for i in 0..<count { trueSum[i] += Double(gradient[i]); appliedSum[i] += Double(applied[i]) }
             if step == 0 {
                 var diff = 0.0, norm = 0.0
-                for i in 0..<(300 * 256) { diff += pow(Double(applied[i] - gradient[i]), 2); norm += pow(Double(gradient[i]), 2) }
+                for i in 0..<elements { diff += pow(Double(applied[i] - gradient[i]), 2); norm += pow(Double(gradient[i]), 2) }
                 firstRelativeError = (diff / norm).squareRoot()
             }
         }
-        XCTAssertGreaterThan(firstRelativeError, 0.5, "a rank-2 view of a random 300 x 256 matrix must lose most of it")
+        XCTAssertGreaterThan(firstRelativeError, 0.5, "a rank-\(rank) view of a random 301 x 250 matrix must lose most of it")
         // The last step's error is settled for a checkpoint.
         try reducer.completeState(of: Adam(parameterCount: count))
         let error = reducer.stateSlots.first { $0.name == "powersgd/error" }!.values
-        XCTAssertEqual(error.count, 300 * 256)
-        for i in 0..<(300 * 256) {
-            XCTAssertEqual(appliedSum[i] + Double(error[i]), trueSum[i], accuracy: 1e-3, "element \(i)")
+        XCTAssertEqual(error.count, elements)
+        for i in 0..<elements {
+            XCTAssertEqual(appliedSum[i] + Double(error[i]), trueSum[i], accuracy: 1e-3, "rank \(rank), element \(i)")
         }
-        for i in (300 * 256)..<count { XCTAssertEqual(appliedSum[i], trueSum[i], accuracy: 1e-4, "exact tensor, element \(i)") }
+        for i in elements..<count { XCTAssertEqual(appliedSum[i], trueSum[i], accuracy: 1e-4, "exact tensor, element \(i)") }
     }
 
     func testOrthonormalizationZeroesDependentColumns() {

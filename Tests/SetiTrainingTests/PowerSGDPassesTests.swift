@@ -1,0 +1,71 @@
+import CKernels
+import SetiRandom
+import XCTest
+
+/// PowerSGD's C passes against plain loops, for the ranks of the fused paths (1...4) and of
+/// the general ones, on a shape with row and column tails. The reducer's own tests cannot
+/// see a wrong P: any P keeps error feedback whole, and P = M Q for a low-rank M spans the
+/// same columns even when some terms are missing.
+final class PowerSGDPassesTests: XCTestCase {
+    private let rows = 13, columns = 21
+
+    private func random(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in Float(rng.gaussian()) }
+    }
+
+    /// (P Q^T)[i][j] with Q^T rank x columns.
+    private func reconstruction(_ p: [Float], _ qt: [Float], rank: Int, _ i: Int, _ j: Int) -> Float {
+        (0..<rank).reduce(0) { $0 + p[i * rank + $1] * qt[$1 * columns + j] }
+    }
+
+    private func assertClose(_ a: [Float], _ b: [Float], _ what: String) {
+        XCTAssertEqual(a.count, b.count)
+        for k in a.indices { XCTAssertEqual(a[k], b[k], accuracy: 1e-4 * max(1, abs(b[k])), "\(what), element \(k)") }
+    }
+
+    func testEveryPassMatchesPlainLoops() {
+        for rank in [1, 2, 3, 4, 5, 8, 9] {
+            let m = random(rows * columns, seed: 1), g = random(rows * columns, seed: 2)
+            let p = random(rows * rank, seed: 3), qt = random(rank * columns, seed: 4)
+            let share: Float = 0.5
+
+            // settle: M -= share P Q^T
+            var settled = m
+            seti_powersgd_settle(&settled, p, qt, rows, columns, Int32(rank), share)
+            var expected = m
+            for i in 0..<rows { for j in 0..<columns { expected[i * columns + j] -= share * reconstruction(p, qt, rank: rank, i, j) } }
+            assertClose(settled, expected, "settle, rank \(rank)")
+
+            // fold: M = (M - share P Q^T) + G, then P = M Q; with share 0, M + G.
+            for foldShare in [share, 0] {
+                var folded = m, newP = p
+                seti_powersgd_fold(&folded, g, &newP, qt, rows, columns, Int32(rank), foldShare)
+                var expectedM = m
+                for i in 0..<rows {
+                    for j in 0..<columns {
+                        expectedM[i * columns + j] = (m[i * columns + j] - foldShare * reconstruction(p, qt, rank: rank, i, j)) + g[i * columns + j]
+                    }
+                }
+                var expectedP = [Float](repeating: 0, count: rows * rank)
+                for i in 0..<rows { for c in 0..<rank { expectedP[i * rank + c] = (0..<columns).reduce(0) { $0 + expectedM[i * columns + $1] * qt[c * columns + $1] } } }
+                assertClose(folded, expectedM, "fold M, rank \(rank), share \(foldShare)")
+                assertClose(newP, expectedP, "fold P, rank \(rank), share \(foldShare)")
+            }
+
+            // project: Q^T += P^T M
+            var qtSum = qt
+            seti_powersgd_project(m, p, &qtSum, rows, columns, Int32(rank))
+            var expectedQ = qt
+            for c in 0..<rank { for j in 0..<columns { expectedQ[c * columns + j] += (0..<rows).reduce(0) { $0 + p[$1 * rank + c] * m[$1 * columns + j] } } }
+            assertClose(qtSum, expectedQ, "project, rank \(rank)")
+
+            // expand: G = P Q^T
+            var expanded = [Float](repeating: .nan, count: rows * columns)
+            seti_powersgd_expand(&expanded, p, qt, rows, columns, Int32(rank))
+            var expectedG = expanded
+            for i in 0..<rows { for j in 0..<columns { expectedG[i * columns + j] = reconstruction(p, qt, rank: rank, i, j) } }
+            assertClose(expanded, expectedG, "expand, rank \(rank)")
+        }
+    }
+}
