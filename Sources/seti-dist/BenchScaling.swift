@@ -19,7 +19,14 @@ struct BenchScaling: ParsableCommand {
             hidden behind backward, plus the loss statistics and lr broadcast) and optimizer. \
             Rank 0 prints one line and, with --append, adds it as JSON to a file; --report \
             FILE then prints the table of such a file with scaling efficiency against the \
-            1-rank run of the same mode and batch. launch/bench-scaling runs the whole matrix.
+            1-rank run of the same mode and batch, and (weak scaling) against the --alone run \
+            of the same ranks and nodes. launch/bench-scaling runs the whole matrix.
+
+            --alone: every rank trains by itself, without exchanging gradients. Ranks that \
+            share a machine slow each other down through its memory bandwidth and caches, \
+            and the nodes of launch/sim-cluster all share this one: the --alone run of the \
+            same layout is what they compute at best, so "vs alone" is the cost of the \
+            exchange alone, the figure a cluster of separate machines would see.
             """)
 
     @Option(help: "Weak scaling: samples per rank per step.") var batchPerRank: Int?
@@ -30,6 +37,7 @@ struct BenchScaling: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
     @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd).") var compression: GradientCompression = .none
     @Option(help: "Rank of the PowerSGD factors (1...64).") var powersgdRank: Int = 4
+    @Flag(help: "Every rank trains alone, no exchange: the baseline of ranks sharing a machine (weak scaling).") var alone = false
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
     @Option(help: "Print the table of a file written with --append, and exit.") var report: String?
@@ -40,6 +48,7 @@ struct BenchScaling: ParsableCommand {
         if let g = globalBatch, !(1...65_536).contains(g) { throw ValidationError("--global-batch \(g): allowed 1...65536") }
         guard (0...1000).contains(warmupSteps) else { throw ValidationError("--warmup-steps \(warmupSteps): allowed 0...1000") }
         guard (1...64).contains(powersgdRank) else { throw ValidationError("--powersgd-rank \(powersgdRank): allowed 1...64") }
+        if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
         if compression == .bf16 && allreduce != .hierarchical {
             throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical")
         }
@@ -50,15 +59,17 @@ struct BenchScaling: ParsableCommand {
         let command = self
         Job.run { job in
             let world = job.world
+            // Alone, each rank is a job of its own.
+            let trainers = command.alone ? try world.split(color: world.rank, key: 0) : world
             var config = TrainConfig.kerasSeed
             let weak = command.batchPerRank != nil
-            config.globalBatch = command.batchPerRank.map { $0 * world.size } ?? command.globalBatch ?? 32
+            config.globalBatch = command.batchPerRank.map { $0 * trainers.size } ?? command.globalBatch ?? 32
             config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
             config.allreduce = command.allreduce
             config.overlap = command.overlap
             config.compression = command.compression
             config.powerSGDRank = command.powersgdRank
-            let trainer = try Trainer(config: config, world: world, folder: RunFolder(FileManager.default.temporaryDirectory))
+            let trainer = try Trainer(config: config, world: trainers, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmupSteps)
             let t = try trainer.measureSteps(command.steps)
             let n = Double(command.steps)
@@ -69,14 +80,15 @@ struct BenchScaling: ParsableCommand {
             let step = try world.allreduce(t.total / n, op: .max)
             let nodes = try world.allreduce(job.node.rank == 0 ? Int32(1) : 0, op: .sum)
             guard world.isRoot else { return }
+            let batchPerRank = config.globalBatch / trainers.size, globalBatch = batchPerRank * world.size
             let record = ScalingRecord(
                 label: command.label, mode: weak ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
-                batch_per_rank: config.globalBatch / world.size, global_batch: config.globalBatch, blas_threads: BLAS.threads,
-                allreduce: config.allreduce.rawValue, overlap: config.overlap,
+                batch_per_rank: batchPerRank, global_batch: globalBatch, blas_threads: BLAS.threads,
+                allreduce: config.allreduce.rawValue, overlap: config.overlap, alone: command.alone ? true : nil,
                 compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression == .powersgd ? "-\(config.powerSGDRank)" : ""),
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
-                optimizer_ms: parts[3] * 1e3, samples_per_s: Double(config.globalBatch) / step)
-            print(record.line(efficiency: nil))
+                optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step)
+            print(record.line(efficiency: nil, vsAlone: nil))
             if let append = command.append { try JSONLines.append(record, to: URL(fileURLWithPath: append)) }
         }
     }
@@ -98,9 +110,15 @@ struct BenchScaling: ParsableCommand {
                 $0.ranks == 1 && $0.mode == r.mode && (r.mode == "weak" ? $0.batch_per_rank == r.batch_per_rank : $0.global_batch == r.global_batch)
             }
             let efficiency = base.map { r.samples_per_s / (Double(r.ranks) * $0.samples_per_s) }
-            print(r.line(efficiency: efficiency))
+            // Weak scaling with exchange against the same layout's ranks alone.
+            let alone = r.alone == true || r.mode != "weak" ? nil : records.first {
+                $0.alone == true && $0.ranks == r.ranks && $0.nodes == r.nodes && $0.batch_per_rank == r.batch_per_rank
+            }
+            let vsAlone = alone.map { r.samples_per_s / $0.samples_per_s }
+            print(r.line(efficiency: efficiency, vsAlone: vsAlone))
             var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]
             row["efficiency"] = efficiency
+            row["efficiency_vs_alone"] = vsAlone
             rows.append(row)
         }
         print(String(decoding: try JSONSerialization.data(withJSONObject: ["scaling": rows], options: [.sortedKeys]), as: UTF8.self))
@@ -112,18 +130,23 @@ struct ScalingRecord: Codable {
     var label: String, mode: String
     var ranks: Int, nodes: Int, batch_per_rank: Int, global_batch: Int, blas_threads: Int
     var allreduce: String, overlap: Bool
+    /// true: ranks trained alone, without exchange (nil otherwise and in older files).
+    var alone: Bool?
     /// nil: exact (and in files written before compression existed).
     var compression: String?
     var step_ms: Double, data_ms: Double, compute_ms: Double, communication_ms: Double, optimizer_ms: Double
     var samples_per_s: Double
 
-    static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency"
+    static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency  vs alone"
 
-    func line(efficiency: Double?) -> String {
-        let setup = pad("\(label)\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")\(compression.map { " " + $0 } ?? "")", 19)
+    func line(efficiency: Double?, vsAlone: Double?) -> String {
+        let exchange = alone == true ? " alone" : "\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")\(compression.map { " " + $0 } ?? "")"
+        let setup = pad(label + exchange, 19)
         return setup + " " + pad(mode, 7) + String(
             format: " %5d %5d %7d %10d %6d %8.1f %8.1f %8.1f (%2.0f%%) %9.1f %5.1f %10.1f",
             ranks, nodes, blas_threads, batch_per_rank, global_batch, step_ms, compute_ms, communication_ms,
-            100 * communication_ms / step_ms, optimizer_ms, data_ms, samples_per_s) + (efficiency.map { String(format: "  %9.1f%%", 100 * $0) } ?? "")
+            100 * communication_ms / step_ms, optimizer_ms, data_ms, samples_per_s)
+            + (efficiency.map { String(format: "  %9.1f%%", 100 * $0) } ?? (vsAlone == nil ? "" : String(repeating: " ", count: 12)))
+            + (vsAlone.map { String(format: "  %7.1f%%", 100 * $0) } ?? "")
     }
 }

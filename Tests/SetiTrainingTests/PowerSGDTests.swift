@@ -33,7 +33,7 @@ final class PowerSGDTests: XCTestCase {
 
     func testTheSETICNNCompressesOnlyTheDenseKernel() {
         let spec = ModelSpec.setiCNN
-        let reducer = PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: 4, seed: 1)
+        let reducer = PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: 4, seed: 1, overlap: false)
         XCTAssertEqual(reducer.matrices.map(\.name), ["dense/kernel"])
         XCTAssertEqual(reducer.matrices.map { [$0.rows, $0.columns] }, [[32768, 1024]])
         // The factors of a step: 0.5 MB against the kernel's 134 MB.
@@ -45,7 +45,7 @@ final class PowerSGDTests: XCTestCase {
     func testAGradientOfRankAtMostRPassesExactly() throws {
         let (rows, columns) = (Self.rows, Self.columns)
         for (rank, gradientRank) in [(4, 2), (7, 5)] {
-            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3)
+            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false)
             var rng = SplitMix64(seed: 9)
             // A sum of gradientRank outer products u_k v_k^T, plus the bias.
             let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
@@ -71,7 +71,7 @@ final class PowerSGDTests: XCTestCase {
 
     private func checkErrorFeedback(rank: Int) throws {
         let elements = Self.elements
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3)
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false)
         var rng = SplitMix64(seed: 4)
         var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
         var firstRelativeError = 0.0

@@ -28,6 +28,11 @@ import SwiftMPI
 /// Each step reads the 134 MB matrix three times and writes it twice (the passes are in
 /// CKernels): the subtraction that turns M into E is owed until the next step's first pass
 /// (or a checkpoint), which reads M anyway, instead of a pass of its own.
+///
+/// With overlap, a matrix's first pass runs as soon as backward has finished it (the dense
+/// kernel is the second layer backward reaches) and its P, like each exactly summed range
+/// once final, goes out in a non-blocking allreduce while the convolutions' backward
+/// computes.
 final class PowerSGDReducer: GradientReducer {
     /// A matrix exchanged as factors, inside the gradient buffer.
     struct Matrix {
@@ -53,11 +58,20 @@ final class PowerSGDReducer: GradientReducer {
     private let q: UnsafeMutableBufferPointer<Float>
     /// 1 / ranks while ``errors`` holds M and E = M - P Q^T / ranks is owed; 0 once settled.
     private var owedShare: Float = 0
+    private let overlap: Bool
+    /// This step: the start of the gradients backward has finished (count: none yet), the
+    /// matrices whose P is computed and the exact ranges sent.
+    private var readyFrom: Int
+    private var folded: [Bool]
+    private var exactStarted: [Bool]
+    private var pending: [AllreduceRequest] = []
 
     /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
-    init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, seed: UInt64) {
+    init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, seed: UInt64, overlap: Bool) {
         self.world = world
         self.rank = rank
+        self.overlap = overlap
+        readyFrom = count
         var matrices: [Matrix] = []
         var sizes = (errors: 0, p: 0, q: 0)
         for t in tensors where t.trainable && t.shape.count >= 2 {
@@ -79,6 +93,8 @@ final class PowerSGDReducer: GradientReducer {
         }
         if start < count { exact.append(start..<count) }
         self.exact = exact
+        folded = Array(repeating: false, count: matrices.count)
+        exactStarted = Array(repeating: false, count: exact.count)
         func zeros(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
             buffer.initialize(repeating: 0)
@@ -97,24 +113,45 @@ final class PowerSGDReducer: GradientReducer {
     }
 
     deinit {
+        // An unfinished request must complete before its buffer goes.
+        for request in pending { try? request.wait() }
         for buffer in [parameters, gradients, errors, p, q] { buffer.deallocate() }
     }
 
-    func gradientsReady(_ range: Range<Int>) throws {}
+    func gradientsReady(_ range: Range<Int>) throws {
+        guard overlap, world.size > 1 else { return }
+        readyFrom = min(readyFrom, range.lowerBound)
+        try startWhatIsReady()
+        // OpenMPI progresses non-blocking collectives inside MPI calls.
+        for request in pending { try request.test() }
+    }
 
-    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
-        // M = (E owed from the last step) + G, kept in E, and P = M Q: one pass.
-        for m in matrices {
+    /// For each matrix backward has finished: M = (E owed from the last step) + G, kept in
+    /// E, and P = M Q, one pass; its P then goes out, as each finished exact range does.
+    private func startWhatIsReady() throws {
+        for (k, m) in matrices.enumerated() where !folded[k] && readyFrom <= m.range.lowerBound {
             let g = gradients.baseAddress! + m.range.lowerBound
             let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
             forEachRowBlock(m) { rows, e, pm in
                 seti_powersgd_fold(e, g + rows.lowerBound * m.columns, pm, qt, rows.count, m.columns, Int32(rank), owedShare)
             }
+            folded[k] = true
+            if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
         }
-        if world.size > 1 {
-            try world.allreduce(p, op: .sum)
-            for range in exact { try world.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum) }
+        for (k, range) in exact.enumerated() where !exactStarted[k] && readyFrom <= range.lowerBound {
+            exactStarted[k] = true
+            if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)) }
         }
+    }
+
+    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+        readyFrom = 0
+        try startWhatIsReady()
+        for request in pending { try request.wait() }
+        pending.removeAll()
+        readyFrom = gradients.count
+        folded = folded.map { _ in false }
+        exactStarted = exactStarted.map { _ in false }
         for m in matrices {
             let pm = p.baseAddress! + m.pOffset
             orthonormalizeColumns(pm, rows: m.rows, columns: rank)
