@@ -92,7 +92,7 @@ extension TrainConfig {
         "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
         "intensity-scale": ["augmentation", "intensityScale"],
         "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],
-        "compression": ["compression"], "powersgd-rank": ["powerSGDRank"],
+        "compression": ["compression"], "powersgd-rank": ["powerSGDRank"], "powersgd-start-step": ["powerSGDStartStep"],
         "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
         "monitor": ["monitor"], "mode": ["mode"], "early-stopping-patience": ["earlyStoppingPatience"], "min-delta": ["minDelta"],
     ]

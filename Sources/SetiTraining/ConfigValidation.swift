@@ -63,6 +63,7 @@ extension TrainConfig {
         try check("batch-norm-group-size", batchNormGroupSize, 0...globalBatch, "0...\(globalBatch) (the global batch)")
         try check("batch-norm-estimation-batches", batchNormEstimationBatches, 0...100_000)
         try check("powersgd-rank", powerSGDRank, 1...64)
+        try check("powersgd-start-step", powerSGDStartStep, 0...1_000_000_000)
         if compression == .bf16 && allreduce != .hierarchical {
             throw ConfigValueError("compression = bf16 compresses the cross-machine leg of allreduce = hierarchical; with allreduce = \(allreduce.rawValue) use none or powersgd")
         }

@@ -52,6 +52,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var compression = GradientCompression.none
     /// With `compression == .powersgd`: the rank of each large matrix's factors.
     public var powerSGDRank = 4
+    /// With `compression == .powersgd`: optimizer steps summed exactly before compression
+    /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
+    /// fastest, loses nothing.
+    public var powerSGDStartStep = 0
     /// Batch-norm statistics per group of this many consecutive samples of a rank's batch
     /// (ghost batches); 0 = the whole per-rank batch, as Keras and Horovod do.
     public var batchNormGroupSize = 0

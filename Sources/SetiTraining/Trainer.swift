@@ -118,7 +118,7 @@ public final class Trainer {
             return nil
         case .resume:
             let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer, exchange: reducer.stateSlots)
-            reducer.stateRestored()
+            reducer.stateRestored(step: meta.step)
             guard meta.config.resumeHash == config.resumeHash else {
                 throw TrainingFailure(description: "\(folder.last.path) was written by a run with another configuration; resume with the same flags (only the epoch count may change), or start a new run from its weights")
             }

@@ -72,7 +72,8 @@ final class CommandLineTests: XCTestCase {
             (["--label-smoothing", "0.51"], "label-smoothing = 0.51: allowed 0.0...0.5"), (["--weight-decay", "nan"], "weight-decay = nan"),
             (["--global-batch", "65536"], "GB of activations"), (["--simulated-per-class", "20001"], "simulated-per-class = 20001"),
             (["--intensity-scale", "nan"], "intensity-scale = nan"), (["--intensity-scale=-0.1"], "intensity-scale = -0.1"),
-            (["--powersgd-rank", "0"], "powersgd-rank = 0: allowed 1...64"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
+            (["--powersgd-rank", "0"], "powersgd-rank = 0: allowed 1...64"),
+            (["--powersgd-start-step=-1"], "powersgd-start-step = -1: allowed 0...1000000000"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
             (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "compression = bf16"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)
@@ -93,6 +94,7 @@ final class CommandLineTests: XCTestCase {
             (["bench", "scaling", "--steps", "0"], "--steps 0"),
             (["bench", "scaling", "--powersgd-rank", "65"], "--powersgd-rank 65: allowed 1...64"),
             (["bench", "scaling", "--compression", "bf16", "--allreduce", "mpi"], "--compression bf16"),
+            (["bench", "scaling", "--alone", "--global-batch", "32"], "--alone measures weak scaling: give --batch-per-rank"),
             (["bench", "compute", "--convolutions", "fft"], "--convolutions"),
             (["selftest", "--megabytes", "0"], "--megabytes 0"),
         ] {

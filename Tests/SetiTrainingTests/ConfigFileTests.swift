@@ -103,6 +103,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
         assertRefused("compression: fp8\n", saying: "field 'compression': allowed none, bf16, powersgd")
         assertRefused("compression: bf16\nallreduce: mpi\n", saying: "compression = bf16 compresses the cross-machine leg of allreduce = hierarchical")
         assertRefused("powersgd-rank: 0\n", saying: "powersgd-rank = 0: allowed 1...64")
+        assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")
         assertRefused("intensity-scale: 0.7\n", saying: "intensity-scale = 0.7: allowed 0.0...0.5")
         assertRefused("augmentation:\n  fill: mirror\n", saying: "field 'augmentation.fill'")
     }

@@ -96,6 +96,25 @@ final class PowerSGDTests: XCTestCase {
         for i in elements..<count { XCTAssertEqual(appliedSum[i], trueSum[i], accuracy: 1e-4, "exact tensor, element \(i)") }
     }
 
+    /// Before --powersgd-start-step, full-rank gradients pass whole; from it on, they are
+    /// compressed; a restored reducer counts from the checkpoint's step.
+    func testCompressionStartsAtTheStartStep() throws {
+        func lossy(_ applied: [Float], _ gradient: [Float]) -> Bool {
+            zip(applied, gradient).prefix(Self.elements).contains { abs($0 - $1) > 1e-3 }
+        }
+        var rng = SplitMix64(seed: 6)
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false)
+        for step in 0..<3 {
+            let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
+            let applied = try exchange(reducer, gradient)
+            XCTAssertEqual(lossy(applied, gradient), step >= 2, "step \(step)")
+        }
+        let restored = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false)
+        restored.stateRestored(step: 2)
+        let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
+        XCTAssertTrue(lossy(try exchange(restored, gradient), gradient), "a run resumed at step 2 compresses")
+    }
+
     func testOrthonormalizationZeroesDependentColumns() {
         // Columns: a, 2a (dependent), b.
         var rng = SplitMix64(seed: 5)

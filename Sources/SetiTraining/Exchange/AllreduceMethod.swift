@@ -38,7 +38,8 @@ extension TrainConfig {
     func makeReducer(world: Communicator, model spec: ModelSpec) throws -> GradientReducer {
         let count = Network.parameterCount(of: spec)
         if compression == .powersgd {
-            return PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: count, rank: powerSGDRank, seed: seed, overlap: overlap)
+            return PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: count, rank: powerSGDRank, startStep: powerSGDStartStep,
+                                   seed: seed, overlap: overlap)
         }
         return try allreduce.makeReducer(world: world, count: count, overlap: overlap, crossNodeBFloat16: compression == .bf16)
     }

@@ -45,14 +45,15 @@ public protocol GradientReducer: AnyObject {
     /// after ``completeState(of:)`` rank 0's buffers hold what a resumed run needs.
     var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { get }
 
-    /// After every rank read a checkpoint's values into ``stateSlots``: makes them this
-    /// rank's state (a reducer whose state is a sum over ranks keeps it on rank 0 only).
-    func stateRestored()
+    /// After every rank read the values of a checkpoint saved after optimizer step `step`
+    /// into ``stateSlots``: makes them this rank's state (a reducer whose state is a sum
+    /// over ranks keeps it on rank 0 only) and continues counting steps from `step`.
+    func stateRestored(step: Int)
 }
 
 extension GradientReducer {
     public var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [] }
-    public func stateRestored() {}
+    public func stateRestored(step: Int) {}
 }
 
 extension GradientReducer {
