@@ -69,6 +69,7 @@ struct BenchScaling: ParsableCommand {
             config.overlap = command.overlap
             config.compression = command.compression
             config.powerSGDRank = command.powersgdRank
+            config.powerSGDStartStep = 0  // every timed step compresses
             let trainer = try Trainer(config: config, world: trainers, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmupSteps)
             let t = try trainer.measureSteps(command.steps)
