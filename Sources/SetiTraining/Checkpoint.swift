@@ -152,12 +152,14 @@ func describe(_ error: Error) -> String {
 
 /// The metadata with every configuration field that an earlier version did not know set
 /// to the value that reproduces that version's behaviour (label smoothing, weight decay and
-/// contrast scaling off); fields the checkpoint holds are kept as they are.
+/// contrast scaling off, PowerSGD from the first step); fields the checkpoint holds are
+/// kept as they are.
 private func withConfigDefaults(_ json: Data) -> Data {
     var legacy = TrainConfig()
     legacy.labelSmoothing = 0
     legacy.weightDecay = 0
     legacy.augmentation.intensityScale = 0
+    legacy.powerSGDStartStep = 0
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
           let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(legacy))) as? [String: Any]

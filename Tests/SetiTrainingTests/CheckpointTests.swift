@@ -44,15 +44,16 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(other.iterations, 150)
     }
 
-    /// A checkpoint of version 0.6.0 has no label-smoothing or weight-decay field, and one of
-    /// 0.7.0 no intensity scaling in its augmentation; they read as the behaviour of that
-    /// version.
+    /// A checkpoint of version 0.6.0 has no label-smoothing or weight-decay field, one of
+    /// 0.7.0 no intensity scaling in its augmentation, and one of 0.8.0 no PowerSGD start
+    /// step; they read as the behaviour of that version.
     func testACheckpointWithoutTheNewerConfigFieldsReadsThemAsDefaults() throws {
         let network = Network(spec: spec, maxBatch: 1, seed: 5)
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONLines.encode(metadata(network))) as? [String: Any])
         var config = try XCTUnwrap(object["config"] as? [String: Any])
         config["labelSmoothing"] = nil
         config["weightDecay"] = nil
+        config["powerSGDStartStep"] = nil
         var augmentation = try XCTUnwrap(config["augmentation"] as? [String: Any])
         augmentation["intensityScale"] = nil
         augmentation["noise"] = 0.25
@@ -71,6 +72,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(read.labelSmoothing, 0)
         XCTAssertEqual(read.weightDecay, 0)
         XCTAssertEqual(read.augmentation.intensityScale, 0)
+        XCTAssertEqual(read.powerSGDStartStep, 0, "0.8.0 compressed from the first step")
         XCTAssertEqual(read.epochs, 7, "the fields it holds are kept")
         XCTAssertEqual(read.augmentation.noise, 0.25, "nested fields it holds are kept")
         XCTAssertEqual(read.schedule.decay, .constant)

@@ -65,9 +65,10 @@ final class PowerSGDReducer: GradientReducer {
     private var steps = 0
     private var compressing: Bool { steps >= startStep }
     /// This step: the start of the gradients backward has finished (count: none yet), the
-    /// matrices whose P is computed and the exact ranges sent.
+    /// matrices whose exchange has started (P computed and sent, or the whole matrix sent
+    /// before compression starts) and the exact ranges sent.
     private var readyFrom: Int
-    private var folded: [Bool]
+    private var matrixStarted: [Bool]
     private var exactStarted: [Bool]
     private var pending: [AllreduceRequest] = []
 
@@ -99,7 +100,7 @@ final class PowerSGDReducer: GradientReducer {
         }
         if start < count { exact.append(start..<count) }
         self.exact = exact
-        folded = Array(repeating: false, count: matrices.count)
+        matrixStarted = Array(repeating: false, count: matrices.count)
         exactStarted = Array(repeating: false, count: exact.count)
         func zeros(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
@@ -136,8 +137,8 @@ final class PowerSGDReducer: GradientReducer {
     /// E, and P = M Q, one pass; its P then goes out, as each finished exact range does.
     /// Before compression starts, the matrices go out whole.
     private func startWhatIsReady() throws {
-        for (k, m) in matrices.enumerated() where !folded[k] && readyFrom <= m.range.lowerBound {
-            folded[k] = true
+        for (k, m) in matrices.enumerated() where !matrixStarted[k] && readyFrom <= m.range.lowerBound {
+            matrixStarted[k] = true
             guard compressing else {
                 if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[m.range]), op: .sum)) }
                 continue
@@ -161,7 +162,7 @@ final class PowerSGDReducer: GradientReducer {
         for request in pending { try request.wait() }
         pending.removeAll()
         readyFrom = gradients.count
-        folded = folded.map { _ in false }
+        matrixStarted = matrixStarted.map { _ in false }
         exactStarted = exactStarted.map { _ in false }
         defer { steps += 1 }
         guard compressing else { return update([0..<gradients.count]) }
