@@ -196,12 +196,21 @@ extension TrainConfig {
         "compression": GradientCompression.allCases.map(\.rawValue), "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
     ]
 
+    /// A decoding error in one line, naming the field as decoded and, when a flag-name
+    /// key sets it, that key too (files may use either form).
     private static func explain(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            if let allowed = choices[path] { return "field '\(path)': allowed \(allowed.joined(separator: ", "))" }
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context),
+             DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue)
+            let dotted = path.joined(separator: ".")
+            let flag = flagFields.first { $0.value == path && $0.key != dotted }?.key
+            let field = "field '\(dotted)'" + (flag.map { " (\($0))" } ?? "")
+            if let allowed = choices[dotted] { return "\(field): allowed \(allowed.joined(separator: ", "))" }
+            return dotted.isEmpty ? describe(error) : "\(field): \(context.debugDescription)"
+        default:
+            return describe(error)
         }
-        return describe(error)
     }
 
     private static func oneLine(_ error: YamlError) -> String {
