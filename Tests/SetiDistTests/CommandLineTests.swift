@@ -267,4 +267,33 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual((summary?["confusion"] as? [[Int]])?.count, 7)
         XCTAssertEqual(((json?["sensitivity"] as? [String: Any])?["curves"] as? [Any])?.count, 6, "one curve per signal class")
     }
+
+    /// The scaling report: efficiency against the one-rank run, and weak-scaling rows
+    /// against the --alone run of the same ranks and nodes; a line that is not a record is
+    /// refused naming the file and line.
+    func testTheScalingReportDividesByOneRankAndByTheRanksAlone() throws {
+        func record(_ label: String, ranks: Int, nodes: Int, samplesPerSecond: Double, alone: Bool = false) -> String {
+            """
+            {"label":"\(label)","mode":"weak","ranks":\(ranks),"nodes":\(nodes),"batch_per_rank":32,"global_batch":\(32 * ranks),\
+            "blas_threads":1,"allreduce":"hierarchical","overlap":true\(alone ? ",\"alone\":true" : ""),"step_ms":100,"data_ms":1,\
+            "compute_ms":80,"communication_ms":10,"optimizer_ms":9,"samples_per_s":\(samplesPerSecond)}
+            """
+        }
+        let file = path("scaling.jsonl")
+        try [record("local", ranks: 1, nodes: 1, samplesPerSecond: 100),
+             record("sim-2x1", ranks: 2, nodes: 2, samplesPerSecond: 170, alone: true),
+             record("sim-2x1-1gbit", ranks: 2, nodes: 2, samplesPerSecond: 136)].joined(separator: "\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let report = try run(["bench", "scaling", "--report", file])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let rows = report.stdout.split(separator: "\n")
+        let alone = try XCTUnwrap(rows.first { $0.hasPrefix("sim-2x1 alone") })
+        XCTAssertTrue(alone.hasSuffix("85.0%"), String(alone))
+        let linked = try XCTUnwrap(rows.first { $0.hasPrefix("sim-2x1-1gbit") })
+        XCTAssertTrue(linked.hasSuffix("68.0%     80.0%"), String(linked))
+        XCTAssertTrue(report.stdout.contains("\"efficiency_vs_alone\":0.8"), report.stdout)
+
+        try (record("local", ranks: 1, nodes: 1, samplesPerSecond: 100) + "\n{\"label\": 1}\n").write(toFile: file, atomically: true, encoding: .utf8)
+        assertOneLineError(try run(["bench", "scaling", "--report", file]), "scaling.jsonl:2: not a bench scaling record")
+    }
 }
