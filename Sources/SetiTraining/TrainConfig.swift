@@ -55,7 +55,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// With `compression == .powersgd`: optimizer steps summed exactly before compression
     /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
     /// fastest, loses nothing. 100 (the default run's first 2 of 12 epochs) brought its
-    /// validation accuracy back to the exact exchange's (README, Speed).
+    /// validation accuracy back to the exact exchange's (docs/PERFORMANCE.md, 3 seeds).
     public var powerSGDStartStep = 100
     /// Batch-norm statistics per group of this many consecutive samples of a rank's batch
     /// (ghost batches); 0 = the whole per-rank batch, as Keras and Horovod do.
