@@ -123,7 +123,7 @@ struct Train: ParsableCommand {
             try Trainer.checkMemory(config, ranks: job.world.size)
             try job.world.onRoot { try folder.open(for: resume ? .resume : .new(overwrite: overwrite)) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
-            let progress = TrainingProgress(binding: job.binding)
+            let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size))
             trainer.onEvent = progress.handle
             let began = Date()
             try trainer.run()

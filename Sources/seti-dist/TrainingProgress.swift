@@ -1,6 +1,25 @@
 import Foundation
 import SetiTraining
 
+extension TrainConfig {
+    /// The gradient exchange in words, for the start of a run: nil for one process that
+    /// does not compress (nothing is exchanged).
+    func exchangeSummary(ranks: Int) -> String? {
+        guard ranks > 1 || compression != .none else { return nil }
+        var parts: [String] = []
+        if ranks > 1 { parts.append("\(allreduce.rawValue)\(overlap ? ", overlapped with backward" : "")") }
+        switch compression {
+        case .none: break
+        case .bf16: parts.append("bfloat16 across machines")
+        case .powersgd:
+            parts.append("PowerSGD rank \(powerSGDRank) on the large matrices "
+                + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact steps")
+                + (ranks == 1 ? " (one process compresses as N ranks would)" : ""))
+        }
+        return parts.joined(separator: ", ")
+    }
+}
+
 /// Rank 0's terminal output for `train`: the start line, a live progress line with ETA,
 /// Keras-style epoch lines and checkpoint notes, from the trainer's events.
 final class TrainingProgress {
@@ -12,8 +31,14 @@ final class TrainingProgress {
     private var lineOpen = false
     /// Where the ranks run (see Job), printed after the start line.
     private let binding: String
+    /// How the ranks sum their gradients (``TrainConfig/exchangeSummary(ranks:)``), printed
+    /// after it when there is something to say.
+    private let exchange: String?
 
-    init(binding: String) { self.binding = binding }
+    init(binding: String, exchange: String?) {
+        self.binding = binding
+        self.exchange = exchange
+    }
 
     func handle(_ event: TrainingEvent) {
         switch event {
@@ -23,6 +48,7 @@ final class TrainingProgress {
             if s.firstEpoch > 0 { line += "; resuming after epoch \(s.firstEpoch) of \(s.epochs)" }
             say(line)
             if !binding.isEmpty { say("  binding: \(binding)") }
+            if let exchange { say("  exchange: \(exchange)") }
         case .step(let epoch, let epochs, let step, let steps, let loss, let samples, let elapsed):
             if step == 1 { lastPrinted = 0 }
             let rate = Double(samples) / max(elapsed, 1e-9)

@@ -108,6 +108,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("1 BLAS thread(s) per rank"), result.stdout)
         XCTAssertTrue(result.stdout.contains("binding: rank 0: CPU 0, 1 thread"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("exchange:"), "one process exchanges nothing: \(result.stdout)")
+    }
+
+    /// The start of a run says how gradients are exchanged when there is something to say.
+    func testTheStartLinesNameTheCompression() throws {
+        let result = try run(["train", "--out", path("compressed"), "--epochs", "1", "--simulated-per-class", "8", "--compression", "powersgd"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("  exchange: PowerSGD rank 4 on the large matrices after 100 exact steps"), result.stdout)
     }
 
     /// launch/install's static build: no Swift runtime library, so nodes need no toolchain.

@@ -81,6 +81,7 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         let one = try train(np: nil, "one\(np)", common + ["--global-batch", "\(4 * np)", "--batch-norm-group-size", "4"])
         XCTAssertEqual(one.status, 0, one.stderr)
         XCTAssertTrue(many.stdout.contains("\(np) rank(s) x batch 4 = global batch \(4 * np)"), many.stdout)
+        XCTAssertTrue(many.stdout.contains("\n  exchange: "), many.stdout)
         let a = try weights("ranks\(np)"), b = try weights("one\(np)")
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         let initial = Network(spec: .setiCNN, maxBatch: 1, seed: 7).exportWeights()
