@@ -6,16 +6,17 @@ extension TrainConfig {
     /// does not compress (nothing is exchanged).
     func exchangeSummary(ranks: Int) -> String? {
         guard ranks > 1 || compression != .none else { return nil }
+        // PowerSGD sums its factors and the small tensors by MPI allreduce, whatever
+        // --allreduce says.
+        let method = compression == .powersgd ? "MPI allreduce" : allreduce.rawValue
         var parts: [String] = []
-        if ranks > 1 { parts.append("\(allreduce.rawValue)\(overlap ? ", overlapped with backward" : "")") }
-        switch compression {
-        case .none: break
-        case .bf16: parts.append("bfloat16 across machines")
-        case .powersgd:
+        if compression == .powersgd {
             parts.append("PowerSGD rank \(powerSGDRank) on the large matrices "
                 + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact steps")
                 + (ranks == 1 ? " (one process compresses as N ranks would)" : ""))
         }
+        if ranks > 1 { parts.append(method + (overlap ? ", overlapped with backward" : "")) }
+        if compression == .bf16 { parts.append("bfloat16 across machines") }
         return parts.joined(separator: ", ")
     }
 }

@@ -73,7 +73,8 @@ final class CommandLineTests: XCTestCase {
             (["--global-batch", "65536"], "GB of activations"), (["--simulated-per-class", "20001"], "simulated-per-class = 20001"),
             (["--intensity-scale", "nan"], "intensity-scale = nan"), (["--intensity-scale=-0.1"], "intensity-scale = -0.1"),
             (["--powersgd-rank", "0"], "powersgd-rank = 0: allowed 1...64"),
-            (["--powersgd-start-step=-1"], "powersgd-start-step = -1: allowed 0...1000000000"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
+            (["--powersgd-start-step=-1"], "powersgd-start-step = -1: allowed 0...1000000000"),
+            (["--powersgd-start-step", "nan"], "powersgd-start-step"), (["--powersgd-start-step", "99999999999999999999"], "powersgd-start-step"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
             (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "compression = bf16"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)

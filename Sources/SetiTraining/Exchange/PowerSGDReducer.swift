@@ -64,12 +64,10 @@ final class PowerSGDReducer: GradientReducer {
     /// Updates applied so far (the optimizer step of the next one).
     private var steps = 0
     private var compressing: Bool { steps >= startStep }
-    /// This step: the start of the gradients backward has finished (count: none yet), the
-    /// matrices whose exchange has started (P computed and sent, or the whole matrix sent
-    /// before compression starts) and the exact ranges sent.
-    private var readyFrom: Int
-    private var matrixStarted: [Bool]
-    private var exactStarted: [Bool]
+    /// This step: the gradients at and above this index have gone out (their matrices' P
+    /// computed and sent, or the whole matrices before compression starts, and their exact
+    /// ranges sent); the count while nothing has.
+    private var startedFrom: Int
     private var pending: [AllreduceRequest] = []
 
     /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
@@ -78,7 +76,7 @@ final class PowerSGDReducer: GradientReducer {
         self.rank = rank
         self.startStep = startStep
         self.overlap = overlap
-        readyFrom = count
+        startedFrom = count
         var matrices: [Matrix] = []
         var sizes = (errors: 0, p: 0, q: 0)
         for t in tensors where t.trainable && t.shape.count >= 2 {
@@ -100,8 +98,6 @@ final class PowerSGDReducer: GradientReducer {
         }
         if start < count { exact.append(start..<count) }
         self.exact = exact
-        matrixStarted = Array(repeating: false, count: matrices.count)
-        exactStarted = Array(repeating: false, count: exact.count)
         func zeros(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
             buffer.initialize(repeating: 0)
@@ -127,18 +123,20 @@ final class PowerSGDReducer: GradientReducer {
 
     func gradientsReady(_ range: Range<Int>) throws {
         guard overlap, world.size > 1 else { return }
-        readyFrom = min(readyFrom, range.lowerBound)
-        try startWhatIsReady()
+        try start(downTo: range.lowerBound)
         // OpenMPI progresses non-blocking collectives inside MPI calls.
         for request in pending { try request.test() }
     }
 
-    /// For each matrix backward has finished: M = (E owed from the last step) + G, kept in
-    /// E, and P = M Q, one pass; its P then goes out, as each finished exact range does.
-    /// Before compression starts, the matrices go out whole.
-    private func startWhatIsReady() throws {
-        for (k, m) in matrices.enumerated() where !matrixStarted[k] && readyFrom <= m.range.lowerBound {
-            matrixStarted[k] = true
+    /// Backward has finished the gradients from `ready` on. For each matrix newly finished:
+    /// M = (E owed from the last step) + G, kept in E, and P = M Q, one pass; its P then
+    /// goes out, as each newly finished exact range does. Before compression starts, the
+    /// matrices go out whole.
+    private func start(downTo ready: Int) throws {
+        guard ready < startedFrom else { return }
+        let finished = ready..<startedFrom
+        startedFrom = ready
+        for m in matrices where finished.contains(m.range.lowerBound) {
             guard compressing else {
                 if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[m.range]), op: .sum)) }
                 continue
@@ -150,20 +148,16 @@ final class PowerSGDReducer: GradientReducer {
             }
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
         }
-        for (k, range) in exact.enumerated() where !exactStarted[k] && readyFrom <= range.lowerBound {
-            exactStarted[k] = true
+        for range in exact where finished.contains(range.lowerBound) {
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)) }
         }
     }
 
     func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
-        readyFrom = 0
-        try startWhatIsReady()
+        try start(downTo: 0)
         for request in pending { try request.wait() }
         pending.removeAll()
-        readyFrom = gradients.count
-        matrixStarted = matrixStarted.map { _ in false }
-        exactStarted = exactStarted.map { _ in false }
+        startedFrom = gradients.count
         defer { steps += 1 }
         guard compressing else { return update([0..<gradients.count]) }
         for m in matrices {
