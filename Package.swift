@@ -70,7 +70,7 @@ let package = Package(
         .plugin(name: "BuildInfo", capability: .buildTool()),
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
-        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom"], exclude: ["Fixtures"]),
+        .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom", "CKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
         .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),

@@ -1,5 +1,6 @@
-// Which vector instructions this CPU runs, for the kernels that are compiled twice (for
-// AVX2 + FMA and for the baseline x86-64 that Swift builds for) and choose at run time.
+// Which vector instructions this CPU runs, for the kernels that are compiled more than
+// once (for AVX-512, AVX2 + FMA, and the baseline x86-64 that Swift builds for) and choose
+// at run time.
 #ifndef SETI_CPU_FEATURES_H
 #define SETI_CPU_FEATURES_H
 
@@ -10,6 +11,19 @@ static inline int seti_has_avx2_fma(void) {
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+static inline int seti_has_avx512f(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
     }
     return cached;
 #else

@@ -91,8 +91,8 @@ final class LayerGradientTests: XCTestCase {
         bias.assertGradient(db, of: loss, "dense bias")
     }
 
-    /// Dense forward and backward go in blocks of inputs spread over workers: 2 workers must
-    /// give what 1 does, bit for bit (the same GEMM per block), including a partial last block.
+    /// Dense forward splits output columns over workers, backward kernel rows: 2 workers
+    /// must give what 1 does, bit for bit (every element summed in the same order).
     func testDenseIsTheSameOnOneAndTwoWorkers() {
         let batch = 5, inputs = 2500, units = 40
         let x = Tensor(values.uniform(batch * inputs)), kernel = Tensor(values.uniform(inputs * units))

@@ -121,8 +121,8 @@ public final class Network {
         }
         ownsParameters = parameterStorage == nil
         ownsGradients = gradientStorage == nil
-        parameters = parameterStorage ?? .allocate(capacity: plan.parameterCount)
-        gradients = gradientStorage ?? .allocate(capacity: plan.parameterCount)
+        parameters = parameterStorage ?? .allocateAligned(zeroed: plan.parameterCount)
+        gradients = gradientStorage ?? .allocateAligned(zeroed: plan.parameterCount)
         state = .allocate(capacity: plan.stateCount)
         gradients.initialize(repeating: 0)
 

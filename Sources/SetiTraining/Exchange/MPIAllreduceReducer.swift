@@ -17,10 +17,8 @@ final class MPIAllreduceReducer: GradientReducer {
         self.world = world
         self.overlap = overlap
         buckets = GradientBuckets(minimumFloats: bucketFloats)
-        parameters = .allocate(capacity: count)
-        parameters.initialize(repeating: 0)
-        gradients = .allocate(capacity: count)
-        gradients.initialize(repeating: 0)
+        parameters = .allocateAligned(zeroed: count)
+        gradients = .allocateAligned(zeroed: count)
     }
 
     deinit {

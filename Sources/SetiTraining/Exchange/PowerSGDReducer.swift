@@ -98,16 +98,11 @@ final class PowerSGDReducer: GradientReducer {
         }
         if start < count { exact.append(start..<count) }
         self.exact = exact
-        func zeros(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        parameters = zeros(count)
-        gradients = zeros(count)
-        errors = zeros(sizes.errors)
-        p = zeros(sizes.p)
-        q = zeros(sizes.q)
+        parameters = .allocateAligned(zeroed: count)
+        gradients = .allocateAligned(zeroed: count)
+        errors = .allocateAligned(zeroed: sizes.errors)
+        p = .allocateAligned(zeroed: sizes.p)
+        q = .allocateAligned(zeroed: sizes.q)
         // Q starts Gaussian, the same on every rank (same seed).
         for (k, m) in matrices.enumerated() {
             var rng = CounterRandom.generator(seed: seed, .powerSGD(matrix: k), index: 0)

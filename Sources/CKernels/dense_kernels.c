@@ -1,0 +1,129 @@
+#include "dense_kernels.h"
+#include "cpu_features.h"
+#include <string.h>
+
+// Vectors cross no call between functions of different instruction sets: every tile is
+// inlined into its own instantiation, so the ABI note about them does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+// Tile sizes were chosen by timing the SETI model's shapes (batch 32, 32768 x 1024) on
+// one core; see docs/PERFORMANCE.md.
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#define NAME(x) avx512_##x
+#define VL 16
+#define FC 4
+#define FB 6
+#define SLAB 64
+#define GC 4
+#define GR 6
+#define GBLOCK 96
+#define IV 2
+#define IR 8
+#include "dense_tiles.h"
+#undef NAME
+#undef VL
+#undef FC
+#undef FB
+#undef SLAB
+#undef GC
+#undef GR
+#undef GBLOCK
+#undef IV
+#undef IR
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define NAME(x) avx2_##x
+#define VL 8
+#define FC 2
+#define FB 6
+#define SLAB 64
+#define GC 2
+#define GR 6
+#define GBLOCK 96
+#define IV 2
+#define IR 6
+#include "dense_tiles.h"
+#undef NAME
+#undef VL
+#undef FC
+#undef FB
+#undef SLAB
+#undef GC
+#undef GR
+#undef GBLOCK
+#undef IV
+#undef IR
+#pragma clang attribute pop
+#endif
+
+#define NAME(x) baseline_##x
+#define VL 4
+#define FC 2
+#define FB 6
+#define SLAB 64
+#define GC 2
+#define GR 6
+#define GBLOCK 96
+#define IV 2
+#define IR 6
+#include "dense_tiles.h"
+
+// The instruction sets, from the baseline up; the best this CPU runs unless a test chose.
+enum { BASELINE, AVX2, AVX512 };
+static const char *const path_names[] = {"baseline", "avx2+fma", "avx512"};
+static int chosen = -1;
+
+static int best_path(void) { return seti_has_avx512f() ? AVX512 : seti_has_avx2_fma() ? AVX2 : BASELINE; }
+
+static int path(void) { return chosen >= 0 ? chosen : best_path(); }
+
+#if defined(__x86_64__)
+#define DISPATCH(function, ...)                                          \
+    do {                                                                 \
+        switch (path()) {                                                \
+            case AVX512: avx512_##function(__VA_ARGS__); break;          \
+            case AVX2: avx2_##function(__VA_ARGS__); break;              \
+            default: baseline_##function(__VA_ARGS__); break;            \
+        }                                                                \
+    } while (0)
+#else
+#define DISPATCH(function, ...) baseline_##function(__VA_ARGS__)
+#endif
+
+void seti_dense_forward(float *out, const float *xt, const float *kernel, long batch, long inputs, long outputs,
+                        long first, long end) {
+    DISPATCH(forward, out, xt, kernel, batch, inputs, outputs, first, end);
+}
+
+void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
+                                long outputs, long first, long end) {
+    DISPATCH(kernel_gradient, dkernel, xt, dout, batch, inputs, outputs, first, end);
+}
+
+void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,
+                               long outputs, long first, long end) {
+    DISPATCH(input_gradient, dinpt, doutt, kernel, paddedBatch, inputs, outputs, first, end);
+}
+
+// In 16 x 16 blocks, so that both sides touch a few cache lines at a time.
+void seti_transpose(float *out, long outStride, const float *in, long inStride, long rows, long columns) {
+    for (long r0 = 0; r0 < rows; r0 += 16)
+        for (long c0 = 0; c0 < columns; c0 += 16) {
+            const long rEnd = rows - r0 < 16 ? rows : r0 + 16, cEnd = columns - c0 < 16 ? columns : c0 + 16;
+            for (long c = c0; c < cEnd; c++)
+                for (long r = r0; r < rEnd; r++) out[c * outStride + r] = in[r * inStride + c];
+        }
+}
+
+const char *seti_dense_kernels_path(void) { return path_names[path()]; }
+
+int seti_dense_kernels_choose(const char *name) {
+    for (int p = BASELINE; p <= best_path(); p++)
+        if (strcmp(name, path_names[p]) == 0) {
+            chosen = p;
+            return 1;
+        }
+    return 0;
+}

@@ -1,0 +1,45 @@
+// The dense layer's three GEMMs at training batch sizes (batch x inputs x outputs with a
+// batch of tens and a kernel of 134 MB in the SETI model), in C so they can be compiled
+// for AVX-512, AVX2 + FMA and baseline x86-64 and chosen at run time. These GEMMs are
+// thin: each element of the kernel meets only `batch` rows, so OpenBLAS's packing of the
+// kernel costs about as much as the arithmetic. These loops read the kernel in place
+// instead, keep a tile of the result in registers, and write the kernel's gradient with
+// streaming stores.
+//
+// Row-major throughout. The batch-side operand comes transposed (see seti_transpose), so
+// that the numbers one step of a tile needs sit side by side. Each function covers a range
+// of the output, so callers split the work over threads; every output element is summed
+// in the same order whatever the range, so the result does not depend on the split.
+#ifndef SETI_DENSE_KERNELS_H
+#define SETI_DENSE_KERNELS_H
+
+/// The batch of seti_dense_input_gradient's operands is padded to a multiple of this.
+#define SETI_DENSE_BATCH_MULTIPLE 32
+
+/// out[:, first..<end] += x kernel[:, first..<end], where out is batch x outputs, xt is x
+/// transposed (inputs x batch) and kernel is inputs x outputs.
+void seti_dense_forward(float *out, const float *xt, const float *kernel, long batch, long inputs, long outputs,
+                        long first, long end);
+
+/// dkernel[first..<end, :] = x[:, first..<end]^T dout, where xt is x transposed
+/// (inputs x batch), dout is batch x outputs and dkernel inputs x outputs.
+void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
+                                long outputs, long first, long end);
+
+/// dinpt[first..<end, :] = kernel[first..<end, :] dout^T: the input gradient, transposed
+/// (inputs x paddedBatch). doutt is dout transposed (outputs x paddedBatch), its columns
+/// past the batch zero; paddedBatch is a multiple of SETI_DENSE_BATCH_MULTIPLE.
+void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,
+                               long outputs, long first, long end);
+
+/// out[c * outStride + r] = in[r * inStride + c] for r < rows, c < columns.
+void seti_transpose(float *out, long outStride, const float *in, long inStride, long rows, long columns);
+
+/// The instruction set the dense kernels run: "avx512", "avx2+fma" or "baseline".
+const char *seti_dense_kernels_path(void);
+
+/// For tests: run the dense kernels on `name` (one of the above) from now on. Returns 0,
+/// changing nothing, when this CPU cannot run it. Not thread-safe.
+int seti_dense_kernels_choose(const char *name);
+
+#endif

@@ -1,0 +1,77 @@
+import CKernels
+import SetiRandom
+import XCTest
+@testable import SetiNet
+
+/// The dense layer's C kernels on every instruction set this CPU runs, against sums in
+/// Double, on shapes that reach each kind of tail: batch rows past a whole tile, columns
+/// past a whole vector or fewer than one, and gradient buffers that start off a vector
+/// boundary (the kernel gradient then streams only its aligned vectors).
+final class DenseKernelTests: XCTestCase {
+    var values = TestValues(seed: 7)
+
+    override func tearDown() {
+        // Back to the best instruction set for the tests that follow.
+        for path in ["avx512", "avx2+fma", "baseline"] where seti_dense_kernels_choose(path) != 0 { break }
+    }
+
+    func testForwardAndBothGradientsMatchDoubleSumsOnEveryInstructionSet() {
+        var paths = 0
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_dense_kernels_choose(path) != 0 {
+            paths += 1
+            XCTAssertEqual(String(cString: seti_dense_kernels_path()), path)
+            for (batch, inputs, outputs) in [(1, 70, 3), (7, 130, 64), (32, 97, 129), (33, 65, 200)] {
+                checkAgainstDouble(batch: batch, inputs: inputs, outputs: outputs, path)
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+    }
+
+    private func checkAgainstDouble(batch: Int, inputs: Int, outputs: Int, _ path: String) {
+        let x = values.uniform(batch * inputs), kernel = values.uniform(inputs * outputs)
+        let bias = values.uniform(outputs), dout = values.uniform(batch * outputs)
+        let what = "\(path), batch \(batch), \(inputs) -> \(outputs)"
+
+        let out = Tensor(repeating: .nan, count: batch * outputs)
+        denseForward(out.p, x, kernel, bias, batch: batch, inputs: inputs, outputs: outputs)
+        for b in 0..<batch {
+            for n in 0..<outputs {
+                let terms = (0..<inputs).map { Double(x[b * inputs + $0]) * Double(kernel[$0 * outputs + n]) }
+                assertSum(out.p[b * outputs + n], Double(bias[n]), terms, "\(what): out[\(b), \(n)]")
+            }
+        }
+
+        var kernelGradients: [[Float]] = []
+        for offset in [0, 1, 4] {
+            // A gradient buffer `offset` floats past a 64-byte boundary.
+            let storage = UnsafeMutableBufferPointer<Float>.allocateAligned(zeroed: offset + inputs * outputs)
+            defer { storage.deallocate() }
+            let dkernel = storage.baseAddress! + offset
+            dkernel.update(repeating: .nan, count: inputs * outputs)
+            let dinp = Tensor(repeating: .nan, count: batch * inputs), dbias = Tensor(repeating: .nan, count: outputs)
+            denseBackward(dinp.p, dkernel, dbias.p, dout, x, kernel, batch: batch, inputs: inputs, outputs: outputs)
+            for k in 0..<inputs {
+                for n in 0..<outputs {
+                    let terms = (0..<batch).map { Double(x[$0 * inputs + k]) * Double(dout[$0 * outputs + n]) }
+                    assertSum(dkernel[k * outputs + n], 0, terms, "\(what), offset \(offset): dkernel[\(k), \(n)]")
+                }
+            }
+            for b in 0..<batch {
+                for k in 0..<inputs {
+                    let terms = (0..<outputs).map { Double(dout[b * outputs + $0]) * Double(kernel[k * outputs + $0]) }
+                    assertSum(dinp.p[b * inputs + k], 0, terms, "\(what): dinp[\(b), \(k)]")
+                }
+            }
+            kernelGradients.append(Array(UnsafeBufferPointer(start: dkernel, count: inputs * outputs)))
+        }
+        // Streamed or not, aligned or not: every element is the same sum in the same order.
+        XCTAssertEqual(kernelGradients[0], kernelGradients[1], "\(what): offset 1")
+        XCTAssertEqual(kernelGradients[0], kernelGradients[2], "\(what): offset 4")
+    }
+
+    /// `value` against `base + sum(terms)`, within float rounding of the terms' magnitude.
+    private func assertSum(_ value: Float, _ base: Double, _ terms: [Double], _ what: String) {
+        let expected = terms.reduce(base, +), scale = terms.reduce(abs(base)) { $0 + abs($1) }
+        XCTAssertEqual(Double(value), expected, accuracy: 1e-5 * max(1, scale), what)
+    }
+}
