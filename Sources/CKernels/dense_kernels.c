@@ -1,6 +1,5 @@
 #include "dense_kernels.h"
-#include "cpu_features.h"
-#include <string.h>
+#include "instruction_sets.h"
 
 // Vectors cross no call between functions of different instruction sets: every tile is
 // inlined into its own instantiation, so the ABI note about them does not apply.
@@ -9,7 +8,7 @@
 // Tile sizes were chosen by timing the SETI model's shapes (batch 32, 32768 x 1024) on
 // one core; see docs/PERFORMANCE.md.
 #if defined(__x86_64__)
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,fma"))), apply_to = function)
 #define NAME(x) avx512_##x
 #define VL 16
 #define FC 4
@@ -70,23 +69,14 @@
 #define IR 6
 #include "dense_tiles.h"
 
-// The instruction sets, from the baseline up; the best this CPU runs unless a test chose.
-enum { BASELINE, AVX2, AVX512 };
-static const char *const path_names[] = {"baseline", "avx2+fma", "avx512"};
-static int chosen = -1;
-
-static int best_path(void) { return seti_has_avx512f() ? AVX512 : seti_has_avx2_fma() ? AVX2 : BASELINE; }
-
-static int path(void) { return chosen >= 0 ? chosen : best_path(); }
-
 #if defined(__x86_64__)
-#define DISPATCH(function, ...)                                          \
-    do {                                                                 \
-        switch (path()) {                                                \
-            case AVX512: avx512_##function(__VA_ARGS__); break;          \
-            case AVX2: avx2_##function(__VA_ARGS__); break;              \
-            default: baseline_##function(__VA_ARGS__); break;            \
-        }                                                                \
+#define DISPATCH(function, ...)                                         \
+    do {                                                                \
+        switch (seti_instruction_set()) {                               \
+            case SETI_AVX512: avx512_##function(__VA_ARGS__); break;    \
+            case SETI_AVX2_FMA: avx2_##function(__VA_ARGS__); break;    \
+            default: baseline_##function(__VA_ARGS__); break;           \
+        }                                                               \
     } while (0)
 #else
 #define DISPATCH(function, ...) baseline_##function(__VA_ARGS__)
@@ -115,15 +105,4 @@ void seti_transpose(float *out, long outStride, const float *in, long inStride, 
             for (long c = c0; c < cEnd; c++)
                 for (long r = r0; r < rEnd; r++) out[c * outStride + r] = in[r * inStride + c];
         }
-}
-
-const char *seti_dense_kernels_path(void) { return path_names[path()]; }
-
-int seti_dense_kernels_choose(const char *name) {
-    for (int p = BASELINE; p <= best_path(); p++)
-        if (strcmp(name, path_names[p]) == 0) {
-            chosen = p;
-            return 1;
-        }
-    return 0;
 }

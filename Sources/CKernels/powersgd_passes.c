@@ -1,5 +1,5 @@
 #include "powersgd_passes.h"
-#include "cpu_features.h"
+#include "instruction_sets.h"
 
 // The vector helpers below are static and always inlined: no vector crosses a call, so the
 // ABI note about AVX vectors in the baseline instantiation does not apply.
@@ -243,21 +243,21 @@ PASS(expand, (float *g, const float *p, const float *qt, long rows, long columns
      (g, p, qt, rows, columns, rank))
 
 void seti_powersgd_settle(float *m, const float *p, const float *qt, long rows, long columns, int rank, float share) {
-    if (seti_has_avx2_fma()) settle_avx2(m, p, qt, rows, columns, rank, share);
+    if (seti_instruction_set() >= SETI_AVX2_FMA) settle_avx2(m, p, qt, rows, columns, rank, share);
     else settle_baseline(m, p, qt, rows, columns, rank, share);
 }
 
 void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long rows, long columns, int rank, float share) {
-    if (seti_has_avx2_fma()) fold_avx2(m, g, p, qt, rows, columns, rank, share);
+    if (seti_instruction_set() >= SETI_AVX2_FMA) fold_avx2(m, g, p, qt, rows, columns, rank, share);
     else fold_baseline(m, g, p, qt, rows, columns, rank, share);
 }
 
 void seti_powersgd_project(const float *m, const float *p, float *qtSum, long rows, long columns, int rank) {
-    if (seti_has_avx2_fma()) project_avx2(m, p, qtSum, rows, columns, rank);
+    if (seti_instruction_set() >= SETI_AVX2_FMA) project_avx2(m, p, qtSum, rows, columns, rank);
     else project_baseline(m, p, qtSum, rows, columns, rank);
 }
 
 void seti_powersgd_expand(float *g, const float *p, const float *qt, long rows, long columns, int rank) {
-    if (seti_has_avx2_fma()) expand_avx2(g, p, qt, rows, columns, rank);
+    if (seti_instruction_set() >= SETI_AVX2_FMA) expand_avx2(g, p, qt, rows, columns, rank);
     else expand_baseline(g, p, qt, rows, columns, rank);
 }

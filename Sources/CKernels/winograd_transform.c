@@ -1,5 +1,5 @@
 #include "winograd_transform.h"
-#include "cpu_features.h"
+#include "instruction_sets.h"
 
 // Each output vector is a short dot product over k (or l): summed in a register, one FMA
 // chain per output would wait on its own latency, so `nb` outputs (4 at a time) are
@@ -84,12 +84,10 @@ void seti_winograd_transform(float *out, long outStride, const float *in, long i
                              const float *left, int rowsOut, int rowsIn, const float *right, int columnsOut, int columnsIn,
                              int channels, float *scratch) {
 #if defined(__x86_64__)
-    if (seti_has_avx2_fma()) {
+    if (seti_instruction_set() >= SETI_AVX2_FMA) {
         transform_avx2(out, outStride, in, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn, channels, scratch);
         return;
     }
 #endif
     transform_baseline(out, outStride, in, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn, channels, scratch);
 }
-
-const char *seti_winograd_transform_path(void) { return seti_has_avx2_fma() ? "avx2+fma" : "baseline"; }

@@ -2,11 +2,9 @@ import CKernels
 
 // What the C kernels (Sources/CKernels) ask of the rest of the engine, and tell it.
 
-/// The instruction sets the C kernels run on this CPU, for reports: "dense avx512,
-/// Winograd transforms avx2+fma".
-public var kernelInstructionSets: String {
-    "dense \(String(cString: seti_dense_kernels_path())), Winograd transforms \(String(cString: seti_winograd_transform_path()))"
-}
+/// The instruction set the C kernels run on this CPU, for reports: "avx512", "avx2+fma"
+/// or "baseline" (kernels written for AVX2 + FMA at most run that on an AVX-512 CPU).
+public var kernelInstructionSet: String { String(cString: seti_instruction_set_name()) }
 
 extension UnsafeMutableBufferPointer where Element == Float {
     /// `count` zeroed floats from a 64-byte boundary (a cache line, one AVX-512 vector):

@@ -136,10 +136,10 @@ struct BenchCompute: ParsableCommand {
         print("\npeak resident memory: \(f1(peakMB)) MB")
         // The peak, and so every share of it, depends on which kernels OpenBLAS runs.
         let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : "set by OPENBLAS_CORETYPE=\($0)" }
-        print("OpenBLAS kernels: \(BLAS.coreName) (\(pinned ?? "OpenBLAS's choice for this CPU")); C kernels: \(kernelInstructionSets)")
+        print("OpenBLAS kernels: \(BLAS.coreName) (\(pinned ?? "OpenBLAS's choice for this CPU")); C kernels: \(kernelInstructionSet)")
         if json {
             let object: [String: Any] = ["runs": results, "peak_resident_mb": peakMB, "openblas_core": BLAS.coreName,
-                                         "c_kernels": kernelInstructionSets,
+                                         "c_kernels": kernelInstructionSet,
                                          "flops_per_sample": ["forward": flops.forward, "backward": flops.backward]]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

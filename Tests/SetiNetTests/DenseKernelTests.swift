@@ -12,14 +12,14 @@ final class DenseKernelTests: XCTestCase {
 
     override func tearDown() {
         // Back to the best instruction set for the tests that follow.
-        for path in ["avx512", "avx2+fma", "baseline"] where seti_dense_kernels_choose(path) != 0 { break }
+        for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break }
     }
 
     func testForwardAndBothGradientsMatchDoubleSumsOnEveryInstructionSet() {
         var paths = 0
-        for path in ["baseline", "avx2+fma", "avx512"] where seti_dense_kernels_choose(path) != 0 {
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
             paths += 1
-            XCTAssertEqual(String(cString: seti_dense_kernels_path()), path)
+            XCTAssertEqual(kernelInstructionSet, path)
             for (batch, inputs, outputs) in [(1, 70, 3), (7, 130, 64), (32, 97, 129), (33, 65, 200)] {
                 checkAgainstDouble(batch: batch, inputs: inputs, outputs: outputs, path)
             }

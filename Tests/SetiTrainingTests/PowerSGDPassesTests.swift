@@ -1,4 +1,5 @@
 import CKernels
+import SetiNet
 import SetiRandom
 import XCTest
 
@@ -24,7 +25,20 @@ final class PowerSGDPassesTests: XCTestCase {
         for k in a.indices { XCTAssertEqual(a[k], b[k], accuracy: 1e-4 * max(1, abs(b[k])), "\(what), element \(k)") }
     }
 
+    override func tearDown() {
+        // Back to the best instruction set for the tests that follow.
+        for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break }
+    }
+
+    /// On every instruction set this CPU runs.
     func testEveryPassMatchesPlainLoops() {
+        for name in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(name) != 0 {
+            everyPassMatchesPlainLoops()
+        }
+    }
+
+    private func everyPassMatchesPlainLoops() {
+        let set = kernelInstructionSet
         for rank in [1, 2, 3, 4, 5, 8, 9] {
             let m = random(rows * columns, seed: 1), g = random(rows * columns, seed: 2)
             let p = random(rows * rank, seed: 3), qt = random(rank * columns, seed: 4)
@@ -35,7 +49,7 @@ final class PowerSGDPassesTests: XCTestCase {
             seti_powersgd_settle(&settled, p, qt, rows, columns, Int32(rank), share)
             var expected = m
             for i in 0..<rows { for j in 0..<columns { expected[i * columns + j] -= share * reconstruction(p, qt, rank: rank, i, j) } }
-            assertClose(settled, expected, "settle, rank \(rank)")
+            assertClose(settled, expected, "\(set): settle, rank \(rank)")
 
             // fold: M = (M - share P Q^T) + G, then P = M Q; with share 0, M + G.
             for foldShare in [share, 0] {
@@ -49,8 +63,8 @@ final class PowerSGDPassesTests: XCTestCase {
                 }
                 var expectedP = [Float](repeating: 0, count: rows * rank)
                 for i in 0..<rows { for c in 0..<rank { expectedP[i * rank + c] = (0..<columns).reduce(0) { $0 + expectedM[i * columns + $1] * qt[c * columns + $1] } } }
-                assertClose(folded, expectedM, "fold M, rank \(rank), share \(foldShare)")
-                assertClose(newP, expectedP, "fold P, rank \(rank), share \(foldShare)")
+                assertClose(folded, expectedM, "\(set): fold M, rank \(rank), share \(foldShare)")
+                assertClose(newP, expectedP, "\(set): fold P, rank \(rank), share \(foldShare)")
             }
 
             // project: Q^T += P^T M
@@ -58,14 +72,14 @@ final class PowerSGDPassesTests: XCTestCase {
             seti_powersgd_project(m, p, &qtSum, rows, columns, Int32(rank))
             var expectedQ = qt
             for c in 0..<rank { for j in 0..<columns { expectedQ[c * columns + j] += (0..<rows).reduce(0) { $0 + p[$1 * rank + c] * m[$1 * columns + j] } } }
-            assertClose(qtSum, expectedQ, "project, rank \(rank)")
+            assertClose(qtSum, expectedQ, "\(set): project, rank \(rank)")
 
             // expand: G = P Q^T
             var expanded = [Float](repeating: .nan, count: rows * columns)
             seti_powersgd_expand(&expanded, p, qt, rows, columns, Int32(rank))
             var expectedG = expanded
             for i in 0..<rows { for j in 0..<columns { expectedG[i * columns + j] = reconstruction(p, qt, rank: rank, i, j) } }
-            assertClose(expanded, expectedG, "expand, rank \(rank)")
+            assertClose(expanded, expectedG, "\(set): expand, rank \(rank)")
         }
     }
 }

@@ -1,6 +1,6 @@
 // The dense layer's three GEMMs at training batch sizes (batch x inputs x outputs with a
-// batch of tens and a kernel of 134 MB in the SETI model), in C so they can be compiled
-// for AVX-512, AVX2 + FMA and baseline x86-64 and chosen at run time. These GEMMs are
+// batch of tens and a kernel of 134 MB in the SETI model), compiled for each of
+// instruction_sets.h's sets. These GEMMs are
 // thin: each element of the kernel meets only `batch` rows, so OpenBLAS's packing of the
 // kernel costs about as much as the arithmetic. These loops read the kernel in place
 // instead, keep a tile of the result in registers, and write the kernel's gradient with
@@ -34,12 +34,5 @@ void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *ke
 
 /// out[c * outStride + r] = in[r * inStride + c] for r < rows, c < columns.
 void seti_transpose(float *out, long outStride, const float *in, long inStride, long rows, long columns);
-
-/// The instruction set the dense kernels run: "avx512", "avx2+fma" or "baseline".
-const char *seti_dense_kernels_path(void);
-
-/// For tests: run the dense kernels on `name` (one of the above) from now on. Returns 0,
-/// changing nothing, when this CPU cannot run it. Not thread-safe.
-int seti_dense_kernels_choose(const char *name);
 
 #endif

@@ -14,7 +14,4 @@ void seti_winograd_transform(float *out, long outStride, const float *in, long i
                              const float *right, int columnsOut, int columnsIn,
                              int channels, float *scratch);
 
-/// Which code path seti_winograd_transform runs on this CPU: "avx2+fma" or "baseline".
-const char *seti_winograd_transform_path(void);
-
 #endif
