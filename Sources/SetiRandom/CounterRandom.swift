@@ -7,7 +7,14 @@ public enum CounterRandom {
     /// A well-mixed 64-bit value for the key (`seed`, `stream`, `index`).
     @inline(__always)
     public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt64 {
-        mix(mix(mix(seed &+ 0x9E37_79B9_7F4A_7C15) ^ stream) ^ index)
+        mix(streamKey(seed: seed, stream: stream) ^ index)
+    }
+
+    /// The part of the key that a stream's draws share: bits(seed, stream, index) is
+    /// SplitMix64's finalizer of streamKey ^ index (dropout's C kernel hashes from it).
+    @inline(__always)
+    public static func streamKey(seed: UInt64, stream: UInt64) -> UInt64 {
+        mix(mix(seed &+ 0x9E37_79B9_7F4A_7C15) ^ stream)
     }
 
     /// A uniform Float in [0, 1) with 24 random bits.

@@ -1,3 +1,4 @@
+import CKernels
 import SetiRandom
 // ReLU and Dropout: element-wise layers over flat buffers of `count` floats.
 // Written over SIMD16 vectors: these loops are memory-bound, and the vector form makes
@@ -93,43 +94,17 @@ func reluBackward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Flo
 /// hash of (seed, stream, global sample index s, j / 2), and is kept when the top 23 bits
 /// of that, read as a fraction, are at least `rate`. The draw is a pure function of the
 /// global sample index: the same sample gets the same mask whichever rank holds it, so N
-/// ranks reproduce one process exactly.
+/// ranks reproduce one process exactly. The hashing runs in C (CKernels' dropout_mask.c),
+/// where it can use the CPU's 64-bit vector multiplies.
 func dropoutForward(
     _ out: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
     batch: Int, features: Int, rate: Float, seed: UInt64, stream: UInt64, firstSample: Int
 ) {
-    let scale = 1 / (1 - rate)
+    let scale = 1 / (1 - rate), key = CounterRandom.streamKey(seed: seed, stream: stream)
     Parallel.forEachRange(batch, minimumPerThread: 1) { samples in
         for b in samples {
-            let sampleKey = UInt64(firstSample + b) << 32
             let base = b * features
-            // Two passes over the sample, both branch-free so the compiler vectorizes them:
-            // the hashes, parked in the mask's memory, then the keep decisions.
-            let raw = UnsafeMutableRawPointer(mask + base)
-            for pair in 0..<((features + 1) / 2) {
-                let bits = CounterRandom.bits(seed: seed, stream: stream, index: sampleKey | UInt64(pair))
-                if 2 * pair + 1 < features {
-                    raw.storeBytes(of: bits, toByteOffset: 8 * pair, as: UInt64.self)
-                } else {
-                    raw.storeBytes(of: UInt32(truncatingIfNeeded: bits), toByteOffset: 8 * pair, as: UInt32.self)
-                }
-            }
-            forEachVector(
-                base..<(base + features),
-                { i in
-                    let u = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD16<UInt32>.self)
-                    // Exponent of 1.0 over the top 23 bits: a float in [1, 2), exact.
-                    let fraction = unsafeBitCast((u &>> 9) | 0x3F80_0000, to: Vector.self) - 1
-                    let m = Vector().replacing(with: scale, where: fraction .>= rate)
-                    store(m, mask, i)
-                    store(load(inp, i) * m, out, i)
-                },
-                tail: { i in
-                    let u = UnsafeRawPointer(mask + i).load(as: UInt32.self)
-                    let fraction = Float(bitPattern: (u >> 9) | 0x3F80_0000) - 1
-                    mask[i] = fraction >= rate ? scale : 0
-                    out[i] = inp[i] * mask[i]
-                })
+            seti_dropout_forward(out + base, mask + base, inp + base, features, rate, scale, key, UInt64(firstSample + b) << 32)
         }
     }
 }

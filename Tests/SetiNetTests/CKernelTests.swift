@@ -3,11 +3,12 @@ import SetiRandom
 import XCTest
 @testable import SetiNet
 
-/// The dense layer's C kernels on every instruction set this CPU runs, against sums in
-/// Double, on shapes that reach each kind of tail: batch rows past a whole tile, columns
-/// past a whole vector or fewer than one, and gradient buffers that start off a vector
-/// boundary (the kernel gradient then streams only its aligned vectors).
-final class DenseKernelTests: XCTestCase {
+/// The layers' C kernels on every instruction set this CPU runs. The dense kernels against
+/// sums in Double, on shapes that reach each kind of tail: batch rows past a whole tile,
+/// columns past a whole vector or fewer than one, and gradient buffers that start off a
+/// vector boundary (the kernel gradient then streams only its aligned vectors). Dropout's
+/// mask against CounterRandom, element by element.
+final class CKernelTests: XCTestCase {
     var values = TestValues(seed: 7)
 
     override func tearDown() {
@@ -67,6 +68,24 @@ final class DenseKernelTests: XCTestCase {
         // Streamed or not, aligned or not: every element is the same sum in the same order.
         XCTAssertEqual(kernelGradients[0], kernelGradients[1], "\(what): offset 1")
         XCTAssertEqual(kernelGradients[0], kernelGradients[2], "\(what): offset 4")
+    }
+
+    func testDropoutKeepsExactlyTheElementsCounterRandomSaysOnEveryInstructionSet() {
+        let batch = 3, features = 1000 + 13, rate: Float = 0.3, scale = 1 / (1 - rate)
+        let x = values.uniform(batch * features)
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            let out = Tensor(repeating: .nan, count: x.count), mask = Tensor(repeating: .nan, count: x.count)
+            dropoutForward(out.p, mask.p, x, batch: batch, features: features, rate: rate, seed: 11, stream: 5, firstSample: 40)
+            for b in 0..<batch {
+                for j in 0..<features {
+                    let bits = CounterRandom.bits(seed: 11, stream: 5, index: UInt64(40 + b) << 32 | UInt64(j / 2))
+                    let half = j % 2 == 0 ? bits & 0xFFFF_FFFF : bits >> 32
+                    let kept = Float(half >> 9) / Float(1 << 23) >= rate, i = b * features + j
+                    XCTAssertEqual(mask.p[i], kept ? scale : 0, "\(path): sample \(b), element \(j)")
+                    XCTAssertEqual(out.p[i], x[i] * mask.p[i], "\(path): sample \(b), element \(j)")
+                }
+            }
+        }
     }
 
     /// `value` against `base + sum(terms)`, within float rounding of the terms' magnitude.
