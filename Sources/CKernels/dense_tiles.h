@@ -7,11 +7,11 @@
 //   GBLOCK       kernel gradient: kernel rows per block (their slice of xt stays in cache)
 //   IV, IR       input-gradient tile: IV vectors of batch columns x IR kernel rows
 // Tiles hold FB*FC, GR*GC or IR*IV accumulators, which fit the register file with room
-// for the operands. A tile's rows are a constant at each call (the full tile, or the
-// remainder 1..7 at the end of a range), so its loops unroll and its accumulators stay in
-// registers; the arrays are sized for the largest. Every scalar tail sums in the same order as the vector lanes, with
-// the same fused multiply-adds, so the split of a range into tiles and tails does not
-// change a result.
+// for the operands. A tile's rows and vectors are constants at each call (the full tile,
+// or a remainder at the end of a range), and its loops are unrolled in full, so its
+// accumulators stay in registers; the arrays are sized for the largest. Every scalar tail
+// sums in the same order as the vector lanes, with the same fused multiply-adds, so the
+// split of a range into tiles and tails does not change a result.
 
 _Static_assert(FB <= 8 && GR <= 8 && IR <= 8, "tile rows above 8");
 
@@ -24,17 +24,24 @@ typedef float NAME(aligned_vec) __attribute__((vector_size(VL * 4)));
 static inline __attribute__((always_inline)) void
 NAME(forward_tile)(float *out, const float *xt, const float *w, long batch, long outputs, long slab, const int rows) {
     VEC acc[8][FC];
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < FC; j++) acc[i][j] = (VEC){0};
     for (long k = 0; k < slab; k++) {
         VEC wv[FC];
+        #pragma clang loop unroll(full)
         for (int j = 0; j < FC; j++) wv[j] = LOADV(w + k * outputs + j * VL);
+        #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             const float x = xt[k * batch + i];
+            #pragma clang loop unroll(full)
             for (int j = 0; j < FC; j++) acc[i][j] += x * wv[j];
         }
     }
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < FC; j++) *(VEC *)(out + i * outputs + j * VL) += acc[i][j];
 }
 
@@ -68,17 +75,24 @@ static inline __attribute__((always_inline)) void
 NAME(gradient_tile)(float *dk, const float *xt, const float *dout, long batch, long outputs, int streaming, const int rows,
                     const int vectors) {
     VEC acc[8][GC];
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < vectors; j++) acc[i][j] = (VEC){0};
     for (long b = 0; b < batch; b++) {
         VEC d[GC];
+        #pragma clang loop unroll(full)
         for (int j = 0; j < vectors; j++) d[j] = LOADV(dout + b * outputs + j * VL);
+        #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             const float x = xt[i * batch + b];
+            #pragma clang loop unroll(full)
             for (int j = 0; j < vectors; j++) acc[i][j] += x * d[j];
         }
     }
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < vectors; j++) {
             VEC *to = (VEC *)(dk + i * outputs + j * VL);
             if (streaming) __builtin_nontemporal_store(acc[i][j], (NAME(aligned_vec) *)to);
@@ -140,17 +154,24 @@ NAME(kernel_gradient)(float *dkernel, const float *xt, const float *dout, long b
 static inline __attribute__((always_inline)) void
 NAME(input_tile)(float *dinpt, const float *doutt, const float *w, long paddedBatch, long outputs, const int rows) {
     VEC acc[8][IV];
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < IV; j++) acc[i][j] = (VEC){0};
     for (long n = 0; n < outputs; n++) {
         VEC d[IV];
+        #pragma clang loop unroll(full)
         for (int j = 0; j < IV; j++) d[j] = LOADV(doutt + n * paddedBatch + j * VL);
+        #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             const float s = w[i * outputs + n];
+            #pragma clang loop unroll(full)
             for (int j = 0; j < IV; j++) acc[i][j] += s * d[j];
         }
     }
+    #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
         for (int j = 0; j < IV; j++) *(VEC *)(dinpt + i * paddedBatch + j * VL) = acc[i][j];
 }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 // Conv2D, "same" padding, stride 1, odd kernel, NHWC activations and HWIO kernels.
 //
 // The convolution is lowered onto sgemm. Classic im2col gives each output pixel a row
@@ -13,6 +15,11 @@
 // SETI conv), so writing it, packing it and summing it back (col2im) move k times less
 // memory: in four paired runs on one core, this conv took 230-254 instead of 236-308 ms
 // a training step (forward + backward).
+//
+// With one input channel (the first SETI conv) a lowered row is only k*k deep, too short
+// for sgemm: forward and the kernel gradient run direct loops in C instead
+// (CKernels/conv_one_channel.c). An input gradient, which the first layer never needs,
+// still goes through im2col.
 //
 // Shapes: inp (B, H, W, Cin), out (B, H, W, Cout), kernel (k, k, Cin, Cout), bias (Cout).
 
@@ -138,6 +145,12 @@ func conv2dForward(
         let col = workspace.cols[worker]
         for b in samples {
             let o = out + b * s.outputSize
+            if s.inChannels == 1 {
+                let padded = workspace.padded[worker]
+                padImage(padded, inp + b * s.inputSize, s)
+                seti_conv_one_channel_forward(o, padded, kernel, bias, s.height, s.width, s.kernel, s.outChannels)
+                continue
+            }
             // Start every output pixel at the bias, then let sgemm accumulate onto it (beta = 1).
             for p in 0..<s.pixels { copyShort(o + p * s.outChannels, bias, count: s.outChannels) }
             im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
@@ -163,6 +176,15 @@ func conv2dBackward(
         let col = workspace.cols[worker]
         // Worker 0 accumulates straight into dkernel, the others into their own buffers.
         let dk = worker == 0 ? dkernel : workspace.kernelGradients[worker]
+        if s.inChannels == 1 && dinp == nil {
+            dk.update(repeating: 0, count: kernelSize)
+            for b in samples {
+                padImage(workspace.padded[worker], inp + b * s.inputSize, s)
+                seti_conv_one_channel_kernel_gradient(
+                    dk, workspace.padded[worker], dout + b * s.outputSize, s.height, s.width, s.kernel, s.outChannels)
+            }
+            return
+        }
         for b in samples {
             let doutSample = dout + b * s.outputSize
             im2col(col, inp + b * s.inputSize, padded: workspace.padded[worker], s)
