@@ -133,37 +133,58 @@ final class LayerGradientTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
     }
 
-    /// 19 channels: one 16-wide vector and a scalar tail per row. With the fused ReLU, the
-    /// loss sees max(0, batch norm).
+    /// On every instruction set this CPU runs: finite differences for the batch norm
+    /// alone; with the fused ReLU, the same sums as the batch norm's backward of dy masked
+    /// where its output was cut (finite differences would straddle the ReLU's kink).
     func testBatchNormGradientsWithOneAndTwoGroupsWithAndWithoutFusedReLU() {
-        for groups in [1, 2] {
-            for relu in [false, true] {
-                let rows = 8, c = 19
-                let x = Tensor(values.uniform(rows * c, in: -2...2))
-                let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c))
-                let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
-                let r = values.uniform(rows * c)
-                let out = Tensor(repeating: 0, count: rows * c)
-                var cache = BatchNormCache()
-                func loss() -> Double {
-                    batchNormForwardTraining(
-                        out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
-                        momentum: 0.99, epsilon: 1e-3, relu: relu, cache: &cache)
-                    return weightedSum(out.p, r)
-                }
-                _ = loss()
-                if relu {
-                    XCTAssertTrue(out.array.allSatisfy { $0 >= 0 })
-                    XCTAssertTrue(out.array.contains(0), "some outputs should be cut by the ReLU")
-                }
-                let dx = Tensor(repeating: .nan, count: x.count)
-                let dg = Tensor(repeating: .nan, count: c), db = Tensor(repeating: .nan, count: c)
-                batchNormBackward(
-                    dx.p, dg.p, db.p, r, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache, relu: relu)
-                let name = "batch norm\(relu ? " + ReLU" : "") (\(groups) groups)"
-                x.assertGradient(dx, of: loss, "\(name) input")
-                gamma.assertGradient(dg, of: loss, "\(name) gamma")
-                beta.assertGradient(db, of: loss, "\(name) beta")
+        defer { for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break } }
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            // 19 channels: one 16-wide vector and single channels; 37: two vectors at once,
+            // then single channels.
+            for c in [19, 37] {
+                for groups in [1, 2] { batchNormGradients(channels: c, groups: groups, path) }
+            }
+        }
+    }
+
+    private func batchNormGradients(channels c: Int, groups: Int, _ path: String) {
+        let rows = 8
+        let x = Tensor(values.uniform(rows * c, in: -2...2))
+        let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c))
+        let r = values.uniform(rows * c)
+        let name = "\(path): batch norm (\(c) channels, \(groups) groups)"
+        struct Pass { var out: Tensor, dx: Tensor, dgamma: Tensor, dbeta: Tensor, cache: BatchNormCache }
+        func run(relu: Bool, dout: [Float]) -> Pass {
+            let movingMean = Tensor(repeating: 0, count: c), movingVariance = Tensor(repeating: 1, count: c)
+            var pass = Pass(
+                out: Tensor(repeating: .nan, count: rows * c), dx: Tensor(repeating: .nan, count: x.count),
+                dgamma: Tensor(repeating: .nan, count: c), dbeta: Tensor(repeating: .nan, count: c), cache: BatchNormCache())
+            batchNormForwardTraining(
+                pass.out.p, x.p, gamma.p, beta.p, movingMean.p, movingVariance.p, rows: rows, channels: c, groups: groups,
+                momentum: 0.99, epsilon: 1e-3, relu: relu, cache: &pass.cache)
+            batchNormBackward(
+                pass.dx.p, pass.dgamma.p, pass.dbeta.p, dout, x.p, gamma.p, rows: rows, channels: c, groups: groups,
+                cache: pass.cache, relu: relu)
+            return pass
+        }
+
+        let plain = run(relu: false, dout: r)
+        func loss() -> Double {
+            let out = run(relu: false, dout: r).out
+            return withExtendedLifetime(out) { weightedSum(out.p, r) }
+        }
+        x.assertGradient(plain.dx, of: loss, "\(name): input")
+        gamma.assertGradient(plain.dgamma, of: loss, "\(name): gamma")
+        beta.assertGradient(plain.dbeta, of: loss, "\(name): beta")
+
+        let fused = run(relu: true, dout: r)
+        let kept = plain.out.array.map { $0 > 0 }
+        XCTAssertEqual(fused.out.array, plain.out.array.map { max(0, $0) }, "\(name) + ReLU: forward")
+        XCTAssertTrue(kept.contains(false) && kept.contains(true), "\(name) + ReLU: some outputs cut, some kept")
+        let masked = run(relu: false, dout: zip(r, kept).map { $1 ? $0 : 0 })
+        for (a, b, what) in [(fused.dx, masked.dx, "input"), (fused.dgamma, masked.dgamma, "gamma"), (fused.dbeta, masked.dbeta, "beta")] {
+            for (i, (u, v)) in zip(a.array, b.array).enumerated() {
+                XCTAssertEqual(u, v, accuracy: 1e-6 * max(1, abs(v)), "\(name) + ReLU: \(what) [\(i)]")
             }
         }
     }

@@ -1,3 +1,5 @@
+import CKernels
+
 // BatchNormalization over the last (channel) axis, Keras semantics: in training, each
 // channel is normalised with its batch mean and biased variance, and the moving
 // statistics follow moving = momentum * moving + (1 - momentum) * batch; in inference
@@ -17,6 +19,9 @@
 // x with the very coefficients forward used (scale and shift, kept in the cache): the
 // same float operations give the same sign, and backward need not read y (two passes
 // over the activations fewer).
+//
+// The passes over the activations run in C (CKernels/batch_norm.c), compiled for the
+// CPU's vector width.
 
 /// Per group and channel values kept from forward for backward: (groups, C) each.
 /// Forward computed y = x * scale + shift (then max(0, y) with a fused ReLU).
@@ -44,11 +49,8 @@ func batchNormForwardTraining(
                 // Two passes (mean, then squared deviations) keep the variance accurate.
                 columnSums(mean, gx, rows: groupRows, columns: c)
                 for i in 0..<c { mean[i] /= Float(groupRows) }
-                blockedColumnSums(variance, rows: groupRows, columns: c) { row, acc in
-                    let xr = gx + row * c
-                    forEachVector(
-                        0..<c, { i in let d = load(xr, i) - load(mean, i); store(load(acc, i) + d * d, acc, i) },
-                        tail: { i in let d = xr[i] - mean[i]; acc[i] += d * d })
+                blockedColumnSums(variance, rows: groupRows, columns: c) { block, acc in
+                    seti_add_squared_deviations(acc, gx + block.lowerBound * c, mean, block.count, c)
                 }
                 for i in 0..<c { variance[i] /= Float(groupRows) }
             }
@@ -119,27 +121,11 @@ func batchNormBackward(
             scale[i] = cache.scale[g * c + i]
             yShift[i] = cache.shift[g * c + i]
         }
-        // dy where the fused ReLU let the forward output through: x * scale + shift > 0.
-        @inline(__always) func passed(_ d: Vector, x: Vector, _ i: Int) -> Vector {
-            relu ? Vector().replacing(with: d, where: x * load(scale, i) + load(yShift, i) .> 0) : d
-        }
-        @inline(__always) func passed(_ d: Float, x: Float, _ i: Int) -> Float {
-            !relu || x * scale[i] + yShift[i] > 0 ? d : 0
-        }
-        blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { row, acc in
-            let xr = gx + row * c, dyr = dy + first + row * c
-            forEachVector(
-                0..<c,
-                { i in
-                    let xi = load(xr, i), d = passed(load(dyr, i), x: xi, i)
-                    store(load(acc, i) + d, acc, i)
-                    store(load(acc, c + i) + d * (xi - load(mean, i)), acc, c + i)
-                },
-                tail: { i in
-                    let d = passed(dyr[i], x: xr[i], i)
-                    acc[i] += d
-                    acc[c + i] += d * (xr[i] - mean[i])
-                })
+        // With the fused ReLU, dy counts where the forward output was let through:
+        // x * scale + shift > 0 (the C kernels check with forward's own coefficients).
+        blockedColumnSums(sums, rows: groupRows, columns: 2 * c) { block, acc in
+            let at = block.lowerBound * c
+            seti_add_batch_norm_gradient_sums(acc, gx + at, dy + first + at, mean, scale, yShift, relu ? 1 : 0, block.count, c)
         }
         // dx = a * dy + b * x + dxShift, per channel, with
         //   a = gamma invStd, b = -gamma invStd^3 sumDyCentered / n,
@@ -157,16 +143,9 @@ func batchNormBackward(
         guard let dx else { continue }
         let gdx = dx + first
         Parallel.forEachRange(groupRows, minimumPerThread: 1024) { range in
-            for row in range {
-                let xr = gx + row * c, dyr = dy + first + row * c, dxr = gdx + row * c
-                forEachVector(
-                    0..<c,
-                    { i in
-                        let xi = load(xr, i)
-                        store(load(a, i) * passed(load(dyr, i), x: xi, i) + load(b, i) * xi + load(dxShift, i), dxr, i)
-                    },
-                    tail: { i in dxr[i] = a[i] * passed(dyr[i], x: xr[i], i) + b[i] * xr[i] + dxShift[i] })
-            }
+            let at = range.lowerBound * c
+            seti_batch_norm_input_gradient(
+                gdx + at, gx + at, dy + first + at, a, b, dxShift, scale, yShift, relu ? 1 : 0, range.count, c)
         }
     }
 }
@@ -178,15 +157,7 @@ private func normalize(
     rows: Int, channels c: Int, relu: Bool
 ) {
     Parallel.forEachRange(rows, minimumPerThread: 1024) { range in
-        for row in range {
-            let xr = x + row * c, yr = y + row * c
-            forEachVector(
-                0..<c,
-                { i in
-                    let v = load(xr, i) * load(scale, i) + load(shift, i)
-                    store(relu ? v.replacing(with: 0, where: v .< 0) : v, yr, i)  // NaN stays NaN
-                },
-                tail: { i in let v = xr[i] * scale[i] + shift[i]; yr[i] = relu && v < 0 ? 0 : v })
-        }
+        let at = range.lowerBound * c
+        seti_batch_norm_apply(y + at, x + at, scale, shift, relu ? 1 : 0, range.count, c)
     }
 }

@@ -217,19 +217,18 @@ func conv2dBackward(
 
 /// out[c] = sum over rows of m[row, c].
 func columnSums(_ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, columns: Int) {
-    blockedColumnSums(out, rows: rows, columns: columns) { row, acc in
-        let src = m + row * columns
-        forEachVector(0..<columns, { i in store(load(acc, i) + load(src, i), acc, i) }, tail: { i in acc[i] += src[i] })
+    blockedColumnSums(out, rows: rows, columns: columns) { block, acc in
+        seti_add_rows(acc, m + block.lowerBound * columns, block.count, columns)
     }
 }
 
-/// Per-column sums over rows, where `addRow(row, acc)` adds one row's contributions to
-/// acc[0..<columns]. Rows are cut into fixed blocks of 256, each summed in Float, and the
-/// block sums folded in Double in block order: accurate for long columns, parallel, and
-/// bit-identical whatever the thread count.
+/// Per-column sums over rows, where `addRows(rows, acc)` adds a block of rows'
+/// contributions to acc[0..<columns]. Rows are cut into fixed blocks of 256, each summed in
+/// Float, and the block sums folded in Double in block order: accurate for long columns,
+/// parallel, and bit-identical whatever the thread count.
 @inline(__always)
 func blockedColumnSums(
-    _ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, _ addRow: (Int, UnsafeMutablePointer<Float>) -> Void
+    _ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, _ addRows: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
 ) {
     let block = 256
     let blocks = (rows + block - 1) / block
@@ -237,10 +236,7 @@ func blockedColumnSums(
     defer { partials.deallocate() }
     partials.update(repeating: 0, count: blocks * columns)
     Parallel.forEachRange(blocks, minimumPerThread: 8) { range in
-        for b in range {
-            let acc = partials + b * columns
-            for row in (b * block)..<min(rows, (b + 1) * block) { addRow(row, acc) }
-        }
+        for b in range { addRows((b * block)..<min(rows, (b + 1) * block), partials + b * columns) }
     }
     for i in 0..<columns {
         var total = 0.0
