@@ -265,9 +265,11 @@ public final class Trainer {
         }
         let lr = try world.broadcast(config.learningRate(step: step) * callbacks.plateau.scale, root: 0)
         var updating = 0.0
-        try reducer.applyUpdate { owned in
+        try reducer.applyUpdate { source in
             let start = DispatchTime.now().uptimeNanoseconds
-            optimizer.step(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr), ranges: owned)
+            optimizer.step(
+                parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients), lr: Float(lr),
+                ranges: source.ranges, prepare: source.prepare)
             updating = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         step += 1

@@ -33,24 +33,38 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// Ranks that split the update (each its own ranges) must produce, together, exactly
-    /// the whole update; elements outside the ranges stay untouched.
+    /// the whole update; elements outside the ranges stay untouched. Gradients written range
+    /// by range by `prepare`, just before each range's update, give the same update.
     func testUpdatingDisjointRangesEqualsOneWholeUpdate() {
         let n = 1_000
         let grads = (0..<n).map { Float(($0 * 37) % 101) / 50 - 1 }
         for makeOptimizer in [{ Adam(parameterCount: n) as Optimizer }, { SGD(parameterCount: n) as Optimizer }] {
-            let whole = makeOptimizer(), first = makeOptimizer(), second = makeOptimizer()
-            var a = (0..<n).map { Float($0) / 100 }, b = a, c = a
+            let whole = makeOptimizer(), first = makeOptimizer(), second = makeOptimizer(), prepared = makeOptimizer()
+            var a = (0..<n).map { Float($0) / 100 }, b = a, c = a, d = a
             let split = [[0..<17, 500..<733], [17..<500, 733..<n]]
+            var written = [Float](repeating: .nan, count: n), prepareCalls: [Range<Int>] = []
             for _ in 0..<3 {
                 grads.withUnsafeBufferPointer { g in
                     a.withUnsafeMutableBufferPointer { whole.step(parameters: $0, gradients: g, lr: 0.01) }
-                    b.withUnsafeMutableBufferPointer { first.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[0]) }
-                    c.withUnsafeMutableBufferPointer { second.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[1]) }
+                    b.withUnsafeMutableBufferPointer { first.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[0], prepare: nil) }
+                    c.withUnsafeMutableBufferPointer { second.step(parameters: $0, gradients: g, lr: 0.01, ranges: split[1], prepare: nil) }
+                }
+                written.withUnsafeMutableBufferPointer { buffer in
+                    let w = buffer
+                    w.update(repeating: .nan)
+                    d.withUnsafeMutableBufferPointer {
+                        prepared.step(parameters: $0, gradients: UnsafeBufferPointer(w), lr: 0.01, ranges: [0..<300, 300..<n]) { range in
+                            prepareCalls.append(range)
+                            for i in range { w[i] = grads[i] }
+                        }
+                    }
                 }
             }
             let merged = (0..<n).map { i in split[0].contains { $0.contains(i) } ? b[i] : c[i] }
             XCTAssertEqual(merged, a, "\(type(of: whole))")
             XCTAssertEqual(b[100], Float(100) / 100, "\(type(of: whole)): an element outside the ranges changed")
+            XCTAssertEqual(d, a, "\(type(of: whole)): gradients written by prepare")
+            XCTAssertEqual(prepareCalls, Array(repeating: [0..<300, 300..<n], count: 3).flatMap { $0 }, "\(type(of: whole))")
         }
     }
 

@@ -20,14 +20,23 @@ final class PowerSGDTests: XCTestCase {
     ]
     private let count = elements + 10
 
-    /// Runs one exchange of `gradient`; returns the gradient the optimizer was given.
+    /// Runs one exchange of `gradient`; returns the gradient the optimizer was given. The
+    /// optimizer's ranges must cover the buffer in order; the matrices' elements are NaN
+    /// until `prepare` has written them, range by range.
     private func exchange(_ reducer: PowerSGDReducer, _ gradient: [Float]) throws -> [Float] {
         _ = reducer.gradients.update(fromContentsOf: gradient)
         var applied: [Float] = []
-        try reducer.applyUpdate { owned in
-            XCTAssertEqual(owned, [0..<self.count])
+        try reducer.applyUpdate { source in
+            XCTAssertEqual(source.ranges.first?.lowerBound, 0)
+            XCTAssertEqual(source.ranges.last?.upperBound, self.count)
+            XCTAssertTrue(zip(source.ranges, source.ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            if let prepare = source.prepare {
+                for m in reducer.matrices { reducer.gradients[m.range].update(repeating: .nan) }
+                source.ranges.forEach(prepare)
+            }
             applied = Array(reducer.gradients)
         }
+        XCTAssertFalse(applied.contains { $0.isNaN }, "an element the optimizer read was never written")
         return applied
     }
 
@@ -45,7 +54,7 @@ final class PowerSGDTests: XCTestCase {
     func testAGradientOfRankAtMostRPassesExactly() throws {
         let (rows, columns) = (Self.rows, Self.columns)
         for (rank, gradientRank) in [(4, 2), (7, 5)] {
-            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false)
+            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
             var rng = SplitMix64(seed: 9)
             // A sum of gradientRank outer products u_k v_k^T, plus the bias.
             let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
@@ -71,7 +80,7 @@ final class PowerSGDTests: XCTestCase {
 
     private func checkErrorFeedback(rank: Int) throws {
         let elements = Self.elements
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false)
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
         var rng = SplitMix64(seed: 4)
         var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
         var firstRelativeError = 0.0
@@ -103,13 +112,13 @@ final class PowerSGDTests: XCTestCase {
             zip(applied, gradient).prefix(Self.elements).contains { abs($0 - $1) > 1e-3 }
         }
         var rng = SplitMix64(seed: 6)
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false)
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false, blockFloats: 1000)
         for step in 0..<3 {
             let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
             let applied = try exchange(reducer, gradient)
             XCTAssertEqual(lossy(applied, gradient), step >= 2, "step \(step)")
         }
-        let restored = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false)
+        let restored = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: 2, startStep: 2, seed: 3, overlap: false, blockFloats: 1000)
         restored.stateRestored(step: 2)
         let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
         XCTAssertTrue(lossy(try exchange(restored, gradient), gradient), "a run resumed at step 2 compresses")

@@ -10,7 +10,11 @@ public protocol Optimizer: AnyObject {
     /// buffers (parameters, gradients and the optimizer's own state share one layout).
     /// Ranks that split the parameters between them each update their own ranges; the
     /// others' parts of this optimizer's state are then stale until gathered.
-    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>])
+    /// `prepare`, if given, is called with each range, in order, just before the range is
+    /// updated: it writes that range's gradients (see ``GradientSource``).
+    func step(
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
+        prepare: ((Range<Int>) -> Void)?)
     /// Updates applied so far.
     var iterations: Int { get }
     /// The optimizer's state as named buffers (for checkpoints), and a way to restore it.
@@ -21,7 +25,21 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// Applies one update with learning rate `lr` to every parameter.
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float) {
-        step(parameters: parameters, gradients: gradients, lr: lr, ranges: [0..<parameters.count])
+        step(parameters: parameters, gradients: gradients, lr: lr, ranges: [0..<parameters.count], prepare: nil)
+    }
+}
+
+/// The ranges a rank updates, and how their gradients come to be: already in the
+/// gradient buffer (`prepare` nil), or written range by range just before the optimizer
+/// reads them, so that a gradient computed on the fly (PowerSGD's P Q^T) is read back from
+/// the cache rather than from memory.
+public struct GradientSource {
+    public var ranges: [Range<Int>]
+    public var prepare: ((Range<Int>) -> Void)?
+
+    public init(ranges: [Range<Int>], prepare: ((Range<Int>) -> Void)? = nil) {
+        self.ranges = ranges
+        self.prepare = prepare
     }
 }
 
@@ -49,13 +67,17 @@ public final class Adam: Optimizer {
     public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("adam/m", m), ("adam/v", v)] }
     public func restore(iterations: Int) { self.iterations = iterations }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>]) {
+    public func step(
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
+        prepare: ((Range<Int>) -> Void)?
+    ) {
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon, keep = 1 - lr * weightDecay
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
         for part in ranges {
+            prepare?(part)
             Parallel.forEachRange(part.count) { local in
                 forEachVector(
                     (part.lowerBound + local.lowerBound)..<(part.lowerBound + local.upperBound),
@@ -96,14 +118,20 @@ public final class SGD: Optimizer {
     public var slots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [("sgd/velocity", velocity)] }
     public func restore(iterations: Int) { self.iterations = iterations }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>]) {
+    public func step(
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
+        prepare: ((Range<Int>) -> Void)?
+    ) {
         iterations += 1
         let p = parameters.baseAddress!, g = gradients.baseAddress!, vel = velocity.baseAddress!
         let mu = momentum, keep = 1 - lr * weightDecay
-        for i in ranges.joined() {
-            let vi = mu * vel[i] - lr * g[i]
-            vel[i] = vi
-            p[i] = p[i] * keep + (nesterov ? mu * vi - lr * g[i] : vi)
+        for part in ranges {
+            prepare?(part)
+            for i in part {
+                let vi = mu * vel[i] - lr * g[i]
+                vel[i] = vi
+                p[i] = p[i] * keep + (nesterov ? mu * vi - lr * g[i] : vi)
+            }
         }
     }
 }

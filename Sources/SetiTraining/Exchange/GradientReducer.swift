@@ -29,9 +29,10 @@ public protocol GradientReducer: AnyObject {
 
     /// Completes the sum, calls `update` with the ranges of ``parameters`` this rank must
     /// update from ``gradients`` (everything, or its own slices when the ranks of a
-    /// machine split the optimizer's work), and returns when every rank can read the
+    /// machine split the optimizer's work) and, for a reducer that writes some gradients
+    /// only as the optimizer reaches them, how; returns when every rank can read the
     /// updated parameters.
-    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws
+    func applyUpdate(_ update: (GradientSource) -> Void) throws
 
     /// After every rank wrote the same values into ``parameters`` (initialization, a
     /// loaded checkpoint): returns when all may read them.
@@ -59,8 +60,10 @@ extension GradientReducer {
 extension GradientReducer {
     /// One optimizer step at learning rate `lr`, applied where this rank must apply it.
     public func applyUpdate(_ optimizer: Optimizer, lr: Float) throws {
-        try applyUpdate { owned in
-            optimizer.step(parameters: parameters, gradients: UnsafeBufferPointer(gradients), lr: lr, ranges: owned)
+        try applyUpdate { source in
+            optimizer.step(
+                parameters: parameters, gradients: UnsafeBufferPointer(gradients), lr: lr, ranges: source.ranges,
+                prepare: source.prepare)
         }
     }
 }

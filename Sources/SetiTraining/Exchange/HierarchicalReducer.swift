@@ -26,13 +26,13 @@ final class HierarchicalReducer: GradientReducer {
         try shared.progress()
     }
 
-    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+    func applyUpdate(_ update: (GradientSource) -> Void) throws {
         if overlap {
             if let rest = buckets.takeRest() { try shared.reduce(rest) }
         } else {
             try shared.reduce(0..<gradients.count)
         }
-        update(try shared.finishOwned())
+        update(GradientSource(ranges: try shared.finishOwned()))
         try shared.shareParameters()
     }
 

@@ -35,7 +35,7 @@ final class MPIAllreduceReducer: GradientReducer {
         for request in pending { try request.test() }
     }
 
-    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+    func applyUpdate(_ update: (GradientSource) -> Void) throws {
         if world.size > 1 {
             if overlap {
                 if let rest = buckets.takeRest() { try start(rest) }
@@ -45,7 +45,7 @@ final class MPIAllreduceReducer: GradientReducer {
                 try world.allreduce(gradients, op: .sum)
             }
         }
-        update([0..<gradients.count])
+        update(GradientSource(ranges: [0..<gradients.count]))
     }
 
     func parametersWritten() throws {}

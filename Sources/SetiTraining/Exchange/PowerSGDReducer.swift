@@ -52,6 +52,12 @@ final class PowerSGDReducer: GradientReducer {
     let matrices: [Matrix]
     /// Ranges of the gradient summed exactly (everything outside ``matrices``).
     let exact: [Range<Int>]
+    /// The optimizer's ranges while compressing, in order: the exact ranges whole, the
+    /// matrices in blocks of rows (about 1 MB), whose G = P Q^T is written block by block
+    /// just before the optimizer reads it.
+    private let updateRanges: [Range<Int>]
+    /// The index in ``matrices`` of each matrix block in ``updateRanges``, by its first element.
+    private let blockMatrix: [Int: Int]
     private let world: Communicator
     private let rank: Int
     private let errors: UnsafeMutableBufferPointer<Float>
@@ -71,7 +77,12 @@ final class PowerSGDReducer: GradientReducer {
     private var pending: [AllreduceRequest] = []
 
     /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
-    init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool) {
+    /// The optimizer reaches the matrices' G in blocks of whole rows of about
+    /// `blockFloats` floats (1 MB: a core's share of L2 on two cores).
+    init(
+        world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
+        blockFloats: Int = 1 << 18
+    ) {
         self.world = world
         self.rank = rank
         self.startStep = startStep
@@ -98,6 +109,17 @@ final class PowerSGDReducer: GradientReducer {
         }
         if start < count { exact.append(start..<count) }
         self.exact = exact
+        var ranges = exact.map { (range: $0, matrix: Int?.none) }
+        for (k, m) in matrices.enumerated() {
+            let rowsPerBlock = max(1, blockFloats / m.columns)
+            for first in stride(from: 0, to: m.rows, by: rowsPerBlock) {
+                let start = m.range.lowerBound + first * m.columns
+                ranges.append((start..<min(m.range.upperBound, start + rowsPerBlock * m.columns), k))
+            }
+        }
+        ranges.sort { $0.range.lowerBound < $1.range.lowerBound }
+        updateRanges = ranges.map(\.range)
+        blockMatrix = Dictionary(uniqueKeysWithValues: ranges.compactMap { r in r.matrix.map { (r.range.lowerBound, $0) } })
         parameters = .allocateAligned(zeroed: count)
         gradients = .allocateAligned(zeroed: count)
         errors = .allocateAligned(zeroed: sizes.errors)
@@ -148,29 +170,31 @@ final class PowerSGDReducer: GradientReducer {
         }
     }
 
-    func applyUpdate(_ update: (_ owned: [Range<Int>]) -> Void) throws {
+    func applyUpdate(_ update: (GradientSource) -> Void) throws {
         try start(downTo: 0)
         for request in pending { try request.wait() }
         pending.removeAll()
         startedFrom = gradients.count
         defer { steps += 1 }
-        guard compressing else { return update([0..<gradients.count]) }
+        guard compressing else { return update(GradientSource(ranges: [0..<gradients.count])) }
         for m in matrices {
             let pm = p.baseAddress! + m.pOffset
             orthonormalizeColumns(pm, rows: m.rows, columns: rank)
             multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
         }
         if world.size > 1 { try world.allreduce(q, op: .sum) }
-        // G = P Q^T: a pass that only writes.
-        for m in matrices {
-            let g = gradients.baseAddress! + m.range.lowerBound
-            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
-            forEachRowBlock(m) { rows, _, pm in
-                seti_powersgd_expand(g + rows.lowerBound * m.columns, pm, qt, rows.count, m.columns, Int32(rank))
-            }
-        }
+        // G = P Q^T, written block by block as the optimizer reaches it, so that the
+        // optimizer reads each block back from the cache.
+        let qts = matrices.map { transposed(q.baseAddress! + $0.qOffset, rows: $0.columns) }
         owedShare = 1 / Float(world.size)
-        update([0..<gradients.count])
+        update(GradientSource(ranges: updateRanges) { [self] range in
+            guard let k = blockMatrix[range.lowerBound] else { return }
+            let m = matrices[k], first = (range.lowerBound - m.range.lowerBound) / m.columns
+            let g = gradients.baseAddress! + range.lowerBound, pm = p.baseAddress! + m.pOffset + first * rank
+            Parallel.forEachRange(range.count / m.columns, minimumPerThread: 64) { rows in
+                seti_powersgd_expand(g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qts[k], rows.count, m.columns, Int32(rank))
+            }
+        })
     }
 
     /// Makes ``errors`` hold E: subtracts the share of the last step's P Q^T if it is owed.
