@@ -145,23 +145,19 @@ INLINE void input_gradient_body(float *dx, const float *x, const float *dy, cons
 // Each public function: the body compiled for AVX-512, for AVX2 + FMA and for the
 // baseline, chosen per call.
 #if defined(__x86_64__)
-#define INSTANTIATE(name, params, args)                                                   \
-    __attribute__((target("avx512f,avx512dq,fma"))) static void name##_avx512 params {     \
-        name##_body args;                                                                 \
-    }                                                                                     \
-    __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; } \
-    static void name##_baseline params { name##_body args; }                              \
-    static void name params {                                                             \
-        switch (seti_instruction_set()) {                                                 \
-            case SETI_AVX512: name##_avx512 args; return;                                 \
-            case SETI_AVX2_FMA: name##_avx2 args; return;                                 \
-            default: name##_baseline args; return;                                        \
-        }                                                                                 \
-    }
+#define INSTANTIATE(name, params, args)                                                     \
+    __attribute__((target("avx512f,avx512dq,fma"))) static void avx512_##name params {      \
+        name##_body args;                                                                   \
+    }                                                                                       \
+    __attribute__((target("avx2,fma"))) static void avx2_##name params { name##_body args; } \
+    static void baseline_##name params { name##_body args; }                                \
+    static void name params { SETI_DISPATCH(name, SETI_UNPAREN args); }
 #else
-#define INSTANTIATE(name, params, args) \
-    static void name params { name##_body args; }
+#define INSTANTIATE(name, params, args)                      \
+    static void baseline_##name params { name##_body args; } \
+    static void name params { SETI_DISPATCH(name, SETI_UNPAREN args); }
 #endif
+#define SETI_UNPAREN(...) __VA_ARGS__
 
 INSTANTIATE(add_rows, (float *acc, const float *x, long rows, long columns), (acc, x, rows, columns))
 INSTANTIATE(add_squared_deviations, (float *acc, const float *x, const float *center, long rows, long columns),

@@ -13,11 +13,6 @@
 #define PX 12
 #define TG 6
 #include "conv_tiles.h"
-#undef NAME
-#undef VL
-#undef CV
-#undef PX
-#undef TG
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -27,11 +22,6 @@
 #define PX 6
 #define TG 6
 #include "conv_tiles.h"
-#undef NAME
-#undef VL
-#undef CV
-#undef PX
-#undef TG
 #pragma clang attribute pop
 #endif
 
@@ -44,24 +34,10 @@
 
 void seti_conv_one_channel_forward(float *out, const float *padded, const float *kernel, const float *bias, long height,
                                    long width, long k, long cout) {
-#if defined(__x86_64__)
-    switch (seti_instruction_set()) {
-        case SETI_AVX512: avx512_forward(out, padded, kernel, bias, height, width, k, cout); return;
-        case SETI_AVX2_FMA: avx2_forward(out, padded, kernel, bias, height, width, k, cout); return;
-        default: break;
-    }
-#endif
-    baseline_forward(out, padded, kernel, bias, height, width, k, cout);
+    SETI_DISPATCH(forward, out, padded, kernel, bias, height, width, k, cout);
 }
 
 void seti_conv_one_channel_kernel_gradient(float *dkernel, const float *padded, const float *dout, long height, long width,
                                            long k, long cout) {
-#if defined(__x86_64__)
-    switch (seti_instruction_set()) {
-        case SETI_AVX512: avx512_kernel_gradient(dkernel, padded, dout, height, width, k, cout); return;
-        case SETI_AVX2_FMA: avx2_kernel_gradient(dkernel, padded, dout, height, width, k, cout); return;
-        default: break;
-    }
-#endif
-    baseline_kernel_gradient(dkernel, padded, dout, height, width, k, cout);
+    SETI_DISPATCH(kernel_gradient, dkernel, padded, dout, height, width, k, cout);
 }

@@ -1,5 +1,5 @@
 // The one-channel convolution's loops, included by conv_one_channel.c once per
-// instruction set with:
+// instruction set with these defined (and undefined again at the end):
 //   NAME(x)   the function name x for this instruction set
 //   VL        floats per vector
 //   CV        vectors of output channels per tile
@@ -148,3 +148,8 @@ NAME(kernel_gradient)(float *dkernel, const float *padded, const float *dout, lo
 
 #undef LOADV
 #undef VEC
+#undef NAME
+#undef VL
+#undef CV
+#undef PX
+#undef TG

@@ -20,16 +20,6 @@
 #define IV 2
 #define IR 8
 #include "dense_tiles.h"
-#undef NAME
-#undef VL
-#undef FC
-#undef FB
-#undef SLAB
-#undef GC
-#undef GR
-#undef GBLOCK
-#undef IV
-#undef IR
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -44,16 +34,6 @@
 #define IV 2
 #define IR 6
 #include "dense_tiles.h"
-#undef NAME
-#undef VL
-#undef FC
-#undef FB
-#undef SLAB
-#undef GC
-#undef GR
-#undef GBLOCK
-#undef IV
-#undef IR
 #pragma clang attribute pop
 #endif
 
@@ -69,32 +49,20 @@
 #define IR 6
 #include "dense_tiles.h"
 
-#if defined(__x86_64__)
-#define DISPATCH(function, ...)                                         \
-    do {                                                                \
-        switch (seti_instruction_set()) {                               \
-            case SETI_AVX512: avx512_##function(__VA_ARGS__); break;    \
-            case SETI_AVX2_FMA: avx2_##function(__VA_ARGS__); break;    \
-            default: baseline_##function(__VA_ARGS__); break;           \
-        }                                                               \
-    } while (0)
-#else
-#define DISPATCH(function, ...) baseline_##function(__VA_ARGS__)
-#endif
 
 void seti_dense_forward(float *out, const float *xt, const float *kernel, long batch, long inputs, long outputs,
                         long first, long end) {
-    DISPATCH(forward, out, xt, kernel, batch, inputs, outputs, first, end);
+    SETI_DISPATCH(forward, out, xt, kernel, batch, inputs, outputs, first, end);
 }
 
 void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
                                 long outputs, long first, long end) {
-    DISPATCH(kernel_gradient, dkernel, xt, dout, batch, inputs, outputs, first, end);
+    SETI_DISPATCH(kernel_gradient, dkernel, xt, dout, batch, inputs, outputs, first, end);
 }
 
 void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,
                                long outputs, long first, long end) {
-    DISPATCH(input_gradient, dinpt, doutt, kernel, paddedBatch, inputs, outputs, first, end);
+    SETI_DISPATCH(input_gradient, dinpt, doutt, kernel, paddedBatch, inputs, outputs, first, end);
 }
 
 // In 16 x 16 blocks, so that both sides touch a few cache lines at a time.

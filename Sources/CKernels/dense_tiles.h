@@ -1,4 +1,5 @@
-// The dense kernels' loops, included by dense_kernels.c once per instruction set with:
+// The dense kernels' loops, included by dense_kernels.c once per instruction set with
+// these defined (and undefined again at the end):
 //   NAME(x)      the function name x for this instruction set
 //   VL           floats per vector
 //   FC, FB       forward tile: FC vectors of output columns x FB batch rows
@@ -193,3 +194,13 @@ NAME(input_gradient)(float *dinpt, const float *doutt, const float *kernel, long
 
 #undef LOADV
 #undef VEC
+#undef NAME
+#undef VL
+#undef FC
+#undef FB
+#undef SLAB
+#undef GC
+#undef GR
+#undef GBLOCK
+#undef IV
+#undef IR

@@ -46,32 +46,25 @@ dropout_body(float *out, float *mask, const float *inp, long features, float rat
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f,avx512dq"))) static void
-dropout_avx512(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
+avx512_dropout(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
                uint64_t sampleKey) {
     dropout_body(out, mask, inp, features, rate, scale, streamKey, sampleKey);
 }
 
 __attribute__((target("avx2"))) static void
-dropout_avx2(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
+avx2_dropout(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
              uint64_t sampleKey) {
     dropout_body(out, mask, inp, features, rate, scale, streamKey, sampleKey);
 }
 #endif
 
 static void
-dropout_baseline(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
+baseline_dropout(float *out, float *mask, const float *inp, long features, float rate, float scale, uint64_t streamKey,
                  uint64_t sampleKey) {
     dropout_body(out, mask, inp, features, rate, scale, streamKey, sampleKey);
 }
 
 void seti_dropout_forward(float *out, float *mask, const float *inp, long features, float rate, float scale,
                           uint64_t streamKey, uint64_t sampleKey) {
-#if defined(__x86_64__)
-    switch (seti_instruction_set()) {
-        case SETI_AVX512: dropout_avx512(out, mask, inp, features, rate, scale, streamKey, sampleKey); return;
-        case SETI_AVX2_FMA: dropout_avx2(out, mask, inp, features, rate, scale, streamKey, sampleKey); return;
-        default: break;
-    }
-#endif
-    dropout_baseline(out, mask, inp, features, rate, scale, streamKey, sampleKey);
+    SETI_DISPATCH(dropout, out, mask, inp, features, rate, scale, streamKey, sampleKey);
 }

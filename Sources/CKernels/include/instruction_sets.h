@@ -19,4 +19,19 @@ const char *seti_instruction_set_name(void);
 /// changing nothing, when this CPU cannot run it. Not thread-safe.
 int seti_choose_instruction_set(const char *name);
 
+/// Calls avx512_<function>, avx2_<function> or baseline_<function> with the arguments, as
+/// seti_instruction_set() says (the baseline alone off x86-64).
+#if defined(__x86_64__)
+#define SETI_DISPATCH(function, ...)                                    \
+    do {                                                                \
+        switch (seti_instruction_set()) {                               \
+            case SETI_AVX512: avx512_##function(__VA_ARGS__); break;    \
+            case SETI_AVX2_FMA: avx2_##function(__VA_ARGS__); break;    \
+            default: baseline_##function(__VA_ARGS__); break;           \
+        }                                                               \
+    } while (0)
+#else
+#define SETI_DISPATCH(function, ...) baseline_##function(__VA_ARGS__)
+#endif
+
 #endif
