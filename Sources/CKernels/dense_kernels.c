@@ -1,13 +1,12 @@
 #include "dense_kernels.h"
-#include "instruction_sets.h"
 
+#if defined(__x86_64__)
 // Vectors cross no call between functions of different instruction sets: every tile is
-// inlined into its own instantiation, so the ABI note about them does not apply.
+// inlined into the AVX-512 functions.
 #pragma clang diagnostic ignored "-Wpsabi"
 
 // Tile sizes were chosen by timing the SETI model's shapes (batch 32, 32768 x 1024) on
 // one core; see docs/PERFORMANCE.md.
-#if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,fma"))), apply_to = function)
 #define NAME(x) avx512_##x
 #define VL 16
@@ -22,48 +21,22 @@
 #include "dense_tiles.h"
 #pragma clang attribute pop
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define NAME(x) avx2_##x
-#define VL 8
-#define FC 2
-#define FB 6
-#define SLAB 64
-#define GC 2
-#define GR 6
-#define GBLOCK 96
-#define IV 2
-#define IR 6
-#include "dense_tiles.h"
-#pragma clang attribute pop
-#endif
-
-#define NAME(x) baseline_##x
-#define VL 4
-#define FC 2
-#define FB 6
-#define SLAB 64
-#define GC 2
-#define GR 6
-#define GBLOCK 96
-#define IV 2
-#define IR 6
-#include "dense_tiles.h"
-
-
 void seti_dense_forward(float *out, const float *xt, const float *kernel, long batch, long inputs, long outputs,
                         long first, long end) {
-    SETI_DISPATCH(forward, out, xt, kernel, batch, inputs, outputs, first, end);
+    avx512_forward(out, xt, kernel, batch, inputs, outputs, first, end);
 }
 
 void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
                                 long outputs, long first, long end) {
-    SETI_DISPATCH(kernel_gradient, dkernel, xt, dout, batch, inputs, outputs, first, end);
+    avx512_kernel_gradient(dkernel, xt, dout, batch, inputs, outputs, first, end);
 }
 
 void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,
                                long outputs, long first, long end) {
-    SETI_DISPATCH(input_gradient, dinpt, doutt, kernel, paddedBatch, inputs, outputs, first, end);
+    avx512_input_gradient(dinpt, doutt, kernel, paddedBatch, inputs, outputs, first, end);
 }
+
+#endif
 
 // In 16 x 16 blocks, so that both sides touch a few cache lines at a time.
 void seti_transpose(float *out, long outStride, const float *in, long inStride, long rows, long columns) {

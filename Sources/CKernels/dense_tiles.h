@@ -1,6 +1,6 @@
-// The dense kernels' loops, included by dense_kernels.c once per instruction set with
-// these defined (and undefined again at the end):
-//   NAME(x)      the function name x for this instruction set
+// The dense kernels' loops, included by dense_kernels.c with these defined (and
+// undefined again at the end):
+//   NAME(x)      the function name x
 //   VL           floats per vector
 //   FC, FB       forward tile: FC vectors of output columns x FB batch rows
 //   SLAB         forward: rows of the kernel summed in registers before out is updated

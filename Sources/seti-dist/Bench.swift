@@ -27,8 +27,8 @@ struct BenchCompute: ParsableCommand {
             per second). GFLOP/s counts the GEMM \
             work of the direct algorithm (see the FLOPs table printed first), whatever the \
             convolutions run, so the step's effective share of the peak is the figure to \
-            watch: above 100% only with fewer multiplications than direct convolution. Ends with the peak resident memory and the OpenBLAS \
-            kernels measured (set OPENBLAS_CORETYPE to choose them).
+            watch: above 100% only with fewer multiplications than direct convolution. Ends with the peak resident memory, the OpenBLAS \
+            kernels measured (set OPENBLAS_CORETYPE to choose them) and the instruction set seti-dist's own C kernels run.
 
             Example:
               seti-dist bench compute --threads 1 --layers

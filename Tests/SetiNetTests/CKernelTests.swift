@@ -3,11 +3,12 @@ import SetiRandom
 import XCTest
 @testable import SetiNet
 
-/// The layers' C kernels on every instruction set this CPU runs. The dense kernels against
-/// sums in Double, on shapes that reach each kind of tail: batch rows past a whole tile,
-/// columns past a whole vector or fewer than one, and gradient buffers that start off a
-/// vector boundary (the kernel gradient then streams only its aligned vectors). Dropout's
-/// mask against CounterRandom, element by element.
+/// The layers' C kernels on every instruction set this CPU runs. The dense layer against
+/// sums in Double (its C kernels with AVX-512, sgemm below that), on shapes that reach
+/// each kind of tail: batch rows past a whole tile, columns past a whole vector or fewer
+/// than one, and gradient buffers that start off a vector boundary (the kernel gradient
+/// then streams only its aligned vectors). Dropout's mask against CounterRandom, element
+/// by element.
 final class CKernelTests: XCTestCase {
     var values = TestValues(seed: 7)
 

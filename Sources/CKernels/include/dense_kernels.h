@@ -1,10 +1,11 @@
 // The dense layer's three GEMMs at training batch sizes (batch x inputs x outputs with a
-// batch of tens and a kernel of 134 MB in the SETI model), compiled for each of
-// instruction_sets.h's sets. These GEMMs are
-// thin: each element of the kernel meets only `batch` rows, so OpenBLAS's packing of the
-// kernel costs about as much as the arithmetic. These loops read the kernel in place
-// instead, keep a tile of the result in registers, and write the kernel's gradient with
-// streaming stores.
+// batch of tens and a kernel of 134 MB in the SETI model), for CPUs with AVX-512 (x86-64
+// only; callers check seti_instruction_set() == SETI_AVX512). These GEMMs are thin: each
+// element of the kernel meets only `batch` rows, and OpenBLAS's AVX-512 kernels packed the
+// kernel for about as long as they multiplied it. These loops read the kernel in place,
+// keep a tile of the result in registers, and write the kernel's gradient with streaming
+// stores. (With AVX2 only, OpenBLAS's own kernels were faster than these loops built for
+// AVX2, so the dense layer uses sgemm there.)
 //
 // Row-major throughout. The batch-side operand comes transposed (see seti_transpose), so
 // that the numbers one step of a tile needs sit side by side. Each function covers a range
