@@ -21,8 +21,8 @@ final class PowerSGDTests: XCTestCase {
     private let count = elements + 10
 
     /// Runs one exchange of `gradient`; returns the gradient the optimizer was given. The
-    /// optimizer's ranges must cover the buffer in order; the matrices' elements are NaN
-    /// until `prepare` has written them, range by range.
+    /// optimizer's ranges must cover the buffer in order; while compressing, the matrices'
+    /// G comes from `prepare`, range by range (their elements of the buffer are NaN here).
     private func exchange(_ reducer: PowerSGDReducer, _ gradient: [Float]) throws -> [Float] {
         _ = reducer.gradients.update(fromContentsOf: gradient)
         var applied: [Float] = []
@@ -30,11 +30,14 @@ final class PowerSGDTests: XCTestCase {
             XCTAssertEqual(source.ranges.first?.lowerBound, 0)
             XCTAssertEqual(source.ranges.last?.upperBound, self.count)
             XCTAssertTrue(zip(source.ranges, source.ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            applied = Array(reducer.gradients)
             if let prepare = source.prepare {
                 for m in reducer.matrices { reducer.gradients[m.range].update(repeating: .nan) }
-                source.ranges.forEach(prepare)
+                for range in source.ranges {
+                    let g = prepare(range)
+                    for i in range { applied[i] = g[i - range.lowerBound] }
+                }
             }
-            applied = Array(reducer.gradients)
         }
         XCTAssertFalse(applied.contains { $0.isNaN }, "an element the optimizer read was never written")
         return applied

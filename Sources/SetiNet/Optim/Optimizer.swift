@@ -11,10 +11,11 @@ public protocol Optimizer: AnyObject {
     /// Ranks that split the parameters between them each update their own ranges; the
     /// others' parts of this optimizer's state are then stale until gathered.
     /// `prepare`, if given, is called with each range, in order, just before the range is
-    /// updated: it writes that range's gradients (see ``GradientSource``).
+    /// updated, and returns where that range's gradients are (see ``GradientSource``);
+    /// without it they are the range's elements of `gradients`.
     func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
-        prepare: ((Range<Int>) -> Void)?)
+        prepare: ((Range<Int>) -> UnsafePointer<Float>)?)
     /// Updates applied so far.
     var iterations: Int { get }
     /// The optimizer's state as named buffers (for checkpoints), and a way to restore it.
@@ -29,15 +30,15 @@ extension Optimizer {
     }
 }
 
-/// The ranges a rank updates, and how their gradients come to be: already in the
-/// gradient buffer (`prepare` nil), or written range by range just before the optimizer
-/// reads them, so that a gradient computed on the fly (PowerSGD's P Q^T) is read back from
-/// the cache rather than from memory.
+/// The ranges a rank updates, and where their gradients are: in the gradient buffer
+/// (`prepare` nil), or computed range by range just before the optimizer reads them
+/// (`prepare` returns the range's first gradient), so that a gradient made on the fly
+/// (PowerSGD's P Q^T) can be written to a small buffer that stays in the cache.
 public struct GradientSource {
     public var ranges: [Range<Int>]
-    public var prepare: ((Range<Int>) -> Void)?
+    public var prepare: ((Range<Int>) -> UnsafePointer<Float>)?
 
-    public init(ranges: [Range<Int>], prepare: ((Range<Int>) -> Void)? = nil) {
+    public init(ranges: [Range<Int>], prepare: ((Range<Int>) -> UnsafePointer<Float>)? = nil) {
         self.ranges = ranges
         self.prepare = prepare
     }
@@ -69,20 +70,21 @@ public final class Adam: Optimizer {
 
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
-        prepare: ((Range<Int>) -> Void)?
+        prepare: ((Range<Int>) -> UnsafePointer<Float>)?
     ) {
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let a1 = 1 - beta1, a2 = 1 - beta2, eps = epsilon, keep = 1 - lr * weightDecay
-        let p = parameters.baseAddress!, g = gradients.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
+        let p = parameters.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
         for part in ranges {
-            prepare?(part)
+            // The part's gradients: g[i - first] for element i.
+            let first = part.lowerBound, g = prepare?(part) ?? gradients.baseAddress! + first
             Parallel.forEachRange(part.count) { local in
                 forEachVector(
-                    (part.lowerBound + local.lowerBound)..<(part.lowerBound + local.upperBound),
+                    (first + local.lowerBound)..<(first + local.upperBound),
                     { i in
-                        let gi = load(g, i)
+                        let gi = load(g, i - first)
                         let mi = load(m, i) + (gi - load(m, i)) * a1
                         let vi = load(v, i) + (gi * gi - load(v, i)) * a2
                         store(mi, m, i)
@@ -90,7 +92,7 @@ public final class Adam: Optimizer {
                         store(load(p, i) * keep - alpha * mi / (seti_sqrt16(vi) + eps), p, i)
                     },
                     tail: { i in
-                        let gi = g[i]
+                        let gi = g[i - first]
                         m[i] += (gi - m[i]) * a1
                         v[i] += (gi * gi - v[i]) * a2
                         p[i] = p[i] * keep - alpha * m[i] / (v[i].squareRoot() + eps)
@@ -120,17 +122,18 @@ public final class SGD: Optimizer {
 
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, lr: Float, ranges: [Range<Int>],
-        prepare: ((Range<Int>) -> Void)?
+        prepare: ((Range<Int>) -> UnsafePointer<Float>)?
     ) {
         iterations += 1
-        let p = parameters.baseAddress!, g = gradients.baseAddress!, vel = velocity.baseAddress!
+        let p = parameters.baseAddress!, vel = velocity.baseAddress!
         let mu = momentum, keep = 1 - lr * weightDecay
         for part in ranges {
-            prepare?(part)
+            let first = part.lowerBound, g = prepare?(part) ?? gradients.baseAddress! + first
             for i in part {
-                let vi = mu * vel[i] - lr * g[i]
+                let gi = g[i - first]
+                let vi = mu * vel[i] - lr * gi
                 vel[i] = vi
-                p[i] = p[i] * keep + (nesterov ? mu * vi - lr * g[i] : vi)
+                p[i] = p[i] * keep + (nesterov ? mu * vi - lr * gi : vi)
             }
         }
     }

@@ -53,11 +53,13 @@ final class PowerSGDReducer: GradientReducer {
     /// Ranges of the gradient summed exactly (everything outside ``matrices``).
     let exact: [Range<Int>]
     /// The optimizer's ranges while compressing, in order: the exact ranges whole, the
-    /// matrices in blocks of rows (about 1 MB), whose G = P Q^T is written block by block
-    /// just before the optimizer reads it.
+    /// matrices in blocks of rows (about 1 MB), whose G = P Q^T is made block by block just
+    /// before the optimizer reads it.
     private let updateRanges: [Range<Int>]
     /// The index in ``matrices`` of each matrix block in ``updateRanges``, by its first element.
     private let blockMatrix: [Int: Int]
+    /// One block's G, for the optimizer.
+    private let expanded: UnsafeMutableBufferPointer<Float>
     private let world: Communicator
     private let rank: Int
     private let errors: UnsafeMutableBufferPointer<Float>
@@ -119,6 +121,7 @@ final class PowerSGDReducer: GradientReducer {
         }
         ranges.sort { $0.range.lowerBound < $1.range.lowerBound }
         updateRanges = ranges.map(\.range)
+        expanded = .allocateAligned(zeroed: ranges.filter { $0.matrix != nil }.map(\.range.count).max() ?? 0)
         blockMatrix = Dictionary(uniqueKeysWithValues: ranges.compactMap { r in r.matrix.map { (r.range.lowerBound, $0) } })
         parameters = .allocateAligned(zeroed: count)
         gradients = .allocateAligned(zeroed: count)
@@ -135,7 +138,7 @@ final class PowerSGDReducer: GradientReducer {
     deinit {
         // An unfinished request must complete before its buffer goes.
         for request in pending { try? request.wait() }
-        for buffer in [parameters, gradients, errors, p, q] { buffer.deallocate() }
+        for buffer in [parameters, gradients, errors, p, q, expanded] { buffer.deallocate() }
     }
 
     func gradientsReady(_ range: Range<Int>) throws {
@@ -183,17 +186,18 @@ final class PowerSGDReducer: GradientReducer {
             multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
         }
         if world.size > 1 { try world.allreduce(q, op: .sum) }
-        // G = P Q^T, written block by block as the optimizer reaches it, so that the
-        // optimizer reads each block back from the cache.
+        // G = P Q^T, block by block as the optimizer reaches it, into one small buffer that
+        // stays in the cache: G never goes to memory.
         let qts = matrices.map { transposed(q.baseAddress! + $0.qOffset, rows: $0.columns) }
         owedShare = 1 / Float(world.size)
         update(GradientSource(ranges: updateRanges) { [self] range in
-            guard let k = blockMatrix[range.lowerBound] else { return }
+            guard let k = blockMatrix[range.lowerBound] else { return UnsafePointer(gradients.baseAddress! + range.lowerBound) }
             let m = matrices[k], first = (range.lowerBound - m.range.lowerBound) / m.columns
-            let g = gradients.baseAddress! + range.lowerBound, pm = p.baseAddress! + m.pOffset + first * rank
+            let g = expanded.baseAddress!, pm = p.baseAddress! + m.pOffset + first * rank
             Parallel.forEachRange(range.count / m.columns, minimumPerThread: 64) { rows in
                 seti_powersgd_expand(g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qts[k], rows.count, m.columns, Int32(rank))
             }
+            return UnsafePointer(g)
         })
     }
 
