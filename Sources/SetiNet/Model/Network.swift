@@ -124,7 +124,7 @@ public final class Network {
         parameters = parameterStorage ?? .allocateAligned(zeroed: plan.parameterCount)
         gradients = gradientStorage ?? .allocateAligned(zeroed: plan.parameterCount)
         state = .allocate(capacity: plan.stateCount)
-        gradients.initialize(repeating: 0)
+        if !ownsGradients { gradients.initialize(repeating: 0) }  // its own start zeroed
 
         var largest = spec.height * spec.width * spec.channels
         var outputs: [UnsafeMutablePointer<Float>] = []
