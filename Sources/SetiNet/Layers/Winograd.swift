@@ -97,8 +97,10 @@ final class WinogradConvolution {
     let shape: ConvShape
     let transform: WinogradTransform
     let tilesY: Int, tilesX: Int
-    /// Samples per GEMM round of a worker: enough rows (tiles) for efficient GEMMs, few
-    /// enough for the transformed tiles to stay near the cache.
+    /// Samples per GEMM round of a worker: about 128 rows (tiles), so that the V and M a
+    /// transform has just written are still in cache when the GEMMs read them (3 MB for
+    /// the SETI CNN's second convolution). Rounds of 1024 rows (24 MB) fell out of cache,
+    /// and the GEMMs, with only 32 or 64 products per output, waited on memory.
     let samplesPerChunk: Int
     private var tiles: Int { tilesY * tilesX }
     /// Floats from one tile position's matrix to the next in V (and dV) and in W (and M):
@@ -128,7 +130,7 @@ final class WinogradConvolution {
         transform = WinogradTransform(m: m, r: s.kernel)
         tilesY = s.height / m
         tilesX = s.width / m
-        samplesPerChunk = max(1, 1024 / (tilesY * tilesX))
+        samplesPerChunk = max(1, 128 / (tilesY * tilesX))
         let t = transform
         a = (0..<t.alpha).flatMap { i in (0..<t.m).map { j in t.at[j * t.alpha + i] } }
         gt = (0..<t.r).flatMap { i in (0..<t.alpha).map { j in t.g[j * t.r + i] } }
