@@ -22,8 +22,12 @@ typedef float NAME(aligned_vec) __attribute__((vector_size(VL * 4)));
 #define LOADV(p) (*(const VEC *)(p))
 
 /// out[b0..<b0+rows, n0..<n0+FC*VL] += the slab's x rows times the slab's kernel columns.
+/// Unless `ahead` is null, also prefetches into L2 the same columns of the slab's rows
+/// at `ahead`: the kernel's rows are a page apart, and the hardware prefetchers do not
+/// follow a stream across pages, so without it every slab's first tile waits on memory.
 static inline __attribute__((always_inline)) void
-NAME(forward_tile)(float *out, const float *xt, const float *w, long batch, long outputs, long slab, const int rows) {
+NAME(forward_tile)(float *out, const float *xt, const float *w, long batch, long outputs, long slab, const int rows,
+                   const float *ahead) {
     VEC acc[8][FC];
     #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
@@ -33,6 +37,10 @@ NAME(forward_tile)(float *out, const float *xt, const float *w, long batch, long
         VEC wv[FC];
         #pragma clang loop unroll(full)
         for (int j = 0; j < FC; j++) wv[j] = LOADV(w + k * outputs + j * VL);
+        if (ahead) {
+            #pragma clang loop unroll(full)
+            for (int j = 0; j < FC; j++) __builtin_prefetch(ahead + k * outputs + j * VL, 0, 2);
+        }
         #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             const float x = xt[k * batch + i];
@@ -53,10 +61,13 @@ NAME(forward)(float *out, const float *xt, const float *kernel, long batch, long
         const float *w = kernel + k0 * outputs, *x = xt + k0 * batch;
         long n0 = first;
         for (; n0 + FC * VL <= end; n0 += FC * VL) {
+            // The next slab's columns, fetched while the first tile sums this one.
+            const float *ahead = k0 + 2 * SLAB <= inputs ? w + SLAB * outputs + n0 : 0;
             long b0 = 0;
-            for (; b0 + FB <= batch; b0 += FB) NAME(forward_tile)(out + b0 * outputs + n0, x + b0, w + n0, batch, outputs, slab, FB);
+            for (; b0 + FB <= batch; b0 += FB, ahead = 0)
+                NAME(forward_tile)(out + b0 * outputs + n0, x + b0, w + n0, batch, outputs, slab, FB, ahead);
             switch (batch - b0) {
-#define TAIL(r) case r: NAME(forward_tile)(out + b0 * outputs + n0, x + b0, w + n0, batch, outputs, slab, r); break;
+#define TAIL(r) case r: NAME(forward_tile)(out + b0 * outputs + n0, x + b0, w + n0, batch, outputs, slab, r, ahead); break;
                 TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7)
 #undef TAIL
                 default: break;
@@ -151,9 +162,11 @@ NAME(kernel_gradient)(float *dkernel, const float *xt, const float *dout, long b
 #endif
 }
 
-/// dinpt[k0..<k0+rows, b0..<b0+IV*VL] = kernel rows times doutt's batch columns.
+/// dinpt[k0..<k0+rows, b0..<b0+IV*VL] = kernel rows times doutt's batch columns. Unless
+/// `ahead` is null, also prefetches into L2 the IR kernel rows at `ahead` (the next tile's).
 static inline __attribute__((always_inline)) void
-NAME(input_tile)(float *dinpt, const float *doutt, const float *w, long paddedBatch, long outputs, const int rows) {
+NAME(input_tile)(float *dinpt, const float *doutt, const float *w, long paddedBatch, long outputs, const int rows,
+                 const float *ahead) {
     VEC acc[8][IV];
     #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
@@ -163,6 +176,10 @@ NAME(input_tile)(float *dinpt, const float *doutt, const float *w, long paddedBa
         VEC d[IV];
         #pragma clang loop unroll(full)
         for (int j = 0; j < IV; j++) d[j] = LOADV(doutt + n * paddedBatch + j * VL);
+        if (ahead && n % 16 == 0) {
+            #pragma clang loop unroll(full)
+            for (int i = 0; i < IR; i++) __builtin_prefetch(ahead + i * outputs + n, 0, 2);
+        }
         #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             const float s = w[i * outputs + n];
@@ -182,9 +199,10 @@ NAME(input_gradient)(float *dinpt, const float *doutt, const float *kernel, long
     for (long b0 = 0; b0 < paddedBatch; b0 += IV * VL) {
         long k = first;
         for (; k + IR <= end; k += IR)
-            NAME(input_tile)(dinpt + k * paddedBatch + b0, doutt + b0, kernel + k * outputs, paddedBatch, outputs, IR);
+            NAME(input_tile)(dinpt + k * paddedBatch + b0, doutt + b0, kernel + k * outputs, paddedBatch, outputs, IR,
+                             k + 2 * IR <= end ? kernel + (k + IR) * outputs : 0);
         switch (end - k) {
-#define TAIL(r) case r: NAME(input_tile)(dinpt + k * paddedBatch + b0, doutt + b0, kernel + k * outputs, paddedBatch, outputs, r); break;
+#define TAIL(r) case r: NAME(input_tile)(dinpt + k * paddedBatch + b0, doutt + b0, kernel + k * outputs, paddedBatch, outputs, r, 0); break;
             TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7)
 #undef TAIL
             default: break;
