@@ -111,8 +111,9 @@ final class WinogradConvolution {
     private var positions: Int { transform.alpha * transform.alpha }
     /// Transposes of the transforms, as the backward passes use them.
     private let a: [Float], gt: [Float], b: [Float]
-    /// The transformed kernel U, and per worker: V, W, the transform scratch, dU.
-    private let kernel: UnsafeMutablePointer<Float>
+    /// The transformed kernel U, its matrices transposed (Cout x Cin, for the input
+    /// gradient's GEMMs), and per worker: V, W, the transform scratch, dU.
+    private let kernel: UnsafeMutablePointer<Float>, kernelTransposed: UnsafeMutablePointer<Float>
     private var workers: [(v: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>, dkernel: UnsafeMutablePointer<Float>)] = []
 
@@ -136,10 +137,12 @@ final class WinogradConvolution {
         gt = (0..<t.r).flatMap { i in (0..<t.alpha).map { j in t.g[j * t.r + i] } }
         b = (0..<t.alpha).flatMap { i in (0..<t.alpha).map { j in t.bt[j * t.alpha + i] } }
         kernel = .allocate(capacity: t.alpha * t.alpha * s.inChannels * s.outChannels)
+        kernelTransposed = .allocate(capacity: t.alpha * t.alpha * s.inChannels * s.outChannels)
     }
 
     deinit {
         kernel.deallocate()
+        kernelTransposed.deallocate()
         for w in workers { w.v.deallocate(); w.w.deallocate(); w.scratch.deallocate(); w.dkernel.deallocate() }
     }
 
@@ -241,6 +244,13 @@ final class WinogradConvolution {
         let t = transform, s = shape, cin = s.inChannels, cout = s.outChannels, cio = cin * cout
         // U is the last forward's: the weights have not changed since (as for every layer's
         // cached activations). V is recomputed rather than kept: 4 times the input's size.
+        // dV = W U^T runs as a plain product with U^T made once here: OpenBLAS's transposed
+        // product was a third slower with these narrow (Cin-column) results.
+        if dinp != nil {
+            for xi in 0..<positions {
+                seti_transpose(kernelTransposed + xi * cio, cin, kernel + xi * cio, cout, cin, cout)
+            }
+        }
         let chunks = (batch + samplesPerChunk - 1) / samplesPerChunk
         let used = Parallel.forEachWorker(chunks, reserving: { self.reserve($0); workspace.reserve(workers: $0) }) { worker, range in
             let (v, w, scratch, dk) = workers[worker]
@@ -273,8 +283,8 @@ final class WinogradConvolution {
                 guard let dinp else { continue }
                 for xi in 0..<positions {
                     // dV[xi] = W[xi] U[xi]^T, into V (read above for the last time)
-                    BLAS.sgemm(transB: true, m: rows, n: cin, k: cout, a: w + xi * wStride, lda: cout,
-                               b: kernel + xi * cio, ldb: cout, c: v + xi * vStride, ldc: cin)
+                    BLAS.sgemm(m: rows, n: cin, k: cout, a: w + xi * wStride, lda: cout,
+                               b: kernelTransposed + xi * cio, ldb: cin, c: v + xi * vStride, ldc: cin)
                 }
                 // dd = B dV B^T per tile, summed into the padded image where tiles overlap.
                 let padded = workspace.padded[worker], paddedWidth = s.width + 2 * s.pad
