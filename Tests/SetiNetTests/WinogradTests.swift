@@ -1,3 +1,4 @@
+import CKernels
 import SetiRandom
 import XCTest
 @testable import SetiNet
@@ -20,6 +21,65 @@ final class WinogradTests: XCTestCase {
                 let y = (0..<t.alpha).reduce(0.0) { $0 + Double(t.at[i * t.alpha + $1]) * gg[$1] * bd[$1] }
                 let want = (0..<r).reduce(0.0) { $0 + g[$1] * d[i + $1] }
                 XCTAssertEqual(y, want, accuracy: 1e-5, "F(\(m), \(r)) output \(i)")
+            }
+        }
+    }
+
+    /// The C transform against sums in Double, on every instruction set this CPU runs: the
+    /// F(4 x 4, 5 x 5) transforms of forward and backward, tiles read from and written to
+    /// wider images (row strides), with and without a bias, stored and accumulated, for
+    /// channel counts with and without vector tails.
+    func testTransformMatchesDoubleSumsOnEveryInstructionSet() {
+        defer { for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break } }
+        let t = WinogradTransform(m: 4, r: 5)
+        func transposed(_ m: [Float], _ rows: Int, _ columns: Int) -> [Float] {
+            (0..<columns).flatMap { i in (0..<rows).map { j in m[j * columns + i] } }
+        }
+        let cases: [(String, [Float], Int, Int, [Float], Int, Int)] = [
+            ("B^T d B", t.bt, 8, 8, t.bt, 8, 8),
+            ("A^T m A", t.at, 4, 8, t.at, 4, 8),
+            ("A w A^T", transposed(t.at, 4, 8), 8, 4, transposed(t.at, 4, 8), 8, 4),
+            ("G g G^T", t.g, 8, 5, t.g, 8, 5),
+        ]
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            for (name, left, rowsOut, rowsIn, right, columnsOut, columnsIn) in cases {
+                for channels in [1, 16, 21, 32] {
+                    for (withBias, accumulate) in [(false, false), (true, false), (false, true)] {
+                        let inStride = channels + 3, inRowStride = (columnsIn + 2) * inStride
+                        let outStride = channels + 5, outRowStride = (columnsOut + 1) * outStride
+                        let input = values.uniform(rowsIn * inRowStride), bias = values.uniform(channels)
+                        let before = values.uniform(rowsOut * outRowStride)
+                        var out = before
+                        var scratch = [Float](repeating: .nan, count: rowsOut * columnsIn * channels)
+                        seti_winograd_transform(&out, outRowStride, outStride, input, inRowStride, inStride, left, Int32(rowsOut),
+                                                Int32(rowsIn), right, Int32(columnsOut), Int32(columnsIn), Int32(channels),
+                                                withBias ? bias : nil, accumulate ? 1 : 0, &scratch)
+                        let label = "\(name), \(path), \(channels) channels, bias \(withBias), accumulate \(accumulate)"
+                        var written = Set<Int>()
+                        for i in 0..<rowsOut {
+                            for j in 0..<columnsOut {
+                                for c in 0..<channels {
+                                    var want = (withBias ? Double(bias[c]) : 0), scale = 1.0
+                                    for k in 0..<rowsIn {
+                                        for l in 0..<columnsIn {
+                                            let term = Double(left[i * rowsIn + k]) * Double(input[k * inRowStride + l * inStride + c])
+                                                * Double(right[j * columnsIn + l])
+                                            want += term
+                                            scale += abs(term)
+                                        }
+                                    }
+                                    let at = i * outRowStride + j * outStride + c
+                                    if accumulate { want += Double(before[at]) }
+                                    written.insert(at)
+                                    XCTAssertEqual(Double(out[at]), want, accuracy: 1e-6 * scale, "\(label) [\(i)][\(j)][\(c)]")
+                                }
+                            }
+                        }
+                        // Nothing outside the tile is touched.
+                        let untouched = out.indices.filter { !written.contains($0) && out[$0] != before[$0] }
+                        XCTAssertEqual(untouched, [], label)
+                    }
+                }
             }
         }
     }

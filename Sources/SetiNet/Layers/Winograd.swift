@@ -70,17 +70,18 @@ private func invert(_ matrix: [[Double]]) -> [[Double]] {
     return a.map { Array($0[n...]) }
 }
 
-/// `out[i][j][:] = sum over k, l of left[i][k] in[k][l][:] right[j][l]`: a two-sided
-/// transform of a rows x columns tile of channel vectors, through `scratch` (see
-/// CKernels, which runs it with AVX2 and FMA where the CPU has them).
+/// `out[i][j][:] (+)= sum over k, l of left[i][k] in[k][l][:] right[j][l] (+ bias)`: a
+/// two-sided transform of a rows x columns tile of channel vectors, read and written in
+/// place (rows `rowStride` floats apart, columns `stride`), through `scratch` (see
+/// CKernels, which runs it at the CPU's vector width).
 @inline(__always)
 private func transformTile(
-    _ out: UnsafeMutablePointer<Float>, outStride: Int, _ inp: UnsafePointer<Float>, inStride: Int,
+    _ out: UnsafeMutablePointer<Float>, outRowStride: Int, outStride: Int, _ inp: UnsafePointer<Float>, inRowStride: Int, inStride: Int,
     left: UnsafePointer<Float>, rowsOut: Int, rowsIn: Int, right: UnsafePointer<Float>, columnsOut: Int, columnsIn: Int,
-    channels: Int, scratch: UnsafeMutablePointer<Float>
+    channels: Int, bias: UnsafePointer<Float>? = nil, accumulate: Bool = false, scratch: UnsafeMutablePointer<Float>
 ) {
-    seti_winograd_transform(out, outStride, inp, inStride, left, Int32(rowsOut), Int32(rowsIn), right, Int32(columnsOut), Int32(columnsIn),
-                            Int32(channels), scratch)
+    seti_winograd_transform(out, outRowStride, outStride, inp, inRowStride, inStride, left, Int32(rowsOut), Int32(rowsIn),
+                            right, Int32(columnsOut), Int32(columnsIn), Int32(channels), bias, accumulate ? 1 : 0, scratch)
 }
 
 /// How the network computes its convolutions.
@@ -151,7 +152,7 @@ final class WinogradConvolution {
         while workers.count < count {
             workers.append((
                 .allocate(capacity: positions * vStride), .allocate(capacity: positions * wStride),
-                .allocate(capacity: 2 * positions * max(s.inChannels, s.outChannels)), .allocate(capacity: positions * s.inChannels * s.outChannels)))
+                .allocate(capacity: positions * max(s.inChannels, s.outChannels)), .allocate(capacity: positions * s.inChannels * s.outChannels)))
         }
     }
 
@@ -161,8 +162,8 @@ final class WinogradConvolution {
         t.g.withUnsafeBufferPointer { gm in
             for cin in 0..<s.inChannels {
                 // Input: r x r vectors of Cout at stride Cin * Cout; output: alpha^2 vectors at stride Cin * Cout.
-                transformTile(kernel + cin * s.outChannels, outStride: cio, g + cin * s.outChannels, inStride: cio,
-                              left: gm.baseAddress!, rowsOut: t.alpha, rowsIn: t.r, right: gm.baseAddress!, columnsOut: t.alpha, columnsIn: t.r,
+                transformTile(kernel + cin * s.outChannels, outRowStride: t.alpha * cio, outStride: cio, g + cin * s.outChannels,
+                              inRowStride: t.r * cio, inStride: cio, left: gm.baseAddress!, rowsOut: t.alpha, rowsIn: t.r, right: gm.baseAddress!, columnsOut: t.alpha, columnsIn: t.r,
                               channels: s.outChannels, scratch: scratch)
             }
         }
@@ -181,12 +182,8 @@ final class WinogradConvolution {
                     for tx in 0..<tilesX {
                         let row = sample * tiles + ty * tilesX + tx
                         let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                        // The tile's rows are paddedWidth pixels apart: transform row by row
-                        // through a gather of the alpha x alpha tile into the scratch's tail.
-                        let tile = scratch + positions * cin
-                        for y in 0..<t.alpha { copyShort(tile + y * t.alpha * cin, corner + y * paddedWidth * cin, count: t.alpha * cin) }
-                        transformTile(v + row * cin, outStride: vStride, tile, inStride: cin,
-                                      left: bt.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha, right: bt.baseAddress!,
+                        transformTile(v + row * cin, outRowStride: t.alpha * vStride, outStride: vStride,
+                                      corner, inRowStride: paddedWidth * cin, inStride: cin, left: bt.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha, right: bt.baseAddress!,
                                       columnsOut: t.alpha, columnsIn: t.alpha, channels: cin, scratch: scratch)
                     }
                 }
@@ -217,18 +214,11 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                let tile = scratch + positions * s.outChannels
-                                transformTile(tile, outStride: s.outChannels, m + row * s.outChannels, inStride: wStride,
-                                              left: at.baseAddress!, rowsOut: t.m, rowsIn: t.alpha, right: at.baseAddress!,
-                                              columnsOut: t.m, columnsIn: t.alpha, channels: s.outChannels, scratch: scratch)
-                                for y in 0..<t.m {
-                                    for x in 0..<t.m {
-                                        let dst = o + ((ty * t.m + y) * s.width + tx * t.m + x) * s.outChannels
-                                        let src = tile + (y * t.m + x) * s.outChannels
-                                        forEachVector(0..<s.outChannels, { c in store(load(src, c) + load(bias, c), dst, c) },
-                                                      tail: { c in dst[c] = src[c] + bias[c] })
-                                    }
-                                }
+                                transformTile(o + (ty * t.m * s.width + tx * t.m) * s.outChannels, outRowStride: s.width * s.outChannels,
+                                              outStride: s.outChannels, m + row * s.outChannels, inRowStride: t.alpha * wStride,
+                                              inStride: wStride, left: at.baseAddress!, rowsOut: t.m, rowsIn: t.alpha,
+                                              right: at.baseAddress!, columnsOut: t.m, columnsIn: t.alpha, channels: s.outChannels,
+                                              bias: bias, scratch: scratch)
                             }
                         }
                     }
@@ -264,11 +254,8 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                let tile = scratch + positions * cout
-                                for y in 0..<t.m {
-                                    copyShort(tile + y * t.m * cout, d + ((ty * t.m + y) * s.width + tx * t.m) * cout, count: t.m * cout)
-                                }
-                                transformTile(w + row * cout, outStride: wStride, tile, inStride: cout,
+                                transformTile(w + row * cout, outRowStride: t.alpha * wStride, outStride: wStride,
+                                              d + (ty * t.m * s.width + tx * t.m) * cout, inRowStride: s.width * cout, inStride: cout,
                                               left: a.baseAddress!, rowsOut: t.alpha, rowsIn: t.m, right: a.baseAddress!,
                                               columnsOut: t.alpha, columnsIn: t.m, channels: cout, scratch: scratch)
                             }
@@ -294,15 +281,11 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                let tile = scratch + positions * cin
-                                transformTile(tile, outStride: cin, v + row * cin, inStride: vStride,
-                                              left: bm.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha, right: bm.baseAddress!,
-                                              columnsOut: t.alpha, columnsIn: t.alpha, channels: cin, scratch: scratch)
                                 let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                                for y in 0..<t.alpha {
-                                    let dst = corner + y * paddedWidth * cin, src = tile + y * t.alpha * cin
-                                    forEachVector(0..<(t.alpha * cin), { i in store(load(dst, i) + load(src, i), dst, i) }, tail: { i in dst[i] += src[i] })
-                                }
+                                transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * cin,
+                                              inRowStride: t.alpha * vStride, inStride: vStride, left: bm.baseAddress!,
+                                              rowsOut: t.alpha, rowsIn: t.alpha, right: bm.baseAddress!, columnsOut: t.alpha,
+                                              columnsIn: t.alpha, channels: cin, accumulate: true, scratch: scratch)
                             }
                         }
                         let di = dinp + (first + sample) * s.inputSize
@@ -321,8 +304,8 @@ final class WinogradConvolution {
         }
         gt.withUnsafeBufferPointer { gt in
             for c in 0..<cin {
-                transformTile(dkernel + c * cout, outStride: cio, total + c * cout, inStride: cio,
-                              left: gt.baseAddress!, rowsOut: t.r, rowsIn: t.alpha, right: gt.baseAddress!, columnsOut: t.r, columnsIn: t.alpha,
+                transformTile(dkernel + c * cout, outRowStride: t.r * cio, outStride: cio, total + c * cout,
+                              inRowStride: t.alpha * cio, inStride: cio, left: gt.baseAddress!, rowsOut: t.r, rowsIn: t.alpha, right: gt.baseAddress!, columnsOut: t.r, columnsIn: t.alpha,
                               channels: cout, scratch: workers[0].scratch)
             }
         }
