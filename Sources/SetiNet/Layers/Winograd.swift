@@ -18,8 +18,10 @@ import CKernels
 // Points 0, +-1, +-2, +-1/2 and infinity keep the fp32 error small (README: against
 // im2col). Tiles of 8 x 8 (m = 4 for 5 x 5 kernels) do 6.25x fewer multiplications.
 //
-// Layouts: V, W and their gradients hold alpha^2 matrices of (samples x tiles) rows, a row
-// per tile in sample-major, row-major tile order; U and dU alpha^2 matrices Cin x Cout.
+// Layouts: V, W and their gradients hold a row per tile (sample-major, then row-major tile
+// order) of the tile's alpha^2 channel vectors side by side; the matrix of position xi is
+// every row's xi-th vector, rows alpha^2 C floats apart. U and dU: alpha^2 matrices
+// Cin x Cout.
 
 /// The transforms of F(m x m, r x r), in Float, built in Double.
 struct WinogradTransform {
@@ -104,11 +106,13 @@ final class WinogradConvolution {
     /// and the GEMMs, with only 32 or 64 products per output, waited on memory.
     let samplesPerChunk: Int
     private var tiles: Int { tilesY * tilesX }
-    /// Floats from one tile position's matrix to the next in V (and dV) and in W (and M):
-    /// a chunk's rows plus one cache line, so that the alpha^2 values of one tile do not
-    /// all fall into the same L1 cache set (matrix sizes are multiples of 4 KB).
-    private var vStride: Int { samplesPerChunk * tiles * shape.inChannels + 16 }
-    private var wStride: Int { samplesPerChunk * tiles * shape.outChannels + 16 }
+    /// V (and dV) and W (and M) hold a tile's alpha^2 vectors side by side, so that a
+    /// transform reads or writes one contiguous block: floats from one tile to the next
+    /// (the GEMMs' leading dimension) and from one position to the next.
+    private var vTile: Int { positions * shape.inChannels }
+    private var vPosition: Int { shape.inChannels }
+    private var wTile: Int { positions * shape.outChannels }
+    private var wPosition: Int { shape.outChannels }
     private var positions: Int { transform.alpha * transform.alpha }
     /// Transposes of the transforms, as the backward passes use them.
     private let a: [Float], gt: [Float], b: [Float]
@@ -151,7 +155,7 @@ final class WinogradConvolution {
         let s = shape
         while workers.count < count {
             workers.append((
-                .allocate(capacity: positions * vStride), .allocate(capacity: positions * wStride),
+                .allocate(capacity: samplesPerChunk * tiles * vTile), .allocate(capacity: samplesPerChunk * tiles * wTile),
                 .allocate(capacity: positions * max(s.inChannels, s.outChannels)), .allocate(capacity: positions * s.inChannels * s.outChannels)))
         }
     }
@@ -182,7 +186,7 @@ final class WinogradConvolution {
                     for tx in 0..<tilesX {
                         let row = sample * tiles + ty * tilesX + tx
                         let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                        transformTile(v + row * cin, outRowStride: t.alpha * vStride, outStride: vStride,
+                        transformTile(v + row * vTile, outRowStride: t.alpha * vPosition, outStride: vPosition,
                                       corner, inRowStride: paddedWidth * cin, inStride: cin, left: bt.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha, right: bt.baseAddress!,
                                       columnsOut: t.alpha, columnsIn: t.alpha, channels: cin, scratch: scratch)
                     }
@@ -203,9 +207,9 @@ final class WinogradConvolution {
                 let first = chunk * samplesPerChunk, count = min(samplesPerChunk, batch - first), rows = count * tiles
                 transformInput(v, inp, first: first, count: count, padded: workspace.padded[worker], scratch: scratch)
                 for xi in 0..<positions {
-                    BLAS.sgemm(m: rows, n: s.outChannels, k: s.inChannels, a: v + xi * vStride, lda: s.inChannels,
+                    BLAS.sgemm(m: rows, n: s.outChannels, k: s.inChannels, a: v + xi * vPosition, lda: vTile,
                                b: kernel + xi * s.inChannels * s.outChannels, ldb: s.outChannels,
-                               c: m + xi * wStride, ldc: s.outChannels)
+                               c: m + xi * wPosition, ldc: wTile)
                 }
                 // Y = A^T M A per tile, plus the bias.
                 t.at.withUnsafeBufferPointer { at in
@@ -215,8 +219,8 @@ final class WinogradConvolution {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
                                 transformTile(o + (ty * t.m * s.width + tx * t.m) * s.outChannels, outRowStride: s.width * s.outChannels,
-                                              outStride: s.outChannels, m + row * s.outChannels, inRowStride: t.alpha * wStride,
-                                              inStride: wStride, left: at.baseAddress!, rowsOut: t.m, rowsIn: t.alpha,
+                                              outStride: s.outChannels, m + row * wTile, inRowStride: t.alpha * wPosition,
+                                              inStride: wPosition, left: at.baseAddress!, rowsOut: t.m, rowsIn: t.alpha,
                                               right: at.baseAddress!, columnsOut: t.m, columnsIn: t.alpha, channels: s.outChannels,
                                               bias: bias, scratch: scratch)
                             }
@@ -254,7 +258,7 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                transformTile(w + row * cout, outRowStride: t.alpha * wStride, outStride: wStride,
+                                transformTile(w + row * wTile, outRowStride: t.alpha * wPosition, outStride: wPosition,
                                               d + (ty * t.m * s.width + tx * t.m) * cout, inRowStride: s.width * cout, inStride: cout,
                                               left: a.baseAddress!, rowsOut: t.alpha, rowsIn: t.m, right: a.baseAddress!,
                                               columnsOut: t.alpha, columnsIn: t.m, channels: cout, scratch: scratch)
@@ -264,14 +268,14 @@ final class WinogradConvolution {
                 }
                 for xi in 0..<positions {
                     // dU[xi] (+)= V[xi]^T W[xi]
-                    BLAS.sgemm(transA: true, m: cin, n: cout, k: rows, a: v + xi * vStride, lda: cin,
-                               b: w + xi * wStride, ldb: cout, beta: n == 0 ? 0 : 1, c: dk + xi * cio, ldc: cout)
+                    BLAS.sgemm(transA: true, m: cin, n: cout, k: rows, a: v + xi * vPosition, lda: vTile,
+                               b: w + xi * wPosition, ldb: wTile, beta: n == 0 ? 0 : 1, c: dk + xi * cio, ldc: cout)
                 }
                 guard let dinp else { continue }
                 for xi in 0..<positions {
                     // dV[xi] = W[xi] U[xi]^T, into V (read above for the last time)
-                    BLAS.sgemm(m: rows, n: cin, k: cout, a: w + xi * wStride, lda: cout,
-                               b: kernelTransposed + xi * cio, ldb: cin, c: v + xi * vStride, ldc: cin)
+                    BLAS.sgemm(m: rows, n: cin, k: cout, a: w + xi * wPosition, lda: wTile,
+                               b: kernelTransposed + xi * cio, ldb: cin, c: v + xi * vPosition, ldc: vTile)
                 }
                 // dd = B dV B^T per tile, summed into the padded image where tiles overlap.
                 let padded = workspace.padded[worker], paddedWidth = s.width + 2 * s.pad
@@ -282,8 +286,8 @@ final class WinogradConvolution {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
                                 let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                                transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * cin,
-                                              inRowStride: t.alpha * vStride, inStride: vStride, left: bm.baseAddress!,
+                                transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * vTile,
+                                              inRowStride: t.alpha * vPosition, inStride: vPosition, left: bm.baseAddress!,
                                               rowsOut: t.alpha, rowsIn: t.alpha, right: bm.baseAddress!, columnsOut: t.alpha,
                                               columnsIn: t.alpha, channels: cin, accumulate: true, scratch: scratch)
                             }
