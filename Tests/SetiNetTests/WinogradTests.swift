@@ -84,6 +84,96 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// The straight-line input transforms of F(4 x 4, 5 x 5) (B^T d B, and B dv B^T
+    /// accumulated, as the input gradient uses it) against sums in Double, on every
+    /// instruction set; and the structure check refuses a B^T whose rows do not pair.
+    func testPairedInputTransformMatchesDoubleSumsOnEveryInstructionSet() {
+        defer { for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break } }
+        let bt = WinogradTransform(m: 4, r: 5).bt
+        XCTAssertEqual(seti_winograd_bt_is_f4x5(bt), 1)
+        var broken = bt
+        broken[2 * 8 + 3] += 0.5
+        XCTAssertEqual(seti_winograd_bt_is_f4x5(broken), 0, "rows 1 and 2 no longer pair")
+        XCTAssertEqual(seti_winograd_bt_is_f4x5(values.uniform(64)), 0, "a dense matrix")
+        var nonzero = bt
+        nonzero[0 * 8 + 1] = 0.25
+        XCTAssertEqual(seti_winograd_bt_is_f4x5(nonzero), 0, "a weight where the straight-line code assumes a zero")
+        let b = (0..<8).flatMap { i in (0..<8).map { j in bt[j * 8 + i] } }
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            for (transposed, matrix) in [(false, bt), (true, b)] {
+                for channels in [8, 32] {
+                    let inStride = channels + 8, inRowStride = 10 * inStride, outStride = channels + 16, outRowStride = 9 * outStride
+                    let input = values.uniform(8 * inRowStride), before = values.uniform(8 * outRowStride)
+                    var out = before
+                    var scratch = [Float](repeating: .nan, count: 64 * 8)
+                    seti_winograd_input_transform(&out, outRowStride, outStride, input, inRowStride, inStride, bt, transposed ? 1 : 0,
+                                                  Int32(channels), transposed ? 1 : 0, &scratch)
+                    for i in 0..<8 {
+                        for j in 0..<8 {
+                            for c in 0..<channels {
+                                var want = transposed ? Double(before[i * outRowStride + j * outStride + c]) : 0, scale = 1.0
+                                for k in 0..<8 {
+                                    for l in 0..<8 {
+                                        let term = Double(matrix[i * 8 + k]) * Double(input[k * inRowStride + l * inStride + c]) * Double(matrix[j * 8 + l])
+                                        want += term
+                                        scale += abs(term)
+                                    }
+                                }
+                                XCTAssertEqual(Double(out[i * outRowStride + j * outStride + c]), want, accuracy: 1e-6 * scale,
+                                               "\(path), transposed \(transposed), \(channels) channels, [\(i)][\(j)][\(c)]")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The straight-line output transforms of F(4 x 4, 5 x 5) (A^T m A plus a bias, and
+    /// A w A^T, as the output gradient uses it) against sums in Double, on every instruction
+    /// set; and the structure check refuses an A^T whose columns do not pair.
+    func testPairedOutputTransformMatchesDoubleSumsOnEveryInstructionSet() {
+        defer { for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break } }
+        let at = WinogradTransform(m: 4, r: 5).at
+        XCTAssertEqual(seti_winograd_at_is_f4x5(at), 1)
+        var broken = at
+        broken[1 * 8 + 4] += 0.5
+        XCTAssertEqual(seti_winograd_at_is_f4x5(broken), 0, "columns 3 and 4 no longer pair")
+        var nonzero = at
+        nonzero[0 * 8 + 7] = 0.25
+        XCTAssertEqual(seti_winograd_at_is_f4x5(nonzero), 0, "a weight where the straight-line code assumes a zero")
+        let a = (0..<8).flatMap { i in (0..<4).map { j in at[j * 8 + i] } }
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            for (transposed, matrix, rows, columns) in [(false, at, 4, 8), (true, a, 8, 4)] {
+                for channels in [8, 64] {
+                    let inStride = channels + 8, inRowStride = 10 * inStride, outStride = channels + 16, outRowStride = 9 * outStride
+                    let input = values.uniform(columns * inRowStride), bias = values.uniform(channels)
+                    var out = [Float](repeating: .nan, count: rows * outRowStride)
+                    var scratch = [Float](repeating: .nan, count: 64 * 8)
+                    seti_winograd_output_transform(&out, outRowStride, outStride, input, inRowStride, inStride, at, transposed ? 1 : 0,
+                                                   Int32(channels), transposed ? nil : bias, &scratch)
+                    for i in 0..<rows {
+                        for j in 0..<rows {
+                            for c in 0..<channels {
+                                var want = transposed ? 0 : Double(bias[c]), scale = 1.0
+                                for k in 0..<columns {
+                                    for l in 0..<columns {
+                                        let term = Double(matrix[i * columns + k]) * Double(input[k * inRowStride + l * inStride + c])
+                                            * Double(matrix[j * columns + l])
+                                        want += term
+                                        scale += abs(term)
+                                    }
+                                }
+                                XCTAssertEqual(Double(out[i * outRowStride + j * outStride + c]), want, accuracy: 1e-6 * scale,
+                                               "\(path), transposed \(transposed), \(channels) channels, [\(i)][\(j)][\(c)]")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The second SETI convolution (32 x 64 pixels, 5 x 5 x 32 -> 64), batch 4: forward,
     /// input and kernel gradients against im2col. Prints the errors the README quotes.
     func testSETIConvolutionMatchesIm2col() throws {

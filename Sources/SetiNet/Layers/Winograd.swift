@@ -116,6 +116,10 @@ final class WinogradConvolution {
     private var positions: Int { transform.alpha * transform.alpha }
     /// Transposes of the transforms, as the backward passes use them.
     private let a: [Float], gt: [Float], b: [Float]
+    /// Whether the input transforms (V = B^T d B, and dd = B dV B^T) and the output ones
+    /// (A^T M A, and W = A dY A^T) can take the straight-line F(4 x 4, 5 x 5) code, which
+    /// shares the products of the matrices' paired rows or columns.
+    private let pairedInputTransform: Bool, pairedOutputTransform: Bool
     /// The transformed kernel U, its matrices transposed (Cout x Cin, for the input
     /// gradient's GEMMs), and per worker: V, W, the transform scratch, dU.
     private let kernel: UnsafeMutablePointer<Float>, kernelTransposed: UnsafeMutablePointer<Float>
@@ -142,6 +146,8 @@ final class WinogradConvolution {
         gt = (0..<t.r).flatMap { i in (0..<t.alpha).map { j in t.g[j * t.r + i] } }
         b = (0..<t.alpha).flatMap { i in (0..<t.alpha).map { j in t.bt[j * t.alpha + i] } }
         kernel = .allocate(capacity: t.alpha * t.alpha * s.inChannels * s.outChannels)
+        pairedInputTransform = t.alpha == 8 && s.inChannels % 8 == 0 && seti_winograd_bt_is_f4x5(t.bt) != 0
+        pairedOutputTransform = t.m == 4 && t.alpha == 8 && s.outChannels % 8 == 0 && seti_winograd_at_is_f4x5(t.at) != 0
         kernelTransposed = .allocate(capacity: t.alpha * t.alpha * s.inChannels * s.outChannels)
     }
 
@@ -186,9 +192,14 @@ final class WinogradConvolution {
                     for tx in 0..<tilesX {
                         let row = sample * tiles + ty * tilesX + tx
                         let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                        transformTile(v + row * vTile, outRowStride: t.alpha * vPosition, outStride: vPosition,
-                                      corner, inRowStride: paddedWidth * cin, inStride: cin, left: bt.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha, right: bt.baseAddress!,
-                                      columnsOut: t.alpha, columnsIn: t.alpha, channels: cin, scratch: scratch)
+                        if pairedInputTransform {
+                            seti_winograd_input_transform(v + row * vTile, t.alpha * vPosition, vPosition, corner, paddedWidth * cin, cin,
+                                                          bt.baseAddress!, 0, Int32(cin), 0, scratch)
+                        } else {
+                            transformTile(v + row * vTile, outRowStride: t.alpha * vPosition, outStride: vPosition,
+                                          corner, inRowStride: paddedWidth * cin, inStride: cin, left: bt.baseAddress!, rowsOut: t.alpha, rowsIn: t.alpha,
+                                          right: bt.baseAddress!, columnsOut: t.alpha, columnsIn: t.alpha, channels: cin, scratch: scratch)
+                        }
                     }
                 }
             }
@@ -218,11 +229,17 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                transformTile(o + (ty * t.m * s.width + tx * t.m) * s.outChannels, outRowStride: s.width * s.outChannels,
-                                              outStride: s.outChannels, m + row * wTile, inRowStride: t.alpha * wPosition,
-                                              inStride: wPosition, left: at.baseAddress!, rowsOut: t.m, rowsIn: t.alpha,
-                                              right: at.baseAddress!, columnsOut: t.m, columnsIn: t.alpha, channels: s.outChannels,
-                                              bias: bias, scratch: scratch)
+                                let corner = o + (ty * t.m * s.width + tx * t.m) * s.outChannels
+                                if pairedOutputTransform {
+                                    seti_winograd_output_transform(corner, s.width * s.outChannels, s.outChannels, m + row * wTile,
+                                                                   t.alpha * wPosition, wPosition, at.baseAddress!, 0, Int32(s.outChannels),
+                                                                   bias, scratch)
+                                } else {
+                                    transformTile(corner, outRowStride: s.width * s.outChannels, outStride: s.outChannels, m + row * wTile,
+                                                  inRowStride: t.alpha * wPosition, inStride: wPosition, left: at.baseAddress!, rowsOut: t.m,
+                                                  rowsIn: t.alpha, right: at.baseAddress!, columnsOut: t.m, columnsIn: t.alpha,
+                                                  channels: s.outChannels, bias: bias, scratch: scratch)
+                                }
                             }
                         }
                     }
@@ -258,10 +275,16 @@ final class WinogradConvolution {
                         for ty in 0..<tilesY {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
-                                transformTile(w + row * wTile, outRowStride: t.alpha * wPosition, outStride: wPosition,
-                                              d + (ty * t.m * s.width + tx * t.m) * cout, inRowStride: s.width * cout, inStride: cout,
-                                              left: a.baseAddress!, rowsOut: t.alpha, rowsIn: t.m, right: a.baseAddress!,
-                                              columnsOut: t.alpha, columnsIn: t.m, channels: cout, scratch: scratch)
+                                let corner = d + (ty * t.m * s.width + tx * t.m) * cout
+                                if pairedOutputTransform {
+                                    seti_winograd_output_transform(w + row * wTile, t.alpha * wPosition, wPosition, corner, s.width * cout,
+                                                                   cout, t.at, 1, Int32(cout), nil, scratch)
+                                } else {
+                                    transformTile(w + row * wTile, outRowStride: t.alpha * wPosition, outStride: wPosition, corner,
+                                                  inRowStride: s.width * cout, inStride: cout, left: a.baseAddress!, rowsOut: t.alpha,
+                                                  rowsIn: t.m, right: a.baseAddress!, columnsOut: t.alpha, columnsIn: t.m,
+                                                  channels: cout, scratch: scratch)
+                                }
                             }
                         }
                     }
@@ -286,10 +309,17 @@ final class WinogradConvolution {
                             for tx in 0..<tilesX {
                                 let row = sample * tiles + ty * tilesX + tx
                                 let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
-                                transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * vTile,
-                                              inRowStride: t.alpha * vPosition, inStride: vPosition, left: bm.baseAddress!,
-                                              rowsOut: t.alpha, rowsIn: t.alpha, right: bm.baseAddress!, columnsOut: t.alpha,
-                                              columnsIn: t.alpha, channels: cin, accumulate: true, scratch: scratch)
+                                if pairedInputTransform {
+                                    t.bt.withUnsafeBufferPointer { bt in
+                                        seti_winograd_input_transform(corner, paddedWidth * cin, cin, v + row * vTile, t.alpha * vPosition,
+                                                                      vPosition, bt.baseAddress!, 1, Int32(cin), 1, scratch)
+                                    }
+                                } else {
+                                    transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * vTile,
+                                                  inRowStride: t.alpha * vPosition, inStride: vPosition, left: bm.baseAddress!,
+                                                  rowsOut: t.alpha, rowsIn: t.alpha, right: bm.baseAddress!, columnsOut: t.alpha,
+                                                  columnsIn: t.alpha, channels: cin, accumulate: true, scratch: scratch)
+                                }
                             }
                         }
                         let di = dinp + (first + sample) * s.inputSize
