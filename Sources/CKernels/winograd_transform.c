@@ -3,6 +3,24 @@
 
 #pragma clang diagnostic ignored "-Wpsabi"
 
+// Each public function, seti_winograd_<name>: <name>_body compiled for AVX2 + FMA and for
+// the baseline, chosen per call. AVX2 wherever the CPU has it, AVX-512 included: with
+// 16-float sums in one AVX-512 register, the general transform's blocks have half the
+// independent sums they have in AVX2's two, and ran slower.
+#if defined(__x86_64__)
+#define AVX2_OR_BASELINE(name, parameters, arguments)                                                \
+    __attribute__((target("avx2,fma"))) static void avx2_##name parameters { name##_body arguments; } \
+    static void baseline_##name parameters { name##_body arguments; }                                \
+    void seti_winograd_##name parameters {                                                          \
+        if (seti_instruction_set() >= SETI_AVX2_FMA) avx2_##name arguments;                          \
+        else baseline_##name arguments;                                                              \
+    }
+#else
+#define AVX2_OR_BASELINE(name, parameters, arguments)                 \
+    static void baseline_##name parameters { name##_body arguments; } \
+    void seti_winograd_##name parameters { baseline_##name arguments; }
+#endif
+
 // Each output vector is a short dot product over k (or l): summed in a register, one FMA
 // chain per output would wait on its own latency, so `nb` outputs (4 at a time) are
 // summed together, 16 channels each, for 2 x nb independent chains. `nb` is a constant at
@@ -155,22 +173,7 @@ input_transform_body(float *out, long outRowStride, long outStride, const float 
 #define INPUT_ARGUMENTS \
     out, outRowStride, outStride, in, inRowStride, inStride, bt, transposed, channels, accumulate, scratch
 
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void avx2_input_transform INPUT_PARAMETERS {
-    input_transform_body(INPUT_ARGUMENTS);
-}
-#endif
-static void baseline_input_transform INPUT_PARAMETERS { input_transform_body(INPUT_ARGUMENTS); }
-
-void seti_winograd_input_transform INPUT_PARAMETERS {
-#if defined(__x86_64__)
-    if (seti_instruction_set() >= SETI_AVX2_FMA) {
-        avx2_input_transform(INPUT_ARGUMENTS);
-        return;
-    }
-#endif
-    baseline_input_transform(INPUT_ARGUMENTS);
-}
+AVX2_OR_BASELINE(input_transform, INPUT_PARAMETERS, (INPUT_ARGUMENTS))
 
 int seti_winograd_at_is_f4x5(const float *at) {
 #define AT(i, k) at[(i) * 8 + (k)]
@@ -235,22 +238,7 @@ output_transform_body(float *out, long outRowStride, long outStride, const float
      const float *at, int transposed, int channels, const float *bias, float *scratch)
 #define OUTPUT_ARGUMENTS out, outRowStride, outStride, in, inRowStride, inStride, at, transposed, channels, bias, scratch
 
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void avx2_output_transform OUTPUT_PARAMETERS {
-    output_transform_body(OUTPUT_ARGUMENTS);
-}
-#endif
-static void baseline_output_transform OUTPUT_PARAMETERS { output_transform_body(OUTPUT_ARGUMENTS); }
-
-void seti_winograd_output_transform OUTPUT_PARAMETERS {
-#if defined(__x86_64__)
-    if (seti_instruction_set() >= SETI_AVX2_FMA) {
-        avx2_output_transform(OUTPUT_ARGUMENTS);
-        return;
-    }
-#endif
-    baseline_output_transform(OUTPUT_ARGUMENTS);
-}
+AVX2_OR_BASELINE(output_transform, OUTPUT_PARAMETERS, (OUTPUT_ARGUMENTS))
 
 #define TRANSFORM_PARAMETERS                                                                                        \
     (float *out, long outRowStride, long outStride, const float *in, long inRowStride, long inStride,               \
@@ -260,19 +248,4 @@ void seti_winograd_output_transform OUTPUT_PARAMETERS {
     out, outRowStride, outStride, in, inRowStride, inStride, left, rowsOut, rowsIn, right, columnsOut, columnsIn,  \
         channels, bias, accumulate, scratch
 
-// AVX2 + FMA wherever the CPU has it, AVX-512 included: with 16-float sums in one AVX-512
-// register, a block has half the independent sums it has in AVX2's two, and ran slower.
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void avx2_transform TRANSFORM_PARAMETERS { transform_body(TRANSFORM_ARGUMENTS); }
-#endif
-static void baseline_transform TRANSFORM_PARAMETERS { transform_body(TRANSFORM_ARGUMENTS); }
-
-void seti_winograd_transform TRANSFORM_PARAMETERS {
-#if defined(__x86_64__)
-    if (seti_instruction_set() >= SETI_AVX2_FMA) {
-        avx2_transform(TRANSFORM_ARGUMENTS);
-        return;
-    }
-#endif
-    baseline_transform(TRANSFORM_ARGUMENTS);
-}
+AVX2_OR_BASELINE(transform, TRANSFORM_PARAMETERS, (TRANSFORM_ARGUMENTS))

@@ -54,30 +54,11 @@ final class WinogradTests: XCTestCase {
                         seti_winograd_transform(&out, outRowStride, outStride, input, inRowStride, inStride, left, Int32(rowsOut),
                                                 Int32(rowsIn), right, Int32(columnsOut), Int32(columnsIn), Int32(channels),
                                                 withBias ? bias : nil, accumulate ? 1 : 0, &scratch)
-                        let label = "\(name), \(path), \(channels) channels, bias \(withBias), accumulate \(accumulate)"
-                        var written = Set<Int>()
-                        for i in 0..<rowsOut {
-                            for j in 0..<columnsOut {
-                                for c in 0..<channels {
-                                    var want = (withBias ? Double(bias[c]) : 0), scale = 1.0
-                                    for k in 0..<rowsIn {
-                                        for l in 0..<columnsIn {
-                                            let term = Double(left[i * rowsIn + k]) * Double(input[k * inRowStride + l * inStride + c])
-                                                * Double(right[j * columnsIn + l])
-                                            want += term
-                                            scale += abs(term)
-                                        }
-                                    }
-                                    let at = i * outRowStride + j * outStride + c
-                                    if accumulate { want += Double(before[at]) }
-                                    written.insert(at)
-                                    XCTAssertEqual(Double(out[at]), want, accuracy: 1e-6 * scale, "\(label) [\(i)][\(j)][\(c)]")
-                                }
-                            }
-                        }
-                        // Nothing outside the tile is touched.
-                        let untouched = out.indices.filter { !written.contains($0) && out[$0] != before[$0] }
-                        XCTAssertEqual(untouched, [], label)
+                        assertTwoSided(out, before: before, input: input, left: left, rowsOut: rowsOut, rowsIn: rowsIn, right: right,
+                                       columnsOut: columnsOut, columnsIn: columnsIn, inRowStride: inRowStride, inStride: inStride,
+                                       outRowStride: outRowStride, outStride: outStride, channels: channels,
+                                       bias: withBias ? bias : nil, accumulate: accumulate,
+                                       "\(name), \(path), \(channels) channels, bias \(withBias), accumulate \(accumulate)")
                     }
                 }
             }
@@ -108,22 +89,10 @@ final class WinogradTests: XCTestCase {
                     var scratch = [Float](repeating: .nan, count: 64 * 8)
                     seti_winograd_input_transform(&out, outRowStride, outStride, input, inRowStride, inStride, bt, transposed ? 1 : 0,
                                                   Int32(channels), transposed ? 1 : 0, &scratch)
-                    for i in 0..<8 {
-                        for j in 0..<8 {
-                            for c in 0..<channels {
-                                var want = transposed ? Double(before[i * outRowStride + j * outStride + c]) : 0, scale = 1.0
-                                for k in 0..<8 {
-                                    for l in 0..<8 {
-                                        let term = Double(matrix[i * 8 + k]) * Double(input[k * inRowStride + l * inStride + c]) * Double(matrix[j * 8 + l])
-                                        want += term
-                                        scale += abs(term)
-                                    }
-                                }
-                                XCTAssertEqual(Double(out[i * outRowStride + j * outStride + c]), want, accuracy: 1e-6 * scale,
-                                               "\(path), transposed \(transposed), \(channels) channels, [\(i)][\(j)][\(c)]")
-                            }
-                        }
-                    }
+                    assertTwoSided(out, before: before, input: input, left: matrix, rowsOut: 8, rowsIn: 8, right: matrix, columnsOut: 8,
+                                   columnsIn: 8, inRowStride: inRowStride, inStride: inStride, outRowStride: outRowStride,
+                                   outStride: outStride, channels: channels, bias: nil, accumulate: transposed,
+                                   "\(path), transposed \(transposed), \(channels) channels")
                 }
             }
         }
@@ -148,27 +117,15 @@ final class WinogradTests: XCTestCase {
                 for channels in [8, 64] {
                     let inStride = channels + 8, inRowStride = 10 * inStride, outStride = channels + 16, outRowStride = 9 * outStride
                     let input = values.uniform(columns * inRowStride), bias = values.uniform(channels)
-                    var out = [Float](repeating: .nan, count: rows * outRowStride)
+                    let before = values.uniform(rows * outRowStride)
+                    var out = before
                     var scratch = [Float](repeating: .nan, count: 64 * 8)
                     seti_winograd_output_transform(&out, outRowStride, outStride, input, inRowStride, inStride, at, transposed ? 1 : 0,
                                                    Int32(channels), transposed ? nil : bias, &scratch)
-                    for i in 0..<rows {
-                        for j in 0..<rows {
-                            for c in 0..<channels {
-                                var want = transposed ? 0 : Double(bias[c]), scale = 1.0
-                                for k in 0..<columns {
-                                    for l in 0..<columns {
-                                        let term = Double(matrix[i * columns + k]) * Double(input[k * inRowStride + l * inStride + c])
-                                            * Double(matrix[j * columns + l])
-                                        want += term
-                                        scale += abs(term)
-                                    }
-                                }
-                                XCTAssertEqual(Double(out[i * outRowStride + j * outStride + c]), want, accuracy: 1e-6 * scale,
-                                               "\(path), transposed \(transposed), \(channels) channels, [\(i)][\(j)][\(c)]")
-                            }
-                        }
-                    }
+                    assertTwoSided(out, before: before, input: input, left: matrix, rowsOut: rows, rowsIn: columns, right: matrix,
+                                   columnsOut: rows, columnsIn: columns, inRowStride: inRowStride, inStride: inStride,
+                                   outRowStride: outRowStride, outStride: outStride, channels: channels,
+                                   bias: transposed ? nil : bias, accumulate: false, "\(path), transposed \(transposed), \(channels) channels")
                 }
             }
         }
@@ -206,5 +163,36 @@ final class WinogradTests: XCTestCase {
             XCTAssertLessThan(e.max, 1e-3, "\(name): largest error against im2col, relative to the largest value")
         }
         print("Winograd F(4x4, 5x5) vs im2col, relative L2 / largest: " + errors.map { String(format: "%@ %.1e / %.1e", $0.0, $0.1.l2, $0.1.max) }.joined(separator: ", "))
+    }
+
+    /// `out` against sums in Double of left (rowsOut x rowsIn) times the input tile times
+    /// right^T (right: columnsOut x columnsIn), plus `bias` and, with `accumulate`, what
+    /// `before` held there; and nothing else in `out` changed.
+    private func assertTwoSided(
+        _ out: [Float], before: [Float], input: [Float], left: [Float], rowsOut: Int, rowsIn: Int, right: [Float],
+        columnsOut: Int, columnsIn: Int, inRowStride: Int, inStride: Int, outRowStride: Int, outStride: Int, channels: Int,
+        bias: [Float]?, accumulate: Bool, _ label: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        var written = Set<Int>()
+        for i in 0..<rowsOut {
+            for j in 0..<columnsOut {
+                for c in 0..<channels {
+                    let at = i * outRowStride + j * outStride + c
+                    var want = (bias.map { Double($0[c]) } ?? 0) + (accumulate ? Double(before[at]) : 0), scale = 1.0
+                    for k in 0..<rowsIn {
+                        for l in 0..<columnsIn {
+                            let term = Double(left[i * rowsIn + k]) * Double(input[k * inRowStride + l * inStride + c])
+                                * Double(right[j * columnsIn + l])
+                            want += term
+                            scale += abs(term)
+                        }
+                    }
+                    written.insert(at)
+                    XCTAssertEqual(Double(out[at]), want, accuracy: 1e-6 * scale, "\(label) [\(i)][\(j)][\(c)]", file: file, line: line)
+                }
+            }
+        }
+        let touched = out.indices.filter { !written.contains($0) && out[$0] != before[$0] }
+        XCTAssertEqual(touched, [], "\(label): written outside the tile", file: file, line: line)
     }
 }
