@@ -310,10 +310,8 @@ final class WinogradConvolution {
                                 let row = sample * tiles + ty * tilesX + tx
                                 let corner = padded + ((ty * t.m) * paddedWidth + tx * t.m) * cin
                                 if pairedInputTransform {
-                                    t.bt.withUnsafeBufferPointer { bt in
-                                        seti_winograd_input_transform(corner, paddedWidth * cin, cin, v + row * vTile, t.alpha * vPosition,
-                                                                      vPosition, bt.baseAddress!, 1, Int32(cin), 1, scratch)
-                                    }
+                                    seti_winograd_input_transform(corner, paddedWidth * cin, cin, v + row * vTile, t.alpha * vPosition,
+                                                                  vPosition, t.bt, 1, Int32(cin), 1, scratch)
                                 } else {
                                     transformTile(corner, outRowStride: paddedWidth * cin, outStride: cin, v + row * vTile,
                                                   inRowStride: t.alpha * vPosition, inStride: vPosition, left: bm.baseAddress!,
