@@ -243,6 +243,99 @@ final class LayerGradientTests: XCTestCase {
         }
     }
 
+    /// The batch norm with its ReLU and the max pool after it fused into one layer gives,
+    /// to the bit, what the separate layers give: the pooled output in training and in
+    /// inference, and dx, dgamma and dbeta from the pooled gradient. On every instruction
+    /// set; with channel tails (20 = 16 + 4, 35 = 2 x 16 + 3, 5), rows and columns that
+    /// fill no window, groups, windows of 3, and inputs with many ties (values on a grid
+    /// of 0.5, and the zeros below the ReLU), where the first maximum must win.
+    func testBatchNormWithFusedMaxPoolEqualsTheSeparateLayersToTheBit() {
+        defer { for name in ["avx512", "avx2+fma", "baseline"] where seti_choose_instruction_set(name) != 0 { break } }
+        var paths = 0
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            paths += 1
+            for (batch, h, w, c, p, groups) in [(3, 7, 9, 20, 2, 1), (4, 6, 8, 35, 3, 2), (2, 4, 4, 5, 2, 2), (2, 9, 6, 16, 2, 1)] {
+                for relu in [true, false] {
+                    fusedPoolMatchesSeparateLayers(batch: batch, height: h, width: w, channels: c, pool: p, groups: groups, relu: relu, path)
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+    }
+
+    private func fusedPoolMatchesSeparateLayers(
+        batch: Int, height h: Int, width w: Int, channels c: Int, pool p: Int, groups: Int, relu: Bool, _ path: String
+    ) {
+        let name = "\(path): \(batch)x\(h)x\(w)x\(c), pool \(p), \(groups) groups, relu \(relu)"
+        let rows = batch * h * w, pooled = batch * (h / p) * (w / p) * c
+        let x = Tensor(values.uniform(rows * c, in: -2...2).map { ($0 * 2).rounded() / 2 })
+        let gamma = Tensor(values.uniform(c, in: 0.5...1.5)), beta = Tensor(values.uniform(c, in: -0.5...0.5))
+        let dPooled = Tensor(values.uniform(pooled))
+        let pool = FusedPool(height: h, width: w, size: p)
+
+        // Separate layers: batch norm (+ ReLU) into y, max pool into out; and back.
+        let y = Tensor(repeating: .nan, count: rows * c), out = Tensor(repeating: .nan, count: pooled)
+        let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: pooled)
+        defer { argmax.deallocate() }
+        var cache = BatchNormCache()
+        let mean = Tensor(repeating: 0, count: c), variance = Tensor(repeating: 1, count: c)
+        batchNormForwardTraining(
+            y.p, x.p, gamma.p, beta.p, mean.p, variance.p, rows: rows, channels: c, groups: groups, momentum: 0.9,
+            epsilon: 1e-3, relu: relu, cache: &cache)
+        maxPoolForward(out.p, argmax, y.p, batch: batch, height: h, width: w, channels: c, pool: p)
+        let dy = Tensor(repeating: .nan, count: rows * c), dx = Tensor(repeating: .nan, count: rows * c)
+        let dgamma = Tensor(repeating: .nan, count: c), dbeta = Tensor(repeating: .nan, count: c)
+        maxPoolBackward(dy.p, dPooled.p, argmax, batch: batch, height: h, width: w, channels: c, pool: p)
+        batchNormBackward(dx.p, dgamma.p, dbeta.p, dy.p, x.p, gamma.p, rows: rows, channels: c, groups: groups, cache: cache, relu: relu)
+
+        // Fused.
+        let fusedOut = Tensor(repeating: .nan, count: pooled)
+        let maxima = UnsafeMutablePointer<UInt8>.allocate(capacity: pooled)
+        defer { maxima.deallocate() }
+        var fusedCache = BatchNormCache()
+        let fusedMean = Tensor(repeating: 0, count: c), fusedVariance = Tensor(repeating: 1, count: c)
+        batchNormForwardTraining(
+            fusedOut.p, x.p, gamma.p, beta.p, fusedMean.p, fusedVariance.p, rows: rows, channels: c, groups: groups,
+            momentum: 0.9, epsilon: 1e-3, relu: relu, pool: pool, maxima: maxima, cache: &fusedCache)
+        let fusedDx = Tensor(repeating: .nan, count: rows * c)
+        let fusedDgamma = Tensor(repeating: .nan, count: c), fusedDbeta = Tensor(repeating: .nan, count: c)
+        batchNormBackward(
+            fusedDx.p, fusedDgamma.p, fusedDbeta.p, dPooled.p, x.p, gamma.p, rows: rows, channels: c, groups: groups,
+            cache: fusedCache, relu: relu, pool: pool, maxima: maxima)
+
+        /// The first index where the two differ in any bit, nil when they are the same.
+        func firstDifference(_ a: [Tensor], _ b: [Tensor]) -> Int? {
+            let u = a.flatMap(\.array), v = b.flatMap(\.array)
+            return u.count != v.count ? -1 : u.indices.first { u[$0].bitPattern != v[$0].bitPattern }
+        }
+        XCTAssertNil(firstDifference([fusedOut], [out]), "\(name): pooled output")
+        XCTAssertNil(firstDifference([fusedMean, fusedVariance], [mean, variance]), "\(name): moving statistics")
+        XCTAssertNil(firstDifference([fusedDx], [dx]), "\(name): input gradient")
+        XCTAssertNil(firstDifference([fusedDgamma, fusedDbeta], [dgamma, dbeta]), "\(name): gamma and beta gradients")
+        // Ties were there to break: some window holds its maximum more than once.
+        var ties = 0
+        for image in 0..<batch {
+            for wy in 0..<(h / p) {
+                for wx in 0..<(w / p) {
+                    for channel in 0..<c {
+                        let window = (0..<(p * p)).map { k in y[((image * h + wy * p + k / p) * w + wx * p + k % p) * c + channel] }
+                        if window.filter({ $0 == window.max() }).count > 1 { ties += 1 }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(ties, 0, "\(name): no ties to break")
+
+        // Inference: moving statistics, no maxima kept.
+        let inferred = Tensor(repeating: .nan, count: rows * c), inferredOut = Tensor(repeating: .nan, count: pooled)
+        batchNormForwardInference(inferred.p, x.p, gamma.p, beta.p, mean.p, variance.p, rows: rows, channels: c, epsilon: 1e-3, relu: relu)
+        maxPoolForward(inferredOut.p, argmax, inferred.p, batch: batch, height: h, width: w, channels: c, pool: p)
+        let fusedInferred = Tensor(repeating: .nan, count: pooled)
+        batchNormForwardInference(
+            fusedInferred.p, x.p, gamma.p, beta.p, mean.p, variance.p, rows: rows, channels: c, epsilon: 1e-3, relu: relu, pool: pool)
+        XCTAssertNil(firstDifference([fusedInferred], [inferredOut]), "\(name): inference")
+    }
+
     func testDropoutGradientAndStatistics() {
         let batch = 4, features = 5000, rate: Float = 0.25
         let x = Tensor(values.uniform(batch * features))

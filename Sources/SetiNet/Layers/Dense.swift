@@ -12,29 +12,50 @@ import CKernels
 
 func denseForward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int
+    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+    workspace: DenseWorkspace = DenseWorkspace()
 ) {
     #if arch(x86_64)
     if Int(seti_instruction_set()) == SETI_AVX512 {
-        return denseForwardKernels(out, inp, kernel, bias, batch: batch, inputs: inputs, outputs: outputs)
+        return denseForwardKernels(out, inp, kernel, bias, batch: batch, inputs: inputs, outputs: outputs, workspace)
     }
     #endif
-    denseForwardSgemm(out, inp, kernel, bias, batch: batch, inputs: inputs, outputs: outputs)
+    denseForwardSgemm(out, inp, kernel, bias, batch: batch, inputs: inputs, outputs: outputs, workspace)
 }
 
 /// Overwrites `dkernel` and `dbias`; writes `dinp` unless it is nil.
 func denseBackward(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
-    batch: Int, inputs: Int, outputs: Int
+    batch: Int, inputs: Int, outputs: Int, workspace: DenseWorkspace = DenseWorkspace()
 ) {
     columnSums(dbias, dout, rows: batch, columns: outputs)
     #if arch(x86_64)
     if Int(seti_instruction_set()) == SETI_AVX512 {
-        return denseBackwardKernels(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs)
+        return denseBackwardKernels(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
     }
     #endif
-    denseBackwardSgemm(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs)
+    denseBackwardSgemm(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
+}
+
+/// Scratch memory of the dense layers, kept from call to call: transposed operands and
+/// partial products, 4 MB each for the SETI model's first dense layer at batch 32. Freed
+/// and allocated again every call, each of them cost a page fault per 4 KB page.
+final class DenseWorkspace {
+    private var buffers: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+
+    /// Scratch buffer number `index`, with room for at least `count` floats; contents are
+    /// not kept when it grows. Call before work is split over threads.
+    func buffer(_ index: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        while buffers.count <= index { buffers.append((.allocate(capacity: 0), 0)) }
+        if buffers[index].capacity < count {
+            buffers[index].pointer.deallocate()
+            buffers[index] = (.allocate(capacity: count), count)
+        }
+        return buffers[index].pointer
+    }
+
+    deinit { buffers.forEach { $0.pointer.deallocate() } }
 }
 
 // MARK: On the C kernels (AVX-512)
@@ -45,10 +66,10 @@ private let columnsPerShare = 64
 
 private func denseForwardKernels(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int
+    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+    _ workspace: DenseWorkspace
 ) {
-    let inpT = transposed(inp, rows: batch, columns: inputs, paddedTo: batch)
-    defer { inpT.deallocate() }
+    let inpT = transposed(inp, rows: batch, columns: inputs, paddedTo: batch, into: workspace.buffer(0, count: inputs * batch))
     for b in 0..<batch { (out + b * outputs).update(from: bias, count: outputs) }
     let shares = (outputs + columnsPerShare - 1) / columnsPerShare
     Parallel.forEachWorker(shares) { _, mine in
@@ -61,15 +82,13 @@ private func denseForwardKernels(
 private func denseBackwardKernels(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
-    batch: Int, inputs: Int, outputs: Int
+    batch: Int, inputs: Int, outputs: Int, _ workspace: DenseWorkspace
 ) {
-    let inpT = transposed(inp, rows: batch, columns: inputs, paddedTo: batch)
-    defer { inpT.deallocate() }
+    let inpT = transposed(inp, rows: batch, columns: inputs, paddedTo: batch, into: workspace.buffer(0, count: inputs * batch))
     // The input gradient's kernel works on whole blocks of the batch, padded with zeros.
     let padded = (batch + Int(SETI_DENSE_BATCH_MULTIPLE) - 1) / Int(SETI_DENSE_BATCH_MULTIPLE) * Int(SETI_DENSE_BATCH_MULTIPLE)
-    let doutT = dinp == nil ? nil : transposed(dout, rows: batch, columns: outputs, paddedTo: padded)
-    let dinpT = dinp == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: inputs * padded)
-    defer { doutT?.deallocate(); dinpT?.deallocate() }
+    let doutT = dinp == nil ? nil : transposed(dout, rows: batch, columns: outputs, paddedTo: padded, into: workspace.buffer(1, count: outputs * padded))
+    let dinpT = dinp == nil ? nil : workspace.buffer(2, count: inputs * padded)
     Parallel.forEachWorker(inputs) { _, rows in
         let first = rows.lowerBound, end = rows.upperBound
         seti_dense_kernel_gradient(dkernel, inpT, dout, batch, inputs, outputs, first, end)
@@ -80,11 +99,12 @@ private func denseBackwardKernels(
     }
 }
 
-/// A new buffer holding `m` (rows x columns) transposed, each of its rows `paddedTo` long
-/// with zeros past `rows`.
-private func transposed(_ m: UnsafePointer<Float>, rows: Int, columns: Int, paddedTo: Int) -> UnsafeMutablePointer<Float> {
-    let t = UnsafeMutablePointer<Float>.allocate(capacity: columns * paddedTo)
-    if paddedTo > rows { t.initialize(repeating: 0, count: columns * paddedTo) }
+/// `t`, filled with `m` (rows x columns) transposed, each of its rows `paddedTo` long with
+/// zeros past `rows`.
+private func transposed(
+    _ m: UnsafePointer<Float>, rows: Int, columns: Int, paddedTo: Int, into t: UnsafeMutablePointer<Float>
+) -> UnsafeMutablePointer<Float> {
+    if paddedTo > rows { t.update(repeating: 0, count: columns * paddedTo) }
     seti_transpose(t, paddedTo, m, columns, rows, columns)
     return t
 }
@@ -101,12 +121,12 @@ private let denseBlock = 1024
 /// thin, and one sgemm call on two OpenBLAS threads ran 1.6x faster than on one.
 private func denseForwardSgemm(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int
+    _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+    _ workspace: DenseWorkspace
 ) {
     let blocks = (inputs + denseBlock - 1) / denseBlock
     let slices = min(4, blocks)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: slices * batch * outputs)
-    defer { partials.deallocate() }
+    let partials = workspace.buffer(0, count: slices * batch * outputs)
     Parallel.forEachWorker(slices) { _, mine in
         for slice in mine {
             let first = slice * blocks / slices * denseBlock, end = min(inputs, (slice + 1) * blocks / slices * denseBlock)
@@ -133,13 +153,16 @@ private func denseForwardSgemm(
 private func denseBackwardSgemm(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
-    batch: Int, inputs: Int, outputs: Int
+    batch: Int, inputs: Int, outputs: Int, _ workspace: DenseWorkspace
 ) {
     let block = denseBlock
-    Parallel.forEachWorker((inputs + block - 1) / block) { _, blocks in
-        // One block's input gradient, rows x batch, before it is transposed into place.
-        let transposed = UnsafeMutablePointer<Float>.allocate(capacity: min(block, inputs) * batch)
-        defer { transposed.deallocate() }
+    // Per worker: one block's input gradient, rows x batch, before it is transposed into place.
+    var transposedBlocks: [UnsafeMutablePointer<Float>] = []
+    Parallel.forEachWorker(
+        (inputs + block - 1) / block,
+        reserving: { workers in transposedBlocks = (0..<workers).map { workspace.buffer($0, count: min(block, inputs) * batch) } }
+    ) { worker, blocks in
+        let transposed = transposedBlocks[worker]
         for first in blocks.map({ $0 * block }) {
             let rows = min(block, inputs - first)
             // dkernel[rows, Out] = inp[:, rows]^T x dout

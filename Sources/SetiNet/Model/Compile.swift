@@ -3,18 +3,17 @@ struct CompiledLayer {
     enum Op {
         /// Offsets of kernel and bias in the parameter buffer.
         case conv(ConvShape, kernel: Int, bias: Int)
-        /// gamma, beta in the parameter buffer; moving mean and variance in the state buffer.
-        /// `relu`: the ReLU that follows is applied here, in the same pass over the data.
-        case batchNorm(channels: Int, gamma: Int, beta: Int, movingMean: Int, movingVariance: Int, momentum: Float, epsilon: Float, relu: Bool)
+        case batchNorm(BatchNormLayer)
         /// `fused`: done by the batch norm before it; this layer passes data through.
         case relu(fused: Bool)
-        case maxPool(height: Int, width: Int, channels: Int, size: Int)
+        /// `fused`: done by the batch norm before the ReLU before it; passes data through.
+        case maxPool(height: Int, width: Int, channels: Int, size: Int, fused: Bool)
         case dropout(rate: Float)
         case flatten
         case dense(inputs: Int, units: Int, kernel: Int, bias: Int)
     }
 
-    let op: Op
+    var op: Op
     /// Keras's layer name, e.g. "conv2d_1", "max_pooling2d", "dropout_2".
     let name: String
     /// Floats per sample going in and coming out.
@@ -22,6 +21,27 @@ struct CompiledLayer {
     let outputSize: Int
     /// This layer's slice of the parameter (and gradient) buffer.
     let parameterRange: Range<Int>
+
+    /// Floats per sample in the output buffer this layer writes; nil when it writes none
+    /// and hands its input's buffer on (Flatten, and layers fused into the one before).
+    var ownOutputSize: Int? {
+        switch op {
+        case .flatten, .relu(fused: true), .maxPool(_, _, _, _, fused: true): return nil
+        case .batchNorm(let norm): return norm.pool.map { $0.pooledPixels * norm.channels } ?? outputSize
+        default: return outputSize
+        }
+    }
+}
+
+struct BatchNormLayer {
+    var channels: Int
+    /// gamma and beta in the parameter buffer; moving mean and variance in the state buffer.
+    var gamma: Int, beta: Int, movingMean: Int, movingVariance: Int
+    var momentum: Float, epsilon: Float
+    /// The ReLU that follows, applied here in the same pass over the data.
+    var relu = false
+    /// The max pool after that ReLU, applied here too: the layer's output is pooled.
+    var pool: FusedPool?
 }
 
 struct CompiledPlan {
@@ -73,23 +93,35 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
             let mean = add("\(name)/moving_mean", [c], trainable: false, .zeros)
             let variance = add("\(name)/moving_variance", [c], trainable: false, .ones)
             op = .batchNorm(
-                channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum,
-                epsilon: epsilon, relu: false)
+                BatchNormLayer(
+                    channels: c, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance, momentum: momentum,
+                    epsilon: epsilon))
         case .relu:
             name = uniqueName("re_lu")
             // BatchNorm then ReLU (both conv blocks and the dense block of the SETI model):
             // one pass over the activations instead of two, each way.
-            if let last = plan.layers.last, case .batchNorm(let c, let g, let b, let m, let v, let momentum, let epsilon, false) = last.op {
-                plan.layers[plan.layers.count - 1] = CompiledLayer(
-                    op: .batchNorm(channels: c, gamma: g, beta: b, movingMean: m, movingVariance: v, momentum: momentum, epsilon: epsilon, relu: true),
-                    name: last.name, inputSize: last.inputSize, outputSize: last.outputSize, parameterRange: last.parameterRange)
+            let last = plan.layers.count - 1
+            if last >= 0, case .batchNorm(var norm) = plan.layers[last].op, !norm.relu {
+                norm.relu = true
+                plan.layers[last].op = .batchNorm(norm)
                 op = .relu(fused: true)
             } else {
                 op = .relu(fused: false)
             }
         case .maxPool(let size):
             precondition(!flat && h >= size && w >= size, "MaxPool2D window larger than the image")
-            op = .maxPool(height: h, width: w, channels: c, size: size)
+            // BatchNorm, ReLU, then MaxPool (both conv blocks of the SETI model): the batch
+            // norm writes the pooled output, a quarter of the full one, and its backward
+            // reads the pooled gradient.
+            let norm = plan.layers.count - 2
+            if norm >= 0, size * size <= 256, case .relu(fused: true) = plan.layers[norm + 1].op,
+                case .batchNorm(var fused) = plan.layers[norm].op {
+                fused.pool = FusedPool(height: h, width: w, size: size)
+                plan.layers[norm].op = .batchNorm(fused)
+                op = .maxPool(height: h, width: w, channels: c, size: size, fused: true)
+            } else {
+                op = .maxPool(height: h, width: w, channels: c, size: size, fused: false)
+            }
             name = uniqueName("max_pooling2d")
             h /= size; w /= size
         case .dropout(let rate):

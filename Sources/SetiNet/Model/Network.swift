@@ -82,10 +82,13 @@ public final class Network {
     private var outputs: [UnsafeMutablePointer<Float>]
     private var ownedOutputs: [UnsafeMutablePointer<Float>] = []
     private var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
+    /// Per batch norm with a fused max pool: each window's position of its maximum.
+    private var poolMaxima: [Int: UnsafeMutablePointer<UInt8>] = [:]
     private var masks: [Int: UnsafeMutablePointer<Float>] = [:]
     private var batchNormCaches: [Int: BatchNormCache] = [:]
     private let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     private let convWorkspace: ConvWorkspace
+    private let denseWorkspace = DenseWorkspace()
     /// The convolution layers computed with Winograd, by layer index.
     private let winograd: [Int: WinogradConvolution]
     private let probs: UnsafeMutablePointer<Float>
@@ -132,19 +135,18 @@ public final class Network {
         var winograd: [Int: WinogradConvolution] = [:]
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
-            switch layer.op {
-            case .flatten where i > 0, .relu(fused: true) where i > 0:
+            guard let size = layer.ownOutputSize ?? (i == 0 ? layer.outputSize : nil) else {
                 outputs.append(outputs[i - 1])  // same buffer (read as (B, H*W*C) after Flatten)
                 continue
-            default:
-                break
             }
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * layer.outputSize)
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * size)
             ownedOutputs.append(buffer)
             outputs.append(buffer)
             switch layer.op {
-            case .maxPool:
+            case .maxPool(_, _, _, _, fused: false):
                 argmax[i] = .allocate(capacity: maxBatch * layer.outputSize)
+            case .batchNorm(let norm) where norm.pool != nil:
+                poolMaxima[i] = .allocate(capacity: maxBatch * size)
             case .dropout:
                 masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
             case .conv(let s, _, _):
@@ -169,6 +171,7 @@ public final class Network {
         if ownsGradients { gradients.deallocate() }
         ownedOutputs.forEach { $0.deallocate() }
         argmax.values.forEach { $0.deallocate() }
+        poolMaxima.values.forEach { $0.deallocate() }
         masks.values.forEach { $0.deallocate() }
         scratch.0.deallocate(); scratch.1.deallocate()
         probs.deallocate()
@@ -183,10 +186,11 @@ public final class Network {
         var largest = perSample
         for layer in plan.layers {
             largest = max(largest, layer.outputSize)
+            guard let size = layer.ownOutputSize else { continue }
             switch layer.op {
-            case .flatten, .relu(fused: true): continue
-            case .maxPool, .dropout: perSample += 2 * layer.outputSize
-            default: perSample += layer.outputSize
+            case .maxPool, .dropout: perSample += 2 * size  // and the pooling indices or the dropout mask
+            case .batchNorm(let norm) where norm.pool != nil: perSample += size + (size + 3) / 4  // and a byte per maximum
+            default: perSample += size
             }
         }
         perSample += 2 * largest  // the two gradient scratch buffers
@@ -255,24 +259,26 @@ public final class Network {
                 } else {
                     conv2dForward(out, x, p + kernel, p + bias, batch: batch, s, workspace: convWorkspace)
                 }
-            case .batchNorm(let c, let gamma, let beta, let mean, let variance, let momentum, let epsilon, let relu):
-                let rows = batch * layer.outputSize / c
+            case .batchNorm(let n):
+                let rows = batch * layer.outputSize / n.channels
                 if options.training || options.estimationPass != nil {
                     // A running mean over estimation passes: weight k / (k + 1) on the past.
-                    let momentum = options.estimationPass.map { Float($0) / Float($0 + 1) } ?? momentum
+                    let momentum = options.estimationPass.map { Float($0) / Float($0 + 1) } ?? n.momentum
                     var cache = batchNormCaches[i] ?? BatchNormCache()
                     batchNormForwardTraining(
-                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c,
-                        groups: options.batchNormGroups, momentum: momentum, epsilon: epsilon, relu: relu, cache: &cache)
+                        out, x, p + n.gamma, p + n.beta, st + n.movingMean, st + n.movingVariance, rows: rows,
+                        channels: n.channels, groups: options.batchNormGroups, momentum: momentum, epsilon: n.epsilon,
+                        relu: n.relu, pool: n.pool, maxima: poolMaxima[i], cache: &cache)
                     batchNormCaches[i] = cache
                 } else {
                     batchNormForwardInference(
-                        out, x, p + gamma, p + beta, st + mean, st + variance, rows: rows, channels: c, epsilon: epsilon, relu: relu)
+                        out, x, p + n.gamma, p + n.beta, st + n.movingMean, st + n.movingVariance, rows: rows,
+                        channels: n.channels, epsilon: n.epsilon, relu: n.relu, pool: n.pool)
                 }
             case .relu(let fused):
                 if !fused { reluForward(out, x, count: batch * layer.outputSize) }
-            case .maxPool(let h, let w, let c, let size):
-                maxPoolForward(out, argmax[i]!, x, batch: batch, height: h, width: w, channels: c, pool: size)
+            case .maxPool(let h, let w, let c, let size, let fused):
+                if !fused { maxPoolForward(out, argmax[i]!, x, batch: batch, height: h, width: w, channels: c, pool: size) }
             case .dropout(let rate):
                 if options.training {
                     dropoutForward(
@@ -285,7 +291,7 @@ public final class Network {
             case .flatten:
                 break
             case .dense(let inputs, let units, let kernel, let bias):
-                denseForward(out, x, p + kernel, p + bias, batch: batch, inputs: inputs, outputs: units)
+                denseForward(out, x, p + kernel, p + bias, batch: batch, inputs: inputs, outputs: units, workspace: denseWorkspace)
             }
             x = UnsafePointer(out)
         }
@@ -337,22 +343,25 @@ public final class Network {
                         needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, s,
                         workspace: convWorkspace)
                 }
-            case .batchNorm(let c, let gamma, let beta, _, _, _, _, let relu):
+            case .batchNorm(let n):
                 batchNormBackward(
-                    needInput ? dinp : nil, g + gamma, g + beta, dout, x, p + gamma,
-                    rows: batch * layer.outputSize / c, channels: c, groups: lastForward.batchNormGroups,
-                    cache: batchNormCaches[i]!, relu: relu)
+                    needInput ? dinp : nil, g + n.gamma, g + n.beta, dout, x, p + n.gamma,
+                    rows: batch * layer.outputSize / n.channels, channels: n.channels, groups: lastForward.batchNormGroups,
+                    cache: batchNormCaches[i]!, relu: n.relu, pool: n.pool, maxima: poolMaxima[i].map { UnsafePointer($0) })
             case .relu(let fused):
                 if fused { continue }  // same buffer, same gradient: the batch norm before applies it
                 reluBackward(dinp, dout, outputs[i], count: batch * layer.outputSize)
-            case .maxPool(let h, let w, let c, let size):
+            case .maxPool(let h, let w, let c, let size, let fused):
+                if fused { continue }  // the batch norm before the ReLU before routes the gradient
                 maxPoolBackward(dinp, dout, argmax[i]!, batch: batch, height: h, width: w, channels: c, pool: size)
             case .dropout:
                 dropoutBackward(dinp, dout, masks[i]!, count: batch * layer.outputSize)
             case .flatten:
                 continue  // same buffer, same gradient
             case .dense(let inputs, let units, let kernel, let bias):
-                denseBackward(needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, inputs: inputs, outputs: units)
+                denseBackward(
+                    needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, inputs: inputs,
+                    outputs: units, workspace: denseWorkspace)
             }
             if !layer.parameterRange.isEmpty { gradientsReady?(layer.parameterRange) }
             swap(&dout, &dinp)
@@ -399,9 +408,11 @@ public final class Network {
             let output = layer.outputSize, input = i == 0 ? spec.height * spec.width * spec.channels : layers[i - 1].outputSize
             let floats: (Int, Int)
             switch layer.op {
-            case .batchNorm: floats = (input + output, 3 * output)  // x -> y; dy, x -> dx
+            case .batchNorm:
+                let y = layer.ownOutputSize!  // pooled, with a fused max pool
+                floats = (input + y, 2 * input + y)  // x -> y; dy, x -> dx
             case .relu(fused: false): floats = (2 * output, 3 * output)  // x -> y; y, dy -> dx
-            case .maxPool: floats = (input + 2 * output, 2 * output + input)  // x -> y, argmax; dy, argmax -> dx
+            case .maxPool(_, _, _, _, fused: false): floats = (input + 2 * output, 2 * output + input)  // x -> y, argmax; dy, argmax -> dx
             case .dropout: floats = (3 * output, 3 * output)  // x -> y, mask; dy, mask -> dx
             default: return nil
             }
