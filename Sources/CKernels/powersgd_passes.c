@@ -12,34 +12,36 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 #define LOAD(p) (*(const v8 *)(p))
 #define STORE(p, v) (*(v8 *)(p) = (v))
 
-/// sum over c of p[c] qt[c][j], 8 columns from j (vector) or one (scalar).
+/// sum over c of p[c] qt[c][j], 8 columns from j (vector) or one (scalar); Q^T's rows are
+/// `stride` floats apart.
 static inline __attribute__((always_inline)) v8
-reconstruct8(const float *p, const float *qt, long columns, int rank, long j) {
+reconstruct8(const float *p, const float *qt, long stride, int rank, long j) {
     v8 r = {0};
-    for (int c = 0; c < rank; c++) r += p[c] * LOAD(qt + c * columns + j);
+    for (int c = 0; c < rank; c++) r += p[c] * LOAD(qt + c * stride + j);
     return r;
 }
 
 static inline __attribute__((always_inline)) float
-reconstruct1(const float *p, const float *qt, long columns, int rank, long j) {
+reconstruct1(const float *p, const float *qt, long stride, int rank, long j) {
     float r = 0;
-    for (int c = 0; c < rank; c++) r += p[c] * qt[c * columns + j];
+    for (int c = 0; c < rank; c++) r += p[c] * qt[c * stride + j];
     return r;
 }
 
 /// row = (row - share * p Q^T) + g, any of the two terms optional.
 static inline __attribute__((always_inline)) void
-update_row(float *restrict row, const float *restrict g, const float *p, const float *qt, long columns, int rank, float share) {
+update_row(float *restrict row, const float *restrict g, const float *p, const float *qt, long stride, long columns, int rank,
+           float share) {
     long j = 0;
     for (; j + 8 <= columns; j += 8) {
         v8 x = LOAD(row + j);
-        if (share != 0) x -= share * reconstruct8(p, qt, columns, rank, j);
+        if (share != 0) x -= share * reconstruct8(p, qt, stride, rank, j);
         if (g) x += LOAD(g + j);
         STORE(row + j, x);
     }
     for (; j < columns; j++) {
         float x = row[j];
-        if (share != 0) x -= share * reconstruct1(p, qt, columns, rank, j);
+        if (share != 0) x -= share * reconstruct1(p, qt, stride, rank, j);
         if (g) x += g[j];
         row[j] = x;
     }
@@ -55,8 +57,8 @@ horizontal_sum(v8 x) {
 /// p[c] = row . qt[c] for c in first..<first+4: four named accumulators, which stay in
 /// registers (an array of them was kept in memory, a store-to-load chain per FMA).
 static inline __attribute__((always_inline)) void
-dots4(float *p, const float *row, const float *qt, long columns, int first) {
-    const float *q0 = qt + first * columns, *q1 = q0 + columns, *q2 = q1 + columns, *q3 = q2 + columns;
+dots4(float *p, const float *row, const float *qt, long stride, long columns, int first) {
+    const float *q0 = qt + first * stride, *q1 = q0 + stride, *q2 = q1 + stride, *q3 = q2 + stride;
     v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     long j = 0;
     for (; j + 8 <= columns; j += 8) {
@@ -78,8 +80,8 @@ dots4(float *p, const float *row, const float *qt, long columns, int first) {
 
 /// p[c] = row . qt[c] for the one column c.
 static inline __attribute__((always_inline)) void
-dot1(float *p, const float *row, const float *qt, long columns, int c) {
-    const float *q = qt + c * columns;
+dot1(float *p, const float *row, const float *qt, long stride, long columns, int c) {
+    const float *q = qt + c * stride;
     v8 a = {0};
     long j = 0;
     for (; j + 8 <= columns; j += 8) a += LOAD(row + j) * LOAD(q + j);
@@ -88,11 +90,12 @@ dot1(float *p, const float *row, const float *qt, long columns, int c) {
     p[c] = s;
 }
 
-/// qtSum[c] += sum over the nb rows b of p[b][c] m[b] (rows `columns` apart).
+/// qtSum[c] += sum over the nb rows b of p[b][c] m[b] (rows `columns` apart; qtSum's rows
+/// `stride` apart).
 static inline __attribute__((always_inline)) void
-project_rows(const float *m, const float *p, float *restrict qtSum, long columns, int rank, int nb) {
+project_rows(const float *m, const float *p, float *restrict qtSum, long stride, long columns, int rank, int nb) {
     for (int c = 0; c < rank; c++) {
-        float *q = qtSum + c * columns;
+        float *q = qtSum + c * stride;
         float w[4];
         for (int b = 0; b < nb; b++) w[b] = p[b * rank + c];
         long j = 0;
@@ -111,9 +114,9 @@ project_rows(const float *m, const float *p, float *restrict qtSum, long columns
 /// a register between them. Named accumulators (nb a constant after inlining) stay in
 /// registers.
 static inline __attribute__((always_inline)) void
-fold_row_small(float *restrict row, const float *restrict g, float *p, const float *qt, long columns,
+fold_row_small(float *restrict row, const float *restrict g, float *p, const float *qt, long stride, long columns,
                float share, int nb) {
-    const float *q0 = qt, *q1 = qt + columns, *q2 = qt + 2 * columns, *q3 = qt + 3 * columns;
+    const float *q0 = qt, *q1 = qt + stride, *q2 = qt + 2 * stride, *q3 = qt + 3 * stride;
     const float p0 = p[0], p1 = nb > 1 ? p[1] : 0, p2 = nb > 2 ? p[2] : 0, p3 = nb > 3 ? p[3] : 0;
     v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     long j = 0;
@@ -138,7 +141,7 @@ fold_row_small(float *restrict row, const float *restrict g, float *p, const flo
     float s0 = horizontal_sum(a0), s1 = horizontal_sum(a1), s2 = horizontal_sum(a2), s3 = horizontal_sum(a3);
     for (; j < columns; j++) {
         float x = row[j];
-        if (share != 0) x -= share * reconstruct1(p, qt, columns, nb, j);
+        if (share != 0) x -= share * reconstruct1(p, qt, stride, nb, j);
         x += g[j];
         row[j] = x;
         s0 += x * q0[j];
@@ -155,7 +158,7 @@ fold_row_small(float *restrict row, const float *restrict g, float *p, const flo
 /// qtSum += P^T M over 4 rows for rank nb <= 4: each chunk of the 4 rows is loaded once
 /// and added into every column of Q^T.
 static inline __attribute__((always_inline)) void
-project_rows_small(const float *m, const float *p, float *restrict qtSum, long columns, int nb) {
+project_rows_small(const float *m, const float *p, float *restrict qtSum, long stride, long columns, int nb) {
     const float *m0 = m, *m1 = m + columns, *m2 = m + 2 * columns, *m3 = m + 3 * columns;
     float w[4][4];
     for (int c = 0; c < nb; c++)
@@ -164,62 +167,62 @@ project_rows_small(const float *m, const float *p, float *restrict qtSum, long c
     for (; j + 8 <= columns; j += 8) {
         const v8 x0 = LOAD(m0 + j), x1 = LOAD(m1 + j), x2 = LOAD(m2 + j), x3 = LOAD(m3 + j);
         for (int c = 0; c < nb; c++) {
-            float *q = qtSum + c * columns + j;
+            float *q = qtSum + c * stride + j;
             STORE(q, LOAD(q) + w[c][0] * x0 + w[c][1] * x1 + w[c][2] * x2 + w[c][3] * x3);
         }
     }
     for (; j < columns; j++)
         for (int c = 0; c < nb; c++)
-            qtSum[c * columns + j] += w[c][0] * m0[j] + w[c][1] * m1[j] + w[c][2] * m2[j] + w[c][3] * m3[j];
+            qtSum[c * stride + j] += w[c][0] * m0[j] + w[c][1] * m1[j] + w[c][2] * m2[j] + w[c][3] * m3[j];
 }
 
 // Each pass once as an always-inline body, instantiated for AVX2 + FMA and the baseline.
 
 static inline __attribute__((always_inline)) void
-settle_body(float *m, const float *p, const float *qt, long rows, long columns, int rank, float share) {
-    for (long i = 0; i < rows; i++) update_row(m + i * columns, 0, p + i * rank, qt, columns, rank, share);
+settle_body(float *m, const float *p, const float *qt, long stride, long rows, long columns, int rank, float share) {
+    for (long i = 0; i < rows; i++) update_row(m + i * columns, 0, p + i * rank, qt, stride, columns, rank, share);
 }
 
 static inline __attribute__((always_inline)) void
-fold_body(float *m, const float *g, float *p, const float *qt, long rows, long columns, int rank, float share) {
+fold_body(float *m, const float *g, float *p, const float *qt, long stride, long rows, long columns, int rank, float share) {
     for (long i = 0; i < rows; i++) {
         float *row = m + i * columns, *pi = p + i * rank;
         switch (rank) {
-        case 1: fold_row_small(row, g + i * columns, pi, qt, columns, share, 1); continue;
-        case 2: fold_row_small(row, g + i * columns, pi, qt, columns, share, 2); continue;
-        case 3: fold_row_small(row, g + i * columns, pi, qt, columns, share, 3); continue;
-        case 4: fold_row_small(row, g + i * columns, pi, qt, columns, share, 4); continue;
+        case 1: fold_row_small(row, g + i * columns, pi, qt, stride, columns, share, 1); continue;
+        case 2: fold_row_small(row, g + i * columns, pi, qt, stride, columns, share, 2); continue;
+        case 3: fold_row_small(row, g + i * columns, pi, qt, stride, columns, share, 3); continue;
+        case 4: fold_row_small(row, g + i * columns, pi, qt, stride, columns, share, 4); continue;
         }
-        update_row(row, g + i * columns, pi, qt, columns, rank, share);
+        update_row(row, g + i * columns, pi, qt, stride, columns, rank, share);
         int c = 0;
-        for (; c + 4 <= rank; c += 4) dots4(pi, row, qt, columns, c);
-        for (; c < rank; c++) dot1(pi, row, qt, columns, c);
+        for (; c + 4 <= rank; c += 4) dots4(pi, row, qt, stride, columns, c);
+        for (; c < rank; c++) dot1(pi, row, qt, stride, columns, c);
     }
 }
 
 static inline __attribute__((always_inline)) void
-project_body(const float *m, const float *p, float *qtSum, long rows, long columns, int rank) {
+project_body(const float *m, const float *p, float *qtSum, long stride, long rows, long columns, int rank) {
     long i = 0;
     if (rank <= 4)
         for (; i + 4 <= rows; i += 4)
             switch (rank) {
-            case 1: project_rows_small(m + i * columns, p + i * rank, qtSum, columns, 1); break;
-            case 2: project_rows_small(m + i * columns, p + i * rank, qtSum, columns, 2); break;
-            case 3: project_rows_small(m + i * columns, p + i * rank, qtSum, columns, 3); break;
-            default: project_rows_small(m + i * columns, p + i * rank, qtSum, columns, 4); break;
+            case 1: project_rows_small(m + i * columns, p + i * rank, qtSum, stride, columns, 1); break;
+            case 2: project_rows_small(m + i * columns, p + i * rank, qtSum, stride, columns, 2); break;
+            case 3: project_rows_small(m + i * columns, p + i * rank, qtSum, stride, columns, 3); break;
+            default: project_rows_small(m + i * columns, p + i * rank, qtSum, stride, columns, 4); break;
             }
-    for (; i + 4 <= rows; i += 4) project_rows(m + i * columns, p + i * rank, qtSum, columns, rank, 4);
-    for (; i < rows; i++) project_rows(m + i * columns, p + i * rank, qtSum, columns, rank, 1);
+    for (; i + 4 <= rows; i += 4) project_rows(m + i * columns, p + i * rank, qtSum, stride, columns, rank, 4);
+    for (; i < rows; i++) project_rows(m + i * columns, p + i * rank, qtSum, stride, columns, rank, 1);
 }
 
 static inline __attribute__((always_inline)) void
-expand_body(float *restrict g, const float *p, const float *qt, long rows, long columns, int rank) {
+expand_body(float *restrict g, const float *p, const float *qt, long stride, long rows, long columns, int rank) {
     for (long i = 0; i < rows; i++) {
         float *row = g + i * columns;
         const float *pi = p + i * rank;
         long j = 0;
-        for (; j + 8 <= columns; j += 8) STORE(row + j, reconstruct8(pi, qt, columns, rank, j));
-        for (; j < columns; j++) row[j] = reconstruct1(pi, qt, columns, rank, j);
+        for (; j + 8 <= columns; j += 8) STORE(row + j, reconstruct8(pi, qt, stride, rank, j));
+        for (; j < columns; j++) row[j] = reconstruct1(pi, qt, stride, rank, j);
     }
 }
 
@@ -233,31 +236,34 @@ expand_body(float *restrict g, const float *p, const float *qt, long rows, long 
     AVX2 static void name##_avx2 params { name##_body args; }                      \
     static void name##_baseline params { name##_body args; }
 
-PASS(settle, (float *m, const float *p, const float *qt, long rows, long columns, int rank, float share),
-     (m, p, qt, rows, columns, rank, share))
-PASS(fold, (float *m, const float *g, float *p, const float *qt, long rows, long columns, int rank, float share),
-     (m, g, p, qt, rows, columns, rank, share))
-PASS(project, (const float *m, const float *p, float *qtSum, long rows, long columns, int rank),
-     (m, p, qtSum, rows, columns, rank))
-PASS(expand, (float *g, const float *p, const float *qt, long rows, long columns, int rank),
-     (g, p, qt, rows, columns, rank))
+PASS(settle, (float *m, const float *p, const float *qt, long stride, long rows, long columns, int rank, float share),
+     (m, p, qt, stride, rows, columns, rank, share))
+PASS(fold, (float *m, const float *g, float *p, const float *qt, long stride, long rows, long columns, int rank, float share),
+     (m, g, p, qt, stride, rows, columns, rank, share))
+PASS(project, (const float *m, const float *p, float *qtSum, long stride, long rows, long columns, int rank),
+     (m, p, qtSum, stride, rows, columns, rank))
+PASS(expand, (float *g, const float *p, const float *qt, long stride, long rows, long columns, int rank),
+     (g, p, qt, stride, rows, columns, rank))
 
-void seti_powersgd_settle(float *m, const float *p, const float *qt, long rows, long columns, int rank, float share) {
-    if (seti_instruction_set() >= SETI_AVX2_FMA) settle_avx2(m, p, qt, rows, columns, rank, share);
-    else settle_baseline(m, p, qt, rows, columns, rank, share);
+void seti_powersgd_settle(float *m, const float *p, const float *qt, long qtStride, long rows, long columns, int rank,
+                          float share) {
+    if (seti_instruction_set() >= SETI_AVX2_FMA) settle_avx2(m, p, qt, qtStride, rows, columns, rank, share);
+    else settle_baseline(m, p, qt, qtStride, rows, columns, rank, share);
 }
 
-void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long rows, long columns, int rank, float share) {
-    if (seti_instruction_set() >= SETI_AVX2_FMA) fold_avx2(m, g, p, qt, rows, columns, rank, share);
-    else fold_baseline(m, g, p, qt, rows, columns, rank, share);
+void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long qtStride, long rows, long columns,
+                        int rank, float share) {
+    if (seti_instruction_set() >= SETI_AVX2_FMA) fold_avx2(m, g, p, qt, qtStride, rows, columns, rank, share);
+    else fold_baseline(m, g, p, qt, qtStride, rows, columns, rank, share);
 }
 
-void seti_powersgd_project(const float *m, const float *p, float *qtSum, long rows, long columns, int rank) {
-    if (seti_instruction_set() >= SETI_AVX2_FMA) project_avx2(m, p, qtSum, rows, columns, rank);
-    else project_baseline(m, p, qtSum, rows, columns, rank);
+void seti_powersgd_project(const float *m, const float *p, float *qtSum, long qtStride, long rows, long columns,
+                           int rank) {
+    if (seti_instruction_set() >= SETI_AVX2_FMA) project_avx2(m, p, qtSum, qtStride, rows, columns, rank);
+    else project_baseline(m, p, qtSum, qtStride, rows, columns, rank);
 }
 
-void seti_powersgd_expand(float *g, const float *p, const float *qt, long rows, long columns, int rank) {
-    if (seti_instruction_set() >= SETI_AVX2_FMA) expand_avx2(g, p, qt, rows, columns, rank);
-    else expand_baseline(g, p, qt, rows, columns, rank);
+void seti_powersgd_expand(float *g, const float *p, const float *qt, long qtStride, long rows, long columns, int rank) {
+    if (seti_instruction_set() >= SETI_AVX2_FMA) expand_avx2(g, p, qt, qtStride, rows, columns, rank);
+    else expand_baseline(g, p, qt, qtStride, rows, columns, rank);
 }

@@ -4,11 +4,19 @@ import SetiRandom
 import XCTest
 
 /// PowerSGD's C passes against plain loops, for the ranks of the fused paths (1...4) and of
-/// the general ones, on a shape with row and column tails. The reducer's own tests cannot
+/// the general ones, on a shape with row and column tails, with Q^T's rows further apart
+/// than its columns and NaN in between (which no pass may read or write). The reducer's own tests cannot
 /// see a wrong P: any P keeps error feedback whole, and P = M Q for a low-rank M spans the
 /// same columns even when some terms are missing.
 final class PowerSGDPassesTests: XCTestCase {
-    private let rows = 13, columns = 21
+    private let rows = 13, columns = 21, stride = 24
+
+    /// Q^T (rank x columns) with its rows `stride` apart, NaN past the columns.
+    private func strided(_ qt: [Float], rank: Int) -> [Float] {
+        var t = [Float](repeating: .nan, count: rank * stride)
+        for c in 0..<rank { for j in 0..<columns { t[c * stride + j] = qt[c * columns + j] } }
+        return t
+    }
 
     private func random(_ n: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
@@ -42,11 +50,12 @@ final class PowerSGDPassesTests: XCTestCase {
         for rank in [1, 2, 3, 4, 5, 8, 9] {
             let m = random(rows * columns, seed: 1), g = random(rows * columns, seed: 2)
             let p = random(rows * rank, seed: 3), qt = random(rank * columns, seed: 4)
+            let qtStrided = strided(qt, rank: rank)
             let share: Float = 0.5
 
             // settle: M -= share P Q^T
             var settled = m
-            seti_powersgd_settle(&settled, p, qt, rows, columns, Int32(rank), share)
+            seti_powersgd_settle(&settled, p, qtStrided, stride, rows, columns, Int32(rank), share)
             var expected = m
             for i in 0..<rows { for j in 0..<columns { expected[i * columns + j] -= share * reconstruction(p, qt, rank: rank, i, j) } }
             assertClose(settled, expected, "\(set): settle, rank \(rank)")
@@ -54,7 +63,7 @@ final class PowerSGDPassesTests: XCTestCase {
             // fold: M = (M - share P Q^T) + G, then P = M Q; with share 0, M + G.
             for foldShare in [share, 0] {
                 var folded = m, newP = p
-                seti_powersgd_fold(&folded, g, &newP, qt, rows, columns, Int32(rank), foldShare)
+                seti_powersgd_fold(&folded, g, &newP, qtStrided, stride, rows, columns, Int32(rank), foldShare)
                 var expectedM = m
                 for i in 0..<rows {
                     for j in 0..<columns {
@@ -68,15 +77,16 @@ final class PowerSGDPassesTests: XCTestCase {
             }
 
             // project: Q^T += P^T M
-            var qtSum = qt
-            seti_powersgd_project(m, p, &qtSum, rows, columns, Int32(rank))
-            var expectedQ = qt
-            for c in 0..<rank { for j in 0..<columns { expectedQ[c * columns + j] += (0..<rows).reduce(0) { $0 + p[$1 * rank + c] * m[$1 * columns + j] } } }
-            assertClose(qtSum, expectedQ, "\(set): project, rank \(rank)")
+            var qtSum = qtStrided
+            seti_powersgd_project(m, p, &qtSum, stride, rows, columns, Int32(rank))
+            var expectedQ = qtStrided
+            for c in 0..<rank { for j in 0..<columns { expectedQ[c * stride + j] += (0..<rows).reduce(0) { $0 + p[$1 * rank + c] * m[$1 * columns + j] } } }
+            for k in expectedQ.indices where expectedQ[k].isNaN { XCTAssertTrue(qtSum[k].isNaN, "\(set): project wrote between rows, rank \(rank)") }
+            assertClose(qtSum.filter { !$0.isNaN }, expectedQ.filter { !$0.isNaN }, "\(set): project, rank \(rank)")
 
             // expand: G = P Q^T
             var expanded = [Float](repeating: .nan, count: rows * columns)
-            seti_powersgd_expand(&expanded, p, qt, rows, columns, Int32(rank))
+            seti_powersgd_expand(&expanded, p, qtStrided, stride, rows, columns, Int32(rank))
             var expectedG = expanded
             for i in 0..<rows { for j in 0..<columns { expectedG[i * columns + j] = reconstruction(p, qt, rank: rank, i, j) } }
             assertClose(expanded, expectedG, "\(set): expand, rank \(rank)")

@@ -5,22 +5,29 @@
 //
 // Every function works on `rows` consecutive rows of a row-major matrix M with `columns`
 // columns, the matching rows of P (rows x rank, row-major) and all of Q^T (rank x columns,
-// row-major), so callers split rows over threads. P Q^T is summed in the same order
-// everywhere, so the reconstruction is the same bits in every pass.
+// its rows qtStride >= columns floats apart), so callers split rows over threads. P Q^T is
+// summed in the same order everywhere, so the reconstruction is the same bits in every pass.
+//
+// The passes read a chunk of every row of Q^T for each chunk of M. With rows exactly 4 KB
+// apart (1024 columns), those chunks fall in the same L1 cache sets and evict each other;
+// a stride a cache line or so longer (seti_powersgd_qt_stride) avoids that.
 #ifndef SETI_POWERSGD_PASSES_H
 #define SETI_POWERSGD_PASSES_H
 
 /// M -= share * P Q^T.
-void seti_powersgd_settle(float *m, const float *p, const float *qt, long rows, long columns, int rank, float share);
+void seti_powersgd_settle(float *m, const float *p, const float *qt, long qtStride, long rows, long columns, int rank,
+                          float share);
 
 /// M = (M - share * P Q^T) + G, then P = M Q (P is read first, then overwritten). With
 /// share 0 the subtraction is skipped.
-void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long rows, long columns, int rank, float share);
+void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long qtStride, long rows, long columns,
+                        int rank, float share);
 
-/// qtSum += P^T M, the rows' contribution to Q^T.
-void seti_powersgd_project(const float *m, const float *p, float *qtSum, long rows, long columns, int rank);
+/// qtSum += P^T M, the rows' contribution to Q^T (qtSum's rows qtStride floats apart).
+void seti_powersgd_project(const float *m, const float *p, float *qtSum, long qtStride, long rows, long columns,
+                           int rank);
 
 /// G = P Q^T.
-void seti_powersgd_expand(float *g, const float *p, const float *qt, long rows, long columns, int rank);
+void seti_powersgd_expand(float *g, const float *p, const float *qt, long qtStride, long rows, long columns, int rank);
 
 #endif

@@ -162,9 +162,9 @@ final class PowerSGDReducer: GradientReducer {
                 continue
             }
             let g = gradients.baseAddress! + m.range.lowerBound
-            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
+            let qt = transposedQ(m)
             forEachRowBlock(m) { rows, e, pm in
-                seti_powersgd_fold(e, g + rows.lowerBound * m.columns, pm, qt, rows.count, m.columns, Int32(rank), owedShare)
+                seti_powersgd_fold(e, g + rows.lowerBound * m.columns, pm, qt, Self.qtStride(m), rows.count, m.columns, Int32(rank), owedShare)
             }
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
         }
@@ -188,14 +188,16 @@ final class PowerSGDReducer: GradientReducer {
         if world.size > 1 { try world.allreduce(q, op: .sum) }
         // G = P Q^T, block by block as the optimizer reaches it, into one small buffer that
         // stays in the cache: G never goes to memory.
-        let qts = matrices.map { transposed(q.baseAddress! + $0.qOffset, rows: $0.columns) }
+        let qts = matrices.map { transposedQ($0) }
         owedShare = 1 / Float(world.size)
         update(GradientSource(ranges: updateRanges) { [self] range in
             guard let k = blockMatrix[range.lowerBound] else { return UnsafePointer(gradients.baseAddress! + range.lowerBound) }
             let m = matrices[k], first = (range.lowerBound - m.range.lowerBound) / m.columns
             let g = expanded.baseAddress!, pm = p.baseAddress! + m.pOffset + first * rank
             Parallel.forEachRange(range.count / m.columns, minimumPerThread: 64) { rows in
-                seti_powersgd_expand(g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qts[k], rows.count, m.columns, Int32(rank))
+                seti_powersgd_expand(
+                    g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qts[k], Self.qtStride(m), rows.count, m.columns,
+                    Int32(rank))
             }
             return UnsafePointer(g)
         })
@@ -205,9 +207,9 @@ final class PowerSGDReducer: GradientReducer {
     private func settle() {
         guard owedShare != 0 else { return }
         for m in matrices {
-            let qt = transposed(q.baseAddress! + m.qOffset, rows: m.columns)
+            let qt = transposedQ(m)
             forEachRowBlock(m) { rows, e, pm in
-                seti_powersgd_settle(e, pm, qt, rows.count, m.columns, Int32(rank), owedShare)
+                seti_powersgd_settle(e, pm, qt, Self.qtStride(m), rows.count, m.columns, Int32(rank), owedShare)
             }
         }
         owedShare = 0
@@ -225,33 +227,40 @@ final class PowerSGDReducer: GradientReducer {
     /// Q = M^T P (columns x rank), M rows x columns: rows split over the threads, each
     /// summing its own Q^T, the partial sums added in thread order.
     private func multiplyTransposed(_ matrix: UnsafePointer<Float>, _ m: Matrix, by pm: UnsafePointer<Float>, into qm: UnsafeMutablePointer<Float>) {
-        let threads = max(1, min(BLAS.threads, m.rows / 64))
-        var partials = [Float](repeating: 0, count: threads * rank * m.columns)
+        let threads = max(1, min(BLAS.threads, m.rows / 64)), stride = Self.qtStride(m)
+        var partials = [Float](repeating: 0, count: threads * rank * stride)
         partials.withUnsafeMutableBufferPointer { partials in
             let base = partials.baseAddress!
             Parallel.forEachRange(threads, minimumPerThread: 1) { workers in
                 for w in workers {
                     let first = w * m.rows / threads, end = (w + 1) * m.rows / threads
-                    seti_powersgd_project(matrix + first * m.columns, pm + first * rank, base + w * rank * m.columns,
+                    seti_powersgd_project(matrix + first * m.columns, pm + first * rank, base + w * rank * stride, stride,
                                           end - first, m.columns, Int32(rank))
                 }
             }
             for j in 0..<m.columns {
                 for c in 0..<rank {
                     var sum: Float = 0
-                    for w in 0..<threads { sum += base[(w * rank + c) * m.columns + j] }
+                    for w in 0..<threads { sum += base[(w * rank + c) * stride + j] }
                     qm[j * rank + c] = sum
                 }
             }
         }
     }
 
-    /// A rows x rank matrix transposed (rank x rows), so each column is contiguous.
-    private func transposed(_ a: UnsafePointer<Float>, rows: Int) -> [Float] {
-        var t = [Float](repeating: 0, count: rows * rank)
-        for j in 0..<rows { for c in 0..<rank { t[c * rows + j] = a[j * rank + c] } }
+    /// Q^T of matrix `m` (rank x columns, its rows qtStride apart), so each column of Q is
+    /// contiguous for the C passes.
+    private func transposedQ(_ m: Matrix) -> [Float] {
+        let a = q.baseAddress! + m.qOffset, stride = Self.qtStride(m)
+        var t = [Float](repeating: 0, count: rank * stride)
+        for j in 0..<m.columns { for c in 0..<rank { t[c * stride + j] = a[j * rank + c] } }
         return t
     }
+
+    /// Floats between the rows of Q^T as the C passes get it: a cache line more than the
+    /// columns, so that rows 4 KB apart do not share L1 sets (the fold pass over the SETI
+    /// dense kernel: 26-29 -> 16-17 ms in a C harness; see powersgd_passes.h).
+    static func qtStride(_ m: Matrix) -> Int { m.columns + 16 }
 
     func parametersWritten() throws {}
 
