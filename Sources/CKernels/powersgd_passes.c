@@ -215,11 +215,33 @@ project_body(const float *m, const float *p, float *qtSum, long stride, long row
     for (; i < rows; i++) project_rows(m + i * columns, p + i * rank, qtSum, stride, columns, rank, 1);
 }
 
+/// G's row = p Q^T for rank nb <= 4, the products named so they stay in registers.
+static inline __attribute__((always_inline)) void
+expand_row_small(float *restrict row, const float *p, const float *qt, long stride, long columns, int nb) {
+    const float *q0 = qt, *q1 = qt + stride, *q2 = qt + 2 * stride, *q3 = qt + 3 * stride;
+    const float p0 = p[0], p1 = nb > 1 ? p[1] : 0, p2 = nb > 2 ? p[2] : 0, p3 = nb > 3 ? p[3] : 0;
+    long j = 0;
+    for (; j + 8 <= columns; j += 8) {
+        v8 r = p0 * LOAD(q0 + j);
+        if (nb > 1) r += p1 * LOAD(q1 + j);
+        if (nb > 2) r += p2 * LOAD(q2 + j);
+        if (nb > 3) r += p3 * LOAD(q3 + j);
+        STORE(row + j, r);
+    }
+    for (; j < columns; j++) row[j] = reconstruct1(p, qt, stride, nb, j);
+}
+
 static inline __attribute__((always_inline)) void
 expand_body(float *restrict g, const float *p, const float *qt, long stride, long rows, long columns, int rank) {
     for (long i = 0; i < rows; i++) {
         float *row = g + i * columns;
         const float *pi = p + i * rank;
+        switch (rank) {
+        case 1: expand_row_small(row, pi, qt, stride, columns, 1); continue;
+        case 2: expand_row_small(row, pi, qt, stride, columns, 2); continue;
+        case 3: expand_row_small(row, pi, qt, stride, columns, 3); continue;
+        case 4: expand_row_small(row, pi, qt, stride, columns, 4); continue;
+        }
         long j = 0;
         for (; j + 8 <= columns; j += 8) STORE(row + j, reconstruct8(pi, qt, stride, rank, j));
         for (; j < columns; j++) row[j] = reconstruct1(pi, qt, stride, rank, j);
