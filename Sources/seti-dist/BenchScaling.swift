@@ -19,8 +19,10 @@ struct BenchScaling: ParsableCommand {
             hidden behind backward, plus the loss statistics and lr broadcast) and optimizer. \
             Rank 0 prints one line and, with --append, adds it as JSON to a file; --report \
             FILE then prints the table of such a file with scaling efficiency against the \
-            1-rank run of the same mode and batch, and (weak scaling) against the --alone run \
-            of the same ranks and nodes. launch/bench-scaling runs the whole matrix.
+            1-rank run of the same mode and batch, and (weak scaling) against the mean of the \
+            --alone runs of the same ranks and nodes in the file (on a shared machine, repeat \
+            them, alternating with the runs they are compared with). launch/bench-scaling \
+            runs the whole matrix.
 
             --alone: every rank trains by itself, without exchanging gradients. Ranks that \
             share a machine slow each other down through its memory bandwidth and caches, \
@@ -111,11 +113,12 @@ struct BenchScaling: ParsableCommand {
                 $0.ranks == 1 && $0.mode == r.mode && (r.mode == "weak" ? $0.batch_per_rank == r.batch_per_rank : $0.global_batch == r.global_batch)
             }
             let efficiency = base.map { r.samples_per_s / (Double(r.ranks) * $0.samples_per_s) }
-            // Weak scaling with exchange against the same layout's ranks alone.
-            let alone = r.alone == true || r.mode != "weak" ? nil : records.first {
+            // Weak scaling with exchange against the same layout's ranks alone: the mean of
+            // every such run, as one alone run on a noisy machine may be its luckiest.
+            let alone = r.alone == true || r.mode != "weak" ? [] : records.filter {
                 $0.alone == true && $0.ranks == r.ranks && $0.nodes == r.nodes && $0.batch_per_rank == r.batch_per_rank
             }
-            let vsAlone = alone.map { r.samples_per_s / $0.samples_per_s }
+            let vsAlone = alone.isEmpty ? nil : r.samples_per_s / (alone.map(\.samples_per_s).reduce(0, +) / Double(alone.count))
             print(r.line(efficiency: efficiency, vsAlone: vsAlone))
             var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]
             row["efficiency"] = efficiency
