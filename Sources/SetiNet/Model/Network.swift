@@ -323,7 +323,7 @@ public final class Network {
     /// the range of the gradient buffer that is now final, last layer first, so the
     /// caller can start exchanging it while earlier layers are still computing.
     public func backward(batch: Int, gradientsReady: ((Range<Int>) -> Void)? = nil) {
-        precondition(hasForward, "backward called before forward")
+        precondition(hasForward && lastForward.training, "backward needs a training forward pass before it (batch statistics, dropout masks, pooling maxima)")
         let input = UnsafePointer(self.input)
         var dout = UnsafeMutablePointer(scratch.0), dinp = scratch.1
         let p = parameters.baseAddress!, g = gradients.baseAddress!
