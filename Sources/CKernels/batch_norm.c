@@ -134,15 +134,15 @@ INLINE void add_squared_deviations_body(float *acc, const float *x, const float 
 // 0 outside every window. Pixels are visited in order, all columns of one before the
 // next, so memory is swept once and the sums are those of the unpooled passes, to the bit.
 
-/// The pooled geometry: image height and width in pixels, windows per image column, per
-/// image row and per image, and the window side (0: no pooling).
+/// The pooled geometry: image height and width in pixels, windows per image column and
+/// per image row, and the window side (0: no pooling).
 typedef struct {
-    long height, width, windowRows, windowsPerRow, windows, pool;
+    long height, width, windowRows, windowsPerRow, pool;
 } pooling;
 
 INLINE pooling pooling_of(long height, long width, long pool) {
     if (pool == 0) return (pooling){0};
-    return (pooling){height, width, height / pool, width / pool, (height / pool) * (width / pool), pool};
+    return (pooling){height, width, height / pool, width / pool, pool};
 }
 
 /// Where a pixel is: its image, row and column, and its window's row and column with its
