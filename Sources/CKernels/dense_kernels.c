@@ -16,6 +16,7 @@
 #define GC 4
 #define GR 6
 #define GBLOCK 96
+#define FOLD_AHEAD 128
 #define IV 2
 #define IR 8
 #include "dense_tiles.h"
@@ -29,6 +30,11 @@ void seti_dense_forward(float *out, const float *xt, const float *kernel, long b
 void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
                                 long outputs, long first, long end) {
     avx512_kernel_gradient(dkernel, xt, dout, batch, inputs, outputs, first, end);
+}
+
+void seti_dense_kernel_gradient_fold(float *m, const float *xt, const float *dout, long batch, long outputs, long first,
+                                     long end, float *p, const float *qt, long qtStride, int rank, float share) {
+    avx512_kernel_gradient_fold(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, rank, share);
 }
 
 void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,

@@ -7,6 +7,7 @@
 //   GC, GR       kernel-gradient tile: GC vectors of columns x GR kernel rows
 //   GBLOCK       kernel gradient: kernel rows per block (their slice of xt stays in cache)
 //   IV, IR       input-gradient tile: IV vectors of batch columns x IR kernel rows
+//   FOLD_AHEAD   kernel gradient into a fold: floats of M prefetched ahead of each tile
 // Tiles hold FB*FC, GR*GC or IR*IV accumulators, which fit the register file with room
 // for the operands. A tile's rows and vectors are constants at each call (the full tile,
 // or a remainder at the end of a range), and its loops are unrolled in full, so its
@@ -82,11 +83,11 @@ NAME(forward)(float *out, const float *xt, const float *kernel, long batch, long
     }
 }
 
-/// dkernel[k0..<k0+rows, n0..<n0+vectors*VL] = sum over the batch of xt[k, b] dout[b, n].
+/// acc[i][j] = sum over the batch of xt[i, b] dout[b, j-th vector]: a tile of the kernel
+/// gradient, rows x vectors*VL.
 static inline __attribute__((always_inline)) void
-NAME(gradient_tile)(float *dk, const float *xt, const float *dout, long batch, long outputs, int streaming, const int rows,
+NAME(gradient_sums)(VEC acc[8][GC], const float *xt, const float *dout, long batch, long outputs, const int rows,
                     const int vectors) {
-    VEC acc[8][GC];
     #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
         #pragma clang loop unroll(full)
@@ -102,6 +103,14 @@ NAME(gradient_tile)(float *dk, const float *xt, const float *dout, long batch, l
             for (int j = 0; j < vectors; j++) acc[i][j] += x * d[j];
         }
     }
+}
+
+/// dkernel[k0..<k0+rows, n0..<n0+vectors*VL] = sum over the batch of xt[k, b] dout[b, n].
+static inline __attribute__((always_inline)) void
+NAME(gradient_tile)(float *dk, const float *xt, const float *dout, long batch, long outputs, int streaming, const int rows,
+                    const int vectors) {
+    VEC acc[8][GC];
+    NAME(gradient_sums)(acc, xt, dout, batch, outputs, rows, vectors);
     #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
         #pragma clang loop unroll(full)
@@ -160,6 +169,121 @@ NAME(kernel_gradient)(float *dkernel, const float *xt, const float *dout, long b
 #if defined(__x86_64__)
     if (streaming) __builtin_ia32_sfence();
 #endif
+}
+
+// The kernel gradient folded into a low-rank compressor's running matrix as it is made
+// (seti_dense_kernel_gradient_fold): each tile of the gradient leaves the registers only as
+// part of M, and M's rows meet Q while they are in registers too.
+
+/// The fold of one tile (rows x vectors*VL from m): m = (m - share * pOld Q^T) + the tile's
+/// gradient (pOld: the tile's rows of the last step's P), and
+/// dots[i][c] += m's row i times Q's column c, lane by lane (qt is Q^T from the tile's
+/// first column, its rows qtStride apart). Before it sums, the tile prefetches M
+/// FOLD_AHEAD floats further on: the sums leave the loads of M too few and far between for
+/// the hardware prefetchers to run ahead.
+static inline __attribute__((always_inline)) void
+NAME(fold_tile)(float *m, const float *xt, const float *dout, long batch, long outputs, const float *pOld, VEC *dots,
+                const float *qt, long qtStride, const int rank, float share, const int rows, const int vectors) {
+    VEC acc[8][GC];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < rows; i++)
+        #pragma clang loop unroll(full)
+        for (int j = 0; j < vectors; j++) __builtin_prefetch(m + i * outputs + FOLD_AHEAD + j * VL, 1, 3);
+    NAME(gradient_sums)(acc, xt, dout, batch, outputs, rows, vectors);
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < rows; i++) {
+        VEC dot[SETI_DENSE_FOLD_MAX_RANK];
+        #pragma clang loop unroll(full)
+        for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++) dot[c] = (VEC){0};
+        #pragma clang loop unroll(full)
+        for (int j = 0; j < vectors; j++) {
+            VEC *to = (VEC *)(m + i * outputs + j * VL);
+            VEC x = *to;
+            // The operations of seti_powersgd_fold, in its order, so M's bits are the same.
+            if (share != 0) {
+                VEC r = pOld[i * rank] * LOADV(qt + j * VL);
+                #pragma clang loop unroll(full)
+                for (int c = 1; c < SETI_DENSE_FOLD_MAX_RANK; c++)
+                    if (c < rank) r += pOld[i * rank + c] * LOADV(qt + c * qtStride + j * VL);
+                x -= share * r;
+            }
+            x += acc[i][j];
+            *to = x;
+            #pragma clang loop unroll(full)
+            for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++)
+                if (c < rank) dot[c] += x * LOADV(qt + c * qtStride + j * VL);
+        }
+        #pragma clang loop unroll(full)
+        for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++)
+            if (c < rank) dots[i * SETI_DENSE_FOLD_MAX_RANK + c] += dot[c];
+    }
+}
+
+/// M's rows k..<k+rows, all columns, and their P: the rows stream through once, left to
+/// right, while dout comes from the cache. (Walking a block of rows one column slice at a
+/// time, as the plain kernel gradient does, read M a few hundred bytes per row at a time,
+/// 4 KB apart: the prefetchers did not follow.)
+static inline __attribute__((always_inline)) void
+NAME(fold_rows)(float *m, const float *xt, const float *dout, long batch, long outputs, long k, float *p, const float *qt,
+                long qtStride, const int rank, float share, const int rows) {
+    // The dot products are summed lane by lane and the lanes added once at the end: adding
+    // them per tile took as long as the tile's gradient.
+    VEC dots[8 * SETI_DENSE_FOLD_MAX_RANK];
+    for (int i = 0; i < 8 * SETI_DENSE_FOLD_MAX_RANK; i++) dots[i] = (VEC){0};
+    float tail[8 * SETI_DENSE_FOLD_MAX_RANK] = {0};
+    float *row = m + k * outputs;
+    const float *x = xt + k * batch, *pOld = p + k * rank;  // read until the rows are done
+    long n0 = 0;
+    for (; n0 + GC * VL <= outputs; n0 += GC * VL)
+        NAME(fold_tile)(row + n0, x, dout + n0, batch, outputs, pOld, dots, qt + n0, qtStride, rank, share, rows, GC);
+    for (; n0 + VL <= outputs; n0 += VL)
+        NAME(fold_tile)(row + n0, x, dout + n0, batch, outputs, pOld, dots, qt + n0, qtStride, rank, share, rows, 1);
+    for (int i = 0; i < rows; i++)
+        for (long n = n0; n < outputs; n++) {
+            float g = 0;
+            for (long b = 0; b < batch; b++) g += x[i * batch + b] * dout[b * outputs + n];
+            float v = row[i * outputs + n];
+            if (share != 0) {
+                float r = 0;
+                for (int c = 0; c < rank; c++) r += pOld[i * rank + c] * qt[c * qtStride + n];
+                v -= share * r;
+            }
+            v += g;
+            row[i * outputs + n] = v;
+            for (int c = 0; c < rank; c++) tail[i * SETI_DENSE_FOLD_MAX_RANK + c] += v * qt[c * qtStride + n];
+        }
+    for (int i = 0; i < rows; i++)
+        for (int c = 0; c < rank; c++) {
+            float sum = 0;
+            for (int v = 0; v < VL; v++) sum += dots[i * SETI_DENSE_FOLD_MAX_RANK + c][v];
+            p[(k + i) * rank + c] = sum + tail[i * SETI_DENSE_FOLD_MAX_RANK + c];
+        }
+}
+
+/// Rows first..<end for one rank: a constant for the usual ranks once inlined, so that the
+/// loops over it unroll without tests.
+static inline __attribute__((always_inline)) void
+NAME(fold_range)(float *m, const float *xt, const float *dout, long batch, long outputs, long first, long end, float *p,
+                 const float *qt, long qtStride, const int rank, float share) {
+    long k = first;
+    for (; k + GR <= end; k += GR) NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qt, qtStride, rank, share, GR);
+    switch (end - k) {
+#define TAIL(r) case r: NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qt, qtStride, rank, share, r); break;
+        TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7)
+#undef TAIL
+        default: break;
+    }
+}
+
+static void
+NAME(kernel_gradient_fold)(float *m, const float *xt, const float *dout, long batch, long outputs, long first, long end,
+                           float *p, const float *qt, long qtStride, int rank, float share) {
+    switch (rank) {
+#define RANK(r) case r: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, r, share); break;
+        RANK(1) RANK(2) RANK(3) RANK(4)
+#undef RANK
+        default: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, rank, share); break;
+    }
 }
 
 /// dinpt[k0..<k0+rows, b0..<b0+IV*VL] = kernel rows times doutt's batch columns. Unless
@@ -222,3 +346,4 @@ NAME(input_gradient)(float *dinpt, const float *doutt, const float *kernel, long
 #undef GBLOCK
 #undef IV
 #undef IR
+#undef FOLD_AHEAD

@@ -250,7 +250,7 @@ public final class Trainer {
         }
         var exchangeError: Error?
         var exchanging = 0.0
-        network.backward(batch: b) { range in
+        network.backward(batch: b, folds: reducer.kernelGradientFolds()) { range in
             let start = DispatchTime.now().uptimeNanoseconds
             if exchangeError == nil { do { try self.reducer.gradientsReady(range) } catch { exchangeError = error } }
             exchanging += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

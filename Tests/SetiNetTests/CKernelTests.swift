@@ -71,6 +71,64 @@ final class CKernelTests: XCTestCase {
         XCTAssertEqual(kernelGradients[0], kernelGradients[2], "\(what): offset 4")
     }
 
+    /// A kernel gradient handed to a fold (PowerSGD's, made inside the gradient's own pass
+    /// with AVX-512 and up to SETI_DENSE_FOLD_MAX_RANK, after it elsewhere) leaves M as the
+    /// gradient followed by seti_powersgd_fold does, to the bit, and P within rounding; the
+    /// other gradients do not change. Ranks of the fused loops' constant cases, the general
+    /// one and past it; Q^T's rows further apart than its columns with NaN between, which
+    /// no pass may read.
+    func testKernelGradientFoldEqualsTheGradientThenTheFoldOnEveryInstructionSet() {
+        var paths = 0
+        for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
+            paths += 1
+            for (batch, inputs, outputs) in [(7, 13, 37), (32, 20, 83), (3, 6, 16), (2, 5, 7)] {
+                for rank in [1, 2, 3, 4, 5, 8, 9] {
+                    for share: Float in [0, 0.5] {
+                        checkFold(batch: batch, inputs: inputs, outputs: outputs, rank: rank, share: share, path)
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+    }
+
+    private func checkFold(batch: Int, inputs: Int, outputs: Int, rank: Int, share: Float, _ path: String) {
+        let what = "\(path), batch \(batch), \(inputs) -> \(outputs), rank \(rank), share \(share)"
+        let x = values.uniform(batch * inputs), kernel = values.uniform(inputs * outputs), dout = values.uniform(batch * outputs)
+        let m0 = values.uniform(inputs * outputs), p0 = values.uniform(inputs * rank)
+        let stride = outputs + 5
+        var qt = [Float](repeating: .nan, count: rank * stride)
+        for c in 0..<rank { for j in 0..<outputs { qt[c * stride + j] = values.uniform(1)[0] } }
+
+        // The gradient into its buffer, then the fold.
+        let dkernel = Tensor(repeating: .nan, count: inputs * outputs)
+        let dinp = Tensor(repeating: .nan, count: batch * inputs), dbias = Tensor(repeating: .nan, count: outputs)
+        denseBackward(dinp.p, dkernel.p, dbias.p, dout, x, kernel, batch: batch, inputs: inputs, outputs: outputs)
+        var expectedM = m0, expectedP = p0
+        seti_powersgd_fold(&expectedM, dkernel.p, &expectedP, qt, stride, inputs, outputs, Int32(rank), share)
+
+        // Handed to a fold.
+        let m = Tensor(m0), p = Tensor(p0), scratch = Tensor(repeating: .nan, count: inputs * outputs)
+        let foldedDinp = Tensor(repeating: .nan, count: batch * inputs), foldedDbias = Tensor(repeating: .nan, count: outputs)
+        qt.withUnsafeBufferPointer { qt in
+            let fold = KernelGradientFold(
+                matrix: m.p, projection: p.p, qt: qt.baseAddress!, qtStride: stride, rank: rank, share: share)
+            denseBackward(
+                foldedDinp.p, scratch.p, foldedDbias.p, dout, x, kernel, batch: batch, inputs: inputs, outputs: outputs,
+                fold: fold)
+        }
+        XCTAssertEqual(m.array, expectedM, "\(what): M")
+        for i in 0..<inputs {
+            for c in 0..<rank {
+                // The size of the dot product's terms bounds its rounding.
+                let size = (0..<outputs).reduce(Float(0)) { $0 + abs(expectedM[i * outputs + $1] * qt[c * stride + $1]) }
+                XCTAssertEqual(p.p[i * rank + c], expectedP[i * rank + c], accuracy: 1e-5 * size, "\(what): P[\(i), \(c)]")
+            }
+        }
+        XCTAssertEqual(foldedDinp.array, dinp.array, "\(what): dinp")
+        XCTAssertEqual(foldedDbias.array, dbias.array, "\(what): dbias")
+    }
+
     func testDropoutKeepsExactlyTheElementsCounterRandomSaysOnEveryInstructionSet() {
         let batch = 3, features = 1000 + 13, rate: Float = 0.3, scale = 1 / (1 - rate)
         let x = values.uniform(batch * features)

@@ -144,6 +144,47 @@ final class NetworkTests: XCTestCase {
         for (later, earlier) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(earlier.upperBound, later.lowerBound) }
     }
 
+    /// A fold offered for a dense layer's kernel takes that gradient and says so; one
+    /// offered for any other tensor is left alone, its gradient going to the buffer as
+    /// usual; no other gradient changes.
+    func testBackwardHandsOnlyDenseKernelGradientsToFolds() {
+        let batch = 4
+        let net = Network(spec: Self.tiny, maxBatch: batch, seed: 3)
+        var values = TestValues(seed: 6)
+        let input = values.uniform(batch * net.inputSize)
+        func forward() {
+            net.forward(input, batch: batch, options: ForwardOptions(training: true, dropoutSeed: 2))
+            _ = net.loss(labels: [0, 1, 2, 1], batch: batch, gradientScale: 0.25)
+        }
+        forward()
+        net.backward(batch: batch)
+        let plain = Array(net.gradients)
+
+        let dense = net.tensors.first { $0.name.hasPrefix("dense") && $0.name.hasSuffix("/kernel") }!
+        let conv = net.tensors.first { $0.name.hasPrefix("conv2d") && $0.name.hasSuffix("/kernel") }!
+        // The fold's buffers: M, P and Q^T, kept alive with it.
+        func fold(for t: TensorInfo) -> (KernelGradientFold, [Tensor]) {
+            let columns = t.shape.last!, m = Tensor(repeating: 0, count: t.count)
+            let p = Tensor(repeating: 0, count: t.count / columns), qt = Tensor(repeating: 1, count: columns)
+            return (KernelGradientFold(matrix: m.p, projection: p.p, qt: qt.p, qtStride: columns, rank: 1, share: 0), [m, p, qt])
+        }
+        let (denseFold, denseBuffers) = fold(for: dense), (convFold, convBuffers) = fold(for: conv)
+        let denseM = denseBuffers[0], convM = convBuffers[0]
+        net.gradients.update(repeating: .nan)
+        forward()
+        withExtendedLifetime((denseBuffers, convBuffers)) {
+            net.backward(batch: batch, folds: [dense.offset: denseFold, conv.offset: convFold])
+        }
+        XCTAssertTrue(denseFold.applied)
+        XCTAssertFalse(convFold.applied)
+        XCTAssertEqual(denseM.array, Array(plain[dense.offset..<(dense.offset + dense.count)]), "M = 0 + G")
+        XCTAssertEqual(convM.array, [Float](repeating: 0, count: conv.count), "an unapplied fold's matrix is untouched")
+        XCTAssertEqual(convBuffers[1].array, [Float](repeating: 0, count: convBuffers[1].count), "and its P")
+        for i in plain.indices where !(dense.offset..<(dense.offset + dense.count)).contains(i) {
+            XCTAssertEqual(net.gradients[i], plain[i], "gradient \(i)")
+        }
+    }
+
     /// Inference uses moving statistics and no dropout, so it is deterministic and does
     /// not depend on the rest of the batch.
     func testInferenceIsPerSample() {

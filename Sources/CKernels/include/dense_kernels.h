@@ -27,6 +27,18 @@ void seti_dense_forward(float *out, const float *xt, const float *kernel, long b
 void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *dout, long batch, long inputs,
                                 long outputs, long first, long end);
 
+/// The highest rank seti_dense_kernel_gradient_fold takes.
+#define SETI_DENSE_FOLD_MAX_RANK 8
+
+/// The kernel gradient of rows first..<end, G = x[:, first..<end]^T dout, folded into a
+/// low-rank compressor's running matrix instead of being stored (PowerSGD's fold, see
+/// powersgd_passes.h): M = (M - share * P Q^T) + G, then P = M Q, on those rows of M
+/// (inputs x outputs) and of P (inputs x rank; read, then overwritten). qt is Q^T (rank x outputs, its rows qtStride apart); rank
+/// is at most SETI_DENSE_FOLD_MAX_RANK. M is the same to the bit as seti_dense_kernel_gradient
+/// followed by seti_powersgd_fold; P differs in the order of its sums.
+void seti_dense_kernel_gradient_fold(float *m, const float *xt, const float *dout, long batch, long outputs, long first,
+                                     long end, float *p, const float *qt, long qtStride, int rank, float share);
+
 /// dinpt[first..<end, :] = kernel[first..<end, :] dout^T: the input gradient, transposed
 /// (inputs x paddedBatch). doutt is dout transposed (outputs x paddedBatch), its columns
 /// past the batch zero; paddedBatch is a multiple of SETI_DENSE_BATCH_MULTIPLE.

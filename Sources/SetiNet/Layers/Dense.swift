@@ -23,19 +23,69 @@ func denseForward(
     denseForwardSgemm(out, inp, kernel, bias, batch: batch, inputs: inputs, outputs: outputs, workspace)
 }
 
-/// Overwrites `dkernel` and `dbias`; writes `dinp` unless it is nil.
+/// Overwrites `dkernel` and `dbias`; writes `dinp` unless it is nil. With a `fold`, the
+/// kernel gradient goes into the fold's matrix instead, and `dkernel` holds nothing of use.
 func denseBackward(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
-    batch: Int, inputs: Int, outputs: Int, workspace: DenseWorkspace = DenseWorkspace()
+    batch: Int, inputs: Int, outputs: Int, workspace: DenseWorkspace = DenseWorkspace(), fold: KernelGradientFold? = nil
 ) {
     columnSums(dbias, dout, rows: batch, columns: outputs)
+    var foldAfter = fold
     #if arch(x86_64)
     if Int(seti_instruction_set()) == SETI_AVX512 {
-        return denseBackwardKernels(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
+        let inPass = fold.flatMap { $0.rank <= Int(SETI_DENSE_FOLD_MAX_RANK) ? $0 : nil }
+        if inPass != nil { foldAfter = nil }
+        denseBackwardKernels(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace, fold: inPass)
+    } else {
+        denseBackwardSgemm(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
     }
-    #endif
+    #else
     denseBackwardSgemm(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
+    #endif
+    if let fold = foldAfter {
+        Parallel.forEachRange(inputs, minimumPerThread: 64) { rows in
+            seti_powersgd_fold(
+                fold.matrix + rows.lowerBound * outputs, dkernel + rows.lowerBound * outputs,
+                fold.projection + rows.lowerBound * fold.rank, fold.qt, fold.qtStride, rows.count, outputs, Int32(fold.rank),
+                fold.share)
+        }
+    }
+}
+
+/// Where backward sends a dense layer's kernel gradient G instead of the gradient buffer:
+/// into the running matrix of a low-rank compressor with error feedback (PowerSGD, in
+/// SetiTraining's PowerSGDReducer), as M = (M - share * P Q^T) + G, then P = M Q (see
+/// powersgd_passes.h). With AVX-512 (and a rank up to SETI_DENSE_FOLD_MAX_RANK) this
+/// happens inside the pass that computes G, so G never goes to memory; elsewhere G is
+/// made in the gradient buffer and folded after.
+public final class KernelGradientFold {
+    /// M, inputs x outputs.
+    public let matrix: UnsafeMutablePointer<Float>
+    /// P, inputs x rank: the last step's, overwritten with the new one.
+    public let projection: UnsafeMutablePointer<Float>
+    /// Q^T, rank x outputs, its rows `qtStride` floats apart.
+    public let qt: UnsafePointer<Float>
+    public let qtStride: Int
+    public let rank: Int
+    /// Of the last step's P Q^T, what M still owes (0: nothing).
+    public let share: Float
+    /// Set by backward once the gradient went into M; a fold offered for a tensor that is
+    /// not a dense layer's kernel stays unapplied, and that gradient goes to the buffer.
+    public internal(set) var applied = false
+
+    public init(
+        matrix: UnsafeMutablePointer<Float>, projection: UnsafeMutablePointer<Float>, qt: UnsafePointer<Float>,
+        qtStride: Int, rank: Int, share: Float
+    ) {
+        precondition(rank >= 1 && qtStride >= 0)
+        self.matrix = matrix
+        self.projection = projection
+        self.qt = qt
+        self.qtStride = qtStride
+        self.rank = rank
+        self.share = share
+    }
 }
 
 /// Scratch memory of the dense layers, kept from call to call: transposed operands and
@@ -82,7 +132,7 @@ private func denseForwardKernels(
 private func denseBackwardKernels(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
-    batch: Int, inputs: Int, outputs: Int, _ workspace: DenseWorkspace
+    batch: Int, inputs: Int, outputs: Int, _ workspace: DenseWorkspace, fold: KernelGradientFold?
 ) {
     let inpT = transposed(inp, rows: batch, columns: inputs, paddedTo: batch, into: workspace.buffer(0, count: inputs * batch))
     // The input gradient's kernel works on whole blocks of the batch, padded with zeros.
@@ -91,7 +141,13 @@ private func denseBackwardKernels(
     let dinpT = dinp == nil ? nil : workspace.buffer(2, count: inputs * padded)
     Parallel.forEachWorker(inputs) { _, rows in
         let first = rows.lowerBound, end = rows.upperBound
-        seti_dense_kernel_gradient(dkernel, inpT, dout, batch, inputs, outputs, first, end)
+        if let fold {
+            seti_dense_kernel_gradient_fold(
+                fold.matrix, inpT, dout, batch, outputs, first, end, fold.projection, fold.qt, fold.qtStride,
+                Int32(fold.rank), fold.share)
+        } else {
+            seti_dense_kernel_gradient(dkernel, inpT, dout, batch, inputs, outputs, first, end)
+        }
         if let dinp, let doutT, let dinpT {
             seti_dense_input_gradient(dinpT, doutT, kernel, padded, inputs, outputs, first, end)
             seti_transpose(dinp + first, inputs, dinpT + first * padded, padded, end - first, batch)

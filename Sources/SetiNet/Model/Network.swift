@@ -62,7 +62,7 @@ public struct ForwardOptions: Sendable {
 /// moving statistics in a third, and activation buffers sized for `maxBatch` samples.
 ///
 /// Usage per step: ``forward(_:batch:options:)``, ``loss(labels:batch:gradientScale:labelSmoothing:)``,
-/// ``backward(batch:gradientsReady:)``. Backward *overwrites* the gradients.
+/// ``backward(batch:folds:gradientsReady:)``. Backward *overwrites* the gradients.
 public final class Network {
     public let spec: ModelSpec
     public let maxBatch: Int
@@ -322,7 +322,12 @@ public final class Network {
     /// overwriting ``gradients``. After each layer with parameters, `gradientsReady` gets
     /// the range of the gradient buffer that is now final, last layer first, so the
     /// caller can start exchanging it while earlier layers are still computing.
-    public func backward(batch: Int, gradientsReady: ((Range<Int>) -> Void)? = nil) {
+    ///
+    /// `folds`, by the offset of a tensor in the gradient buffer: a dense layer's kernel
+    /// gradient found there goes into that fold (which records it) instead of the buffer.
+    public func backward(
+        batch: Int, folds: [Int: KernelGradientFold] = [:], gradientsReady: ((Range<Int>) -> Void)? = nil
+    ) {
         precondition(hasForward && lastForward.training, "backward needs a training forward pass before it (batch statistics, dropout masks, pooling maxima)")
         let input = UnsafePointer(self.input)
         var dout = UnsafeMutablePointer(scratch.0), dinp = scratch.1
@@ -361,7 +366,8 @@ public final class Network {
             case .dense(let inputs, let units, let kernel, let bias):
                 denseBackward(
                     needInput ? dinp : nil, g + kernel, g + bias, dout, x, p + kernel, batch: batch, inputs: inputs,
-                    outputs: units, workspace: denseWorkspace)
+                    outputs: units, workspace: denseWorkspace, fold: folds[kernel])
+                folds[kernel]?.applied = true
             }
             if !layer.parameterRange.isEmpty { gradientsReady?(layer.parameterRange) }
             swap(&dout, &dinp)

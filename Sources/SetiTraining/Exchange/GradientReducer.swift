@@ -6,8 +6,9 @@ import SetiNet
 ///
 /// A reducer owns the flat parameter and gradient buffers (the network computes in them),
 /// because where they live is the algorithm's business: plain memory, or shared memory
-/// that the ranks of a machine read directly. Per training step the trainer makes two
-/// kinds of call, and the order inside a step is the reducer's:
+/// that the ranks of a machine read directly. Per training step the trainer asks for
+/// ``kernelGradientFolds()`` before backward, then makes two kinds of call, and the order
+/// inside a step is the reducer's:
 /// 1. ``gradientsReady(_:)`` from backward, with each range of ``gradients`` that is final
 ///    (last layer first), so the exchange can start while earlier layers compute;
 /// 2. ``applyUpdate(_:)`` once after backward: finish the sum, run the optimizer on the
@@ -23,6 +24,11 @@ public protocol GradientReducer: AnyObject {
     var parameters: UnsafeMutableBufferPointer<Float> { get }
     /// Where backward writes the gradients.
     var gradients: UnsafeMutableBufferPointer<Float> { get }
+
+    /// Before backward: the kernel gradients this reducer takes as folds into its own
+    /// state rather than in ``gradients`` (PowerSGD's error feedback), by their offset in
+    /// ``gradients``, for ``Network/backward(batch:folds:gradientsReady:)``.
+    func kernelGradientFolds() -> [Int: KernelGradientFold]
 
     /// Called by backward with each finished range of ``gradients``, in descending order.
     func gradientsReady(_ range: Range<Int>) throws
@@ -53,6 +59,7 @@ public protocol GradientReducer: AnyObject {
 }
 
 extension GradientReducer {
+    public func kernelGradientFolds() -> [Int: KernelGradientFold] { [:] }
     public var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] { [] }
     public func stateRestored(step: Int) {}
 }

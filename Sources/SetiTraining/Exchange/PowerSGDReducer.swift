@@ -26,22 +26,23 @@ import SwiftMPI
 /// errors are summed onto rank 0 and zeroed elsewhere, in the live run as in the saved
 /// state, so a resumed run continues exactly.
 ///
-/// Each step reads the 134 MB matrix three times and writes it twice (the passes are in
-/// CKernels): the subtraction that turns M into E is owed until the next step's first pass
-/// (or a checkpoint), which reads M anyway, instead of a pass of its own.
+/// Each step passes over the 134 MB matrix twice (the passes are in CKernels): the
+/// subtraction that turns M into E is owed until the next step's first pass (or a
+/// checkpoint), which reads M anyway, instead of a pass of its own; and a dense layer's
+/// kernel gradient goes straight into M as backward computes it (``kernelGradientFolds()``),
+/// so the first pass is backward's own and G never goes to memory.
 ///
-/// With overlap, a matrix's first pass runs as soon as backward has finished it (the dense
-/// kernel is the second layer backward reaches) and its P, like each exactly summed range
-/// once final, goes out in a non-blocking allreduce while the convolutions' backward
-/// computes.
+/// With overlap, a matrix's P, like each exactly summed range once final, goes out in a
+/// non-blocking allreduce as soon as backward has finished it (the dense kernel is the
+/// second layer backward reaches), while the convolutions' backward computes.
 final class PowerSGDReducer: GradientReducer {
     /// A matrix exchanged as factors, inside the gradient buffer.
     struct Matrix {
         let name: String
         let range: Range<Int>
         let rows: Int, columns: Int
-        /// Its first element in ``errors``, its P in ``p`` and its Q in ``q``.
-        let errorOffset: Int, pOffset: Int, qOffset: Int
+        /// Its first element in ``errors``, its P in ``p``, its Q in ``q`` and its Q^T in ``qt``.
+        let errorOffset: Int, pOffset: Int, qOffset: Int, qtOffset: Int
     }
 
     /// Matrices smaller than this are summed exactly: their factors would save little.
@@ -65,6 +66,11 @@ final class PowerSGDReducer: GradientReducer {
     private let errors: UnsafeMutableBufferPointer<Float>
     private let p: UnsafeMutableBufferPointer<Float>
     private let q: UnsafeMutableBufferPointer<Float>
+    /// Q transposed (rank x columns per matrix, rows ``qtStride(_:)`` apart), so that each
+    /// column of Q is contiguous for the passes; kept equal to ``q`` by ``transposeQ()``.
+    private let qt: UnsafeMutableBufferPointer<Float>
+    /// This step's folds handed to backward, by the offset of their matrix.
+    private var folds: [Int: KernelGradientFold] = [:]
     /// 1 / ranks while ``errors`` holds M and E = M - P Q^T / ranks is owed; 0 once settled.
     private var owedShare: Float = 0
     private let overlap: Bool
@@ -91,16 +97,17 @@ final class PowerSGDReducer: GradientReducer {
         self.overlap = overlap
         startedFrom = count
         var matrices: [Matrix] = []
-        var sizes = (errors: 0, p: 0, q: 0)
+        var sizes = (errors: 0, p: 0, q: 0, qt: 0)
         for t in tensors where t.trainable && t.shape.count >= 2 {
             let columns = t.shape.last!, rows = t.count / columns
             // Compressed when large and when the factors are at most half the matrix.
             guard t.count >= Self.minimumCompressed, 2 * (rows + columns) * rank <= t.count else { continue }
             matrices.append(Matrix(name: t.name, range: t.offset..<(t.offset + t.count), rows: rows, columns: columns,
-                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q))
+                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q, qtOffset: sizes.qt))
             sizes.errors += t.count
             sizes.p += rows * rank
             sizes.q += columns * rank
+            sizes.qt += rank * Self.qtStride(columns: columns)
         }
         self.matrices = matrices
         var exact: [Range<Int>] = []
@@ -128,17 +135,29 @@ final class PowerSGDReducer: GradientReducer {
         errors = .allocateAligned(zeroed: sizes.errors)
         p = .allocateAligned(zeroed: sizes.p)
         q = .allocateAligned(zeroed: sizes.q)
+        qt = .allocateAligned(zeroed: sizes.qt)
         // Q starts Gaussian, the same on every rank (same seed).
         for (k, m) in matrices.enumerated() {
             var rng = CounterRandom.generator(seed: seed, .powerSGD(matrix: k), index: 0)
             for i in 0..<(m.columns * rank) { q[m.qOffset + i] = Float(rng.gaussian()) }
         }
+        transposeQ()
     }
 
     deinit {
         // An unfinished request must complete before its buffer goes.
         for request in pending { try? request.wait() }
-        for buffer in [parameters, gradients, errors, p, q, expanded] { buffer.deallocate() }
+        for buffer in [parameters, gradients, errors, p, q, qt, expanded] { buffer.deallocate() }
+    }
+
+    func kernelGradientFolds() -> [Int: KernelGradientFold] {
+        guard compressing else { return [:] }
+        folds = Dictionary(uniqueKeysWithValues: matrices.map { m in
+            (m.range.lowerBound, KernelGradientFold(
+                matrix: errors.baseAddress! + m.errorOffset, projection: p.baseAddress! + m.pOffset, qt: qtPointer(m),
+                qtStride: Self.qtStride(columns: m.columns), rank: rank, share: owedShare))
+        })
+        return folds
     }
 
     func gradientsReady(_ range: Range<Int>) throws {
@@ -149,9 +168,9 @@ final class PowerSGDReducer: GradientReducer {
     }
 
     /// Backward has finished the gradients from `ready` on. For each matrix newly finished:
-    /// M = (E owed from the last step) + G, kept in E, and P = M Q, one pass; its P then
-    /// goes out, as each newly finished exact range does. Before compression starts, the
-    /// matrices go out whole.
+    /// M = (E owed from the last step) + G, kept in E, and P = M Q, one pass (unless
+    /// backward folded G in already); its P then goes out, as each newly finished exact
+    /// range does. Before compression starts, the matrices go out whole.
     private func start(downTo ready: Int) throws {
         guard ready < startedFrom else { return }
         let finished = ready..<startedFrom
@@ -161,10 +180,13 @@ final class PowerSGDReducer: GradientReducer {
                 if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[m.range]), op: .sum)) }
                 continue
             }
-            let g = gradients.baseAddress! + m.range.lowerBound
-            let qt = transposedQ(m)
-            forEachRowBlock(m) { rows, e, pm in
-                seti_powersgd_fold(e, g + rows.lowerBound * m.columns, pm, qt, Self.qtStride(m), rows.count, m.columns, Int32(rank), owedShare)
+            if folds[m.range.lowerBound]?.applied != true {
+                let g = gradients.baseAddress! + m.range.lowerBound, qt = qtPointer(m)
+                forEachRowBlock(m) { rows, e, pm in
+                    seti_powersgd_fold(
+                        e, g + rows.lowerBound * m.columns, pm, qt, Self.qtStride(columns: m.columns), rows.count, m.columns,
+                        Int32(rank), owedShare)
+                }
             }
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
         }
@@ -177,6 +199,7 @@ final class PowerSGDReducer: GradientReducer {
         try start(downTo: 0)
         for request in pending { try request.wait() }
         pending.removeAll()
+        folds = [:]
         startedFrom = gradients.count
         defer { steps += 1 }
         guard compressing else { return update(GradientSource(ranges: [0..<gradients.count])) }
@@ -186,9 +209,9 @@ final class PowerSGDReducer: GradientReducer {
             multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
         }
         if world.size > 1 { try world.allreduce(q, op: .sum) }
+        transposeQ()
         // G = P Q^T, block by block as the optimizer reaches it, into one small buffer that
         // stays in the cache: G never goes to memory.
-        let qts = matrices.map { transposedQ($0) }
         owedShare = 1 / Float(world.size)
         update(GradientSource(ranges: updateRanges) { [self] range in
             guard let k = blockMatrix[range.lowerBound] else { return UnsafePointer(gradients.baseAddress! + range.lowerBound) }
@@ -196,8 +219,8 @@ final class PowerSGDReducer: GradientReducer {
             let g = expanded.baseAddress!, pm = p.baseAddress! + m.pOffset + first * rank
             Parallel.forEachRange(range.count / m.columns, minimumPerThread: 64) { rows in
                 seti_powersgd_expand(
-                    g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qts[k], Self.qtStride(m), rows.count, m.columns,
-                    Int32(rank))
+                    g + rows.lowerBound * m.columns, pm + rows.lowerBound * rank, qtPointer(m), Self.qtStride(columns: m.columns),
+                    rows.count, m.columns, Int32(rank))
             }
             return UnsafePointer(g)
         })
@@ -207,9 +230,8 @@ final class PowerSGDReducer: GradientReducer {
     private func settle() {
         guard owedShare != 0 else { return }
         for m in matrices {
-            let qt = transposedQ(m)
             forEachRowBlock(m) { rows, e, pm in
-                seti_powersgd_settle(e, pm, qt, Self.qtStride(m), rows.count, m.columns, Int32(rank), owedShare)
+                seti_powersgd_settle(e, pm, qtPointer(m), Self.qtStride(columns: m.columns), rows.count, m.columns, Int32(rank), owedShare)
             }
         }
         owedShare = 0
@@ -227,7 +249,7 @@ final class PowerSGDReducer: GradientReducer {
     /// Q = M^T P (columns x rank), M rows x columns: rows split over the threads, each
     /// summing its own Q^T, the partial sums added in thread order.
     private func multiplyTransposed(_ matrix: UnsafePointer<Float>, _ m: Matrix, by pm: UnsafePointer<Float>, into qm: UnsafeMutablePointer<Float>) {
-        let threads = max(1, min(BLAS.threads, m.rows / 64)), stride = Self.qtStride(m)
+        let threads = max(1, min(BLAS.threads, m.rows / 64)), stride = Self.qtStride(columns: m.columns)
         var partials = [Float](repeating: 0, count: threads * rank * stride)
         partials.withUnsafeMutableBufferPointer { partials in
             let base = partials.baseAddress!
@@ -248,19 +270,20 @@ final class PowerSGDReducer: GradientReducer {
         }
     }
 
-    /// Q^T of matrix `m` (rank x columns, its rows qtStride apart), so each column of Q is
-    /// contiguous for the C passes.
-    private func transposedQ(_ m: Matrix) -> [Float] {
-        let a = q.baseAddress! + m.qOffset, stride = Self.qtStride(m)
-        var t = [Float](repeating: 0, count: rank * stride)
-        for j in 0..<m.columns { for c in 0..<rank { t[c * stride + j] = a[j * rank + c] } }
-        return t
+    /// Makes ``qt`` Q^T again after ``q`` changed.
+    private func transposeQ() {
+        for m in matrices {
+            let a = q.baseAddress! + m.qOffset, t = qt.baseAddress! + m.qtOffset, stride = Self.qtStride(columns: m.columns)
+            for j in 0..<m.columns { for c in 0..<rank { t[c * stride + j] = a[j * rank + c] } }
+        }
     }
+
+    private func qtPointer(_ m: Matrix) -> UnsafePointer<Float> { UnsafePointer(qt.baseAddress! + m.qtOffset) }
 
     /// Floats between the rows of Q^T as the C passes get it: a cache line more than the
     /// columns, so that rows 4 KB apart do not share L1 sets (the fold pass over the SETI
     /// dense kernel: 26-29 -> 16-17 ms in a C harness; see powersgd_passes.h).
-    static func qtStride(_ m: Matrix) -> Int { m.columns + 16 }
+    static func qtStride(columns: Int) -> Int { columns + 16 }
 
     func parametersWritten() throws {}
 
@@ -278,6 +301,7 @@ final class PowerSGDReducer: GradientReducer {
     func stateRestored(step: Int) {
         steps = step
         owedShare = 0
+        transposeQ()
         if !world.isRoot { errors.update(repeating: 0) }
     }
 }
