@@ -107,11 +107,13 @@ public enum Checkpoint {
 
     /// Loads the weights (and the optimizer's slots when `optimizer` is given, and the
     /// exchange's state into `exchange`) into an existing network, which must have the
-    /// checkpoint's model.
+    /// checkpoint's model; `check` may refuse the metadata first.
     @discardableResult
     public static func restore(_ url: URL, into network: Network, optimizer: Optimizer? = nil,
-                               exchange: [(name: String, values: UnsafeMutableBufferPointer<Float>)] = []) throws -> CheckpointMetadata {
+                               exchange: [(name: String, values: UnsafeMutableBufferPointer<Float>)] = [],
+                               check: (CheckpointMetadata) throws -> Void = { _ in }) throws -> CheckpointMetadata {
         let (file, metadata) = try read(url)
+        try check(metadata)
         guard metadata.model == network.spec else {
             throw CheckpointError("\(url.path): holds another model than this run's (compare its metadata with config.json)")
         }

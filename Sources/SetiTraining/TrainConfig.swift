@@ -50,8 +50,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var allreduce = AllreduceMethod.hierarchical
     /// What the exchange may lose to move fewer bytes (none: the exact sum).
     public var compression = GradientCompression.none
-    /// With `compression == .powersgd`: the rank of each large matrix's factors.
-    public var powerSGDRank = 4
+    /// With `compression == .powersgd`: the rank of each large matrix's factors. 2 gave
+    /// the default run the exact exchange's validation accuracy, as 4 did, for half the
+    /// work; 1 cost a point (docs/PERFORMANCE.md, 3 seeds).
+    public var powerSGDRank = 2
     /// With `compression == .powersgd`: optimizer steps summed exactly before compression
     /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
     /// fastest, loses nothing. 100 (the default run's first 2 of 12 epochs) brought its
@@ -140,11 +142,42 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     }
 
     /// The hash a resumed run must match: everything but the epoch count, which a
-    /// resumed run may extend.
-    public var resumeHash: UInt64 {
+    /// resumed run may extend, and PowerSGD's settings when it is off.
+    public var resumeHash: UInt64 { resumeIdentity.hash }
+
+    /// The fields in which `other` differs from this configuration as a resumed run must
+    /// match it, as "name: other's value -> this one's" (nested fields as "a.b").
+    public func resumeDifferences(from other: TrainConfig) -> [String] {
+        func fields(_ c: TrainConfig) -> [String: String] {
+            guard let data = try? JSONLines.encode(c.resumeIdentity),
+                  let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [:] }
+            var flat: [String: String] = [:]
+            func add(_ value: Any, _ name: String) {
+                if let nested = value as? [String: Any], !nested.isEmpty {
+                    for (key, inner) in nested { add(inner, name + "." + key) }
+                } else if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
+                    flat[name] = String(decoding: data, as: UTF8.self)
+                }
+            }
+            for (key, value) in object { add(value, key) }
+            return flat
+        }
+        let mine = fields(self), theirs = fields(other)
+        return Set(mine.keys).union(theirs.keys).sorted().compactMap { name in
+            mine[name] == theirs[name] ? nil : "\(name): \(theirs[name] ?? "none") -> \(mine[name] ?? "none")"
+        }
+    }
+
+    private var resumeIdentity: TrainConfig {
         var c = self
         c.epochs = 0
-        return c.hash
+        if c.compression != .powersgd {
+            // They change nothing without PowerSGD (and 0.13 changed the rank's default).
+            let defaults = TrainConfig()
+            c.powerSGDRank = defaults.powerSGDRank
+            c.powerSGDStartStep = defaults.powerSGDStartStep
+        }
+        return c
     }
 
     public var json: String {

@@ -117,11 +117,13 @@ public final class Trainer {
         case .fresh:
             return nil
         case .resume:
-            let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer, exchange: reducer.stateSlots)
-            reducer.stateRestored(step: meta.step)
-            guard meta.config.resumeHash == config.resumeHash else {
-                throw TrainingFailure(description: "\(folder.last.path) was written by a run with another configuration; resume with the same flags (only the epoch count may change), or start a new run from its weights")
+            let meta = try Checkpoint.restore(folder.last, into: network, optimizer: optimizer, exchange: reducer.stateSlots) { meta in
+                guard meta.config.resumeHash == config.resumeHash else {
+                    let differences = config.resumeDifferences(from: meta.config).joined(separator: ", ")
+                    throw TrainingFailure(description: "\(folder.last.path) was written by a run with another configuration (\(differences)); resume with the same flags (only the epoch count may change), or start a new run from its weights")
+                }
             }
+            reducer.stateRestored(step: meta.step)
             guard meta.epoch < config.epochs else {
                 throw TrainingFailure(description: "\(folder.url.path): the run is complete (\(meta.epoch) of \(config.epochs) epochs); raise the epoch count to continue it")
             }

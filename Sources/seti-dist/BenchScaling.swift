@@ -38,7 +38,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
     @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd).") var compression: GradientCompression = .none
-    @Option(help: "Rank of the PowerSGD factors (1...64).") var powersgdRank: Int = 4
+    @Option(help: "Rank of the PowerSGD factors (1...64).") var powersgdRank: Int = TrainConfig().powerSGDRank
     @Flag(help: "Every rank trains alone, no exchange: the baseline of ranks sharing a machine (weak scaling).") var alone = false
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?

@@ -49,6 +49,29 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: url), config)
     }
 
+    /// A resumed run must match the checkpoint's configuration, but for the epoch count and,
+    /// without PowerSGD, PowerSGD's settings (so runs saved before the rank's default went
+    /// from 4 to 2 resume with the same flags); a mismatch names each field that differs.
+    func testResumeMatchesAllButEpochsAndUnusedPowerSGDSettingsAndNamesDifferences() {
+        var saved = TrainConfig()
+        saved.powerSGDRank = 4
+        saved.epochs = 5
+        XCTAssertEqual(saved.resumeHash, TrainConfig().resumeHash)
+        XCTAssertEqual(TrainConfig().resumeDifferences(from: saved), [])
+
+        saved.compression = .powersgd
+        var now = TrainConfig()
+        now.compression = .powersgd
+        XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
+        XCTAssertEqual(now.resumeDifferences(from: saved), ["powerSGDRank: 4 -> 2"])
+
+        saved.powerSGDRank = 2
+        saved.augmentation.intensityScale = 0
+        saved.seed = 7
+        XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
+        XCTAssertEqual(now.resumeDifferences(from: saved), ["augmentation.intensityScale: 0 -> 0.2", "seed: 7 -> 1"])
+    }
+
     func testMistakesAreNamedWithFileAndField() throws {
         let unknown = try write("epochs: 3\nepoch: 4\n", "typo.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: unknown)) {
