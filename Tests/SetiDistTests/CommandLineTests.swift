@@ -116,7 +116,10 @@ final class CommandLineTests: XCTestCase {
     func testTheStartLinesNameTheCompression() throws {
         let result = try run(["train", "--out", path("compressed"), "--epochs", "1", "--simulated-per-class", "8", "--compression", "powersgd"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("  exchange: PowerSGD rank 4 on the large matrices after 100 exact steps"), result.stdout)
+        let defaults = TrainConfig()
+        XCTAssertTrue(result.stdout.contains(
+            "  exchange: PowerSGD rank \(defaults.powerSGDRank) on the large matrices after \(defaults.powerSGDStartStep) exact steps"),
+            result.stdout)
     }
 
     /// launch/install's static build: no Swift runtime library, so nodes need no toolchain.
