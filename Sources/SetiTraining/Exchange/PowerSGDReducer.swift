@@ -66,7 +66,7 @@ final class PowerSGDReducer: GradientReducer {
     private let errors: UnsafeMutableBufferPointer<Float>
     private let p: UnsafeMutableBufferPointer<Float>
     private let q: UnsafeMutableBufferPointer<Float>
-    /// Q transposed (rank x columns per matrix, rows ``qtStride(_:)`` apart), so that each
+    /// Q transposed (rank x columns per matrix, rows ``qtStride(columns:)`` apart), so that each
     /// column of Q is contiguous for the passes; kept equal to ``q`` by ``transposeQ()``.
     private let qt: UnsafeMutableBufferPointer<Float>
     /// This step's folds handed to backward, by the offset of their matrix.
