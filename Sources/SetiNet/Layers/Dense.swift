@@ -43,14 +43,7 @@ func denseBackward(
     #else
     denseBackwardSgemm(dinp, dkernel, dout, inp, kernel, batch: batch, inputs: inputs, outputs: outputs, workspace)
     #endif
-    if let fold = foldAfter {
-        Parallel.forEachRange(inputs, minimumPerThread: 64) { rows in
-            seti_powersgd_fold(
-                fold.matrix + rows.lowerBound * outputs, dkernel + rows.lowerBound * outputs,
-                fold.projection + rows.lowerBound * fold.rank, fold.qt, fold.qtStride, rows.count, outputs, Int32(fold.rank),
-                fold.share)
-        }
-    }
+    foldAfter?.apply(gradient: dkernel, rows: inputs, columns: outputs)
 }
 
 /// Where backward sends a dense layer's kernel gradient G instead of the gradient buffer:
@@ -85,6 +78,17 @@ public final class KernelGradientFold {
         self.qtStride = qtStride
         self.rank = rank
         self.share = share
+    }
+
+    /// The fold of a gradient already in memory (rows x columns, the matrix's shape), by
+    /// blocks of rows on the worker threads.
+    public func apply(gradient: UnsafePointer<Float>, rows: Int, columns: Int) {
+        Parallel.forEachRange(rows, minimumPerThread: 64) { r in
+            seti_powersgd_fold(
+                matrix + r.lowerBound * columns, gradient + r.lowerBound * columns, projection + r.lowerBound * rank, qt,
+                qtStride, r.count, columns, Int32(rank), share)
+        }
+        applied = true
     }
 }
 

@@ -152,12 +152,15 @@ final class PowerSGDReducer: GradientReducer {
 
     func kernelGradientFolds() -> [Int: KernelGradientFold] {
         guard compressing else { return [:] }
-        folds = Dictionary(uniqueKeysWithValues: matrices.map { m in
-            (m.range.lowerBound, KernelGradientFold(
-                matrix: errors.baseAddress! + m.errorOffset, projection: p.baseAddress! + m.pOffset, qt: qtPointer(m),
-                qtStride: Self.qtStride(columns: m.columns), rank: rank, share: owedShare))
-        })
+        folds = Dictionary(uniqueKeysWithValues: matrices.map { ($0.range.lowerBound, fold(of: $0)) })
         return folds
+    }
+
+    /// This step's fold of G into matrix `m`'s M and P.
+    private func fold(of m: Matrix) -> KernelGradientFold {
+        KernelGradientFold(
+            matrix: errors.baseAddress! + m.errorOffset, projection: p.baseAddress! + m.pOffset, qt: qtPointer(m),
+            qtStride: Self.qtStride(columns: m.columns), rank: rank, share: owedShare)
     }
 
     func gradientsReady(_ range: Range<Int>) throws {
@@ -180,14 +183,8 @@ final class PowerSGDReducer: GradientReducer {
                 if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[m.range]), op: .sum)) }
                 continue
             }
-            if folds[m.range.lowerBound]?.applied != true {
-                let g = gradients.baseAddress! + m.range.lowerBound, qt = qtPointer(m)
-                forEachRowBlock(m) { rows, e, pm in
-                    seti_powersgd_fold(
-                        e, g + rows.lowerBound * m.columns, pm, qt, Self.qtStride(columns: m.columns), rows.count, m.columns,
-                        Int32(rank), owedShare)
-                }
-            }
+            let fold = folds[m.range.lowerBound] ?? fold(of: m)
+            if !fold.applied { fold.apply(gradient: gradients.baseAddress! + m.range.lowerBound, rows: m.rows, columns: m.columns) }
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
         }
         for range in exact where finished.contains(range.lowerBound) {
