@@ -33,8 +33,8 @@ void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *do
 }
 
 void seti_dense_kernel_gradient_fold(float *m, const float *xt, const float *dout, long batch, long outputs, long first,
-                                     long end, float *p, const float *qt, long qtStride, int rank, float share) {
-    avx512_kernel_gradient_fold(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, rank, share);
+                                     long end, float *p, float *qtSum, const float *qt, long qtStride, int rank, float share) {
+    avx512_kernel_gradient_fold(m, xt, dout, batch, outputs, first, end, p, qtSum, qt, qtStride, rank, share);
 }
 
 void seti_dense_input_gradient(float *dinpt, const float *doutt, const float *kernel, long paddedBatch, long inputs,

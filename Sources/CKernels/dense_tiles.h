@@ -173,17 +173,19 @@ NAME(kernel_gradient)(float *dkernel, const float *xt, const float *dout, long b
 
 // The kernel gradient folded into a low-rank compressor's running matrix as it is made
 // (seti_dense_kernel_gradient_fold): each tile of the gradient leaves the registers only as
-// part of M, and M's rows meet Q while they are in registers too.
+// part of M, and M's rows meet the other factor while they are in registers too.
 
 /// The fold of one tile (rows x vectors*VL from m): m = (m - share * pOld Q^T) + the tile's
-/// gradient (pOld: the tile's rows of the last step's P), and
-/// dots[i][c] += m's row i times Q's column c, lane by lane (qt is Q^T from the tile's
-/// first column, its rows qtStride apart). Before it sums, the tile prefetches M
-/// FOLD_AHEAD floats further on: the sums leave the loads of M too few and far between for
-/// the hardware prefetchers to run ahead.
+/// gradient (pOld: the tile's rows of P; qt is Q^T from the tile's first column, its rows
+/// qtStride apart). Then, unless `right`, dots[i][c] += m's row i times Q's column c, lane
+/// by lane (P = M Q); if `right`, qtSum[c] += pOld[i][c] times m's row i, row after row (the
+/// tile's part of Q^T = P^T M; qtSum from the tile's first column, rows qtStride apart).
+/// Before it sums, the tile prefetches M FOLD_AHEAD floats further on: the sums leave the
+/// loads of M too few and far between for the hardware prefetchers to run ahead.
 static inline __attribute__((always_inline)) void
 NAME(fold_tile)(float *m, const float *xt, const float *dout, long batch, long outputs, const float *pOld, VEC *dots,
-                const float *qt, long qtStride, const int rank, float share, const int rows, const int vectors) {
+                float *qtSum, const float *qt, long qtStride, const int rank, const int right, float share, const int rows,
+                const int vectors) {
     VEC acc[8][GC];
     #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++)
@@ -211,33 +213,40 @@ NAME(fold_tile)(float *m, const float *xt, const float *dout, long batch, long o
             *to = x;
             #pragma clang loop unroll(full)
             for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++)
-                if (c < rank) dot[c] += x * LOADV(qt + c * qtStride + j * VL);
+                if (c < rank) {
+                    if (right) *(VEC *)(qtSum + c * qtStride + j * VL) += pOld[i * rank + c] * x;
+                    else dot[c] += x * LOADV(qt + c * qtStride + j * VL);
+                }
         }
-        #pragma clang loop unroll(full)
-        for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++)
-            if (c < rank) dots[i * SETI_DENSE_FOLD_MAX_RANK + c] += dot[c];
+        if (!right)
+            #pragma clang loop unroll(full)
+            for (int c = 0; c < SETI_DENSE_FOLD_MAX_RANK; c++)
+                if (c < rank) dots[i * SETI_DENSE_FOLD_MAX_RANK + c] += dot[c];
     }
 }
 
-/// M's rows k..<k+rows, all columns, and their P: the rows stream through once, left to
-/// right, while dout comes from the cache. (Walking a block of rows one column slice at a
-/// time, as the plain kernel gradient does, read M a few hundred bytes per row at a time,
-/// 4 KB apart: the prefetchers did not follow.)
+/// M's rows k..<k+rows, all columns, and their P (or, if `right`, their part of Q^T in
+/// qtSum): the rows stream through once, left to right, while dout comes from the cache.
+/// (Walking a block of rows one column slice at a time, as the plain kernel gradient does,
+/// read M a few hundred bytes per row at a time, 4 KB apart: the prefetchers did not follow.)
 static inline __attribute__((always_inline)) void
-NAME(fold_rows)(float *m, const float *xt, const float *dout, long batch, long outputs, long k, float *p, const float *qt,
-                long qtStride, const int rank, float share, const int rows) {
+NAME(fold_rows)(float *m, const float *xt, const float *dout, long batch, long outputs, long k, float *p, float *qtSum,
+                const float *qt, long qtStride, const int rank, const int right, float share, const int rows) {
     // The dot products are summed lane by lane and the lanes added once at the end: adding
     // them per tile took as long as the tile's gradient.
     VEC dots[8 * SETI_DENSE_FOLD_MAX_RANK];
-    for (int i = 0; i < 8 * SETI_DENSE_FOLD_MAX_RANK; i++) dots[i] = (VEC){0};
+    if (!right)
+        for (int i = 0; i < 8 * SETI_DENSE_FOLD_MAX_RANK; i++) dots[i] = (VEC){0};
     float tail[8 * SETI_DENSE_FOLD_MAX_RANK] = {0};
     float *row = m + k * outputs;
     const float *x = xt + k * batch, *pOld = p + k * rank;  // read until the rows are done
     long n0 = 0;
-    for (; n0 + GC * VL <= outputs; n0 += GC * VL)
-        NAME(fold_tile)(row + n0, x, dout + n0, batch, outputs, pOld, dots, qt + n0, qtStride, rank, share, rows, GC);
-    for (; n0 + VL <= outputs; n0 += VL)
-        NAME(fold_tile)(row + n0, x, dout + n0, batch, outputs, pOld, dots, qt + n0, qtStride, rank, share, rows, 1);
+#define TILE(vectors) \
+    NAME(fold_tile)(row + n0, x, dout + n0, batch, outputs, pOld, dots, right ? qtSum + n0 : 0, qt + n0, qtStride, rank, \
+                    right, share, rows, vectors)
+    for (; n0 + GC * VL <= outputs; n0 += GC * VL) TILE(GC);
+    for (; n0 + VL <= outputs; n0 += VL) TILE(1);
+#undef TILE
     for (int i = 0; i < rows; i++)
         for (long n = n0; n < outputs; n++) {
             float g = 0;
@@ -250,8 +259,11 @@ NAME(fold_rows)(float *m, const float *xt, const float *dout, long batch, long o
             }
             v += g;
             row[i * outputs + n] = v;
-            for (int c = 0; c < rank; c++) tail[i * SETI_DENSE_FOLD_MAX_RANK + c] += v * qt[c * qtStride + n];
+            for (int c = 0; c < rank; c++)
+                if (right) qtSum[c * qtStride + n] += pOld[i * rank + c] * v;
+                else tail[i * SETI_DENSE_FOLD_MAX_RANK + c] += v * qt[c * qtStride + n];
         }
+    if (right) return;
     for (int i = 0; i < rows; i++)
         for (int c = 0; c < rank; c++) {
             float sum = 0;
@@ -264,11 +276,11 @@ NAME(fold_rows)(float *m, const float *xt, const float *dout, long batch, long o
 /// loops over it unroll without tests.
 static inline __attribute__((always_inline)) void
 NAME(fold_range)(float *m, const float *xt, const float *dout, long batch, long outputs, long first, long end, float *p,
-                 const float *qt, long qtStride, const int rank, float share) {
+                 float *qtSum, const float *qt, long qtStride, const int rank, const int right, float share) {
     long k = first;
-    for (; k + GR <= end; k += GR) NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qt, qtStride, rank, share, GR);
+    for (; k + GR <= end; k += GR) NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qtSum, qt, qtStride, rank, right, share, GR);
     switch (end - k) {
-#define TAIL(r) case r: NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qt, qtStride, rank, share, r); break;
+#define TAIL(r) case r: NAME(fold_rows)(m, xt, dout, batch, outputs, k, p, qtSum, qt, qtStride, rank, right, share, r); break;
         TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7)
 #undef TAIL
         default: break;
@@ -277,12 +289,18 @@ NAME(fold_range)(float *m, const float *xt, const float *dout, long batch, long 
 
 static void
 NAME(kernel_gradient_fold)(float *m, const float *xt, const float *dout, long batch, long outputs, long first, long end,
-                           float *p, const float *qt, long qtStride, int rank, float share) {
-    switch (rank) {
-#define RANK(r) case r: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, r, share); break;
+                           float *p, float *qtSum, const float *qt, long qtStride, int rank, float share) {
+    const int right = qtSum != 0;
+    switch (rank * 2 + right) {
+#define RANK(r) \
+        case 2 * r: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qtSum, qt, qtStride, r, 0, share); break; \
+        case 2 * r + 1: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qtSum, qt, qtStride, r, 1, share); break;
         RANK(1) RANK(2) RANK(3) RANK(4)
 #undef RANK
-        default: NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qt, qtStride, rank, share); break;
+        default:
+            if (right) NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qtSum, qt, qtStride, rank, 1, share);
+            else NAME(fold_range)(m, xt, dout, batch, outputs, first, end, p, qtSum, qt, qtStride, rank, 0, share);
+            break;
     }
 }
 

@@ -230,6 +230,18 @@ project_body(const float *m, const float *p, float *qtSum, long stride, long row
     for (; i < rows; i++) project_rows(m + i * columns, p + i * rank, qtSum, stride, columns, rank, 1);
 }
 
+/// The fold onto the right factor: PROJECT_ROWS rows of M at a time are updated, then
+/// projected while they are in L1.
+static inline __attribute__((always_inline)) void
+fold_right_body(float *m, const float *g, const float *p, const float *qt, float *qtSum, long stride, long rows,
+                long columns, int rank, float share) {
+    for (long i0 = 0; i0 < rows; i0 += PROJECT_ROWS) {
+        const long n = rows - i0 < PROJECT_ROWS ? rows - i0 : PROJECT_ROWS;
+        for (long i = i0; i < i0 + n; i++) update_row(m + i * columns, g + i * columns, p + i * rank, qt, stride, columns, rank, share);
+        project_body(m + i0 * columns, p + i0 * rank, qtSum, stride, n, columns, rank);
+    }
+}
+
 /// G's row = p Q^T for rank nb <= 4, the products named so they stay in registers.
 static inline __attribute__((always_inline)) void
 expand_row_small(float *restrict row, const float *p, const float *qt, long stride, long columns, int nb) {
@@ -277,6 +289,9 @@ PASS(settle, (float *m, const float *p, const float *qt, long stride, long rows,
      (m, p, qt, stride, rows, columns, rank, share))
 PASS(fold, (float *m, const float *g, float *p, const float *qt, long stride, long rows, long columns, int rank, float share),
      (m, g, p, qt, stride, rows, columns, rank, share))
+PASS(fold_right, (float *m, const float *g, const float *p, const float *qt, float *qtSum, long stride, long rows, long columns,
+                  int rank, float share),
+     (m, g, p, qt, qtSum, stride, rows, columns, rank, share))
 PASS(project, (const float *m, const float *p, float *qtSum, long stride, long rows, long columns, int rank),
      (m, p, qtSum, stride, rows, columns, rank))
 PASS(expand, (float *g, const float *p, const float *qt, long stride, long rows, long columns, int rank),
@@ -288,9 +303,12 @@ void seti_powersgd_settle(float *m, const float *p, const float *qt, long qtStri
     else settle_baseline(m, p, qt, qtStride, rows, columns, rank, share);
 }
 
-void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long qtStride, long rows, long columns,
-                        int rank, float share) {
-    if (seti_instruction_set() >= SETI_AVX2_FMA) fold_avx2(m, g, p, qt, qtStride, rows, columns, rank, share);
+void seti_powersgd_fold(float *m, const float *g, float *p, float *qtSum, const float *qt, long qtStride, long rows,
+                        long columns, int rank, float share) {
+    const int avx2 = seti_instruction_set() >= SETI_AVX2_FMA;
+    if (qtSum && avx2) fold_right_avx2(m, g, p, qt, qtSum, qtStride, rows, columns, rank, share);
+    else if (qtSum) fold_right_baseline(m, g, p, qt, qtSum, qtStride, rows, columns, rank, share);
+    else if (avx2) fold_avx2(m, g, p, qt, qtStride, rows, columns, rank, share);
     else fold_baseline(m, g, p, qt, qtStride, rows, columns, rank, share);
 }
 

@@ -65,7 +65,7 @@ extension TrainConfig {
         try check("powersgd-rank", powerSGDRank, 1...64)
         try check("powersgd-start-step", powerSGDStartStep, 0...1_000_000_000)
         if compression == .bf16 && allreduce != .hierarchical {
-            throw ConfigValueError("compression = bf16 compresses the cross-machine leg of allreduce = hierarchical; with allreduce = \(allreduce.rawValue) use none or powersgd")
+            throw ConfigValueError("compression = bf16 compresses the cross-machine leg of allreduce = hierarchical; with allreduce = \(allreduce.rawValue) use none, powersgd or acpsgd")
         }
         try check("early-stopping-patience", earlyStoppingPatience, 0...1_000_000)
         guard minDelta.isFinite, minDelta >= 0 else { throw ConfigValueError("min-delta = \(minDelta): allowed a finite number >= 0") }

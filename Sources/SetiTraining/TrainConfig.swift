@@ -50,11 +50,11 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var allreduce = AllreduceMethod.hierarchical
     /// What the exchange may lose to move fewer bytes (none: the exact sum).
     public var compression = GradientCompression.none
-    /// With `compression == .powersgd`: the rank of each large matrix's factors. 2 gave
+    /// With `compression` powersgd or acpsgd: the rank of each large matrix's factors. 2 gave
     /// the default run the exact exchange's validation accuracy, as 4 did, for half the
     /// work; 1 cost a point (docs/PERFORMANCE.md, 3 seeds).
     public var powerSGDRank = 2
-    /// With `compression == .powersgd`: optimizer steps summed exactly before compression
+    /// With `compression` powersgd or acpsgd: optimizer steps summed exactly before compression
     /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
     /// fastest, loses nothing. 100 (the default run's first 2 of 12 epochs) brought its
     /// validation accuracy back to the exact exchange's (docs/PERFORMANCE.md, 3 seeds).
@@ -171,7 +171,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     private var resumeIdentity: TrainConfig {
         var c = self
         c.epochs = 0
-        if c.compression != .powersgd {
+        if !c.compression.isLowRank {
             // They change nothing without PowerSGD (and 0.13 changed the rank's default).
             let defaults = TrainConfig()
             c.powerSGDRank = defaults.powerSGDRank

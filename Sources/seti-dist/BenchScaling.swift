@@ -37,8 +37,8 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Untimed warm-up steps (0...1000).") var warmupSteps: Int = 2
     @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
-    @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd).") var compression: GradientCompression = .none
-    @Option(help: "Rank of the PowerSGD factors (1...64).") var powersgdRank: Int = TrainConfig().powerSGDRank
+    @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd, acpsgd).") var compression: GradientCompression = .none
+    @Option(help: "Rank of the PowerSGD and ACP-SGD factors (1...64).") var powersgdRank: Int = TrainConfig().powerSGDRank
     @Flag(help: "Every rank trains alone, no exchange: the baseline of ranks sharing a machine (weak scaling).") var alone = false
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
@@ -88,7 +88,7 @@ struct BenchScaling: ParsableCommand {
                 label: command.label, mode: weak ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
                 batch_per_rank: batchPerRank, global_batch: globalBatch, blas_threads: BLAS.threads,
                 allreduce: config.allreduce.rawValue, overlap: config.overlap, alone: command.alone ? true : nil,
-                compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression == .powersgd ? "-\(config.powerSGDRank)" : ""),
+                compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression.isLowRank ? "-\(config.powerSGDRank)" : ""),
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
                 optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step)
             print(record.line(efficiency: nil, vsAlone: nil))

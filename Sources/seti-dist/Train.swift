@@ -82,8 +82,8 @@ struct Train: ParsableCommand {
     var allreduce: AllreduceMethod?
     @Option(help: ArgumentHelp("What the gradient exchange may lose to move fewer bytes (\(recipeDefault(\.compression.rawValue))).", discussion: GradientCompression.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
     var compression: GradientCompression?
-    @Option(help: "Rank of the PowerSGD factors (1...64; \(recipeDefault(\.powerSGDRank))).") var powersgdRank: Int?
-    @Option(help: "Optimizer steps summed exactly before PowerSGD starts compressing (0...1000000000; \(recipeDefault(\.powerSGDStartStep))).")
+    @Option(help: "Rank of the PowerSGD and ACP-SGD factors (1...64; \(recipeDefault(\.powerSGDRank))).") var powersgdRank: Int?
+    @Option(help: "Optimizer steps summed exactly before PowerSGD or ACP-SGD starts compressing (0...1000000000; \(recipeDefault(\.powerSGDStartStep))).")
     var powersgdStartStep: Int?
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
     @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages; \(recipeDefault(\.batchNormEstimationBatches))).")

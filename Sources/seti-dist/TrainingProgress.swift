@@ -8,10 +8,10 @@ extension TrainConfig {
         guard ranks > 1 || compression != .none else { return nil }
         // PowerSGD sums its factors and the small tensors by MPI allreduce, whatever
         // --allreduce says.
-        let method = compression == .powersgd ? "MPI allreduce" : allreduce.rawValue
+        let method = compression.isLowRank ? "MPI allreduce" : allreduce.rawValue
         var parts: [String] = []
-        if compression == .powersgd {
-            parts.append("PowerSGD rank \(powerSGDRank) on the large matrices "
+        if compression.isLowRank {
+            parts.append((compression == .acpsgd ? "ACP-SGD" : "PowerSGD") + " rank \(powerSGDRank) on the large matrices "
                 + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact steps")
                 + (ranks == 1 ? " (one process compresses as N ranks would)" : ""))
         }

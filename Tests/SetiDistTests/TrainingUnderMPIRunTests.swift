@@ -191,6 +191,11 @@ final class TrainingUnderMPIRunTests: XCTestCase {
         try assertEquivalent(.local(np: 2), both: ["--compression", "powersgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
     }
 
+    /// ACP-SGD (PowerSGD alternating its factors) likewise.
+    func testTwoRanksWithACPSGDMatchOneProcessWithACPSGD() throws {
+        try assertEquivalent(.local(np: 2), both: ["--compression", "acpsgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
+    }
+
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
         try assertResumeIsExact([])
     }
@@ -198,6 +203,12 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     /// PowerSGD's error feedback and Q are part of the state a resumed run continues from.
     func testResumedPowerSGDRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
         try assertResumeIsExact(["--compression", "powersgd", "--powersgd-start-step", "0"])
+    }
+
+    /// ACP-SGD keeps P too; the resumed part starts on a step that makes Q from it (3
+    /// compressed steps per epoch here).
+    func testResumedACPSGDRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
+        try assertResumeIsExact(["--compression", "acpsgd", "--powersgd-start-step", "0"])
     }
 
     /// The step compression starts at counts from the checkpoint's step (epochs here have

@@ -73,18 +73,22 @@ final class CKernelTests: XCTestCase {
 
     /// A kernel gradient handed to a fold (PowerSGD's, made inside the gradient's own pass
     /// with AVX-512 and up to SETI_DENSE_FOLD_MAX_RANK, after it elsewhere) leaves M as the
-    /// gradient followed by seti_powersgd_fold does, to the bit, and P within rounding; the
-    /// other gradients do not change. Ranks of the fused loops' constant cases, the general
-    /// one and past it; Q^T's rows further apart than its columns with NaN between, which
-    /// no pass may read.
+    /// gradient followed by seti_powersgd_fold does, to the bit, and the new factor within
+    /// rounding: P, or Q^T summed block by block (more than one block of rows in the last
+    /// shape); the other gradients do not change. Ranks of the fused loops' constant cases,
+    /// the general one and past it; Q^T's rows further apart than its columns with NaN
+    /// between, which no pass may read.
     func testKernelGradientFoldEqualsTheGradientThenTheFoldOnEveryInstructionSet() {
         var paths = 0
         for path in ["baseline", "avx2+fma", "avx512"] where seti_choose_instruction_set(path) != 0 {
             paths += 1
-            for (batch, inputs, outputs) in [(7, 13, 37), (32, 20, 83), (3, 6, 16), (2, 5, 7)] {
+            let blocks = 2 * KernelGradientFold.rowsPerSum + 3
+            for (batch, inputs, outputs) in [(7, 13, 37), (32, 20, 83), (3, 6, 16), (2, 5, 7), (3, blocks, 19)] {
                 for rank in [1, 2, 3, 4, 5, 8, 9] {
                     for share: Float in [0, 0.5] {
-                        checkFold(batch: batch, inputs: inputs, outputs: outputs, rank: rank, share: share, path)
+                        for right in [false, true] {
+                            checkFold(batch: batch, inputs: inputs, outputs: outputs, rank: rank, share: share, right: right, path)
+                        }
                     }
                 }
             }
@@ -92,8 +96,8 @@ final class CKernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(paths, 1)
     }
 
-    private func checkFold(batch: Int, inputs: Int, outputs: Int, rank: Int, share: Float, _ path: String) {
-        let what = "\(path), batch \(batch), \(inputs) -> \(outputs), rank \(rank), share \(share)"
+    private func checkFold(batch: Int, inputs: Int, outputs: Int, rank: Int, share: Float, right: Bool, _ path: String) {
+        let what = "\(path), batch \(batch), \(inputs) -> \(outputs), rank \(rank), share \(share), \(right ? "Q" : "P")"
         let x = values.uniform(batch * inputs), kernel = values.uniform(inputs * outputs), dout = values.uniform(batch * outputs)
         let m0 = values.uniform(inputs * outputs), p0 = values.uniform(inputs * rank)
         let stride = outputs + 5
@@ -104,20 +108,37 @@ final class CKernelTests: XCTestCase {
         let dkernel = Tensor(repeating: .nan, count: inputs * outputs)
         let dinp = Tensor(repeating: .nan, count: batch * inputs), dbias = Tensor(repeating: .nan, count: outputs)
         denseBackward(dinp.p, dkernel.p, dbias.p, dout, x, kernel, batch: batch, inputs: inputs, outputs: outputs)
-        var expectedM = m0, expectedP = p0
-        seti_powersgd_fold(&expectedM, dkernel.p, &expectedP, qt, stride, inputs, outputs, Int32(rank), share)
+        var expectedM = m0, expectedP = p0, expectedQT = [Float](repeating: 0, count: rank * stride)
+        expectedQT.withUnsafeMutableBufferPointer { qtSum in
+            seti_powersgd_fold(&expectedM, dkernel.p, &expectedP, right ? qtSum.baseAddress : nil, qt, stride, inputs, outputs, Int32(rank), share)
+        }
 
         // Handed to a fold.
         let m = Tensor(m0), p = Tensor(p0), scratch = Tensor(repeating: .nan, count: inputs * outputs)
+        let blocks = KernelGradientFold.sums(rows: inputs), sums = Tensor(repeating: 0, count: blocks * rank * stride)
         let foldedDinp = Tensor(repeating: .nan, count: batch * inputs), foldedDbias = Tensor(repeating: .nan, count: outputs)
         qt.withUnsafeBufferPointer { qt in
             let fold = KernelGradientFold(
-                matrix: m.p, projection: p.p, qt: qt.baseAddress!, qtStride: stride, rank: rank, share: share)
+                matrix: m.p, projection: p.p, qt: qt.baseAddress!, qtStride: stride, rank: rank, share: share,
+                rightSums: right ? sums.p : nil)
             denseBackward(
                 foldedDinp.p, scratch.p, foldedDbias.p, dout, x, kernel, batch: batch, inputs: inputs, outputs: outputs,
                 fold: fold)
         }
         XCTAssertEqual(m.array, expectedM, "\(what): M")
+        XCTAssertEqual(foldedDinp.array, dinp.array, "\(what): dinp")
+        XCTAssertEqual(foldedDbias.array, dbias.array, "\(what): dbias")
+        guard !right else {
+            XCTAssertEqual(p.array, p0, "\(what): P changed")
+            for c in 0..<rank {
+                for j in 0..<stride {
+                    let sum = (0..<blocks).reduce(Float(0)) { $0 + sums.p[($1 * rank + c) * stride + j] }
+                    let size = (0..<inputs).reduce(Float(0)) { $0 + abs(p0[$1 * rank + c] * (j < outputs ? expectedM[$1 * outputs + j] : 0)) }
+                    XCTAssertEqual(sum, expectedQT[c * stride + j], accuracy: 1e-5 * size, "\(what): Q^T[\(c), \(j)]")
+                }
+            }
+            return
+        }
         for i in 0..<inputs {
             for c in 0..<rank {
                 // The size of the dot product's terms bounds its rounding.
@@ -125,8 +146,6 @@ final class CKernelTests: XCTestCase {
                 XCTAssertEqual(p.p[i * rank + c], expectedP[i * rank + c], accuracy: 1e-5 * size, "\(what): P[\(i), \(c)]")
             }
         }
-        XCTAssertEqual(foldedDinp.array, dinp.array, "\(what): dinp")
-        XCTAssertEqual(foldedDbias.array, dbias.array, "\(what): dbias")
     }
 
     func testDropoutKeepsExactlyTheElementsCounterRandomSaysOnEveryInstructionSet() {

@@ -123,7 +123,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
     func testAnUnknownMonitorIsRefusedWithTheChoices() {
         assertRefused("monitor: val_acc\n", saying: "field 'monitor': allowed val_loss, val_accuracy, loss, accuracy")
         assertRefused("allreduce: nccl\n", saying: "field 'allreduce': allowed hierarchical, mpi")
-        assertRefused("compression: fp8\n", saying: "field 'compression': allowed none, bf16, powersgd")
+        assertRefused("compression: fp8\n", saying: "field 'compression': allowed none, bf16, powersgd, acpsgd")
         assertRefused("compression: bf16\nallreduce: mpi\n", saying: "compression = bf16 compresses the cross-machine leg of allreduce = hierarchical")
         assertRefused("powersgd-rank: 0\n", saying: "powersgd-rank = 0: allowed 1...64")
         assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")

@@ -63,7 +63,7 @@ final class PowerSGDPassesTests: XCTestCase {
             // fold: M = (M - share P Q^T) + G, then P = M Q; with share 0, M + G.
             for foldShare in [share, 0] {
                 var folded = m, newP = p
-                seti_powersgd_fold(&folded, g, &newP, qtStrided, stride, rows, columns, Int32(rank), foldShare)
+                seti_powersgd_fold(&folded, g, &newP, nil, qtStrided, stride, rows, columns, Int32(rank), foldShare)
                 var expectedM = m
                 for i in 0..<rows {
                     for j in 0..<columns {
@@ -74,6 +74,18 @@ final class PowerSGDPassesTests: XCTestCase {
                 for i in 0..<rows { for c in 0..<rank { expectedP[i * rank + c] = (0..<columns).reduce(0) { $0 + expectedM[i * columns + $1] * qt[c * columns + $1] } } }
                 assertClose(folded, expectedM, "\(set): fold M, rank \(rank), share \(foldShare)")
                 assertClose(newP, expectedP, "\(set): fold P, rank \(rank), share \(foldShare)")
+
+                // Onto the right factor: the same M, P unchanged, Q^T += P^T M.
+                var rightM = m, sameP = p, qtSum = qtStrided
+                seti_powersgd_fold(&rightM, g, &sameP, &qtSum, qtStrided, stride, rows, columns, Int32(rank), foldShare)
+                XCTAssertEqual(rightM, folded, "\(set): fold onto Q, M, rank \(rank), share \(foldShare)")
+                XCTAssertEqual(sameP, p, "\(set): fold onto Q changed P, rank \(rank)")
+                var expectedQ = qtStrided
+                for c in 0..<rank {
+                    for j in 0..<columns { expectedQ[c * stride + j] += (0..<rows).reduce(0) { $0 + p[$1 * rank + c] * expectedM[$1 * columns + j] } }
+                }
+                for k in expectedQ.indices where expectedQ[k].isNaN { XCTAssertTrue(qtSum[k].isNaN, "\(set): fold onto Q wrote between rows") }
+                assertClose(qtSum.filter { !$0.isNaN }, expectedQ.filter { !$0.isNaN }, "\(set): fold onto Q, rank \(rank), share \(foldShare)")
             }
 
             // project: Q^T += P^T M

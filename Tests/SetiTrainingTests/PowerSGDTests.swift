@@ -75,15 +75,52 @@ final class PowerSGDTests: XCTestCase {
         }
     }
 
-    /// A full-rank gradient is not transmitted whole, but error feedback keeps the rest: the
-    /// applied gradients plus the final error sum to the true gradients, to rounding.
-    func testErrorFeedbackLosesNothingOverSteps() throws {
-        for rank in [2, 6] { try checkErrorFeedback(rank: rank) }
+    /// Alternating (ACP-SGD), a step that makes P projects M onto the last Q's span, a
+    /// random one at first: a gradient of rank at most r does not pass whole. The next step
+    /// projects onto the span of that P, which holds the gradient and what the step before
+    /// left in M: it passes all that is owed, so every two steps apply the gradient twice.
+    func testAlternatingPassesAGradientOfRankAtMostRWholeEveryTwoSteps() throws {
+        let (rows, columns) = (Self.rows, Self.columns)
+        for (rank, gradientRank) in [(2, 2), (4, 3), (7, 5)] {
+            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false,
+                                          alternating: true, blockFloats: 1000)
+            var rng = SplitMix64(seed: 8)
+            let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
+            let v = (0..<(gradientRank * columns)).map { _ in Float(rng.gaussian()) }
+            var gradient = [Float](repeating: 0, count: count)
+            for i in 0..<rows {
+                for j in 0..<columns {
+                    gradient[i * columns + j] = (0..<gradientRank).reduce(0) { $0 + u[$1 * rows + i] * v[$1 * columns + j] }
+                }
+            }
+            for k in 0..<10 { gradient[Self.elements + k] = Float(k) - 4.5 }
+            let scale = gradient.map(abs).max()!
+            for pair in 0..<3 {
+                let first = try exchange(reducer, gradient), second = try exchange(reducer, gradient)
+                if pair == 0 {
+                    XCTAssertTrue((0..<Self.elements).contains { abs(first[$0] - gradient[$0]) > 1e-2 * scale }, "rank \(rank): a random Q passed it whole")
+                }
+                for i in gradient.indices {
+                    XCTAssertEqual(first[i] + second[i], 2 * gradient[i], accuracy: 1e-4 * scale, "rank \(rank), steps \(2 * pair) and \(2 * pair + 1), element \(i)")
+                }
+            }
+        }
     }
 
-    private func checkErrorFeedback(rank: Int) throws {
+    /// A full-rank gradient is not transmitted whole, but error feedback keeps the rest: the
+    /// applied gradients plus the final error sum to the true gradients, to rounding; also
+    /// when the factors alternate, whose change of basis before each step must keep what M
+    /// owes.
+    func testErrorFeedbackLosesNothingOverSteps() throws {
+        for rank in [2, 6] {
+            for alternating in [false, true] { try checkErrorFeedback(rank: rank, alternating: alternating) }
+        }
+    }
+
+    private func checkErrorFeedback(rank: Int, alternating: Bool) throws {
         let elements = Self.elements
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
+        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false,
+                                      alternating: alternating, blockFloats: 1000)
         var rng = SplitMix64(seed: 4)
         var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
         var firstRelativeError = 0.0
@@ -103,7 +140,7 @@ final class PowerSGDTests: XCTestCase {
         let error = reducer.stateSlots.first { $0.name == "powersgd/error" }!.values
         XCTAssertEqual(error.count, elements)
         for i in 0..<elements {
-            XCTAssertEqual(appliedSum[i] + Double(error[i]), trueSum[i], accuracy: 1e-3, "rank \(rank), element \(i)")
+            XCTAssertEqual(appliedSum[i] + Double(error[i]), trueSum[i], accuracy: 1e-3, "rank \(rank), alternating \(alternating), element \(i)")
         }
         for i in elements..<count { XCTAssertEqual(appliedSum[i], trueSum[i], accuracy: 1e-4, "exact tensor, element \(i)") }
     }
@@ -125,6 +162,32 @@ final class PowerSGDTests: XCTestCase {
         restored.stateRestored(step: 2)
         let gradient = (0..<count).map { _ in Float(rng.gaussian()) }
         XCTAssertTrue(lossy(try exchange(restored, gradient), gradient), "a run resumed at step 2 compresses")
+    }
+
+    /// The other factor takes over the change of basis: a b^T stays the same, also when a
+    /// column of a lies in the span of the others.
+    func testOrthonormalizationCarryingTheOtherFactorKeepsTheirProduct() {
+        var rng = SplitMix64(seed: 7)
+        let (rows, bRows, columns) = (40, 9, 3)
+        var a = (0..<(rows * columns)).map { _ in Float(rng.gaussian()) }
+        for k in 0..<rows { a[k * columns + 1] = 3 * a[k * columns] }
+        var b = (0..<(bRows * columns)).map { _ in Float(rng.gaussian()) }
+        func product(_ a: [Float], _ b: [Float]) -> [Float] {
+            (0..<(rows * bRows)).map { e in (0..<columns).reduce(0) { $0 + a[e / bRows * columns + $1] * b[e % bRows * columns + $1] } }
+        }
+        let before = product(a, b)
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                orthonormalizeColumns(a.baseAddress!, rows: rows, carrying: b.baseAddress!, rows: bRows, columns: columns)
+            }
+        }
+        for (x, y) in zip(product(a, b), before) { XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(y))) }
+        for i in 0..<columns {
+            for j in 0..<columns {
+                let dot = (0..<rows).reduce(Float(0)) { $0 + a[$1 * columns + i] * a[$1 * columns + j] }
+                XCTAssertEqual(dot, i == j && i != 1 ? 1 : 0, accuracy: 1e-5, "columns \(i), \(j)")
+            }
+        }
     }
 
     func testOrthonormalizationZeroesDependentColumns() {

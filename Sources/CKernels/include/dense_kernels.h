@@ -32,12 +32,15 @@ void seti_dense_kernel_gradient(float *dkernel, const float *xt, const float *do
 
 /// The kernel gradient of rows first..<end, G = x[:, first..<end]^T dout, folded into a
 /// low-rank compressor's running matrix instead of being stored (PowerSGD's fold, see
-/// powersgd_passes.h): M = (M - share * P Q^T) + G, then P = M Q, on those rows of M
-/// (inputs x outputs) and of P (inputs x rank; read, then overwritten). qt is Q^T (rank x outputs, its rows qtStride apart); rank
-/// is at most SETI_DENSE_FOLD_MAX_RANK. M is the same to the bit as seti_dense_kernel_gradient
-/// followed by seti_powersgd_fold; P differs in the order of its sums.
+/// powersgd_passes.h): M = (M - share * P Q^T) + G on those rows of M (inputs x outputs),
+/// with P the same rows of p (inputs x rank) and qt Q^T (rank x outputs, its rows qtStride
+/// apart); then, with qtSum null, P = M Q, written over those rows of p; otherwise
+/// qtSum += P^T M (rank x outputs, rows qtStride apart), those rows' part of Q^T, p
+/// unchanged. rank is at most SETI_DENSE_FOLD_MAX_RANK. M is the same to the bit as
+/// seti_dense_kernel_gradient followed by seti_powersgd_fold with the same arguments; P
+/// differs in the order of its sums.
 void seti_dense_kernel_gradient_fold(float *m, const float *xt, const float *dout, long batch, long outputs, long first,
-                                     long end, float *p, const float *qt, long qtStride, int rank, float share);
+                                     long end, float *p, float *qtSum, const float *qt, long qtStride, int rank, float share);
 
 /// dinpt[first..<end, :] = kernel[first..<end, :] dout^T: the input gradient, transposed
 /// (inputs x paddedBatch). doutt is dout transposed (outputs x paddedBatch), its columns

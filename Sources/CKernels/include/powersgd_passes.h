@@ -18,10 +18,11 @@
 void seti_powersgd_settle(float *m, const float *p, const float *qt, long qtStride, long rows, long columns, int rank,
                           float share);
 
-/// M = (M - share * P Q^T) + G, then P = M Q (P is read first, then overwritten). With
-/// share 0 the subtraction is skipped.
-void seti_powersgd_fold(float *m, const float *g, float *p, const float *qt, long qtStride, long rows, long columns,
-                        int rank, float share);
+/// M = (M - share * P Q^T) + G (with share 0 the subtraction is skipped); then, with qtSum
+/// null, P = M Q (P is read first, then overwritten), or else qtSum += P^T M, the rows' part
+/// of Q^T (as seti_powersgd_project), P unchanged.
+void seti_powersgd_fold(float *m, const float *g, float *p, float *qtSum, const float *qt, long qtStride, long rows,
+                        long columns, int rank, float share);
 
 /// qtSum += P^T M, the rows' contribution to Q^T (qtSum's rows qtStride floats apart).
 void seti_powersgd_project(const float *m, const float *p, float *qtSum, long qtStride, long rows, long columns,

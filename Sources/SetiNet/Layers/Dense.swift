@@ -48,14 +48,16 @@ func denseBackward(
 
 /// Where backward sends a dense layer's kernel gradient G instead of the gradient buffer:
 /// into the running matrix of a low-rank compressor with error feedback (PowerSGD, in
-/// SetiTraining's PowerSGDReducer), as M = (M - share * P Q^T) + G, then P = M Q (see
-/// powersgd_passes.h). With AVX-512 (and a rank up to SETI_DENSE_FOLD_MAX_RANK) this
-/// happens inside the pass that computes G, so G never goes to memory; elsewhere G is
-/// made in the gradient buffer and folded after.
+/// SetiTraining's PowerSGDReducer), as M = (M - share * P Q^T) + G, then one new factor
+/// from M: the left one, P = M Q, or the right one, Q^T = P^T M (see powersgd_passes.h).
+/// With AVX-512 (and a rank up to SETI_DENSE_FOLD_MAX_RANK) this happens inside the pass
+/// that computes G, so G never goes to memory; elsewhere G is made in the gradient buffer
+/// and folded after.
 public final class KernelGradientFold {
     /// M, inputs x outputs.
     public let matrix: UnsafeMutablePointer<Float>
-    /// P, inputs x rank: the last step's, overwritten with the new one.
+    /// P, inputs x rank: the last step's, overwritten with the new one when the fold makes
+    /// the left factor; read only when it makes the right one.
     public let projection: UnsafeMutablePointer<Float>
     /// Q^T, rank x outputs, its rows `qtStride` floats apart.
     public let qt: UnsafePointer<Float>
@@ -63,13 +65,24 @@ public final class KernelGradientFold {
     public let rank: Int
     /// Of the last step's P Q^T, what M still owes (0: nothing).
     public let share: Float
+    /// nil: the fold makes the left factor. Otherwise it makes the right one: the rows of M
+    /// in block b (``rowsPerSum`` rows each) add their P^T M to the Q^T at
+    /// `rightSums + b * rank * qtStride` (zeroed by the caller), so that Q^T is summed in
+    /// the same order whatever the threads; the caller adds the blocks' Q^T in order.
+    public let rightSums: UnsafeMutablePointer<Float>?
     /// Set by backward once the gradient went into M; a fold offered for a tensor that is
     /// not a dense layer's kernel stays unapplied, and that gradient goes to the buffer.
     public internal(set) var applied = false
 
+    /// Rows of M per block of the fold's work: per partial Q^T when it makes the right factor.
+    public static let rowsPerSum = 512
+
+    /// The blocks of ``rowsPerSum`` rows of a matrix with `rows` rows.
+    public static func sums(rows: Int) -> Int { (rows + rowsPerSum - 1) / rowsPerSum }
+
     public init(
         matrix: UnsafeMutablePointer<Float>, projection: UnsafeMutablePointer<Float>, qt: UnsafePointer<Float>,
-        qtStride: Int, rank: Int, share: Float
+        qtStride: Int, rank: Int, share: Float, rightSums: UnsafeMutablePointer<Float>? = nil
     ) {
         precondition(rank >= 1 && qtStride >= 0)
         self.matrix = matrix
@@ -78,15 +91,25 @@ public final class KernelGradientFold {
         self.qtStride = qtStride
         self.rank = rank
         self.share = share
+        self.rightSums = rightSums
+    }
+
+    /// Block `b`'s rows of a matrix with `rows` rows, and where their part of Q^T goes.
+    func block(_ b: Int, rows: Int) -> (rows: Range<Int>, sum: UnsafeMutablePointer<Float>?) {
+        let first = b * Self.rowsPerSum
+        return (first..<min(rows, first + Self.rowsPerSum), rightSums.map { $0 + b * rank * qtStride })
     }
 
     /// The fold of a gradient already in memory (rows x columns, the matrix's shape), by
     /// blocks of rows on the worker threads.
     public func apply(gradient: UnsafePointer<Float>, rows: Int, columns: Int) {
-        Parallel.forEachRange(rows, minimumPerThread: 64) { r in
-            seti_powersgd_fold(
-                matrix + r.lowerBound * columns, gradient + r.lowerBound * columns, projection + r.lowerBound * rank, qt,
-                qtStride, r.count, columns, Int32(rank), share)
+        Parallel.forEachRange(Self.sums(rows: rows), minimumPerThread: 1) { blocks in
+            for b in blocks {
+                let (r, sum) = block(b, rows: rows)
+                seti_powersgd_fold(
+                    matrix + r.lowerBound * columns, gradient + r.lowerBound * columns, projection + r.lowerBound * rank, sum,
+                    qt, qtStride, r.count, columns, Int32(rank), share)
+            }
         }
         applied = true
     }
@@ -143,12 +166,17 @@ private func denseBackwardKernels(
     let padded = (batch + Int(SETI_DENSE_BATCH_MULTIPLE) - 1) / Int(SETI_DENSE_BATCH_MULTIPLE) * Int(SETI_DENSE_BATCH_MULTIPLE)
     let doutT = dinp == nil ? nil : transposed(dout, rows: batch, columns: outputs, paddedTo: padded, into: workspace.buffer(1, count: outputs * padded))
     let dinpT = dinp == nil ? nil : workspace.buffer(2, count: inputs * padded)
-    Parallel.forEachWorker(inputs) { _, rows in
-        let first = rows.lowerBound, end = rows.upperBound
+    // With a fold, the rows go to the workers in whole blocks of the fold's.
+    let unit = fold == nil ? 1 : KernelGradientFold.rowsPerSum
+    Parallel.forEachWorker((inputs + unit - 1) / unit) { _, units in
+        let first = units.lowerBound * unit, end = min(inputs, units.upperBound * unit)
         if let fold {
-            seti_dense_kernel_gradient_fold(
-                fold.matrix, inpT, dout, batch, outputs, first, end, fold.projection, fold.qt, fold.qtStride,
-                Int32(fold.rank), fold.share)
+            for b in units {
+                let (rows, sum) = fold.block(b, rows: inputs)
+                seti_dense_kernel_gradient_fold(
+                    fold.matrix, inpT, dout, batch, outputs, rows.lowerBound, rows.upperBound, fold.projection, sum, fold.qt,
+                    fold.qtStride, Int32(fold.rank), fold.share)
+            }
         } else {
             seti_dense_kernel_gradient(dkernel, inpT, dout, batch, inputs, outputs, first, end)
         }

@@ -37,9 +37,9 @@ extension TrainConfig {
     /// built from `spec` (``allreduce`` and ``compression``).
     func makeReducer(world: Communicator, model spec: ModelSpec) throws -> GradientReducer {
         let count = Network.parameterCount(of: spec)
-        if compression == .powersgd {
+        if compression.isLowRank {
             return PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: count, rank: powerSGDRank, startStep: powerSGDStartStep,
-                                   seed: seed, overlap: overlap)
+                                   seed: seed, overlap: overlap, alternating: compression == .acpsgd)
         }
         return try allreduce.makeReducer(world: world, count: count, overlap: overlap, crossNodeBFloat16: compression == .bf16)
     }

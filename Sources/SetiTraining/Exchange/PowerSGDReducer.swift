@@ -35,14 +35,28 @@ import SwiftMPI
 /// With overlap, a matrix's P, like each exactly summed range once final, goes out in a
 /// non-blocking allreduce as soon as backward has finished it (the dense kernel is the
 /// second layer backward reaches), while the convolutions' backward computes.
+///
+/// `alternating` (`--compression acpsgd`): ACP-SGD (Zhang, Zhang, Shi, Chu and Li 2023),
+/// which makes one factor per step, in turn, from the other one of the step before:
+///
+///     even steps: Q orthonormalized,  P = sum over ranks of M Q,    G = P Q^T
+///     odd steps:  P orthonormalized,  Q = sum over ranks of M^T P,  G = P Q^T
+///
+/// Either way G projects M onto the last step's subspace, as a power iteration spread over
+/// two steps would. The new factor comes from M alone, so backward's fold makes it (no
+/// second pass over the matrix), and it goes out while the convolutions' backward computes:
+/// nothing of the compression is left after backward but G = P Q^T. Before each step the
+/// factor to be kept is made orthonormal and the other absorbs the change, so that the P Q^T
+/// still owed by M stays the same (``prepareStep()``).
 final class PowerSGDReducer: GradientReducer {
     /// A matrix exchanged as factors, inside the gradient buffer.
     struct Matrix {
         let name: String
         let range: Range<Int>
         let rows: Int, columns: Int
-        /// Its first element in ``errors``, its P in ``p``, its Q in ``q`` and its Q^T in ``qt``.
-        let errorOffset: Int, pOffset: Int, qOffset: Int, qtOffset: Int
+        /// Its first element in ``errors``, its P in ``p``, its Q in ``q``, its Q^T in ``qt``
+        /// and ``qtNext``, and its blocks' Q^T in ``rightSums``.
+        let errorOffset: Int, pOffset: Int, qOffset: Int, qtOffset: Int, sumsOffset: Int
     }
 
     /// Matrices smaller than this are summed exactly: their factors would save little.
@@ -69,6 +83,14 @@ final class PowerSGDReducer: GradientReducer {
     /// Q transposed (rank x columns per matrix, rows ``qtStride(columns:)`` apart), so that each
     /// column of Q is contiguous for the passes; kept equal to ``q`` by ``transposeQ()``.
     private let qt: UnsafeMutableBufferPointer<Float>
+    /// Alternating: each block's part of Q^T = P^T M on the steps that make Q
+    /// (see ``KernelGradientFold/rightSums``), and their sum, which is exchanged.
+    private let rightSums: UnsafeMutableBufferPointer<Float>
+    private let qtNext: UnsafeMutableBufferPointer<Float>
+    /// ACP-SGD: one factor per step, alternately (see the type's comment).
+    private let alternating: Bool
+    /// Alternating: this step's kept factor is orthonormal (``prepareStep()``).
+    private var prepared = false
     /// This step's folds handed to backward, by the offset of their matrix.
     private var folds: [Int: KernelGradientFold] = [:]
     /// 1 / ranks while ``errors`` holds M and E = M - P Q^T / ranks is owed; 0 once settled.
@@ -78,6 +100,8 @@ final class PowerSGDReducer: GradientReducer {
     /// Updates applied so far (the optimizer step of the next one).
     private var steps = 0
     private var compressing: Bool { steps >= startStep }
+    /// Alternating, on every other compressed step: the fold makes Q from P.
+    private var makesRight: Bool { alternating && (steps - startStep) % 2 == 1 }
     /// This step: the gradients at and above this index have gone out (their matrices' P
     /// computed and sent, or the whole matrices before compression starts, and their exact
     /// ranges sent); the count while nothing has.
@@ -89,25 +113,28 @@ final class PowerSGDReducer: GradientReducer {
     /// `blockFloats` floats (1 MB: a core's share of L2 on two cores).
     init(
         world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
-        blockFloats: Int = 1 << 18
+        alternating: Bool = false, blockFloats: Int = 1 << 18
     ) {
         self.world = world
         self.rank = rank
         self.startStep = startStep
         self.overlap = overlap
+        self.alternating = alternating
         startedFrom = count
         var matrices: [Matrix] = []
-        var sizes = (errors: 0, p: 0, q: 0, qt: 0)
+        var sizes = (errors: 0, p: 0, q: 0, qt: 0, sums: 0)
         for t in tensors where t.trainable && t.shape.count >= 2 {
             let columns = t.shape.last!, rows = t.count / columns
             // Compressed when large and when the factors are at most half the matrix.
             guard t.count >= Self.minimumCompressed, 2 * (rows + columns) * rank <= t.count else { continue }
             matrices.append(Matrix(name: t.name, range: t.offset..<(t.offset + t.count), rows: rows, columns: columns,
-                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q, qtOffset: sizes.qt))
+                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q, qtOffset: sizes.qt,
+                                   sumsOffset: sizes.sums))
             sizes.errors += t.count
             sizes.p += rows * rank
             sizes.q += columns * rank
             sizes.qt += rank * Self.qtStride(columns: columns)
+            if alternating { sizes.sums += KernelGradientFold.sums(rows: rows) * rank * Self.qtStride(columns: columns) }
         }
         self.matrices = matrices
         var exact: [Range<Int>] = []
@@ -136,6 +163,8 @@ final class PowerSGDReducer: GradientReducer {
         p = .allocateAligned(zeroed: sizes.p)
         q = .allocateAligned(zeroed: sizes.q)
         qt = .allocateAligned(zeroed: sizes.qt)
+        qtNext = .allocateAligned(zeroed: alternating ? sizes.qt : 0)
+        rightSums = .allocateAligned(zeroed: sizes.sums)
         // Q starts Gaussian, the same on every rank (same seed).
         for (k, m) in matrices.enumerated() {
             var rng = CounterRandom.generator(seed: seed, .powerSGD(matrix: k), index: 0)
@@ -147,7 +176,7 @@ final class PowerSGDReducer: GradientReducer {
     deinit {
         // An unfinished request must complete before its buffer goes.
         for request in pending { try? request.wait() }
-        for buffer in [parameters, gradients, errors, p, q, qt, expanded] { buffer.deallocate() }
+        for buffer in [parameters, gradients, errors, p, q, qt, qtNext, rightSums, expanded] { buffer.deallocate() }
     }
 
     func kernelGradientFolds() -> [Int: KernelGradientFold] {
@@ -156,11 +185,32 @@ final class PowerSGDReducer: GradientReducer {
         return folds
     }
 
-    /// This step's fold of G into matrix `m`'s M and P.
+    /// This step's fold of G into matrix `m`'s M and its new factor.
     private func fold(of m: Matrix) -> KernelGradientFold {
-        KernelGradientFold(
+        prepareStep()
+        return KernelGradientFold(
             matrix: errors.baseAddress! + m.errorOffset, projection: p.baseAddress! + m.pOffset, qt: qtPointer(m),
-            qtStride: Self.qtStride(columns: m.columns), rank: rank, share: owedShare)
+            qtStride: Self.qtStride(columns: m.columns), rank: rank, share: owedShare,
+            rightSums: makesRight ? rightSums.baseAddress! + m.sumsOffset : nil)
+    }
+
+    /// Alternating, once per compressed step before the folds: orthonormalizes the factor
+    /// the fold multiplies M by (Q, or P on the steps that make Q), the other factor taking
+    /// over the change so that the P Q^T that M may owe is the same; zeroes the blocks'
+    /// sums of Q^T.
+    private func prepareStep() {
+        guard alternating, compressing, !prepared else { return }
+        prepared = true
+        for m in matrices {
+            let pm = p.baseAddress! + m.pOffset, qm = q.baseAddress! + m.qOffset
+            if makesRight {
+                orthonormalizeColumns(pm, rows: m.rows, carrying: qm, rows: m.columns, columns: rank)
+            } else {
+                orthonormalizeColumns(qm, rows: m.columns, carrying: pm, rows: m.rows, columns: rank)
+            }
+        }
+        transposeQ()
+        if makesRight { rightSums.update(repeating: 0) }
     }
 
     func gradientsReady(_ range: Range<Int>) throws {
@@ -185,7 +235,14 @@ final class PowerSGDReducer: GradientReducer {
             }
             let fold = folds[m.range.lowerBound] ?? fold(of: m)
             if !fold.applied { fold.apply(gradient: gradients.baseAddress! + m.range.lowerBound, rows: m.rows, columns: m.columns) }
-            if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)]), op: .sum)) }
+            let factor: UnsafeMutableBufferPointer<Float>
+            if makesRight {
+                factor = UnsafeMutableBufferPointer(rebasing: qtNext[m.qtOffset..<(m.qtOffset + rank * Self.qtStride(columns: m.columns))])
+                addBlockSums(of: m, into: factor.baseAddress!)
+            } else {
+                factor = UnsafeMutableBufferPointer(rebasing: p[m.pOffset..<(m.pOffset + m.rows * rank)])
+            }
+            if world.size > 1 { pending.append(try world.startAllreduce(factor, op: .sum)) }
         }
         for range in exact where finished.contains(range.lowerBound) {
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)) }
@@ -200,13 +257,22 @@ final class PowerSGDReducer: GradientReducer {
         startedFrom = gradients.count
         defer { steps += 1 }
         guard compressing else { return update(GradientSource(ranges: [0..<gradients.count])) }
-        for m in matrices {
-            let pm = p.baseAddress! + m.pOffset
-            orthonormalizeColumns(pm, rows: m.rows, columns: rank)
-            multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
+        if !alternating {
+            for m in matrices {
+                let pm = p.baseAddress! + m.pOffset
+                orthonormalizeColumns(pm, rows: m.rows, columns: rank)
+                multiplyTransposed(errors.baseAddress! + m.errorOffset, m, by: pm, into: q.baseAddress! + m.qOffset)
+            }
+            if world.size > 1 { try world.allreduce(q, op: .sum) }
+            transposeQ()
+        } else if makesRight {
+            for m in matrices {
+                let next = qtNext.baseAddress! + m.qtOffset, qm = q.baseAddress! + m.qOffset, stride = Self.qtStride(columns: m.columns)
+                for j in 0..<m.columns { for c in 0..<rank { qm[j * rank + c] = next[c * stride + j] } }
+            }
+            transposeQ()
         }
-        if world.size > 1 { try world.allreduce(q, op: .sum) }
-        transposeQ()
+        prepared = false
         // G = P Q^T, block by block as the optimizer reaches it, into one small buffer that
         // stays in the cache: G never goes to memory.
         owedShare = 1 / Float(world.size)
@@ -240,6 +306,16 @@ final class PowerSGDReducer: GradientReducer {
         let e = errors.baseAddress! + m.errorOffset, pm = p.baseAddress! + m.pOffset
         Parallel.forEachRange(m.rows, minimumPerThread: 64) { rows in
             body(rows, e + rows.lowerBound * m.columns, pm + rows.lowerBound * rank)
+        }
+    }
+
+    /// Alternating: the matrix's Q^T, the sum of its blocks' in block order.
+    private func addBlockSums(of m: Matrix, into qtm: UnsafeMutablePointer<Float>) {
+        let size = rank * Self.qtStride(columns: m.columns), sums = rightSums.baseAddress! + m.sumsOffset
+        qtm.update(from: sums, count: size)
+        for b in 1..<KernelGradientFold.sums(rows: m.rows) {
+            let block = sums + b * size
+            for i in 0..<size { qtm[i] += block[i] }
         }
     }
 
@@ -292,14 +368,39 @@ final class PowerSGDReducer: GradientReducer {
     }
 
     var stateSlots: [(name: String, values: UnsafeMutableBufferPointer<Float>)] {
-        [("powersgd/error", errors), ("powersgd/q", q)]
+        // Alternating, P carries over to the next step too.
+        [("powersgd/error", errors)] + (alternating ? [("powersgd/p", p)] : []) + [("powersgd/q", q)]
     }
 
     func stateRestored(step: Int) {
         steps = step
         owedShare = 0
+        prepared = false
         transposeQ()
         if !world.isRoot { errors.update(repeating: 0) }
+    }
+}
+
+/// Makes the columns of `a` (row-major, `rows` x `columns`) orthonormal as below, and
+/// multiplies `b` (`bRows` x `columns`) so that a b^T stays the same: a = A S with A the
+/// orthonormal result and S = A^T a, so a b^T = A (b S^T)^T.
+func orthonormalizeColumns(
+    _ a: UnsafeMutablePointer<Float>, rows: Int, carrying b: UnsafeMutablePointer<Float>, rows bRows: Int, columns: Int
+) {
+    let before = Array(UnsafeBufferPointer(start: a, count: rows * columns))
+    orthonormalizeColumns(a, rows: rows, columns: columns)
+    var s = [Double](repeating: 0, count: columns * columns)
+    for k in 0..<rows {
+        for c in 0..<columns { for d in 0..<columns { s[c * columns + d] += Double(a[k * columns + c]) * Double(before[k * columns + d]) } }
+    }
+    var row = [Double](repeating: 0, count: columns)
+    for k in 0..<bRows {
+        for c in 0..<columns {
+            var sum = 0.0
+            for d in 0..<columns { sum += Double(b[k * columns + d]) * s[c * columns + d] }
+            row[c] = sum
+        }
+        for c in 0..<columns { b[k * columns + c] = Float(row[c]) }
     }
 }
 
