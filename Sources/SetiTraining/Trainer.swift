@@ -347,4 +347,14 @@ public struct StepTiming: Sendable {
     public var steps = 0
 
     public var total: Double { data + compute + communication + optimizer }
+
+    public init() {}
+
+    public static func += (a: inout StepTiming, b: StepTiming) {
+        a.data += b.data
+        a.compute += b.compute
+        a.communication += b.communication
+        a.optimizer += b.optimizer
+        a.steps += b.steps
+    }
 }

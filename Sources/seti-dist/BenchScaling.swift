@@ -28,7 +28,17 @@ struct BenchScaling: ParsableCommand {
             share a machine slow each other down through its memory bandwidth and caches, \
             and the nodes of launch/sim-cluster all share this one: the --alone run of the \
             same layout is what they compute at best, so "vs alone" is the cost of the \
-            exchange alone, the figure a cluster of separate machines would see.
+            exchange on this machine.
+
+            --paired: the same comparison inside one job. Every rank also trains alone, \
+            in turns of a few steps with the exchange's, each turn started together, so \
+            that the drift of a shared machine's speed falls on both alike; a third turn \
+            trains alone but waits for the other ranks after every step (what any \
+            exchange costs: the slowest rank, each step). "vs alone" then comes from the \
+            job itself, "vs synced" leaves the waiting out. Ranks that share memory meet \
+            the same contention in every turn, which adds about the same time to both \
+            sides and flatters the ratio; one process with and without --compression, \
+            on one core of an idle machine, bounds what separate machines would see.
             """)
 
     @Option(help: "Weak scaling: samples per rank per step.") var batchPerRank: Int?
@@ -40,6 +50,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd, acpsgd).") var compression: GradientCompression = .none
     @Option(help: "Rank of the PowerSGD and ACP-SGD factors (1...64).") var powersgdRank: Int = TrainConfig().powerSGDRank
     @Flag(help: "Every rank trains alone, no exchange: the baseline of ranks sharing a machine (weak scaling).") var alone = false
+    @Flag(help: "Weak scaling: also time the ranks alone in the same job, in turns with the exchange (see below).") var paired = false
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
     @Option(help: "Append the result as one JSON line to this file (rank 0).") var append: String?
     @Option(help: "Print the table of a file written with --append, and exit.") var report: String?
@@ -51,6 +62,7 @@ struct BenchScaling: ParsableCommand {
         guard (0...1000).contains(warmupSteps) else { throw ValidationError("--warmup-steps \(warmupSteps): allowed 0...1000") }
         guard (1...64).contains(powersgdRank) else { throw ValidationError("--powersgd-rank \(powersgdRank): allowed 1...64") }
         if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
+        if paired && (batchPerRank == nil || alone) { throw ValidationError("--paired measures weak scaling with an exchange: give --batch-per-rank, not --alone") }
         if compression == .bf16 && allreduce != .hierarchical {
             throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical")
         }
@@ -63,37 +75,69 @@ struct BenchScaling: ParsableCommand {
             let world = job.world
             // Alone, each rank is a job of its own.
             let trainers = command.alone ? try world.split(color: world.rank, key: 0) : world
-            var config = TrainConfig.kerasSeed
-            let weak = command.batchPerRank != nil
-            config.globalBatch = command.batchPerRank.map { $0 * trainers.size } ?? command.globalBatch ?? 32
-            config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
-            config.allreduce = command.allreduce
-            config.overlap = command.overlap
-            config.compression = command.compression
-            config.powerSGDRank = command.powersgdRank
-            config.powerSGDStartStep = 0  // every timed step compresses
+            let config = command.config(ranks: trainers.size)
             let trainer = try Trainer(config: config, world: trainers, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmupSteps)
-            let t = try trainer.measureSteps(command.steps)
+            let (t, solo) = command.paired ? try command.measurePaired(trainer, world: world) : (try trainer.measureSteps(command.steps), nil)
             let n = Double(command.steps)
             // Components: mean over ranks; the step: the slowest rank's, which is what all wait for.
             var parts = [t.data, t.compute, t.communication, t.optimizer].map { $0 / n }
             try world.allreduce(&parts, op: .sum)
             parts = parts.map { $0 / Double(world.size) }
             let step = try world.allreduce(t.total / n, op: .max)
+            let aloneSteps = try solo.map { [try world.allreduce($0.free.total / n, op: .max), try world.allreduce($0.synchronized.total / n, op: .max)] }
             let nodes = try world.allreduce(job.node.rank == 0 ? Int32(1) : 0, op: .sum)
             guard world.isRoot else { return }
             let batchPerRank = config.globalBatch / trainers.size, globalBatch = batchPerRank * world.size
             let record = ScalingRecord(
-                label: command.label, mode: weak ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
+                label: command.label, mode: command.batchPerRank != nil ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
                 batch_per_rank: batchPerRank, global_batch: globalBatch, blas_threads: BLAS.threads,
                 allreduce: config.allreduce.rawValue, overlap: config.overlap, alone: command.alone ? true : nil,
                 compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression.isLowRank ? "-\(config.powerSGDRank)" : ""),
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
-                optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step)
-            print(record.line(efficiency: nil, vsAlone: nil))
+                optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step,
+                alone_step_ms: aloneSteps.map { $0[0] * 1e3 }, synchronized_alone_step_ms: aloneSteps.map { $0[1] * 1e3 })
+            print(record.line(efficiency: nil, vsAlone: record.pairedVsAlone))
             if let append = command.append { try JSONLines.append(record, to: URL(fileURLWithPath: append)) }
         }
+    }
+
+    /// The keras-seed recipe on simulated data for `ranks` ranks of this command's batch.
+    private func config(ranks: Int) -> TrainConfig {
+        var config = TrainConfig.kerasSeed
+        config.globalBatch = batchPerRank.map { $0 * ranks } ?? globalBatch ?? 32
+        config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
+        config.allreduce = allreduce
+        config.overlap = overlap
+        config.compression = compression
+        config.powerSGDRank = powersgdRank
+        config.powerSGDStartStep = 0  // every timed step compresses
+        return config
+    }
+
+    /// --paired: `steps` steps of `trainer` (the exchange), and as many of each rank alone,
+    /// free and synchronized, in turns of a few steps; every turn starts together.
+    private func measurePaired(_ trainer: Trainer, world: Communicator) throws -> (StepTiming, (free: StepTiming, synchronized: StepTiming)?) {
+        let solo = try Trainer(config: config(ranks: 1), world: try world.split(color: world.rank, key: 0),
+                               folder: RunFolder(FileManager.default.temporaryDirectory))
+        _ = try solo.measureSteps(warmupSteps)
+        var exchanged = StepTiming(), free = StepTiming(), synchronized = StepTiming()
+        for first in stride(from: 0, to: steps, by: 5) {
+            let turn = min(5, steps - first)
+            try world.barrier()
+            exchanged += try trainer.measureSteps(turn)
+            try world.barrier()
+            free += try solo.measureSteps(turn)
+            try world.barrier()
+            for _ in 0..<turn {
+                var step = try solo.measureSteps(1)
+                let start = DispatchTime.now().uptimeNanoseconds
+                try world.barrier()
+                step.communication += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                synchronized += step
+            }
+        }
+        return (exchanged, (free, synchronized))
     }
 
     private func printReport(_ path: String) throws {
@@ -118,7 +162,7 @@ struct BenchScaling: ParsableCommand {
             let alone = r.alone == true || r.mode != "weak" ? [] : records.filter {
                 $0.alone == true && $0.ranks == r.ranks && $0.nodes == r.nodes && $0.batch_per_rank == r.batch_per_rank
             }
-            let vsAlone = alone.isEmpty ? nil : r.samples_per_s / (alone.map(\.samples_per_s).reduce(0, +) / Double(alone.count))
+            let vsAlone = r.pairedVsAlone ?? (alone.isEmpty ? nil : r.samples_per_s / (alone.map(\.samples_per_s).reduce(0, +) / Double(alone.count)))
             print(r.line(efficiency: efficiency, vsAlone: vsAlone))
             var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]
             row["efficiency"] = efficiency
@@ -140,6 +184,13 @@ struct ScalingRecord: Codable {
     var compression: String?
     var step_ms: Double, data_ms: Double, compute_ms: Double, communication_ms: Double, optimizer_ms: Double
     var samples_per_s: Double
+    /// --paired: the step of the same ranks alone, and alone waiting for each other after
+    /// every step, timed in turns with this one (nil otherwise).
+    var alone_step_ms: Double?
+    var synchronized_alone_step_ms: Double?
+
+    /// --paired: throughput against the same ranks alone in the same job.
+    var pairedVsAlone: Double? { alone_step_ms.map { $0 / step_ms } }
 
     static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency  vs alone"
 
@@ -152,5 +203,6 @@ struct ScalingRecord: Codable {
             100 * communication_ms / step_ms, optimizer_ms, data_ms, samples_per_s)
             + (efficiency.map { String(format: "  %9.1f%%", 100 * $0) } ?? (vsAlone == nil ? "" : String(repeating: " ", count: 12)))
             + (vsAlone.map { String(format: "  %7.1f%%", 100 * $0) } ?? "")
+            + (synchronized_alone_step_ms.map { String(format: "  vs synced %.1f%% (alone %.1f ms, synced %.1f ms)", 100 * $0 / step_ms, alone_step_ms ?? 0, $0) } ?? "")
     }
 }

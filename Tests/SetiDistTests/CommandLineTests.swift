@@ -96,6 +96,8 @@ final class CommandLineTests: XCTestCase {
             (["bench", "scaling", "--powersgd-rank", "65"], "--powersgd-rank 65: allowed 1...64"),
             (["bench", "scaling", "--compression", "bf16", "--allreduce", "mpi"], "--compression bf16"),
             (["bench", "scaling", "--alone", "--global-batch", "32"], "--alone measures weak scaling: give --batch-per-rank"),
+            (["bench", "scaling", "--paired", "--global-batch", "32"], "--paired measures weak scaling with an exchange"),
+            (["bench", "scaling", "--paired", "--alone", "--batch-per-rank", "8"], "not --alone"),
             (["bench", "compute", "--convolutions", "fft"], "--convolutions"),
             (["selftest", "--megabytes", "0"], "--megabytes 0"),
         ] {
@@ -280,6 +282,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(((json?["sensitivity"] as? [String: Any])?["curves"] as? [Any])?.count, 6, "one curve per signal class")
     }
 
+    /// --paired times the ranks alone, free and synchronized, in the same job and writes
+    /// both steps into its record.
+    func testPairedScalingTimesTheRanksAloneInTheSameJob() throws {
+        let file = path("paired.jsonl")
+        let result = try run(["bench", "scaling", "--batch-per-rank", "4", "--steps", "2", "--warmup-steps", "0", "--paired",
+                              "--compression", "acpsgd", "--append", file])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("vs synced"), result.stdout)
+        let record = try JSONSerialization.jsonObject(with: Data(try String(contentsOfFile: file, encoding: .utf8).utf8)) as? [String: Any]
+        for key in ["step_ms", "alone_step_ms", "synchronized_alone_step_ms"] {
+            XCTAssertGreaterThan(record?[key] as? Double ?? 0, 0, key)
+        }
+        XCTAssertEqual(record?["compression"] as? String, "acpsgd-\(TrainConfig().powerSGDRank)")
+    }
+
     /// The scaling report: efficiency against the one-rank run, and weak-scaling rows
     /// against the mean of the --alone runs of the same ranks and nodes (not the 2 x 2
     /// one); a line that is not a record is refused naming the file and line.
@@ -306,6 +323,16 @@ final class CommandLineTests: XCTestCase {
         let linked = try XCTUnwrap(rows.first { $0.hasPrefix("sim-2x1-1gbit") })
         XCTAssertTrue(linked.hasSuffix("68.0%     85.0%"), String(linked))
         XCTAssertTrue(report.stdout.contains("\"efficiency_vs_alone\":0.85"), report.stdout)
+
+        // A --paired record is divided by the alone step of its own job, not the file's runs.
+        let paired = String(record("sim-2x1-1gbit", ranks: 2, nodes: 2, samplesPerSecond: 640).dropLast())
+            + ",\"alone_step_ms\":90,\"synchronized_alone_step_ms\":95}"
+        try [record("sim-2x1", ranks: 2, nodes: 2, samplesPerSecond: 170, alone: true), paired].joined(separator: "\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let pairedReport = try run(["bench", "scaling", "--report", file])
+        XCTAssertEqual(pairedReport.status, 0, pairedReport.stderr)
+        let pairedRow = try XCTUnwrap(pairedReport.stdout.split(separator: "\n").first { $0.hasPrefix("sim-2x1-1gbit") })
+        XCTAssertTrue(pairedRow.hasSuffix("90.0%  vs synced 95.0% (alone 90.0 ms, synced 95.0 ms)"), String(pairedRow))
 
         try (record("local", ranks: 1, nodes: 1, samplesPerSecond: 100) + "\n{\"label\": 1}\n").write(toFile: file, atomically: true, encoding: .utf8)
         assertOneLineError(try run(["bench", "scaling", "--report", file]), "scaling.jsonl:2: not a bench scaling record")
