@@ -70,6 +70,16 @@ final class ConfigFileTests: XCTestCase {
         saved.seed = 7
         XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
         XCTAssertEqual(now.resumeDifferences(from: saved), ["augmentation.intensityScale: 0 -> 0.2", "seed: 7 -> 1"])
+
+        // ACP-SGD takes PowerSGD's settings, and is not PowerSGD.
+        var alternating = TrainConfig(), alternatingSaved = TrainConfig()
+        alternating.compression = .acpsgd
+        alternatingSaved.compression = .acpsgd
+        alternatingSaved.powerSGDRank = 4
+        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["powerSGDRank: 4 -> 2"])
+        alternatingSaved.powerSGDRank = 2
+        alternatingSaved.compression = .powersgd
+        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["compression: \"powersgd\" -> \"acpsgd\""])
     }
 
     func testMistakesAreNamedWithFileAndField() throws {

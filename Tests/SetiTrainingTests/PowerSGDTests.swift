@@ -43,6 +43,20 @@ final class PowerSGDTests: XCTestCase {
         return applied
     }
 
+    /// A matrix gradient that is a sum of `rank` random outer products u_k v_k^T, and the bias.
+    private func lowRankGradient(rank: Int, seed: UInt64) -> [Float] {
+        let (rows, columns) = (Self.rows, Self.columns)
+        var rng = SplitMix64(seed: seed)
+        let u = (0..<(rank * rows)).map { _ in Float(rng.gaussian()) }
+        let v = (0..<(rank * columns)).map { _ in Float(rng.gaussian()) }
+        var gradient = [Float](repeating: 0, count: count)
+        for i in 0..<rows {
+            for j in 0..<columns { gradient[i * columns + j] = (0..<rank).reduce(0) { $0 + u[$1 * rows + i] * v[$1 * columns + j] } }
+        }
+        for k in 0..<10 { gradient[Self.elements + k] = Float(k) - 4.5 }
+        return gradient
+    }
+
     func testTheSETICNNCompressesOnlyTheDenseKernel() {
         let spec = ModelSpec.setiCNN
         let reducer = PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: 4, seed: 1, overlap: false)
@@ -55,20 +69,9 @@ final class PowerSGDTests: XCTestCase {
 
     /// Ranks up to 4 run the kernels' fused passes, larger ones the general loops.
     func testAGradientOfRankAtMostRPassesExactly() throws {
-        let (rows, columns) = (Self.rows, Self.columns)
         for (rank, gradientRank) in [(4, 2), (7, 5)] {
             let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
-            var rng = SplitMix64(seed: 9)
-            // A sum of gradientRank outer products u_k v_k^T, plus the bias.
-            let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
-            let v = (0..<(gradientRank * columns)).map { _ in Float(rng.gaussian()) }
-            var gradient = [Float](repeating: 0, count: count)
-            for i in 0..<rows {
-                for j in 0..<columns {
-                    gradient[i * columns + j] = (0..<gradientRank).reduce(0) { $0 + u[$1 * rows + i] * v[$1 * columns + j] }
-                }
-            }
-            for k in 0..<10 { gradient[Self.elements + k] = Float(k) - 4.5 }
+            let gradient = lowRankGradient(rank: gradientRank, seed: 9)
             let applied = try exchange(reducer, gradient)
             let scale = gradient.map(abs).max()!
             for i in gradient.indices { XCTAssertEqual(applied[i], gradient[i], accuracy: 1e-5 * scale, "rank \(rank), element \(i)") }
@@ -80,20 +83,10 @@ final class PowerSGDTests: XCTestCase {
     /// projects onto the span of that P, which holds the gradient and what the step before
     /// left in M: it passes all that is owed, so every two steps apply the gradient twice.
     func testAlternatingPassesAGradientOfRankAtMostRWholeEveryTwoSteps() throws {
-        let (rows, columns) = (Self.rows, Self.columns)
         for (rank, gradientRank) in [(2, 2), (4, 3), (7, 5)] {
             let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false,
                                           alternating: true, blockFloats: 1000)
-            var rng = SplitMix64(seed: 8)
-            let u = (0..<(gradientRank * rows)).map { _ in Float(rng.gaussian()) }
-            let v = (0..<(gradientRank * columns)).map { _ in Float(rng.gaussian()) }
-            var gradient = [Float](repeating: 0, count: count)
-            for i in 0..<rows {
-                for j in 0..<columns {
-                    gradient[i * columns + j] = (0..<gradientRank).reduce(0) { $0 + u[$1 * rows + i] * v[$1 * columns + j] }
-                }
-            }
-            for k in 0..<10 { gradient[Self.elements + k] = Float(k) - 4.5 }
+            let gradient = lowRankGradient(rank: gradientRank, seed: 8)
             let scale = gradient.map(abs).max()!
             for pair in 0..<3 {
                 let first = try exchange(reducer, gradient), second = try exchange(reducer, gradient)
