@@ -12,7 +12,7 @@ extension TrainConfig {
         var parts: [String] = []
         if compression.isLowRank {
             parts.append((compression == .acpsgd ? "ACP-SGD" : "PowerSGD") + " rank \(powerSGDRank) on the large matrices "
-                + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact steps")
+                + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact step\(powerSGDStartStep == 1 ? "" : "s")")
                 + (ranks == 1 ? " (one process compresses as N ranks would)" : ""))
         }
         if ranks > 1 { parts.append(method + (overlap ? ", overlapped with backward" : "")) }
