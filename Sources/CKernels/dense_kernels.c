@@ -16,7 +16,7 @@
 #define GC 4
 #define GR 6
 #define GBLOCK 96
-#define FOLD_AHEAD 128
+#define FOLD_AHEAD 1024
 #define IV 2
 #define IR 8
 #include "dense_tiles.h"
