@@ -78,7 +78,8 @@ struct BenchScaling: ParsableCommand {
             let config = command.config(ranks: trainers.size)
             let trainer = try Trainer(config: config, world: trainers, folder: RunFolder(FileManager.default.temporaryDirectory))
             _ = try trainer.measureSteps(command.warmupSteps)
-            let (t, solo) = command.paired ? try command.measurePaired(trainer, world: world) : (try trainer.measureSteps(command.steps), nil)
+            let (t, solo): (StepTiming, (free: StepTiming, synchronized: StepTiming)?) =
+                command.paired ? try command.measurePaired(trainer, world: world) : (try trainer.measureSteps(command.steps), nil)
             let n = Double(command.steps)
             // Components: mean over ranks; the step: the slowest rank's, which is what all wait for.
             var parts = [t.data, t.compute, t.communication, t.optimizer].map { $0 / n }
@@ -117,7 +118,7 @@ struct BenchScaling: ParsableCommand {
 
     /// --paired: `steps` steps of `trainer` (the exchange), and as many of each rank alone,
     /// free and synchronized, in turns of a few steps; every turn starts together.
-    private func measurePaired(_ trainer: Trainer, world: Communicator) throws -> (StepTiming, (free: StepTiming, synchronized: StepTiming)?) {
+    private func measurePaired(_ trainer: Trainer, world: Communicator) throws -> (StepTiming, (free: StepTiming, synchronized: StepTiming)) {
         let solo = try Trainer(config: config(ranks: 1), world: try world.split(color: world.rank, key: 0),
                                folder: RunFolder(FileManager.default.temporaryDirectory))
         _ = try solo.measureSteps(warmupSteps)
@@ -145,9 +146,12 @@ struct BenchScaling: ParsableCommand {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(fileErrorReason(error))") }
         var records: [ScalingRecord] = []
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-            do { records.append(try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8))) } catch {
+            let record: ScalingRecord
+            do { record = try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8)) } catch {
                 throw ValidationError("\(path):\(number + 1): not a bench scaling record")
             }
+            if let problem = record.problem { throw ValidationError("\(path):\(number + 1): \(problem)") }
+            records.append(record)
         }
         print(ScalingRecord.header)
         var rows: [[String: Any]] = []
@@ -191,6 +195,19 @@ struct ScalingRecord: Codable {
 
     /// --paired: throughput against the same ranks alone in the same job.
     var pairedVsAlone: Double? { alone_step_ms.map { $0 / step_ms } }
+
+    /// What makes a record read from a file unusable (the report divides by its counts and
+    /// times), or nil.
+    var problem: String? {
+        for (name, value) in [("ranks", ranks), ("nodes", nodes), ("batch_per_rank", batch_per_rank), ("global_batch", global_batch)]
+        where value < 1 { return "\(name) \(value): allowed 1 or more" }
+        let positive = [("step_ms", step_ms), ("samples_per_s", samples_per_s)]
+            + [("alone_step_ms", alone_step_ms), ("synchronized_alone_step_ms", synchronized_alone_step_ms)].compactMap { n, v in v.map { (n, $0) } }
+        for (name, value) in positive where !(value.isFinite && value > 0) { return "\(name) \(value): allowed a positive number" }
+        for (name, value) in [("data_ms", data_ms), ("compute_ms", compute_ms), ("communication_ms", communication_ms), ("optimizer_ms", optimizer_ms)]
+        where !(value.isFinite && value >= 0) { return "\(name) \(value): allowed 0 or more" }
+        return nil
+    }
 
     static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency  vs alone"
 

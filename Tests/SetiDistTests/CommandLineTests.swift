@@ -336,5 +336,17 @@ final class CommandLineTests: XCTestCase {
 
         try (record("local", ranks: 1, nodes: 1, samplesPerSecond: 100) + "\n{\"label\": 1}\n").write(toFile: file, atomically: true, encoding: .utf8)
         assertOneLineError(try run(["bench", "scaling", "--report", file]), "scaling.jsonl:2: not a bench scaling record")
+
+        // Numbers the report divides by must be usable: zero, negative, huge and NaN-like ones are named.
+        for (from, to, words) in [("\"samples_per_s\":100.0}", "\"samples_per_s\":0}", "scaling.jsonl:1: samples_per_s 0.0: allowed a positive number"),
+                                  ("\"samples_per_s\":100.0}", "\"samples_per_s\":100,\"alone_step_ms\":-5}", "alone_step_ms -5.0: allowed a positive number"),
+                                  ("\"samples_per_s\":100.0}", "\"samples_per_s\":100,\"synchronized_alone_step_ms\":1e400}", "not a bench scaling record"),
+                                  ("\"compute_ms\":80", "\"compute_ms\":-1", "compute_ms -1.0: allowed 0 or more"),
+                                  ("\"ranks\":1,", "\"ranks\":0,", "ranks 0: allowed 1 or more")] {
+            let line = record("local", ranks: 1, nodes: 1, samplesPerSecond: 100).replacingOccurrences(of: from, with: to)
+            XCTAssertNotEqual(line, record("local", ranks: 1, nodes: 1, samplesPerSecond: 100), words)
+            try line.write(toFile: file, atomically: true, encoding: .utf8)
+            assertOneLineError(try run(["bench", "scaling", "--report", file]), words)
+        }
     }
 }
