@@ -11,6 +11,10 @@ import SetiRandom
 ///   factor drawn uniformly from 1 +- `intensityScale` (the public encoding fixes the
 ///   median and the darkest pixel per image, so a gain in power is not a change of level;
 ///   a different dynamic range of the log power is a change of contrast), clamped to [0, 1];
+/// - the other plausible encoding: with probability `minMaxEncoding`, the image stretched so
+///   its lightest pixel is 1 and its darkest 0, which is the per-image min-max encoding of
+///   the same log power (the public data's exact encoding is not documented; the median-
+///   anchored one maps the median to about 0.675 instead);
 /// - additive Gaussian noise of standard deviation `noise`, clamped to [0, 1].
 ///
 /// Draws are a pure function of (seed, epoch, sample index), so a sample is augmented the
@@ -30,9 +34,11 @@ public struct Augmentation: Codable, Hashable, Sendable {
     public var noise: Float = 0
     /// Largest relative change of contrast about the image's mean; 0 = off.
     public var intensityScale: Float = 0
+    /// Probability of re-encoding a sample min-max (see the type's notes); 0 = off.
+    public var minMaxEncoding: Float = 0
 
     public init(horizontalFlip: Bool = false, verticalFlip: Bool = false, frequencyShift: Double = 0,
-                fill: Fill = .wrap, fillValue: Float = 0.7, noise: Float = 0, intensityScale: Float = 0) {
+                fill: Fill = .wrap, fillValue: Float = 0.7, noise: Float = 0, intensityScale: Float = 0, minMaxEncoding: Float = 0) {
         self.horizontalFlip = horizontalFlip
         self.verticalFlip = verticalFlip
         self.frequencyShift = frequencyShift
@@ -40,12 +46,13 @@ public struct Augmentation: Codable, Hashable, Sendable {
         self.fillValue = fillValue
         self.noise = noise
         self.intensityScale = intensityScale
+        self.minMaxEncoding = minMaxEncoding
     }
 
     /// No augmentation at all.
     public static let none = Augmentation()
 
-    public var isIdentity: Bool { !horizontalFlip && !verticalFlip && frequencyShift == 0 && noise == 0 && intensityScale == 0 }
+    public var isIdentity: Bool { !horizontalFlip && !verticalFlip && frequencyShift == 0 && noise == 0 && intensityScale == 0 && minMaxEncoding == 0 }
 
     /// Writes the augmented version of `image` (height x width) into `out`.
     public func apply(
@@ -79,6 +86,15 @@ public struct Augmentation: Codable, Hashable, Sendable {
             for i in 0..<count { sum += Double(out[i]) }
             let mean = Float(sum / Double(count))
             for i in 0..<count { out[i] = min(1, max(0, mean + factor * (out[i] - mean))) }
+        }
+        if minMaxEncoding > 0 && Float(rng.uniform01()) < minMaxEncoding {
+            let count = height * width
+            var low: Float = 1, high: Float = 0
+            for i in 0..<count { low = min(low, out[i]); high = max(high, out[i]) }
+            if high > low {
+                let scale = 1 / (high - low)
+                for i in 0..<count { out[i] = (out[i] - low) * scale }
+            }
         }
         if noise > 0 {
             for i in 0..<(height * width) { out[i] = min(1, max(0, out[i] + noise * Float(rng.gaussian()))) }

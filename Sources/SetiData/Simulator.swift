@@ -18,14 +18,30 @@ import SetiRandom
 /// - encoding as the public data: log power, scaled per image and inverted so the signal
 ///   is dark on a background of about 0.6 to 0.75, quantized to multiples of 1/255.
 ///
+/// With `generator` ml4seti, the samples are the ML4SETI challenge's instead: complex
+/// time series simulated as its simulator made them, read through the `.dat` path
+/// (``ML4SETISimulator``).
+///
 /// Every sample is a pure function of (seed, split, class, index): the same seed gives
 /// the same bytes however many threads or ranks generate it.
 public struct Simulator: Sendable {
+    /// The physics behind the spectrograms.
+    public enum Generator: String, Codable, Hashable, Sendable, CaseIterable {
+        /// seti-dist's own image model: power per pixel with a Gaussian track profile.
+        case image
+        /// The ML4SETI challenge's time-series simulator, through the `.dat` reader's path.
+        case ml4seti
+    }
+
+    public var generator = Generator.image
     public var height = 64
     public var width = 128
     public var classes: [SignalClass] = SignalClass.classic
-    /// Per-pixel peak SNR range, in units of the background noise's standard deviation.
+    /// Per-pixel peak SNR range, in units of the background noise's standard deviation
+    /// (the image generator's; ml4seti's are its own, see ``ML4SETISimulator/snr``).
     public var snr: ClosedRange<Double> = 1.0...12.0
+    /// With `generator` ml4seti: the SNR range of every class instead of the published ones.
+    public var ml4setiSNR: ClosedRange<Double>?
     /// Spectra averaged per pixel (K): the noise std is 1/sqrt(K).
     public var averagedSpectra = 8
     /// What differs from the training distribution (none: the default data).
@@ -73,7 +89,10 @@ public struct Simulator: Sendable {
                 DispatchQueue.concurrentPerform(iterations: indices.count) { j in
                     let i = indices[j], c = i / perClass
                     var rng = CounterRandom.generator(seed: seed, stream, index: UInt64(c) << 32 | UInt64(i % perClass))
-                    out[j] = render(classes[c], into: base + i * pixels, rng: &rng)
+                    switch generator {
+                    case .image: out[j] = render(classes[c], into: base + i * pixels, rng: &rng)
+                    case .ml4seti: out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
+                    }
                 }
             }
         }
@@ -81,6 +100,26 @@ public struct Simulator: Sendable {
     }
 
     // MARK: One spectrogram
+
+    /// One ML4SETI sample: its time series made and read as a `.dat` file is.
+    func renderML4SETI(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
+        precondition(height == 64 && width == 128, "ML4SETI spectrograms are 64 x 128")
+        var simulator = ML4SETISimulator(seed: seed)
+        simulator.snr = ml4setiSNR
+        let signal = simulator.drawSignal(kind, rng: &rng)
+        let (samples, track) = ML4SETISimulator.timeSeries(signal, rng: &rng)
+        let file = ML4SETIFile(uuid: "", signalClass: kind, samples: samples)
+        RowPowerSpectraPool.ml4seti.with { file.spectrogram(using: $0, into: out) }
+        var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: 24, shift: "none")
+        parameters.snr = signal.snr
+        // In the 64 x 128 image's pixels (4 bins a column, 6 rows of 512 samples a row): a
+        // change of the phase step per sample (radians) as columns per image row.
+        func columnsPerRow(_ change: Double) -> Double { change * Double(ML4SETIFile.columns) / (2 * .pi) * 6 * Double(ML4SETIFile.columns) / 4 }
+        parameters.drift = columnsPerRow(signal.drift / 1024)
+        parameters.curvature = columnsPerRow(signal.driftRateDerivative / 1_000_000 / 1024 * Double(ML4SETIFile.rows * ML4SETIFile.columns))
+        parameters.startFrequency = track.first.map { ($0 + Double(ML4SETIFile.columns / 2)) / 4 } ?? 0
+        return parameters
+    }
 
     func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
         let k = shift.averagedSpectra ?? averagedSpectra

@@ -17,6 +17,9 @@ public enum RandomStream: Sendable, Hashable {
     case timeSeries
     /// PowerSGD's initial Q of compressed matrix number `matrix` (index: 0).
     case powerSGD(matrix: Int)
+    /// The seed of a fine-tuning run's own randomness (index: a digest of the source
+    /// checkpoint), so it does not replay the source run's dropout, order and augmentation.
+    case fineTuning
 
     public var id: UInt64 {
         switch self {
@@ -27,6 +30,7 @@ public enum RandomStream: Sendable, Hashable {
         case .dropout(let step, let layer): return UInt64(step) << 16 | UInt64(layer)
         case .timeSeries: return 0x7153
         case .powerSGD(let matrix): return 0x9053D << 32 | UInt64(matrix)
+        case .fineTuning: return 0xF17E
         }
     }
 }

@@ -21,9 +21,13 @@ public struct CheckpointMetadata: Codable, Hashable, Sendable {
     public var callbacks: CallbackState
     /// Adam's step count (bias correction); nil when the optimizer state is not saved.
     public var optimizerIterations: Int?
+    /// The seed of the run's dropout, sample order, augmentation and simulated training
+    /// data when it is not `config.seed`: a run started from another checkpoint's weights
+    /// draws its own (see ``Trainer``). Nil: `config.seed`.
+    public var randomSeed: UInt64?
 
     public init(model: ModelSpec, classNames: [String], config: TrainConfig, epoch: Int, step: Int,
-                metrics: EpochRecord?, callbacks: CallbackState, optimizerIterations: Int? = nil) {
+                metrics: EpochRecord?, callbacks: CallbackState, optimizerIterations: Int? = nil, randomSeed: UInt64? = nil) {
         self.model = model
         self.classNames = classNames
         self.config = config
@@ -32,6 +36,7 @@ public struct CheckpointMetadata: Codable, Hashable, Sendable {
         self.metrics = metrics
         self.callbacks = callbacks
         self.optimizerIterations = optimizerIterations
+        self.randomSeed = randomSeed
     }
 }
 
@@ -161,7 +166,9 @@ private func withConfigDefaults(_ json: Data) -> Data {
     legacy.labelSmoothing = 0
     legacy.weightDecay = 0
     legacy.augmentation.intensityScale = 0
+    legacy.augmentation.minMaxEncoding = 0
     legacy.powerSGDStartStep = 0
+    legacy.generator = .image
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
           let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(legacy))) as? [String: Any]

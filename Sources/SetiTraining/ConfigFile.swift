@@ -1,5 +1,6 @@
 import Foundation
 import SetiData
+import SetiNet
 import Yams
 
 /// A problem in a `--config` file, named by file (and line, where the parser knows it).
@@ -48,7 +49,7 @@ extension TrainConfig {
         var base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         // Optional fields that are nil are left out of the encoding; they are still fields.
         if base["data"] == nil { base["data"] = NSNull() }
-        let nested = try Self.expandFlagNames(fields, current: base, file: url.path)
+        let nested = try Self.expandFlagNames(fields, currentDecay: schedule.decay, file: url.path)
         let merged = try Self.merge(nested, into: base, path: "", file: url.path)
         let config: TrainConfig
         do {
@@ -84,13 +85,14 @@ extension TrainConfig {
     /// Flag names and the fields they set (see `seti-dist help train`).
     static let flagFields: [String: [String]] = [
         "data": ["data"], "simulated-per-class": ["simulatedPerClass"], "fresh-simulation": ["freshSimulationEachEpoch"],
+        "generator": ["generator"], "classes": ["simulatedClasses"],
         "epochs": ["epochs"], "global-batch": ["globalBatch"], "optimizer": ["optimizer"], "lr": ["schedule", "initial"],
         "warmup-steps": ["schedule", "warmupSteps"], "scale-lr": ["scaleLearningRate"],
         "plateau-patience": ["plateauPatience"], "plateau-factor": ["plateauFactor"],
         "label-smoothing": ["labelSmoothing"], "weight-decay": ["weightDecay"],
         "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
         "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
-        "intensity-scale": ["augmentation", "intensityScale"],
+        "intensity-scale": ["augmentation", "intensityScale"], "min-max-encoding": ["augmentation", "minMaxEncoding"],
         "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],
         "compression": ["compression"], "powersgd-rank": ["powerSGDRank"], "powersgd-start-step": ["powerSGDStartStep"],
         "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
@@ -99,7 +101,7 @@ extension TrainConfig {
 
     /// Rewrites flag-name keys into the nested form. `schedule` given as a name
     /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay.
-    private static func expandFlagNames(_ fields: [String: Any], current: [String: Any], file: String) throws -> [String: Any] {
+    private static func expandFlagNames(_ fields: [String: Any], currentDecay: LearningRateSchedule.Decay, file: String) throws -> [String: Any] {
         var result: [String: Any] = [:]
         func set(_ path: [String], _ value: Any, in object: inout [String: Any]) {
             guard path.count > 1 else { object[path[0]] = value; return }
@@ -122,31 +124,30 @@ extension TrainConfig {
             result["schedule"] = schedule
             return result
         }
-        // The decay in force: the file's named one, else the current configuration's.
-        let currentDecay = ((current["schedule"] as? [String: Any])?["decay"] as? [String: Any]) ?? [:]
-        var kind = currentDecay.keys.first ?? "constant"
-        var payload = currentDecay[kind] as? [String: Any] ?? [:]
-        if let name = fields["schedule"] as? String {
-            let kinds = ["exponential", "step", "cosine", "constant"]
-            guard kinds.contains(name) else {
+        guard fields["schedule"] != nil || !decayKeys.isEmpty else { return result }
+        // The decay in force changed as the flags change it (one rule for both).
+        var kind: LearningRateSchedule.Decay.Kind?
+        if let name = fields["schedule"] {
+            let kinds = LearningRateSchedule.Decay.Kind.allCases.map(\.rawValue)
+            guard let text = name as? String, let known = LearningRateSchedule.Decay.Kind(rawValue: text) else {
                 throw ConfigFileError(description: "\(file): field 'schedule': '\(name)' is not one of \(kinds.joined(separator: ", "))")
             }
-            if name != kind { payload = [:] }
-            kind = name
-        } else if decayKeys.isEmpty {
-            return result
+            kind = known
         }
-        let steps = fields["decay-steps"] ?? payload["decaySteps"] ?? payload["every"] ?? 5
-        let rate = fields["decay-rate"] ?? payload["rate"] ?? payload["factor"] ?? payload["alpha"] ?? (kind == "cosine" ? 0 : 0.96)
-        switch kind {
-        case "exponential": payload = ["decaySteps": steps, "rate": rate, "staircase": fields["staircase"] ?? payload["staircase"] ?? true]
-        case "step": payload = ["every": steps, "factor": rate]
-        case "cosine": payload = ["decaySteps": steps, "alpha": rate]
-        default:
-            guard decayKeys.isEmpty else { throw ConfigFileError(description: "\(file): \(decayKeys.joined(separator: ", ")) need a decaying schedule") }
+        func typed<T>(_ key: String, _ what: String, _ convert: (Any) -> T?) throws -> T? {
+            guard let value = fields[key] else { return nil }
+            guard let converted = convert(value) else { throw ConfigFileError(description: "\(file): field '\(key)' = \(value): allowed \(what)") }
+            return converted
+        }
+        let steps = try typed("decay-steps", "a whole number") { $0 as? Int }
+        let rate = try typed("decay-rate", "a finite number") { (($0 as? Double) ?? ($0 as? Int).map(Double.init)).flatMap { $0.isFinite ? $0 : nil } }
+        let staircase = try typed("staircase", "true or false") { $0 as? Bool }
+        let decay: LearningRateSchedule.Decay
+        do { decay = try currentDecay.reshaped(to: kind, steps: steps, rate: rate, staircase: staircase) } catch {
+            throw ConfigFileError(description: "\(file): \(error)")
         }
         var schedule = result["schedule"] as? [String: Any] ?? [:]
-        schedule["decay"] = [kind: payload.isEmpty ? [String: Any]() : payload]
+        schedule["decay"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(decay))
         result["schedule"] = schedule
         return result
     }
@@ -192,7 +193,7 @@ extension TrainConfig {
     /// The choices of the fields that are enums, for error messages.
     private static let choices: [String: [String]] = [
         "monitor": Monitor.allCases.map(\.rawValue), "mode": MonitorMode.allCases.map(\.rawValue),
-        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "allreduce": AllreduceMethod.allCases.map(\.rawValue),
+        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "generator": Simulator.Generator.allCases.map(\.rawValue), "allreduce": AllreduceMethod.allCases.map(\.rawValue),
         "compression": GradientCompression.allCases.map(\.rawValue), "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
     ]
 

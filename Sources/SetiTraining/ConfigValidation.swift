@@ -35,6 +35,7 @@ extension TrainConfig {
         try check("epochs", epochs, 1...1_000_000)
         try check("global-batch", globalBatch, 1...65_536)
         try check("simulated-per-class", simulatedPerClass, 1...20_000)
+        guard simulatedClasses == 4 || simulatedClasses == 7 else { throw ConfigValueError("classes = \(simulatedClasses): allowed 4 or 7") }
         try positive("lr", schedule.initial)
         try check("warmup-steps", schedule.warmupSteps, 0...1_000_000_000)
         switch schedule.decay {
@@ -47,7 +48,7 @@ extension TrainConfig {
             try check("decay-steps", every, 1...1_000_000_000)
             try positive("decay-rate", factor, max: 1e6)
         case .cosine(let steps, let alpha):
-            try check("decay-steps", steps, 1...1_000_000_000)
+            if let steps { try check("decay-steps", steps, 1...1_000_000_000) }
             try fraction("decay-rate", alpha, 0...1)
         }
         try check("plateau-patience", plateauPatience, 0...1_000_000)
@@ -59,6 +60,7 @@ extension TrainConfig {
         try fraction("shift", augmentation.frequencyShift, 0...0.5)
         try fraction("noise", augmentation.noise, 0...1)
         try fraction("intensity-scale", augmentation.intensityScale, 0...0.5)
+        try fraction("min-max-encoding", augmentation.minMaxEncoding, 0...1)
         try fraction("fill-value", augmentation.fillValue, 0...1)
         try check("batch-norm-group-size", batchNormGroupSize, 0...globalBatch, "0...\(globalBatch) (the global batch)")
         try check("batch-norm-estimation-batches", batchNormEstimationBatches, 0...100_000)

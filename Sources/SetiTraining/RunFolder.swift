@@ -38,17 +38,28 @@ public final class RunFolder {
         try createFolder(url)
         try lock()
         AtomicFile.removeStaleTemporaries(in: url)
-        let used = runFiles.filter { FileManager.default.fileExists(atPath: $0.path) }
+        try check(intent)
+        if case .new = intent {
+            // Passed the check: --overwrite, or a run that stopped before its first checkpoint.
+            for file in usedFiles { try? FileManager.default.removeItem(at: file) }
+        }
+    }
+
+    private var usedFiles: [URL] { runFiles.filter { FileManager.default.fileExists(atPath: $0.path) } }
+    private var hasCheckpoint: Bool { [best, last].contains { FileManager.default.fileExists(atPath: $0.path) } }
+
+    /// Throws when the folder does not suit `intent`, writing nothing (so a run can refuse
+    /// before it loads data, and ``open(for:)`` after it has read every input).
+    public func check(_ intent: Intent) throws {
         switch intent {
         case .new(let overwrite):
-            guard !used.isEmpty else { return }
-            guard overwrite else {
-                throw RunFolderError("\(url.path) already holds a run (\(used.map(\.lastPathComponent).joined(separator: ", "))): pass --resume to continue it, --overwrite to replace it, or another --out")
-            }
-            for file in used { try? FileManager.default.removeItem(at: file) }
+            // A folder without a checkpoint holds nothing to lose: it is started afresh.
+            let used = usedFiles
+            guard hasCheckpoint, !overwrite else { return }
+            throw RunFolderError("\(url.path) already holds a run (\(used.map(\.lastPathComponent).joined(separator: ", "))): pass --resume to continue it, --overwrite to replace it, or another --out")
         case .resume:
             guard FileManager.default.fileExists(atPath: last.path) else {
-                throw RunFolderError("\(url.path): nothing to resume (no last.safetensors); drop --resume to start a new run")
+                throw RunFolderError("\(url.path): nothing to resume (no last.safetensors: \(hasCheckpoint || !usedFiles.isEmpty ? "the run stopped before its first full checkpoint" : "no run here")); drop --resume to start \(usedFiles.isEmpty ? "a new run" : "it again")")
             }
         }
     }

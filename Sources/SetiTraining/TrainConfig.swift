@@ -16,6 +16,11 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// count, new signals and noise): a stream the network cannot memorise. Off, every
     /// epoch reuses the first draw, as training on a fixed data set does.
     public var freshSimulationEachEpoch = true
+    /// The simulated data's physics (see ``Simulator/Generator``).
+    public var generator = Simulator.Generator.image
+    /// The simulated data's classes: 4 (squiggle, narrowband, noise, narrowbanddrd) or 7
+    /// (adding brightpixel, squarepulsednarrowband, squigglesquarepulsednarrowband).
+    public var simulatedClasses = 4
     public var epochs = 12
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32
@@ -126,6 +131,13 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         return config
     }
 
+    /// The simulator of this run's data (generator and classes), drawing from `seed`.
+    public func simulator(seed: UInt64) -> Simulator {
+        var simulator = Simulator(seed: seed, classes: simulatedClasses == 7 ? SignalClass.extended : SignalClass.classic)
+        simulator.generator = generator
+        return simulator
+    }
+
     /// Whether a larger monitored value is better.
     public var monitorMaximizes: Bool {
         switch mode {
@@ -184,9 +196,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         String(decoding: (try? JSONLines.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    /// The learning rate for optimizer step `step`, before any plateau reduction.
-    public func learningRate(step: Int) -> Double {
-        schedule(step) * (scaleLearningRate ? Double(globalBatch) / 32 : 1)
+    /// The learning rate for optimizer step `step` of a run of `runSteps` steps, before any
+    /// plateau reduction.
+    public func learningRate(step: Int, runSteps: Int) -> Double {
+        schedule(step, runSteps: runSteps) * (scaleLearningRate ? Double(globalBatch) / 32 : 1)
     }
 
     /// The model as trained on data with `classes` classes: the spec with one output per

@@ -1,6 +1,7 @@
 import Foundation
 import SetiData
 import SetiNet
+import SetiRandom
 import SwiftMPI
 
 /// A failure every rank detects together (a NaN loss, an impossible batch split), so the
@@ -47,6 +48,13 @@ public final class Trainer {
     /// Epochs completed and optimizer steps taken (non-zero after resume).
     public private(set) var firstEpoch = 0
     private var step = 0
+    /// The seed of dropout, sample order, augmentation and simulated training data:
+    /// `config.seed`, or for a run started from another checkpoint's weights a seed derived
+    /// from it and the source, so fine-tuning on the source's data and seed does not replay
+    /// the source's masks, order and flips (Keras's load_weights then fit draws anew too).
+    private var randomSeed: UInt64
+    /// Optimizer steps of the whole run (what a cosine decay spans by default).
+    private var runSteps = 0
     private var callbacks: CallbackState
     private var initialWeights: String?
     /// Rank 0's TensorBoard event files.
@@ -92,12 +100,17 @@ public final class Trainer {
         case .sgd: optimizer = SGD(parameterCount: network.parameters.count, weightDecay: Float(config.weightDecay))
         }
         callbacks = CallbackState(config)
+        randomSeed = config.seed
         initialWeights = try world.together { try load(start) }
         // Rank 0's weights are the run's weights (they agree already when all ranks seeded
         // alike, but a broadcast makes it a fact, not an assumption).
         try world.broadcast(network.parameters, root: 0)
         try world.broadcast(network.state, root: 0)
         try reducer.parametersWritten()
+        runSteps = config.epochs * plan(epoch: 0).steps
+        if let zero = config.schedule.firstZeroStep(runSteps: runSteps), zero < runSteps {
+            throw TrainingFailure(description: "the cosine decay reaches learning rate 0 at optimizer step \(zero), before the run's \(runSteps) steps end (\(config.epochs) epochs of \(runSteps / config.epochs)); leave --decay-steps out to decay over the whole run, raise it to \(runSteps - config.schedule.warmupSteps), or give --decay-rate > 0")
+        }
     }
 
     /// Throws when one rank's batch would not fit in this machine's memory (every rank
@@ -130,11 +143,13 @@ public final class Trainer {
             firstEpoch = meta.epoch
             step = meta.step
             callbacks = meta.callbacks
+            randomSeed = meta.randomSeed ?? config.seed
             return "\(folder.last.path) (epoch \(meta.epoch), step \(meta.step))"
         case .weights(let url, let newHead):
             let (file, meta) = try Checkpoint.read(url)
             let head = newHead ? network.tensors.suffix(2).map(\.name) : []
             try network.importWeights(file.tensors, source: url.path, except: Set(head))
+            randomSeed = CounterRandom.bits(seed: config.seed, .fineTuning, index: meta.config.hash ^ UInt64(meta.step))
             return "\(url.path) (epoch \(meta.epoch)\(newHead ? ", new last layer" : ""))"
         }
     }
@@ -169,9 +184,10 @@ public final class Trainer {
     private func trainEpoch(_ epoch: Int) throws -> EpochRecord {
         let plan = plan(epoch: epoch)
         let start = Date()
-        if config.data == nil && config.freshSimulationEachEpoch && epoch > 0 {
+        if config.data == nil && config.freshSimulationEachEpoch && (epoch > 0 || randomSeed != config.seed) {
             // Only this rank's shard: the others' samples are never read here this epoch.
-            Simulator(seed: config.seed).redraw(
+            // (A fine-tuning run's first epoch too: round 0 of the seed is what its source saw.)
+            config.simulator(seed: randomSeed).redraw(
                 &train, indices: Array(Set(plan.shard)).sorted(), perClass: config.simulatedPerClass, split: .train, round: epoch)
         }
         var totals = (loss: 0.0, correct: 0.0, samples: 0.0)
@@ -246,7 +262,7 @@ public final class Trainer {
         timing.data += lap()
 
         network.forward(images, batch: b, options: ForwardOptions(
-            training: true, dropoutSeed: config.seed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
+            training: true, dropoutSeed: randomSeed, step: step, firstSample: first, batchNormGroups: batchNormGroups(b)))
         let (lossSum, correct) = labels.withUnsafeBufferPointer {
             network.loss(labels: $0.baseAddress!, batch: b, gradientScale: 1 / Float(b * world.size), labelSmoothing: Float(config.labelSmoothing))
         }
@@ -265,7 +281,7 @@ public final class Trainer {
         guard stats[0].isFinite else {
             throw TrainingFailure(description: "the loss became \(stats[0]) at epoch \(epoch + 1), step \(s + 1) (optimizer step \(step)); \(lastGood) Lower the learning rate (now \(config.schedule.initial)) or check the data")
         }
-        let lr = try world.broadcast(config.learningRate(step: step) * callbacks.plateau.scale, root: 0)
+        let lr = try world.broadcast(config.learningRate(step: step, runSteps: runSteps) * callbacks.plateau.scale, root: 0)
         var updating = 0.0
         try reducer.applyUpdate { source in
             let start = DispatchTime.now().uptimeNanoseconds
@@ -284,7 +300,7 @@ public final class Trainer {
     private func fillBatch(_ indices: ArraySlice<Int>, first: Int, augmentation: Augmentation, epoch: Int) {
         images.withUnsafeMutableBufferPointer { im in
             labels.withUnsafeMutableBufferPointer { lb in
-                train.fillBatch(indices, firstPosition: first, augmentation: augmentation, seed: config.seed, epoch: epoch,
+                train.fillBatch(indices, firstPosition: first, augmentation: augmentation, seed: randomSeed, epoch: epoch,
                                 images: im.baseAddress!, labels: lb.baseAddress!)
             }
         }
@@ -302,7 +318,7 @@ public final class Trainer {
     /// This rank's batches of `epoch`.
     private func plan(epoch: Int) -> EpochPlan {
         EpochPlan(sampleCount: train.count, ranks: world.size, rank: world.rank, batchPerRank: config.globalBatch / world.size,
-                  seed: config.seed, epoch: epoch)
+                  seed: randomSeed, epoch: epoch)
     }
 
     /// Ghost-batch groups for a per-rank batch of `size` samples.
@@ -323,7 +339,7 @@ public final class Trainer {
             try tensorBoard?.add(record)
             let meta = CheckpointMetadata(
                 model: network.spec, classNames: train.classNames, config: config, epoch: record.epoch, step: step,
-                metrics: record, callbacks: callbacks)
+                metrics: record, callbacks: callbacks, randomSeed: randomSeed == config.seed ? nil : randomSeed)
             if improved {
                 try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: folder.best)
                 onEvent(.bestSaved(folder.best, monitor: config.monitor, value: callbacks.best.best ?? .nan))

@@ -12,7 +12,7 @@ extension TrainConfig {
             }
             return sets
         }
-        let simulator = Simulator(seed: seed)
+        let simulator = simulator(seed: seed)
         return (simulator.generate(perClass: simulatedPerClass, split: .train),
                 simulator.generate(perClass: max(1, simulatedPerClass / 4), split: .validation))
     }

@@ -16,9 +16,6 @@ extension Augmentation.Fill: ExpressibleByArgument {}
 extension DataFolder.Split: ExpressibleByArgument {}
 extension DataFolder.Format: ExpressibleByArgument {}
 extension DistributionShift: ExpressibleByArgument {}
+extension Simulator.Generator: ExpressibleByArgument {}
 
-/// The learning-rate decays `--schedule` names (the payloads come from --decay-steps and
-/// --decay-rate).
-enum ScheduleKind: String, CaseIterable, ExpressibleByArgument {
-    case exponential, step, cosine, constant
-}
+extension LearningRateSchedule.Decay.Kind: ExpressibleByArgument {}

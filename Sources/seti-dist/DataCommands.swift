@@ -38,11 +38,14 @@ struct Simulate: ParsableCommand {
     @Option(help: "4 (squiggle, narrowband, noise, narrowbanddrd) or 7 (adds brightpixel, squarepulsednarrowband, squigglesquarepulsednarrowband).")
     var classes: Int = 4
 
-    @Option(help: "Lowest peak signal-to-noise ratio (in noise standard deviations).")
-    var snrMin: Double = 1
+    @Option(help: "The physics: image (seti-dist's image model) or ml4seti (the ML4SETI challenge's time-series simulator, read like its .dat files) (default: \(TrainConfig().generator.rawValue)).")
+    var generator: Simulator.Generator = TrainConfig().generator
 
-    @Option(help: "Highest peak signal-to-noise ratio.")
-    var snrMax: Double = 12
+    @Option(help: "Lowest signal-to-noise ratio of every class (image: peak per pixel in noise standard deviations, default 1; ml4seti: amplitude in units of the noise, default each class's published range).")
+    var snrMin: Double?
+
+    @Option(help: "Highest signal-to-noise ratio (image: default 12).")
+    var snrMax: Double?
 
     @Option(help: "Draw the data under this distribution shift (see evaluate --shifted).")
     var shift: DistributionShift = .none
@@ -50,18 +53,35 @@ struct Simulate: ParsableCommand {
     @Option(help: "Format to write; repeat for both (default: csv and npy).")
     var format: [DataFolder.Format] = [.csv, .npy]
 
+    /// The SNR bounds the flags give, an end not given taking the generator's own; nil
+    /// when neither flag is given.
+    private var snrBounds: (low: Double, high: Double)? {
+        guard snrMin != nil || snrMax != nil else { return nil }
+        let defaults = generator == .image ? Simulator(seed: 0).snr : 0.05...0.75
+        return (snrMin ?? defaults.lowerBound, snrMax ?? defaults.upperBound)
+    }
+
     func validate() throws {
+        if let (low, high) = snrBounds {
+            guard low.isFinite, high.isFinite, low > 0, high >= low, high <= 1000 else {
+                throw ValidationError("--snr-min \(low) --snr-max \(high): need 0 < min <= max <= 1000")
+            }
+        }
+        if generator == .ml4seti && shift != .none { throw ValidationError("--shift \(shift.rawValue) draws the image generator's shifted sets; with --generator ml4seti leave it out") }
         guard (1...20_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...20000") }
         if let v = validationPerClass, !(1...20_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...20000") }
         guard classes == 4 || classes == 7 else { throw ValidationError("--classes \(classes): allowed 4 or 7") }
-        guard snrMin.isFinite, snrMax.isFinite, snrMin > 0, snrMax >= snrMin, snrMax <= 1000 else {
-            throw ValidationError("--snr-min \(snrMin) --snr-max \(snrMax): need 0 < min <= max <= 1000")
-        }
+
     }
 
     func run() throws {
         var simulator = Simulator(seed: seed, classes: classes == 7 ? SignalClass.extended : SignalClass.classic)
-        simulator.snr = snrMin...snrMax
+        simulator.generator = generator
+        let snrRange = snrBounds.map { $0.low...$0.high }
+        switch generator {
+        case .image: if let snrRange { simulator.snr = snrRange }
+        case .ml4seti: simulator.ml4setiSNR = snrRange
+        }
         simulator.shift = shift
         let folder = URL(fileURLWithPath: out)
         let validation = validationPerClass ?? max(1, perClass / 4)

@@ -48,6 +48,10 @@ struct Train: ParsableCommand {
     var simulatedPerClass: Int?
     @Flag(inversion: .prefixedNo, help: "Simulated data: draw new training samples every epoch (\(recipeDefault(\.freshSimulationEachEpoch))).")
     var freshSimulation: Bool?
+    @Option(help: "Simulated data's physics: image (seti-dist's image model) or ml4seti (the ML4SETI challenge's time-series simulator) (\(recipeDefault(\.generator.rawValue))).")
+    var generator: Simulator.Generator?
+    @Option(help: "Simulated data's classes: 4 or 7 (\(recipeDefault(\.simulatedClasses))).")
+    var classes: Int?
     @Option(help: "Named recipe; flags and --config change it field by field.")
     var recipe: Recipe = .standard
     @Option(help: "JSON or YAML file setting configuration fields (flag names such as lr or global-batch, or the nested names of OUT/config.json) over the recipe; flags override it.")
@@ -59,10 +63,10 @@ struct Train: ParsableCommand {
     @Option(help: "Samples per rank per step (sets the global batch to ranks x this).") var batchPerRank: Int?
     @Option(help: "Optimizer (\(recipeDefault(\.optimizer.rawValue))).") var optimizer: TrainConfig.OptimizerChoice?
     @Option(help: "Initial learning rate (> 0; \(recipeDefault(\.schedule.initial))).") var lr: Double?
-    @Option(help: "Learning-rate decay (\(recipeDefault(\.scheduleSummary))).") var schedule: ScheduleKind?
-    @Option(help: "Steps per decay (exponential, step) or decay length (cosine); >= 1.") var decaySteps: Int?
-    @Option(help: "Decay factor (exponential, step) or final fraction 0...1 (cosine).") var decayRate: Double?
-    @Flag(inversion: .prefixedNo, help: "Staircase exponential decay.") var staircase: Bool?
+    @Option(help: "Learning-rate decay (\(recipeDefault(\.scheduleSummary))).") var schedule: LearningRateSchedule.Decay.Kind?
+    @Option(help: "Steps per decay (exponential, step; kept from the recipe when only --schedule changes, else \(LearningRateSchedule.Decay.standardSteps)) or decay length (cosine; default: the whole run after the warm-up); >= 1.") var decaySteps: Int?
+    @Option(help: "Decay factor (exponential, step; kept from the recipe, else \(LearningRateSchedule.Decay.standardRate)) or final fraction 0...1 (cosine; default: 0).") var decayRate: Double?
+    @Flag(inversion: .prefixedNo, help: "Staircase exponential decay (default: on).") var staircase: Bool?
     @Option(help: "Linear warm-up steps (\(recipeDefault(\.schedule.warmupSteps))).") var warmupSteps: Int?
     @Flag(help: "Linear scaling rule: lr x global batch / 32.") var scaleLr = false
     @Option(help: "ReduceLROnPlateau patience in epochs (0 = off; \(recipeDefault(\.plateauPatience))).") var plateauPatience: Int?
@@ -75,6 +79,7 @@ struct Train: ParsableCommand {
     @Option(help: "Fill for shifted channels.") var fill: Augmentation.Fill?
     @Option(help: "Additive Gaussian noise, standard deviation (0...1; \(recipeDefault(\.augmentation.noise))).") var noise: Float?
     @Option(help: "Random contrast scaling about the image's mean: largest relative change (0...0.5; \(recipeDefault(\.augmentation.intensityScale))).") var intensityScale: Float?
+    @Option(help: "Share of training samples re-encoded min-max (lightest pixel 1, darkest 0) instead of median-anchored, so the model holds under either encoding (0...1; \(recipeDefault(\.augmentation.minMaxEncoding))).") var minMaxEncoding: Float?
     @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them; \(recipeDefault(\.dropout))).") var dropout: Bool?
     @Option(help: "Seed for weights, shuffles, augmentation and dropout (\(recipeDefault(\.seed))).") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap: Bool?
@@ -121,8 +126,13 @@ struct Train: ParsableCommand {
                 try job.world.together { try config.validate() }
             }
             try Trainer.checkMemory(config, ranks: job.world.size)
-            try job.world.onRoot { try folder.open(for: resume ? .resume : .new(overwrite: overwrite)) }
+            // A new run reads its inputs (data, --init-from) before the folder is made or
+            // cleared, so a refused run leaves nothing and --overwrite cannot remove the
+            // checkpoint it starts from; a resumed run locks the folder before reading it.
+            let intent: RunFolder.Intent = resume ? .resume : .new(overwrite: overwrite)
+            try job.world.onRoot { try resume ? folder.open(for: intent) : folder.check(intent) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
+            if !resume { try job.world.onRoot { try folder.open(for: intent) } }
             let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size))
             trainer.onEvent = progress.handle
             let began = Date()
@@ -153,27 +163,14 @@ struct Train: ParsableCommand {
         if let folder = c.data { c.data = URL(fileURLWithPath: folder).standardizedFileURL.path }
         if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
         if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
+        if let generator { c.generator = generator }
+        if let classes { c.simulatedClasses = classes }
         if let epochs { c.epochs = epochs }
         if let globalBatch { c.globalBatch = globalBatch }
         if let optimizer { c.optimizer = optimizer }
         if let lr { c.schedule.initial = lr }
-        if let schedule {
-            let steps = decaySteps ?? 5, rate = decayRate ?? 0.96
-            switch schedule {
-            case .exponential: c.schedule.decay = .exponential(decaySteps: steps, rate: rate, staircase: staircase ?? true)
-            case .step: c.schedule.decay = .step(every: steps, factor: rate)
-            case .cosine: c.schedule.decay = .cosine(decaySteps: steps, alpha: decayRate ?? 0)
-            case .constant: c.schedule.decay = .constant
-            }
-        } else {
-            switch c.schedule.decay {
-            case .exponential(let s, let r, let st):
-                c.schedule.decay = .exponential(decaySteps: decaySteps ?? s, rate: decayRate ?? r, staircase: staircase ?? st)
-            case .step(let s, let r): c.schedule.decay = .step(every: decaySteps ?? s, factor: decayRate ?? r)
-            case .cosine(let s, let a): c.schedule.decay = .cosine(decaySteps: decaySteps ?? s, alpha: decayRate ?? a)
-            case .constant:
-                if decaySteps != nil || decayRate != nil { throw ValidationError("--decay-steps and --decay-rate need a decaying --schedule") }
-            }
+        do { c.schedule.decay = try c.schedule.decay.reshaped(to: schedule, steps: decaySteps, rate: decayRate, staircase: staircase) } catch {
+            throw ValidationError("\(error)")
         }
         if let warmupSteps { c.schedule.warmupSteps = warmupSteps }
         if scaleLr { c.scaleLearningRate = true }
@@ -187,6 +184,7 @@ struct Train: ParsableCommand {
         if let fill { c.augmentation.fill = fill }
         if let noise { c.augmentation.noise = noise }
         if let intensityScale { c.augmentation.intensityScale = intensityScale }
+        if let minMaxEncoding { c.augmentation.minMaxEncoding = minMaxEncoding }
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
         if let overlap { c.overlap = overlap }
@@ -219,7 +217,7 @@ extension TrainConfig {
         case .constant: return "constant"
         case .exponential(let steps, let rate, _): return "exponential, \(rate) every \(steps) steps"
         case .step(let every, let factor): return "step, \(factor) every \(every) steps"
-        case .cosine(let steps, let alpha): return "cosine over \(steps) steps to \(alpha)"
+        case .cosine(let steps, let alpha): return "cosine over \(steps.map { "\($0) steps" } ?? "the whole run") to \(alpha)"
         }
     }
 }

@@ -15,7 +15,7 @@ final class ML4SETITests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     func testAFileRoundTripsAndAPrivateHeaderIsSkipped() throws {
-        let (file, _) = TimeSeriesSimulator(seed: 3).file(.narrowband, index: 0)
+        let file = ML4SETISimulator(seed: 3).file(.narrowband, index: 0).file
         let read = try ML4SETIFile(data: file.data, file: "x.dat")
         XCTAssertEqual(read.uuid, file.uuid)
         XCTAssertEqual(read.signalClass, .narrowband)
@@ -68,7 +68,7 @@ final class ML4SETITests: XCTestCase {
     /// reads or fails with a DataError, never a trap.
     func testDamagedFilesNeverTrap() {
         var private_ = Data(#"{"simulator_software_version": 1, "x": [1, 2]}"#.utf8) + Data([0x0A])
-        private_.append(TimeSeriesSimulator(seed: 1).file(.squiggle, index: 0).file.data)
+        private_.append(ML4SETISimulator(seed: 1).file(.squiggle, index: 0).file.data)
         let original = [UInt8](private_)
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<300 {
@@ -86,7 +86,7 @@ final class ML4SETITests: XCTestCase {
 
     /// FFTW's power spectrum with the shift and mean removal, against a direct DFT.
     func testPowerMatchesADirectDFTOfTheMeanFreeSeries() throws {
-        let (file, _) = TimeSeriesSimulator(seed: 5).file(.squiggle, index: 2)
+        let file = ML4SETISimulator(seed: 5).file(.squiggle, index: 2).file
         let power = file.power(using: RowPowerSpectra(rows: ML4SETIFile.rows, length: ML4SETIFile.columns))
         let n = ML4SETIFile.rows * ML4SETIFile.columns, length = ML4SETIFile.columns
         let meanRe = (0..<n).map { Double(file.samples[2 * $0]) }.reduce(0, +) / Double(n)
@@ -112,7 +112,9 @@ final class ML4SETITests: XCTestCase {
     func testTheTrackIsWhereTheSignalWas() throws {
         let fft = RowPowerSpectra(rows: ML4SETIFile.rows, length: ML4SETIFile.columns)
         for kind in [SignalClass.narrowband, .narrowbanddrd] {
-            let (file, track) = TimeSeriesSimulator(seed: 7).file(kind, index: 1)
+            var bright = ML4SETISimulator(seed: 7)
+            bright.snr = 0.4...0.4
+            let (file, track, _) = bright.file(kind, index: 1)
             var image = [Float](repeating: 0, count: 64 * 128)
             image.withUnsafeMutableBufferPointer { file.spectrogram(using: fft, into: $0.baseAddress!) }
             var onTrack = 0
@@ -130,7 +132,7 @@ final class ML4SETITests: XCTestCase {
     }
 
     func testAFolderOfDatFilesLoadsAsADataSetInBothLayouts() throws {
-        let simulator = TimeSeriesSimulator(seed: 11)
+        let simulator = ML4SETISimulator(seed: 11)
         for kind in SignalClass.classic {
             for i in 0..<5 { try simulator.file(kind, index: i).file.data.write(to: dir.appendingPathComponent("\(kind)-\(i).dat")) }
         }

@@ -75,6 +75,8 @@ final class CommandLineTests: XCTestCase {
             (["--powersgd-rank", "0"], "powersgd-rank = 0: allowed 1...64"),
             (["--powersgd-start-step=-1"], "powersgd-start-step = -1: allowed 0...1000000000"),
             (["--powersgd-start-step", "nan"], "powersgd-start-step"), (["--powersgd-start-step", "99999999999999999999"], "powersgd-start-step"), (["--powersgd-rank", "99999999999999999999"], "powersgd-rank"),
+            (["--schedule", "cosine", "--decay-steps", "1", "--epochs", "2", "--simulated-per-class", "8"], "the cosine decay reaches learning rate 0 at optimizer step 1"),
+            (["--schedule", "constant", "--decay-rate", "0.5"], "decay-rate need a decaying schedule"),
             (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "compression = bf16"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)
@@ -195,6 +197,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("weights from \(path("four/best.safetensors")) (epoch 1, new last layer)"), result.stdout)
         let tuned = try Checkpoint.read(dir.appendingPathComponent("tuned/last.safetensors"))
         XCTAssertEqual(tuned.metadata.classNames.count, 7)
+        // Its own dropout, order and augmentation (issue 27: it replayed the source's).
+        let source = try Checkpoint.read(dir.appendingPathComponent("four/best.safetensors")).metadata
+        XCTAssertNil(source.randomSeed)
+        let tunedSeed = try XCTUnwrap(tuned.metadata.randomSeed)
+        XCTAssertNotEqual(tunedSeed, tuned.metadata.config.seed)
         let before = try Checkpoint.read(dir.appendingPathComponent("four/best.safetensors")).file.tensors["conv2d/kernel"]!.values
         let after = tuned.file.tensors["conv2d/kernel"]!.values
         let moved = zip(before, after).map { abs($0 - $1) }.max()!

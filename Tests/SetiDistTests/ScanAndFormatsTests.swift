@@ -20,7 +20,7 @@ final class ScanAndFormatsTests: XCTestCase {
     private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     func testAFolderOfDatFilesTrainsAndConverts() throws {
-        let simulator = TimeSeriesSimulator(seed: 4)
+        let simulator = ML4SETISimulator(seed: 4)
         let folder = dir.appendingPathComponent("dat")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for kind in SignalClass.classic {

@@ -88,27 +88,62 @@ final class OptimizerTests: XCTestCase {
 
     func testLearningRateScheduleTable() {
         let seed = LearningRateSchedule.kerasSeed
-        XCTAssertEqual(seed(0), 0.005)
-        XCTAssertEqual(seed(4), 0.005)
-        XCTAssertEqual(seed(5), 0.005 * 0.96, accuracy: 1e-15)
-        XCTAssertEqual(seed(12), 0.005 * 0.96 * 0.96, accuracy: 1e-15)
+        XCTAssertEqual(seed(0, runSteps: 2_000), 0.005)
+        XCTAssertEqual(seed(4, runSteps: 2_000), 0.005)
+        XCTAssertEqual(seed(5, runSteps: 2_000), 0.005 * 0.96, accuracy: 1e-15)
+        XCTAssertEqual(seed(12, runSteps: 2_000), 0.005 * 0.96 * 0.96, accuracy: 1e-15)
         // "By step 1,200 it has decayed the rate about 18,000-fold": 0.96^240.
-        XCTAssertEqual(seed(0) / seed(1_200), 17_960, accuracy: 30)
+        XCTAssertEqual(seed(0, runSteps: 2_000) / seed(1_200, runSteps: 2_000), 17_960, accuracy: 30)
 
         let smooth = LearningRateSchedule(initial: 1, decay: .exponential(decaySteps: 10, rate: 0.5, staircase: false))
-        XCTAssertEqual(smooth(5), 0.5.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(smooth(5, runSteps: 2_000), 0.5.squareRoot(), accuracy: 1e-12)
 
         let step = LearningRateSchedule(initial: 0.1, decay: .step(every: 3, factor: 0.1))
-        XCTAssertEqual([0, 2, 3, 6].map { step($0) }, [0.1, 0.1, 0.010000000000000002, 0.0010000000000000002])
+        XCTAssertEqual([0, 2, 3, 6].map { step($0, runSteps: 2_000) }, [0.1, 0.1, 0.010000000000000002, 0.0010000000000000002])
 
         let cosine = LearningRateSchedule(initial: 1, decay: .cosine(decaySteps: 100, alpha: 0.1))
-        XCTAssertEqual(cosine(0), 1)
-        XCTAssertEqual(cosine(50), 0.55, accuracy: 1e-12)
-        XCTAssertEqual(cosine(100), 0.1, accuracy: 1e-12)
-        XCTAssertEqual(cosine(1_000), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(cosine(0, runSteps: 2_000), 1)
+        XCTAssertEqual(cosine(50, runSteps: 2_000), 0.55, accuracy: 1e-12)
+        XCTAssertEqual(cosine(100, runSteps: 2_000), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(cosine(1_000, runSteps: 2_000), 0.1, accuracy: 1e-12)
 
         let warm = LearningRateSchedule(initial: 0.4, decay: .exponential(decaySteps: 1, rate: 0.5, staircase: true), warmupSteps: 4)
-        XCTAssertEqual([0, 1, 3, 4, 5].map { warm($0) }, [0.1, 0.2, 0.4, 0.4, 0.2])
-        XCTAssertEqual(LearningRateSchedule(initial: 0.3)(10_000), 0.3)
+        XCTAssertEqual([0, 1, 3, 4, 5].map { warm($0, runSteps: 2_000) }, [0.1, 0.2, 0.4, 0.4, 0.2])
+        XCTAssertEqual(LearningRateSchedule(initial: 0.3)(10_000, runSteps: 20_000), 0.3)
+    }
+
+    /// A cosine decay without a length spans the run after the warm-up (PyTorch's T_max):
+    /// the issue-27 defect was a default of 5 steps, so most of a run trained at rate 0.
+    func testCosineWithoutALengthSpansTheWholeRun() {
+        let cosine = LearningRateSchedule(initial: 1, decay: .cosine(decaySteps: nil, alpha: 0), warmupSteps: 10)
+        XCTAssertEqual(cosine(9, runSteps: 610), 1)
+        XCTAssertEqual(cosine(10, runSteps: 610), 1)
+        XCTAssertEqual(cosine(310, runSteps: 610), 0.5, accuracy: 1e-12)
+        XCTAssertGreaterThan(cosine(609, runSteps: 610), 0)
+        XCTAssertNil(cosine.firstZeroStep(runSteps: 610).flatMap { $0 < 610 ? $0 : nil })
+        let short = LearningRateSchedule(initial: 1, decay: .cosine(decaySteps: 5, alpha: 0))
+        XCTAssertEqual(short.firstZeroStep(runSteps: 600), 5)
+        XCTAssertEqual(short(5, runSteps: 600), 0)
+        XCTAssertNil(LearningRateSchedule(initial: 1, decay: .cosine(decaySteps: 5, alpha: 0.1)).firstZeroStep(runSteps: 600))
+    }
+
+    /// Changing only the shape keeps the settings of the decay in force that mean the same,
+    /// and takes the standard recipe's otherwise; a cosine spans the run.
+    func testReshapingADecayKeepsWhatItCan() throws {
+        typealias Decay = LearningRateSchedule.Decay
+        let standard = Decay.exponential(decaySteps: 25, rate: 0.96, staircase: true)
+        XCTAssertEqual(try standard.reshaped(to: .exponential, steps: nil, rate: nil, staircase: nil), standard)
+        XCTAssertEqual(try standard.reshaped(to: .step, steps: nil, rate: nil, staircase: nil), .step(every: 25, factor: 0.96))
+        XCTAssertEqual(try standard.reshaped(to: .cosine, steps: nil, rate: nil, staircase: nil), .cosine(decaySteps: nil, alpha: 0))
+        XCTAssertEqual(try standard.reshaped(to: nil, steps: 50, rate: nil, staircase: nil), .exponential(decaySteps: 50, rate: 0.96, staircase: true))
+        let seed = Decay.exponential(decaySteps: 5, rate: 0.96, staircase: true)
+        XCTAssertEqual(try seed.reshaped(to: .exponential, steps: nil, rate: 0.9, staircase: false), .exponential(decaySteps: 5, rate: 0.9, staircase: false))
+        let cosine = Decay.cosine(decaySteps: 600, alpha: 0.1)
+        XCTAssertEqual(try cosine.reshaped(to: nil, steps: nil, rate: 0.2, staircase: nil), .cosine(decaySteps: 600, alpha: 0.2))
+        XCTAssertEqual(try cosine.reshaped(to: .exponential, steps: nil, rate: nil, staircase: nil), standard)
+        XCTAssertEqual(try Decay.constant.reshaped(to: .cosine, steps: 100, rate: nil, staircase: nil), .cosine(decaySteps: 100, alpha: 0))
+        XCTAssertThrowsError(try standard.reshaped(to: .constant, steps: nil, rate: 0.5, staircase: nil)) {
+            XCTAssertTrue("\($0)".contains("decay-rate need a decaying schedule"), "\($0)")
+        }
     }
 }

@@ -109,16 +109,36 @@ final class CheckpointTests: XCTestCase {
             let first = RunFolder(url)
             try first.open(for: .new(overwrite: false))
             try Data("{}\n".utf8).write(to: first.metrics)
+            try Data("x".utf8).write(to: first.best)
         }
         XCTAssertThrowsError(try RunFolder(url).open(for: .new(overwrite: false))) {
-            XCTAssertTrue("\($0)".contains("already holds a run (metrics.jsonl): pass --resume"), "\($0)")
+            XCTAssertTrue("\($0)".contains("already holds a run (best.safetensors, metrics.jsonl): pass --resume"), "\($0)")
         }
         XCTAssertThrowsError(try RunFolder(url).open(for: .resume)) {
-            XCTAssertTrue("\($0)".contains("nothing to resume"), "\($0)")
+            XCTAssertTrue("\($0)".contains("nothing to resume (no last.safetensors: the run stopped before its first full checkpoint)"), "\($0)")
         }
         let replaced = RunFolder(url)
         try replaced.open(for: .new(overwrite: true))
         XCTAssertFalse(FileManager.default.fileExists(atPath: replaced.metrics.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: replaced.best.path))
+    }
+
+    /// Issue 27: a run stopped before its first checkpoint left a folder that a plain rerun
+    /// refused ("already holds a run") and --resume refused too ("nothing to resume").
+    func testAFolderWithoutACheckpointIsStartedAfresh() throws {
+        let url = dir.appendingPathComponent("stopped")
+        do {
+            let first = RunFolder(url)
+            try first.open(for: .new(overwrite: false))
+            try Data("{}\n".utf8).write(to: first.metrics)
+            try Data("{}\n".utf8).write(to: first.config)
+        }
+        XCTAssertThrowsError(try RunFolder(url).open(for: .resume)) {
+            XCTAssertTrue("\($0)".contains("drop --resume to start it again"), "\($0)")
+        }
+        let again = RunFolder(url)
+        try again.open(for: .new(overwrite: false))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: again.metrics.path), "the stopped run's log is not mixed into the new one")
     }
 
     func testStaleTemporariesAreRemovedAndTheLogIsCutBackOnResume() throws {

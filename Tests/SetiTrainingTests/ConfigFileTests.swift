@@ -123,6 +123,18 @@ final class ConfigFileFlagNameTests: XCTestCase {
         XCTAssertTrue(config.monitorMaximizes)
     }
 
+    /// Issue 27: `schedule: cosine` alone decayed over 5 steps (a default written twice);
+    /// naming the recipe's shape changed its 25 steps to 5.
+    func testANamedScheduleKeepsTheRecipesSettingsAndCosineSpansTheRun() throws {
+        XCTAssertEqual(try merge("schedule: cosine\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0))
+        XCTAssertEqual(try merge("schedule: exponential\n").schedule.decay, TrainConfig.standard.schedule.decay)
+        XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 25, factor: 0.96))
+        XCTAssertEqual(try merge("schedule: exponential\n", over: .kerasSeed).schedule.decay, TrainConfig.kerasSeed.schedule.decay)
+        XCTAssertEqual(try merge("schedule: cosine\ndecay-rate: 0.1\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0.1))
+        assertRefused("schedule: cosine\ndecay-steps: 8.5\n", saying: "field 'decay-steps' = 8.5: allowed a whole number")
+        assertRefused("schedule: constant\ndecay-rate: 0.5\n", saying: "decay-rate need a decaying schedule")
+    }
+
     func testDecayStepsAloneChangeTheRecipesDecay() throws {
         let config = try merge("decay-steps: 50\n")
         XCTAssertEqual(config.schedule.decay, .exponential(decaySteps: 50, rate: 0.96, staircase: true))

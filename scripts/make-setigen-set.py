@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Writes spectrograms made by setigen (Breakthrough Listen's generator, PyPI 2.7.0) in the
+public 64 x 128 layout, for the cross-generator benchmark (launch/transfer-matrix): data
+that no code of seti-dist made. Four classes, as seti-dist's simulator names them:
+- noise: chi-squared noise only (setigen's add_noise, noise_type "chi2");
+- narrowband: a constant drift (setigen's constant_path), +-1 channel per step or zero;
+- narrowbanddrd: a drift that changes (squared_path: frequency quadratic in time);
+- squiggle: a random walk around a drift (simple_rfi_path, rfi_type "random_walk").
+Each a 64-step x 128-channel frame (2.79 Hz channels, 18.25 s steps as Breakthrough
+Listen's high-resolution products), Gaussian frequency profile 0.5-2 channels wide, SNR
+drawn log-uniformly from 10 to 100 (setigen's get_intensity), encoded as seti-dist
+encodes power: log10, median -> 0.675, strongest pixel -> 0, levels k/255.
+
+Not part of CI; run it in a throwaway venv:
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install setigen==2.7.0 numpy
+    /tmp/venv/bin/python scripts/make-setigen-set.py --out data/setigen --per-class 800 --seed 1
+Writes OUT/train/{images,labels}.npy and OUT/validation/{images,labels}.npy.
+"""
+import argparse, logging, os
+import numpy as np
+from astropy import units as u
+import setigen as stg
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", required=True)
+parser.add_argument("--per-class", type=int, default=800)
+parser.add_argument("--seed", type=int, default=1)
+args = parser.parse_args()
+logging.disable(logging.WARNING)
+
+classes = ["squiggle", "narrowband", "noise", "narrowbanddrd"]
+df, dt = 2.7939677238464355 * u.Hz, 18.253611008 * u.s
+rate = (df / dt).to(u.Hz / u.s).value  # one channel per step, Hz/s
+
+def encode(power):
+    logs = np.log10(np.maximum(power, 1e-6))
+    median = np.sort(logs.ravel())[logs.size // 2]
+    top = max(logs.max(), median + 0.35)
+    bottom = median - (1 - 0.675) / 0.675 * (top - median)
+    pixel = np.clip(1 - (logs - bottom) / (top - bottom), 0, 1)
+    return (np.round(pixel * 255) / 255).astype(np.float32)
+
+def sample(kind, rng):
+    frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True,
+                      seed=int(rng.integers(1 << 31)))
+    frame.add_noise(x_mean=10, noise_type="chi2")
+    if kind != "noise":
+        snr = float(np.exp(rng.uniform(np.log(10), np.log(100))))
+        width = float(rng.uniform(0.5, 2.0)) * df.value
+        drift = 0.0 if rng.random() < 0.2 else float(rng.uniform(-1, 1)) * rate
+        start = frame.get_frequency(int(rng.integers(16, 112)))
+        if kind == "narrowband":
+            path = stg.constant_path(f_start=start, drift_rate=drift * u.Hz / u.s)
+        elif kind == "narrowbanddrd":
+            path = stg.squared_path(f_start=start, drift_rate=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.0)) * rate / 64 * u.Hz / u.s)
+        else:
+            path = stg.simple_rfi_path(f_start=start, drift_rate=drift * 0.3 * u.Hz / u.s,
+                                       spread=float(rng.uniform(4, 16)) * df, spread_type="uniform", rfi_type="random_walk")
+        frame.add_signal(path, stg.constant_t_profile(level=frame.get_intensity(snr=snr)),
+                         stg.gaussian_f_profile(width=width * u.Hz), stg.constant_bp_profile(level=1))
+    return encode(frame.data)
+
+rng = np.random.default_rng(args.seed)
+for split, n in [("train", args.per_class), ("validation", max(1, args.per_class // 4))]:
+    images, labels = [], []
+    for c, kind in enumerate(classes):
+        for _ in range(n):
+            images.append(sample(kind, rng).reshape(-1))
+            labels.append(np.eye(4, dtype=np.float32)[c])
+    os.makedirs(os.path.join(args.out, split), exist_ok=True)
+    np.save(os.path.join(args.out, split, "images.npy"), np.stack(images))
+    np.save(os.path.join(args.out, split, "labels.npy"), np.stack(labels))
+    print(f"{split}: {len(images)} spectrograms -> {os.path.join(args.out, split)}")
