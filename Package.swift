@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CKernels", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Spectrogram data: file formats (with ML4SETI time series through FFTW), the signal
         // simulator, augmentation, sharding.
-        .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Radio observations: filterbank and HDF5 readers (with the bitshuffle/LZ4 filter), the
         // windows `scan` classifies.
         .target(name: "SetiObservations", dependencies: ["SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -71,7 +71,7 @@ let package = Package(
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom", "CKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "SetiDataTests", dependencies: ["SetiData"]),
+        .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "CZlib"]),
         .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),

@@ -8,7 +8,8 @@ import Foundation
 ///     DIR/images.csv, DIR/labels.csv                          (flat)
 ///     DIR/images_valid.csv, DIR/labels_valid.csv
 ///
-/// or a folder of the ML4SETI code challenge's `.dat` files (see ``ML4SETIFile``).
+/// or a folder of the ML4SETI code challenge's `.dat` files (see ``ML4SETIFile``), or
+/// class folders of pictures (the Kaggle copy of the data: see ``pictureFiles(_:in:)``).
 ///
 /// Each `.csv` may also be a NumPy `.npy` of the same name (images float32 [N, 64, 128] or
 /// [N, 8192]; labels one-hot [N, K] or class indices [N]); `.npy` is preferred when both
@@ -50,6 +51,9 @@ public enum DataFolder {
     public static func load(_ split: Split, from folder: URL, height: Int = 64, width: Int = 128) throws -> SpectrogramSet {
         if (try? locate(split, in: folder)) == nil, height == 64, width == 128, let files = ml4setiFiles(split, in: folder) {
             return try loadML4SETI(files, split: split, folder: folder)
+        }
+        if (try? locate(split, in: folder)) == nil, height == 64, width == 128, let classes = try pictureFiles(split, in: folder) {
+            return try loadPictures(classes, split: split, folder: folder)
         }
         let (imagesURL, labelsURL) = try locate(split, in: folder)
         let pixels = height * width

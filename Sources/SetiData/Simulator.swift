@@ -31,6 +31,10 @@ public struct Simulator: Sendable {
         case image
         /// The ML4SETI challenge's time-series simulator, through the `.dat` reader's path.
         case ml4seti
+        /// Each sample from either, with even odds; the image model's samples then average
+        /// 4 to 64 spectra per pixel (log-uniform) instead of 8, so the noise's grain spans
+        /// smooth Breakthrough Listen products to coarse single spectra.
+        case mixed
     }
 
     public var generator = Generator.image
@@ -42,6 +46,8 @@ public struct Simulator: Sendable {
     public var snr: ClosedRange<Double> = 1.0...12.0
     /// With `generator` ml4seti: the SNR range of every class instead of the published ones.
     public var ml4setiSNR: ClosedRange<Double>?
+    /// With `generator` ml4seti: which of the challenge's data classes' ranges to draw.
+    public var ml4setiSet = ML4SETISimulator.DataClass.both
     /// Spectra averaged per pixel (K): the noise std is 1/sqrt(K).
     public var averagedSpectra = 8
     /// What differs from the training distribution (none: the default data).
@@ -92,6 +98,13 @@ public struct Simulator: Sendable {
                     switch generator {
                     case .image: out[j] = render(classes[c], into: base + i * pixels, rng: &rng)
                     case .ml4seti: out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
+                    case .mixed:
+                        if rng.next() & 1 == 0 {
+                            out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
+                        } else {
+                            let k = Int(exp(rng.uniform(log(4)...log(64))).rounded())
+                            out[j] = render(classes[c], into: base + i * pixels, rng: &rng, averagedSpectra: k)
+                        }
                     }
                 }
             }
@@ -106,6 +119,7 @@ public struct Simulator: Sendable {
         precondition(height == 64 && width == 128, "ML4SETI spectrograms are 64 x 128")
         var simulator = ML4SETISimulator(seed: seed)
         simulator.snr = ml4setiSNR
+        simulator.basicShare = ml4setiSet.basicShare
         let signal = simulator.drawSignal(kind, rng: &rng)
         let (samples, track) = ML4SETISimulator.timeSeries(signal, rng: &rng)
         let file = ML4SETIFile(uuid: "", signalClass: kind, samples: samples)
@@ -121,8 +135,8 @@ public struct Simulator: Sendable {
         return parameters
     }
 
-    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
-        let k = shift.averagedSpectra ?? averagedSpectra
+    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64, averagedSpectra drawn: Int? = nil) -> SignalParameters {
+        let k = shift.averagedSpectra ?? drawn ?? averagedSpectra
         let noiseStd = 1 / Double(k).squareRoot()
         // Receiver bandpass: tilt up to +-10 %, ripple of 2 to 8 % over 20 to 80 channels.
         let strong = shift == .bandpass ? 3.0 : 1.0

@@ -17,5 +17,6 @@ extension DataFolder.Split: ExpressibleByArgument {}
 extension DataFolder.Format: ExpressibleByArgument {}
 extension DistributionShift: ExpressibleByArgument {}
 extension Simulator.Generator: ExpressibleByArgument {}
+extension ML4SETISimulator.DataClass: ExpressibleByArgument {}
 
 extension LearningRateSchedule.Decay.Kind: ExpressibleByArgument {}

@@ -41,6 +41,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "The physics: image (seti-dist's image model) or ml4seti (the ML4SETI challenge's time-series simulator, read like its .dat files) (default: \(TrainConfig().generator.rawValue)).")
     var generator: Simulator.Generator = TrainConfig().generator
 
+    @Option(help: "With --generator ml4seti: the parameter ranges of the challenge's basic set (4 classes: brighter, gentler), its primary set (the Kaggle copy's), or half of each (default: both).")
+    var ml4setiSet: ML4SETISimulator.DataClass = .both
+
     @Option(help: "Lowest signal-to-noise ratio of every class (image: peak per pixel in noise standard deviations, default 1; ml4seti: amplitude in units of the noise, default each class's published range).")
     var snrMin: Double?
 
@@ -57,7 +60,7 @@ struct Simulate: ParsableCommand {
     /// when neither flag is given.
     private var snrBounds: (low: Double, high: Double)? {
         guard snrMin != nil || snrMax != nil else { return nil }
-        let defaults = generator == .image ? Simulator(seed: 0).snr : 0.05...0.75
+        let defaults = generator == .ml4seti ? 0.05...0.75 : Simulator(seed: 0).snr
         return (snrMin ?? defaults.lowerBound, snrMax ?? defaults.upperBound)
     }
 
@@ -67,7 +70,8 @@ struct Simulate: ParsableCommand {
                 throw ValidationError("--snr-min \(low) --snr-max \(high): need 0 < min <= max <= 1000")
             }
         }
-        if generator == .ml4seti && shift != .none { throw ValidationError("--shift \(shift.rawValue) draws the image generator's shifted sets; with --generator ml4seti leave it out") }
+        if generator != .image && shift != .none { throw ValidationError("--shift \(shift.rawValue) draws the image generator's shifted sets; with --generator \(generator.rawValue) leave it out") }
+        if generator == .mixed && snrBounds != nil { throw ValidationError("--snr-min and --snr-max set one generator's range: use --generator image or ml4seti with them") }
         guard (1...20_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...20000") }
         if let v = validationPerClass, !(1...20_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...20000") }
         guard classes == 4 || classes == 7 else { throw ValidationError("--classes \(classes): allowed 4 or 7") }
@@ -81,7 +85,9 @@ struct Simulate: ParsableCommand {
         switch generator {
         case .image: if let snrRange { simulator.snr = snrRange }
         case .ml4seti: simulator.ml4setiSNR = snrRange
+        case .mixed: break  // refused by validate()
         }
+        simulator.ml4setiSet = ml4setiSet
         simulator.shift = shift
         let folder = URL(fileURLWithPath: out)
         let validation = validationPerClass ?? max(1, perClass / 4)

@@ -48,6 +48,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stdout.hasPrefix("seti-dist \(SetiDistVersion.number) (commit "), result.stdout)
     }
 
+    /// Issue 27: launch/run.sh changed to the repository root, so relative --out and --data
+    /// named folders there. Run from another folder, --out lands in that folder.
+    func testRunShLeavesTheWorkingDirectoryAlone() throws {
+        let prefix = dir.appendingPathComponent("prefix"), work = dir.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: prefix.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: prefix.appendingPathComponent("bin/seti-dist"), withDestinationURL: MPIRun.binary)
+        var environment = Subprocess.cleanEnvironment()
+        environment["PREFIX"] = prefix.path
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        let result = try Subprocess.run(
+            [MPIRun.repository.appendingPathComponent("launch/run.sh").path, "1", "train", "--out", "relative-run", "--epochs", "1",
+             "--simulated-per-class", "4", "--global-batch", "16"],
+            environment: environment, directory: work, timeout: 120, mergeOutput: true)
+        XCTAssertEqual(result.status, 0, result.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work.appendingPathComponent("relative-run/best.safetensors").path), result.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: MPIRun.repository.appendingPathComponent("relative-run").path))
+    }
+
     func testUnknownCommandsAreNamedAsSuch() throws {
         assertOneLineError(try run(["nosuch"]), "unknown command 'nosuch'")
         assertOneLineError(try run(["help", "nosuch"]), "unknown command 'nosuch'")

@@ -40,6 +40,24 @@ public struct ML4SETISimulator: Sendable {
     /// curves, wilder squiggles) instead of the "primary" ones; both are published.
     public var basicShare = 0.5
 
+    /// The challenge's data classes, as `simulate --ml4seti-set` names them.
+    public enum DataClass: String, CaseIterable, Sendable {
+        /// The 4-class "basic" set's ranges for squiggle, narrowband and narrowbanddrd.
+        case basic
+        /// The "primary" set's ranges (the Kaggle copy's).
+        case primary
+        /// Half of each: what training draws, so the model holds on both.
+        case both
+
+        public var basicShare: Double {
+            switch self {
+            case .basic: return 1
+            case .primary: return 0
+            case .both: return 0.5
+            }
+        }
+    }
+
     public init(seed: UInt64) { self.seed = seed }
 
     /// One file's signal: what seti_signal_sim's signal definitions draw.
