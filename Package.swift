@@ -52,7 +52,7 @@ let package = Package(
         // windows `scan` classifies.
         .target(name: "SetiObservations", dependencies: ["SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
-        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiData", "SetiRandom", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiData", "SetiObservations", "SetiRandom", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
         .target(name: "SetiKeras", dependencies: ["SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom", "CKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "CZlib"]),
-        .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData"], exclude: ["Fixtures"]),
+        .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),

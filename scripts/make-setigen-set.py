@@ -4,7 +4,8 @@ public 64 x 128 layout, for the cross-generator benchmark (launch/transfer-matri
 that no code of seti-dist made. Four classes, as seti-dist's simulator names them:
 - noise: chi-squared noise only (setigen's add_noise, noise_type "chi2");
 - narrowband: a constant drift (setigen's constant_path), +-1 channel per step or zero;
-- narrowbanddrd: a drift that changes (squared_path: frequency quadratic in time);
+- narrowbanddrd: a drift that changes (squared_path: frequency quadratic in time, 8 to 48
+  channels off a straight line by the last step);
 - squiggle: a random walk around a drift (simple_rfi_path, rfi_type "random_walk").
 Each a 64-step x 128-channel frame (2.79 Hz channels, 18.25 s steps as Breakthrough
 Listen's high-resolution products), Gaussian frequency profile 0.5-2 channels wide, SNR
@@ -52,7 +53,9 @@ def sample(kind, rng):
         if kind == "narrowband":
             path = stg.constant_path(f_start=start, drift_rate=drift * u.Hz / u.s)
         elif kind == "narrowbanddrd":
-            path = stg.squared_path(f_start=start, drift_rate=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.0)) * rate / 64 * u.Hz / u.s)
+            # f = start + a t^2 / 2, bending 8 to 48 channels by the last step, towards the middle.
+            bend = float(rng.uniform(8, 48)) * (1 if start < frame.get_frequency(64) else -1)
+            path = stg.squared_path(f_start=start, drift_rate=2 * bend * df.value / (64 * dt.value) ** 2 * u.Hz / u.s)
         else:
             path = stg.simple_rfi_path(f_start=start, drift_rate=drift * 0.3 * u.Hz / u.s,
                                        spread=float(rng.uniform(4, 16)) * df, spread_type="uniform", rfi_type="random_walk")

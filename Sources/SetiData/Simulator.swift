@@ -32,12 +32,17 @@ public struct Simulator: Sendable {
         /// The ML4SETI challenge's time-series simulator, through the `.dat` reader's path.
         case ml4seti
         /// Each sample from either, with even odds; the image model's samples then average
-        /// 4 to 64 spectra per pixel (log-uniform) instead of 8, so the noise's grain spans
+        /// 4 to 512 spectra per pixel (log-uniform) instead of 8, so the noise's grain spans
         /// smooth Breakthrough Listen products to coarse single spectra.
         case mixed
+        /// The image model's signals injected into windows of a real observation
+        /// (``backgrounds``), as Breakthrough Listen builds training data.
+        case injection
     }
 
     public var generator = Generator.image
+    /// With `generator` injection: the observation windows signals are injected into.
+    public var backgrounds: Backgrounds?
     public var height = 64
     public var width = 128
     public var classes: [SignalClass] = SignalClass.classic
@@ -98,11 +103,12 @@ public struct Simulator: Sendable {
                     switch generator {
                     case .image: out[j] = render(classes[c], into: base + i * pixels, rng: &rng)
                     case .ml4seti: out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
+                    case .injection: out[j] = renderInjected(classes[c], into: base + i * pixels, rng: &rng)
                     case .mixed:
                         if rng.next() & 1 == 0 {
                             out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
                         } else {
-                            let k = Int(exp(rng.uniform(log(4)...log(64))).rounded())
+                            let k = Int(exp(rng.uniform(log(4)...log(512))).rounded())
                             out[j] = render(classes[c], into: base + i * pixels, rng: &rng, averagedSpectra: k)
                         }
                     }
@@ -147,32 +153,63 @@ public struct Simulator: Sendable {
         }
         var power = [Double](repeating: 0, count: height * width)
         for i in power.indices {
-            var sum = 0.0  // chi-squared with 2K dof / 2K: mean of K unit exponentials
-            for _ in 0..<k { sum -= log(1 - rng.uniform01()) }
-            power[i] = sum / Double(k) * bandpass[i % width]
+            // Chi-squared with 2K dof / 2K: the mean of K unit exponentials, summed as such
+            // for small K, drawn as the Gamma(K, 1/K) it is for large K.
+            var mean = 0.0
+            if k <= 16 {
+                for _ in 0..<k { mean -= log(1 - rng.uniform01()) }
+                mean /= Double(k)
+            } else {
+                mean = rng.gamma(shape: Double(k)) / Double(k)
+            }
+            power[i] = mean * bandpass[i % width]
         }
         var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: k, shift: shift.rawValue)
-        if let (track, drift, curvature) = track(kind, rng: &rng) {
-            let snr = exp(rng.uniform(log(self.snr.lowerBound)...log(self.snr.upperBound)))
-            let amplitude = snr * noiseStd
-            let w = rng.uniform(0.6...1.6)
-            parameters.snr = snr
-            parameters.width = w
-            parameters.drift = drift
-            parameters.curvature = curvature
-            parameters.startFrequency = track.compactMap { $0?.0 }.first ?? 0
-            for t in 0..<height {
-                guard let (f0, gain) = track[t] else { continue }
-                let reach = shift.profile == .gaussian ? 4 * w : 12 * w
-                let lo = max(0, Int(f0 - reach)), hi = min(width - 1, Int(f0 + reach) + 1)
-                guard lo <= hi else { continue }
-                for f in lo...hi {
-                    power[t * width + f] += amplitude * gain * shift.profile.value((Double(f) - f0) / w) * bandpass[f]
-                }
-            }
-        }
+        addSignal(kind, to: &power, noiseStd: noiseStd, bandpass: bandpass, parameters: &parameters, rng: &rng)
         shift.addInterference(to: &power, height: height, width: width, noiseStd: noiseStd, rng: &rng)
         SpectrogramEncoding.encode(power, into: out, background: rng.uniform(0.6...0.75), levels: shift == .quantization ? 63 : 255)
+        return parameters
+    }
+
+    /// Adds `kind`'s track to `power` (height x width, noise of standard deviation
+    /// `noiseStd` about 1) with a peak SNR drawn from `snr`, shaped by `bandpass`, and
+    /// records its parameters.
+    private func addSignal(_ kind: SignalClass, to power: inout [Double], noiseStd: Double, bandpass: [Double],
+                           parameters: inout SignalParameters, rng: inout SplitMix64) {
+        guard let (track, drift, curvature) = track(kind, rng: &rng) else { return }
+        let snr = exp(rng.uniform(log(self.snr.lowerBound)...log(self.snr.upperBound)))
+        let amplitude = snr * noiseStd
+        let w = rng.uniform(0.6...1.6)
+        parameters.snr = snr
+        parameters.width = w
+        parameters.drift = drift
+        parameters.curvature = curvature
+        parameters.startFrequency = track.compactMap { $0?.0 }.first ?? 0
+        for t in 0..<height {
+            guard let (f0, gain) = track[t] else { continue }
+            let reach = shift.profile == .gaussian ? 4 * w : 12 * w
+            let lo = max(0, Int(f0 - reach)), hi = min(width - 1, Int(f0 + reach) + 1)
+            guard lo <= hi else { continue }
+            for f in lo...hi {
+                power[t * width + f] += amplitude * gain * shift.profile.value((Double(f) - f0) / w) * bandpass[f]
+            }
+        }
+    }
+
+    /// One sample injected into a window of a real observation: the window's power (scaled
+    /// to a median of 1, mirrored in frequency half the time) as the background, the image
+    /// model's track added at an SNR measured against the window's own robust noise.
+    func renderInjected(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
+        guard let backgrounds, !backgrounds.windows.isEmpty else { preconditionFailure("the injection generator needs backgrounds") }
+        let chosen = Int(rng.next() % UInt64(backgrounds.windows.count))
+        let window = backgrounds.windows[chosen], mirrored = rng.next() & 1 == 1
+        var power = [Double](repeating: 0, count: height * width)
+        for t in 0..<height {
+            for f in 0..<width { power[t * width + f] = window.power[t * width + (mirrored ? width - 1 - f : f)] }
+        }
+        var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: 0, shift: "background")
+        addSignal(kind, to: &power, noiseStd: window.noiseStd, bandpass: [Double](repeating: 1, count: width), parameters: &parameters, rng: &rng)
+        SpectrogramEncoding.encode(power, into: out, background: rng.uniform(0.6...0.75))
         return parameters
     }
 

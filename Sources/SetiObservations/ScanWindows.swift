@@ -65,15 +65,20 @@ public struct ScanWindows: Sendable {
 
     /// The encoded 64 x 128 image of `window`, from an observation holding its channels.
     public func image(_ window: Window, from observation: Observation, into out: UnsafeMutablePointer<Float>) {
+        var power = [Double](repeating: 0, count: Self.height * Self.width)
+        self.power(window, from: observation, into: &power)
+        SpectrogramEncoding.encode(power, into: out)
+    }
+
+    /// The 64 x 128 power of `window` (time cut or stretched as the type's notes say).
+    public func power(_ window: Window, from observation: Observation, into power: inout [Double]) {
         let have = observation.channelRange
         precondition(have.lowerBound <= window.channel && window.channel + Self.width <= have.upperBound)
-        var power = [Double](repeating: 0, count: Self.height * Self.width)
         let steps = min(Self.height, timeSteps)
         for row in 0..<Self.height {
             let t = window.timeStep + row * steps / Self.height
             let base = t * have.count + window.channel - have.lowerBound
             for c in 0..<Self.width { power[row * Self.width + c] = Double(observation.power[base + c]) }
         }
-        SpectrogramEncoding.encode(power, into: out)
     }
 }

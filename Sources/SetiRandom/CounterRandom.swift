@@ -56,6 +56,17 @@ extension SplitMix64 {
         range.lowerBound + (range.upperBound - range.lowerBound) * uniform01()
     }
 
+    /// A Gamma(shape, 1) draw for shape >= 1 (Marsaglia and Tsang 2000).
+    public mutating func gamma(shape: Double) -> Double {
+        let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            let x = gaussian(), t = 1 + c * x
+            guard t > 0 else { continue }
+            let v = t * t * t, u = uniform01()
+            if log(max(u, .leastNonzeroMagnitude)) < 0.5 * x * x + d - d * v + d * log(v) { return d * v }
+        }
+    }
+
     /// A standard normal draw (Box-Muller).
     public mutating func gaussian() -> Double {
         let u1 = 1 - uniform01(), u2 = uniform01()

@@ -85,7 +85,7 @@ extension TrainConfig {
     /// Flag names and the fields they set (see `seti-dist help train`).
     static let flagFields: [String: [String]] = [
         "data": ["data"], "simulated-per-class": ["simulatedPerClass"], "fresh-simulation": ["freshSimulationEachEpoch"],
-        "generator": ["generator"], "classes": ["simulatedClasses"],
+        "generator": ["generator"], "classes": ["simulatedClasses"], "background": ["background"],
         "epochs": ["epochs"], "global-batch": ["globalBatch"], "optimizer": ["optimizer"], "lr": ["schedule", "initial"],
         "warmup-steps": ["schedule", "warmupSteps"], "scale-lr": ["scaleLearningRate"],
         "plateau-patience": ["plateauPatience"], "plateau-factor": ["plateauFactor"],

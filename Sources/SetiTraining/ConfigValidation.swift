@@ -35,6 +35,9 @@ extension TrainConfig {
         try check("epochs", epochs, 1...1_000_000)
         try check("global-batch", globalBatch, 1...65_536)
         try check("simulated-per-class", simulatedPerClass, 1...20_000)
+        if (generator == .injection) != (background != nil) {
+            throw ConfigValueError(generator == .injection ? "generator = injection needs a background observation (--background FILE.fil or .h5)" : "background = \(background!): only the injection generator uses it (--generator injection)")
+        }
         guard simulatedClasses == 4 || simulatedClasses == 7 else { throw ConfigValueError("classes = \(simulatedClasses): allowed 4 or 7") }
         try positive("lr", schedule.initial)
         try check("warmup-steps", schedule.warmupSteps, 0...1_000_000_000)

@@ -1,5 +1,6 @@
 import Foundation
 import SetiData
+import SetiObservations
 import SetiNet
 
 /// Everything that defines a training run. All ranks must hold the same configuration
@@ -21,6 +22,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// The simulated data's classes: 4 (squiggle, narrowband, noise, narrowbanddrd) or 7
     /// (adding brightpixel, squarepulsednarrowband, squigglesquarepulsednarrowband).
     public var simulatedClasses = 4
+    /// With `generator` injection: the observation (.fil or .h5) whose quiet windows the
+    /// signals are injected into (an absolute path once the CLI has resolved it).
+    public var background: String?
     public var epochs = 12
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32
@@ -131,11 +135,20 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         return config
     }
 
-    /// The simulator of this run's data (generator and classes), drawing from `seed`.
-    public func simulator(seed: UInt64) -> Simulator {
+    /// The simulator of this run's data (generator and classes), drawing from `seed`;
+    /// `backgrounds` are ``loadBackgrounds()``'s.
+    public func simulator(seed: UInt64, backgrounds: Backgrounds?) -> Simulator {
         var simulator = Simulator(seed: seed, classes: simulatedClasses == 7 ? SignalClass.extended : SignalClass.classic)
         simulator.generator = generator
+        simulator.backgrounds = backgrounds
         return simulator
+    }
+
+    /// The quiet windows of `background` that the injection generator draws on (nil for
+    /// the other generators).
+    public func loadBackgrounds() throws -> Backgrounds? {
+        guard generator == .injection, let background else { return nil }
+        return try Backgrounds(observation: URL(fileURLWithPath: background))
     }
 
     /// Whether a larger monitored value is better.

@@ -38,6 +38,8 @@ public final class Trainer {
     private let reducer: GradientReducer
     public private(set) var train: SpectrogramSet
     public let validation: SpectrogramSet
+    /// The injection generator's observation windows (nil for the other generators).
+    private let backgrounds: Backgrounds?
 
     /// One rank's batch: NHWC images and class indices.
     private var images: [Float]
@@ -78,8 +80,9 @@ public final class Trainer {
 
         // Reading files can fail on one rank alone (a node without the shared folder):
         // every rank learns of it here, before the next collective.
-        (train, validation) = try world.together {
-            let (train, validation) = try config.loadData()
+        (train, validation, backgrounds) = try world.together {
+            let backgrounds = try config.loadBackgrounds()
+            let (train, validation) = try config.loadData(backgrounds: backgrounds)
             let spec = config.effectiveModel(classes: train.classNames.count)
             guard spec.height == train.height, spec.width == train.width, spec.channels == 1 else {
                 throw TrainingFailure(description: "the model takes \(spec.height)x\(spec.width)x\(spec.channels) inputs but the data hold \(train.height)x\(train.width) images")
@@ -87,7 +90,7 @@ public final class Trainer {
             guard train.count > 0, validation.count > 0 else {
                 throw TrainingFailure(description: "no samples to \(train.count == 0 ? "train" : "validate") on")
             }
-            return (train, validation)
+            return (train, validation, backgrounds)
         }
         let spec = config.effectiveModel(classes: train.classNames.count)
         images = [Float](repeating: 0, count: perRank * train.pixels)
@@ -187,7 +190,7 @@ public final class Trainer {
         if config.data == nil && config.freshSimulationEachEpoch && (epoch > 0 || randomSeed != config.seed) {
             // Only this rank's shard: the others' samples are never read here this epoch.
             // (A fine-tuning run's first epoch too: round 0 of the seed is what its source saw.)
-            config.simulator(seed: randomSeed).redraw(
+            config.simulator(seed: randomSeed, backgrounds: backgrounds).redraw(
                 &train, indices: Array(Set(plan.shard)).sorted(), perClass: config.simulatedPerClass, split: .train, round: epoch)
         }
         var totals = (loss: 0.0, correct: 0.0, samples: 0.0)

@@ -3,7 +3,7 @@ import SetiData
 
 extension TrainConfig {
     /// The run's training and validation sets: the data folder's, or the simulated ones.
-    public func loadData() throws -> (train: SpectrogramSet, validation: SpectrogramSet) {
+    public func loadData(backgrounds: Backgrounds? = nil) throws -> (train: SpectrogramSet, validation: SpectrogramSet) {
         if let folder = data {
             let url = URL(fileURLWithPath: folder)
             let sets = (try DataFolder.load(.train, from: url), try DataFolder.load(.validation, from: url))
@@ -12,7 +12,7 @@ extension TrainConfig {
             }
             return sets
         }
-        let simulator = simulator(seed: seed)
+        let simulator = simulator(seed: seed, backgrounds: backgrounds)
         return (simulator.generate(perClass: simulatedPerClass, split: .train),
                 simulator.generate(perClass: max(1, simulatedPerClass / 4), split: .validation))
     }

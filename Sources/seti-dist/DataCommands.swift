@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SetiData
+import SetiObservations
 import SetiPlot
 import SetiTraining
 
@@ -39,7 +40,13 @@ struct Simulate: ParsableCommand {
     var classes: Int = 4
 
     @Option(help: "The physics: image (seti-dist's image model) or ml4seti (the ML4SETI challenge's time-series simulator, read like its .dat files) (default: \(TrainConfig().generator.rawValue)).")
-    var generator: Simulator.Generator = TrainConfig().generator
+    var generator: Simulator.Generator?
+
+    @Option(help: "An observation (.fil or .h5): inject signals into its quiet windows (implies --generator injection). Windows whose brightest pixel stands over \(Backgrounds.occupiedThreshold) robust standard deviations above their median already hold a signal and are left out.")
+    var background: String?
+
+    /// The generator the flags choose.
+    private var physics: Simulator.Generator { generator ?? (background != nil ? .injection : TrainConfig().generator) }
 
     @Option(help: "With --generator ml4seti: the parameter ranges of the challenge's basic set (4 classes: brighter, gentler), its primary set (the Kaggle copy's), or half of each (default: both).")
     var ml4setiSet: ML4SETISimulator.DataClass = .both
@@ -60,7 +67,7 @@ struct Simulate: ParsableCommand {
     /// when neither flag is given.
     private var snrBounds: (low: Double, high: Double)? {
         guard snrMin != nil || snrMax != nil else { return nil }
-        let defaults = generator == .ml4seti ? 0.05...0.75 : Simulator(seed: 0).snr
+        let defaults = physics == .ml4seti ? 0.05...0.75 : Simulator(seed: 0).snr
         return (snrMin ?? defaults.lowerBound, snrMax ?? defaults.upperBound)
     }
 
@@ -70,8 +77,11 @@ struct Simulate: ParsableCommand {
                 throw ValidationError("--snr-min \(low) --snr-max \(high): need 0 < min <= max <= 1000")
             }
         }
-        if generator != .image && shift != .none { throw ValidationError("--shift \(shift.rawValue) draws the image generator's shifted sets; with --generator \(generator.rawValue) leave it out") }
-        if generator == .mixed && snrBounds != nil { throw ValidationError("--snr-min and --snr-max set one generator's range: use --generator image or ml4seti with them") }
+        if physics != .image && shift != .none { throw ValidationError("--shift \(shift.rawValue) draws the image generator's shifted sets; with --generator \(physics.rawValue) leave it out") }
+        if (physics == .injection) != (background != nil) {
+            throw ValidationError(background == nil ? "--generator injection needs --background FILE.fil or .h5" : "--background injects into an observation: it goes with --generator injection, not \(physics.rawValue)")
+        }
+        if physics == .mixed && snrBounds != nil { throw ValidationError("--snr-min and --snr-max set one generator's range: use --generator image or ml4seti with them") }
         guard (1...20_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...20000") }
         if let v = validationPerClass, !(1...20_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...20000") }
         guard classes == 4 || classes == 7 else { throw ValidationError("--classes \(classes): allowed 4 or 7") }
@@ -80,12 +90,17 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         var simulator = Simulator(seed: seed, classes: classes == 7 ? SignalClass.extended : SignalClass.classic)
-        simulator.generator = generator
+        simulator.generator = physics
         let snrRange = snrBounds.map { $0.low...$0.high }
-        switch generator {
-        case .image: if let snrRange { simulator.snr = snrRange }
+        switch physics {
+        case .image, .injection: if let snrRange { simulator.snr = snrRange }
         case .ml4seti: simulator.ml4setiSNR = snrRange
         case .mixed: break  // refused by validate()
+        }
+        if let background {
+            let backgrounds = try Backgrounds(observation: URL(fileURLWithPath: background))
+            print("\(background): \(backgrounds.windows.count) quiet windows to inject into (\(backgrounds.rejected) left out: they hold a signal already)")
+            simulator.backgrounds = backgrounds
         }
         simulator.ml4setiSet = ml4setiSet
         simulator.shift = shift

@@ -98,7 +98,7 @@ struct Evaluate: ParsableCommand {
             let set = try DataFolder.load(split, from: folder)
             return (set, try DataFolder.loadParameters(split, from: folder, count: set.count))
         }
-        let simulator = config.simulator(seed: config.seed)
+        let simulator = config.simulator(seed: config.seed, backgrounds: try config.loadBackgrounds())
         let perClass = split == .train ? config.simulatedPerClass : max(1, config.simulatedPerClass / 4)
         let (set, parameters) = simulator.generateWithParameters(perClass: perClass, split: split)
         return (set, parameters)

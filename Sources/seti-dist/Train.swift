@@ -50,6 +50,8 @@ struct Train: ParsableCommand {
     var freshSimulation: Bool?
     @Option(help: "Simulated data's physics: image (seti-dist's image model) or ml4seti (the ML4SETI challenge's time-series simulator) (\(recipeDefault(\.generator.rawValue))).")
     var generator: Simulator.Generator?
+    @Option(help: "With --generator injection: the observation (.fil or .h5) whose quiet windows signals are injected into, fresh each epoch.")
+    var background: String?
     @Option(help: "Simulated data's classes: 4 or 7 (\(recipeDefault(\.simulatedClasses))).")
     var classes: Int?
     @Option(help: "Named recipe; flags and --config change it field by field.")
@@ -164,6 +166,11 @@ struct Train: ParsableCommand {
         if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
         if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
         if let generator { c.generator = generator }
+        if let background {
+            c.background = URL(fileURLWithPath: background).standardizedFileURL.path
+            if generator == nil { c.generator = .injection }
+        }
+        if let file = c.background { c.background = URL(fileURLWithPath: file).standardizedFileURL.path }
         if let classes { c.simulatedClasses = classes }
         if let epochs { c.epochs = epochs }
         if let globalBatch { c.globalBatch = globalBatch }

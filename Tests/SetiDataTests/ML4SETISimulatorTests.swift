@@ -104,4 +104,17 @@ final class ML4SETISimulatorTests: XCTestCase {
         let read = try ML4SETIFile(data: file.data, file: "sim.dat")
         XCTAssertEqual(read.samples, file.samples)
     }
+
+    /// The image model's smooth backgrounds draw Gamma(K, 1/K) for many spectra a pixel:
+    /// its mean 1 and variance 1 / K, as the sum of K exponentials it stands for.
+    func testGammaDrawsHaveTheChiSquaredMoments() {
+        var rng = SplitMix64(seed: 11)
+        for shape in [17.0, 64, 512] {
+            let draws = (0..<40_000).map { _ in rng.gamma(shape: shape) / shape }
+            let mean = draws.reduce(0, +) / Double(draws.count)
+            let variance = draws.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(draws.count)
+            XCTAssertEqual(mean, 1, accuracy: 0.01, "K = \(shape)")
+            XCTAssertEqual(variance * shape, 1, accuracy: 0.05, "K = \(shape)")
+        }
+    }
 }
