@@ -77,8 +77,13 @@ public struct EpochRecord: Codable, Hashable, Sendable {
     public var val_loss: Double
     public var val_accuracy: Double
     public var lr: Double
+    /// Training alone: the epoch's steps (and batch-norm re-estimation), without
+    /// validation and checkpoint writes, which have their own fields.
     public var seconds: Double
     public var samples_per_second: Double
+    public var validation_seconds: Double?
+    /// Writing the epoch's checkpoints (nil in the checkpoint's own copy of the record).
+    public var checkpoint_seconds: Double?
 
     public static func read(_ url: URL) throws -> [EpochRecord] {
         let text = try String(contentsOf: url, encoding: .utf8)

@@ -59,7 +59,7 @@ public final class RunFolder {
             throw RunFolderError("\(url.path) already holds a run (\(used.map(\.lastPathComponent).joined(separator: ", "))): pass --resume to continue it, --overwrite to replace it, or another --out")
         case .resume:
             guard FileManager.default.fileExists(atPath: last.path) else {
-                throw RunFolderError("\(url.path): nothing to resume (no last.safetensors: \(hasCheckpoint || !usedFiles.isEmpty ? "the run stopped before its first full checkpoint" : "no run here")); drop --resume to start \(usedFiles.isEmpty ? "a new run" : "it again")")
+                throw RunFolderError("\(url.path): nothing to resume (no last.safetensors: \(hasCheckpoint || !usedFiles.isEmpty ? "the run wrote none (--save-last end or never) or stopped before its first" : "no run here")); drop --resume to start \(usedFiles.isEmpty ? "a new run" : "it again")")
             }
         }
     }
@@ -96,4 +96,15 @@ public final class RunFolder {
 public struct RunFolderError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// When a run writes last.safetensors, the checkpoint --resume continues from (Keras's
+/// `save_freq`; best.safetensors is written on every improvement whatever this says).
+public enum LastCheckpoint: String, CaseIterable, Sendable {
+    /// After every epoch: an interrupted run resumes from its last epoch.
+    case every
+    /// After the last epoch only: a finished run can be extended, an interrupted one not.
+    case end
+    /// Never: best.safetensors only (weights, no optimizer state); no --resume.
+    case never
 }

@@ -32,6 +32,10 @@ public final class Trainer {
     public let folder: RunFolder
     /// Rank 0's progress reports.
     public var onEvent: (TrainingEvent) -> Void = { _ in }
+    /// When rank 0 writes last.safetensors (weights, optimizer and exchange state, for
+    /// --resume); best.safetensors (weights only) is written whenever the monitored
+    /// quantity improves.
+    public var saveLast = LastCheckpoint.every
 
     public let network: Network
     let optimizer: Optimizer
@@ -219,7 +223,8 @@ public final class Trainer {
         let val = try Evaluator.evaluate(network, on: validation, world: world)
         let record = EpochRecord(
             epoch: epoch + 1, step: step, loss: totals.loss / totals.samples, accuracy: totals.correct / totals.samples,
-            val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals.samples / seconds)
+            val_loss: val.loss, val_accuracy: val.accuracy, lr: lr, seconds: seconds, samples_per_second: totals.samples / seconds,
+            validation_seconds: Date().timeIntervalSince(start) - seconds)
         try reducer.completeState(of: optimizer)
         try endOfEpoch(record)
         return record
@@ -332,22 +337,25 @@ public final class Trainer {
     /// After each epoch: the callbacks (decided on rank 0, broadcast), then rank 0's log
     /// and checkpoints.
     private func endOfEpoch(_ record: EpochRecord) throws {
-        if world.isRoot { onEvent(.epochEnded(record, of: config.epochs)) }
-        if callbacks.plateau.update(valLoss: record.val_loss), world.isRoot {
-            onEvent(.learningRateReduced(factor: callbacks.plateau.factor, scale: callbacks.plateau.scale))
-        }
+        let reduced = callbacks.plateau.update(valLoss: record.val_loss)
         let improved = callbacks.best.update(record)
+        let final = record.epoch == config.epochs || callbacks.shouldStop
         try world.onRoot {
-            try JSONLines.append(record, to: folder.metrics)
-            try tensorBoard?.add(record)
+            let start = Date()
             let meta = CheckpointMetadata(
                 model: network.spec, classNames: train.classNames, config: config, epoch: record.epoch, step: step,
                 metrics: record, callbacks: callbacks, randomSeed: randomSeed == config.seed ? nil : randomSeed)
-            if improved {
-                try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: folder.best)
-                onEvent(.bestSaved(folder.best, monitor: config.monitor, value: callbacks.best.best ?? .nan))
+            if improved { try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: folder.best) }
+            if saveLast == .every || (saveLast == .end && final) {
+                try Checkpoint.save(network: network, optimizer: optimizer, exchange: reducer.stateSlots, metadata: meta, to: folder.last)
             }
-            try Checkpoint.save(network: network, optimizer: optimizer, exchange: reducer.stateSlots, metadata: meta, to: folder.last)
+            var logged = record
+            logged.checkpoint_seconds = Date().timeIntervalSince(start)
+            try JSONLines.append(logged, to: folder.metrics)
+            try tensorBoard?.add(logged)
+            onEvent(.epochEnded(logged, of: config.epochs))
+            if reduced { onEvent(.learningRateReduced(factor: callbacks.plateau.factor, scale: callbacks.plateau.scale)) }
+            if improved { onEvent(.bestSaved(folder.best, monitor: config.monitor, value: callbacks.best.best ?? .nan)) }
         }
     }
 }

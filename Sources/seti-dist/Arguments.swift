@@ -17,6 +17,7 @@ extension DataFolder.Split: ExpressibleByArgument {}
 extension DataFolder.Format: ExpressibleByArgument {}
 extension DistributionShift: ExpressibleByArgument {}
 extension Simulator.Generator: ExpressibleByArgument {}
+extension LastCheckpoint: ExpressibleByArgument {}
 extension ML4SETISimulator.DataClass: ExpressibleByArgument {}
 
 extension LearningRateSchedule.Decay.Kind: ExpressibleByArgument {}

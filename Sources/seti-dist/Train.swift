@@ -11,11 +11,14 @@ struct Train: ParsableCommand {
         abstract: "Train the SETI CNN, data-parallel over the MPI ranks (the default command).",
         discussion: """
             With no arguments: the built-in simulated data (1,600 training and 400 validation \
-            spectrograms) and the standard recipe: the course's Adam from learning rate \
+            spectrograms; --generator mixed: half from the ML4SETI challenge's own simulator, \
+            half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra) \
+            and the standard recipe: the course's Adam from learning rate \
             0.005, horizontal flips, global batch 32 and 12 epochs, but the rate decays 0.96x \
             every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
             batches before each validation, 1,600 new training samples are simulated every \
-            epoch, and Adam decays the weights (AdamW, --weight-decay 0.05).
+            epoch, Adam decays the weights (AdamW, --weight-decay 0.05), contrast is scaled \
+            by up to 20% and half the samples are re-encoded min-max.
             --recipe keras-seed is the course's recipe exactly (a fixed training set, Keras's \
             moving batch-norm averages); on the simulated data it overfits and its moving \
             statistics go stale, so it validates worse (see README).
@@ -102,6 +105,8 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder (must not hold another run, unless --resume or --overwrite).") var out: String = "runs/seti"
     @Flag(help: "Continue the run in --out from its last.safetensors, exactly (same flags; --epochs may grow).") var resume = false
     @Flag(help: "Replace the run already in --out.") var overwrite = false
+    @Option(help: "When to write last.safetensors, the checkpoint --resume continues from (weights, optimizer and exchange state, about 3x best.safetensors): every (epoch), end (after the last epoch only) or never (best.safetensors only).")
+    var saveLast: LastCheckpoint = .every
     @Option(help: "Start a new run from this checkpoint's weights (fine-tuning).") var initFrom: String?
     @Flag(help: "With --init-from: initialize the last layer afresh (another class count).") var newHead = false
 
@@ -137,6 +142,7 @@ struct Train: ParsableCommand {
             if !resume { try job.world.onRoot { try folder.open(for: intent) } }
             let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size))
             trainer.onEvent = progress.handle
+            trainer.saveLast = saveLast
             let began = Date()
             try trainer.run()
             try job.world.onRoot {

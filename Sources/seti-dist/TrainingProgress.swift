@@ -65,8 +65,9 @@ final class TrainingProgress {
                 lastPrinted = step
             }
         case .epochEnded(let r, let epochs):
-            say(String(format: "Epoch %d/%d - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f - lr: %.3g",
-                       r.epoch, epochs, r.seconds, r.samples_per_second, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.lr))
+            say(String(format: "Epoch %d/%d - %.1fs (validation %.1fs, saving %.1fs) - %.0f samples/s - loss: %.4g - accuracy: %.4f - val_loss: %.4g - val_accuracy: %.4f - lr: %.3g",
+                       r.epoch, epochs, r.seconds, r.validation_seconds ?? 0, r.checkpoint_seconds ?? 0, r.samples_per_second,
+                       r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.lr))
         case .learningRateReduced(let factor, let scale):
             say("  val_loss has not improved: learning rate x\(factor) (now x\(scale) of the schedule)")
         case .bestSaved(let url, let monitor, let value):

@@ -42,6 +42,33 @@ final class CommandLineTests: XCTestCase {
         try run(["train", "--out", path(out), "--epochs", "1", "--simulated-per-class", "8", "--global-batch", "16"] + extra)
     }
 
+    /// Issue 27: every epoch rewrote best (weights) and last (weights and Adam's moments).
+    /// --save-last chooses when last.safetensors, the resume checkpoint, is written; the
+    /// log's seconds leave validation and saving out and report them beside.
+    func testSaveLastChoosesWhenTheResumeCheckpointIsWritten() throws {
+        let never = try run(["train", "--out", path("never-last"), "--epochs", "2", "--simulated-per-class", "8", "--global-batch", "16", "--save-last", "never"])
+        XCTAssertEqual(never.status, 0, never.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("never-last/best.safetensors")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never-last/last.safetensors")))
+        let records = try EpochRecord.read(dir.appendingPathComponent("never-last/metrics.jsonl"))
+        XCTAssertEqual(records.count, 2)
+        for r in records {
+            XCTAssertNotNil(r.validation_seconds)
+            XCTAssertNotNil(r.checkpoint_seconds)
+        }
+        XCTAssertTrue(never.stdout.contains("(validation "), never.stdout)
+
+        let end = try run(["train", "--out", path("end-last"), "--epochs", "2", "--simulated-per-class", "8", "--global-batch", "16", "--save-last", "end"])
+        XCTAssertEqual(end.status, 0, end.stderr)
+        let last = try Checkpoint.read(dir.appendingPathComponent("end-last/last.safetensors"))
+        XCTAssertEqual(last.metadata.epoch, 2, "written after the last epoch")
+        let best = try FileManager.default.attributesOfItem(atPath: path("end-last/best.safetensors"))[.size] as! Int
+        let full = try FileManager.default.attributesOfItem(atPath: path("end-last/last.safetensors"))[.size] as! Int
+        XCTAssertGreaterThan(full, 2 * best, "last holds Adam's two moments besides the weights; best the weights only")
+        assertOneLineError(try run(["train", "--out", path("never-last"), "--epochs", "3", "--simulated-per-class", "8", "--global-batch", "16", "--resume"]),
+                           "nothing to resume")
+    }
+
     func testVersionNamesTheCommit() throws {
         let result = try run(["--version"])
         XCTAssertEqual(result.status, 0)

@@ -115,7 +115,7 @@ final class CheckpointTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("already holds a run (best.safetensors, metrics.jsonl): pass --resume"), "\($0)")
         }
         XCTAssertThrowsError(try RunFolder(url).open(for: .resume)) {
-            XCTAssertTrue("\($0)".contains("nothing to resume (no last.safetensors: the run stopped before its first full checkpoint)"), "\($0)")
+            XCTAssertTrue("\($0)".contains("nothing to resume (no last.safetensors: the run wrote none (--save-last end or never) or stopped before its first)"), "\($0)")
         }
         let replaced = RunFolder(url)
         try replaced.open(for: .new(overwrite: true))
