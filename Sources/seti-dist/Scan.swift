@@ -48,7 +48,15 @@ struct Scan: ParsableCommand {
         let url = URL(fileURLWithPath: file)
         Job.run { job in
             let world = job.world
-            let (network, meta) = try world.together { try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64) }
+            let (network, meta) = try world.together { () -> (Network, CheckpointMetadata) in
+                let loaded = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64)
+                // A window's probability of holding a signal is 1 - p(noise): a model
+                // without a noise class cannot say it, so it is refused before any reading.
+                guard loaded.1.classNames.contains(SignalClass.noise.rawValue) else {
+                    throw CheckpointError("\(checkpoint): the model's classes (\(loaded.1.classNames.joined(separator: ", "))) have no noise class, so scan cannot tell signal from noise; use a model trained with noise")
+                }
+                return loaded
+            }
             let header = try world.together { try ObservationFile.header(url) }
             let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: file) }
             try world.onRoot { try createFolder(URL(fileURLWithPath: out)) }
