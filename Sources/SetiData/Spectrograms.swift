@@ -113,3 +113,15 @@ extension Data {
         }
     }
 }
+
+/// The bytes of `url`, refused without reading when the file holds more than
+/// `maximumBytes` (`what` names the kind of file in the message): inputs are untrusted,
+/// and a reader must not load a huge file only to reject it.
+public func readInputFile(_ url: URL, maximumBytes: Int, what: String) throws -> Data {
+    let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
+    guard let size else { throw DataError(file: url.path, "cannot read the file") }
+    guard size <= maximumBytes else { throw DataError(file: url.path, "\(size) bytes is too large for \(what)") }
+    do { return try Data(contentsOf: url) } catch {
+        throw DataError(file: url.path, "cannot read the file (\(fileErrorReason(error)))")
+    }
+}

@@ -32,15 +32,8 @@ public struct ML4SETIFile: Sendable {
 
     /// Reads and checks `url`; every problem is a ``DataError`` naming the file.
     public init(contentsOf url: URL) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-        guard let size else { throw DataError(file: url.path, "cannot read the file") }
-        guard size <= 2 * Self.maximumHeaderBytes + Self.sampleBytes else {
-            throw DataError(file: url.path, "\(size) bytes is too large for an ML4SETI file (headers and \(Self.sampleBytes) bytes of samples)")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(file: url.path, "cannot read the file (\(fileErrorReason(error)))")
-        }
+        let data = try readInputFile(url, maximumBytes: 2 * Self.maximumHeaderBytes + Self.sampleBytes,
+                                     what: "an ML4SETI file (headers and \(Self.sampleBytes) bytes of samples)")
         try self.init(data: data, file: url.path)
     }
 

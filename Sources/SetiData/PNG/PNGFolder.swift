@@ -88,9 +88,6 @@ extension DataFolder {
 
     /// One picture as a 64 x 128 spectrogram written to `out`.
     public static func pictureSpectrogram(_ url: URL, into out: UnsafeMutablePointer<Float>) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-        guard let size else { throw DataError(file: url.path, "cannot read the file") }
-        guard size <= 64 << 20 else { throw DataError(file: url.path, "\(size) bytes is too large for a spectrogram picture (at most 64 MiB)") }
         let image = try PNGImage(contentsOf: url)
         guard image.width % 128 == 0, image.height % 64 == 0 else {
             throw DataError(file: url.path, "\(image.width) x \(image.height) pixels: a picture must be a whole multiple of 128 wide (frequency) and 64 high (time), e.g. 512 x 384")

@@ -17,13 +17,9 @@ public struct PNGImage: Sendable {
     public static let maximumPixels = 1 << 24
     private static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    /// Reads `url`; every problem names the file.
+    /// Reads `url` (at most 64 MiB); every problem names the file.
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(file: url.path, "cannot read the file (\(fileErrorReason(error)))")
-        }
-        try self.init(data: data, file: url.path)
+        try self.init(data: try readInputFile(url, maximumBytes: 64 << 20, what: "a spectrogram picture (at most 64 MiB)"), file: url.path)
     }
 
     /// Decodes a file's bytes; `file` names it in errors.
