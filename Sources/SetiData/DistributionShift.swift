@@ -16,7 +16,7 @@ public struct SignalParameters: Codable, Hashable, Sendable {
     public var width = 0.0
     /// Centre frequency of the first row with signal, pixels.
     public var startFrequency = 0.0
-    /// Spectra averaged per pixel.
+    /// Spectra averaged per pixel (0 when unknown: a real observation's background).
     public var averagedSpectra = 0
     /// The distribution shift the sample was drawn under ("none" by default).
     public var shift = "none"
@@ -143,7 +143,7 @@ extension DataFolder {
         return try lines.dropFirst().enumerated().map { n, line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             let numbers = fields.count == 8 ? fields[1...5].compactMap(Double.init).filter(\.isFinite) : []
-            guard numbers.count == 5, let k = Int(fields[6]), k > 0 else {
+            guard numbers.count == 5, let k = Int(fields[6]), k >= 0 else {
                 throw DataError(file: url.path, line: n + 2, "expected 8 fields: \(SignalParameters.columns.joined(separator: ","))")
             }
             var p = SignalParameters(className: fields[0], averagedSpectra: k, shift: fields[7])

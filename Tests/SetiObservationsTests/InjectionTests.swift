@@ -62,6 +62,14 @@ final class InjectionTests: XCTestCase {
             let trackMean = track.reduce(0, +) / 64, imageMean = image.reduce(0, +) / 8192
             XCTAssertLessThan(trackMean, imageMean - 0.15, "sample \(i): \(p)")
         }
+        // parameters.csv round trip: a real background's spectra count is unknown (0).
+        try DataFolder.writeParameters(parameters, as: .train, to: dir)
+        XCTAssertEqual(try DataFolder.loadParameters(.train, from: dir, count: set.count), parameters.map {
+            var p = $0
+            (p.snr, p.drift, p.curvature, p.width) = ((p.snr * 1e4).rounded() / 1e4, (p.drift * 1e4).rounded() / 1e4, (p.curvature * 1e4).rounded() / 1e4, (p.width * 1e4).rounded() / 1e4)
+            p.startFrequency = (p.startFrequency * 100).rounded() / 100
+            return p
+        })
         var again = set
         again.images = [Float](repeating: 0, count: set.images.count)
         simulator.redraw(&again, indices: [7, 20], perClass: 6, split: .train, round: 0)
