@@ -38,6 +38,7 @@ let package = Package(
         // Hot loops in C, compiled for AVX2 + FMA and chosen at run time: Winograd's tile
         // transforms and PowerSGD's passes over the gradient.
         .target(name: "CKernels"),
+        .target(name: "CSignals"),
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -62,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras", "SetiObservations",
+                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras", "SetiObservations", "CSignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]),

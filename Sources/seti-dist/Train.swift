@@ -132,6 +132,7 @@ struct Train: ParsableCommand {
                 config.globalBatch = b * job.world.size
                 try job.world.together { try config.validate() }
             }
+            let notice = InterruptNotice(folder: folder, saveLast: saveLast, isRoot: job.world.isRoot)
             try Trainer.checkMemory(config, ranks: job.world.size)
             // A new run reads its inputs (data, --init-from) before the folder is made or
             // cleared, so a refused run leaves nothing and --overwrite cannot remove the
@@ -141,7 +142,10 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
             if !resume { try job.world.onRoot { try folder.open(for: intent) } }
             let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size))
-            trainer.onEvent = progress.handle
+            trainer.onEvent = { event in
+                progress.handle(event)
+                notice.handle(event)
+            }
             trainer.saveLast = saveLast
             let began = Date()
             try trainer.run()

@@ -69,6 +69,26 @@ final class CommandLineTests: XCTestCase {
                            "nothing to resume")
     }
 
+    /// Issue 27: SIGINT or SIGTERM ends a run with one line saying where it stopped and
+    /// what is on disk, and the run continues from there.
+    func testAStoppedRunSaysWhereItStoppedAndResumes() throws {
+        // `timeout` sends SIGTERM after 10 s: the run is somewhere in its 1,000 epochs.
+        let stopped = try run(["train", "--out", path("stopped"), "--epochs", "1000", "--simulated-per-class", "8", "--global-batch", "16"], timeout: 10)
+        XCTAssertEqual(stopped.status, 124, "ended by the signal: \(stopped.stderr)")
+        let lines = stopped.stderr.split(separator: "\n").filter { $0.hasPrefix("seti-dist: stopped ") }
+        XCTAssertEqual(lines.count, 1, stopped.stderr)
+        let line = String(lines.first ?? "")
+        XCTAssertFalse(stopped.stderr.contains("Backtrace") || stopped.stderr.contains("Fatal error"), stopped.stderr)
+        if line.contains("continue with --resume") {
+            let saved = try Checkpoint.read(dir.appendingPathComponent("stopped/last.safetensors")).metadata.epoch
+            XCTAssertTrue(line.contains("stopped/last.safetensors (epoch \(saved);"), line)
+            let resumed = try run(["train", "--out", path("stopped"), "--epochs", "\(saved + 1)", "--simulated-per-class", "8", "--global-batch", "16", "--resume"])
+            XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        } else {
+            XCTAssertTrue(line.contains("no checkpoint yet"), line)
+        }
+    }
+
     func testVersionNamesTheCommit() throws {
         let result = try run(["--version"])
         XCTAssertEqual(result.status, 0)
