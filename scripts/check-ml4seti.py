@@ -2,9 +2,13 @@
 """Cross-checks seti-dist's ML4SETI .dat reader against the reference reader, ibmseti's
 SimCompamp (PyPI ibmseti 2.0.0), on files written here in the challenge's layout.
 
+With --simulated, the files are the ML4SETI generator's instead (`seti-dist simulate
+--generator ml4seti --dat`, 5 a class and split): its time series read by ibmseti against
+the spectrograms `simulate` wrote for them.
+
 Not part of CI; run it in a throwaway venv, after building seti-dist:
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install ibmseti==2.0.0 numpy
-    /tmp/venv/bin/python scripts/check-ml4seti.py [path/to/seti-dist]
+    /tmp/venv/bin/python scripts/check-ml4seti.py [path/to/seti-dist] [--simulated]
 
 For each file: ibmseti's 384 x 512 spectrogram, 6 x 4 blocks averaged, encoded as
 seti-dist documents it (log10 power; median -> 0.675, maximum -> 0; levels k/255), against
@@ -14,7 +18,9 @@ import json, os, subprocess, sys, tempfile
 import numpy as np
 import ibmseti
 
-binary = sys.argv[1] if len(sys.argv) > 1 else ".build/release/seti-dist"
+arguments = [a for a in sys.argv[1:] if a != "--simulated"]
+simulated = "--simulated" in sys.argv[1:]
+binary = arguments[0] if arguments else ".build/release/seti-dist"
 rng = np.random.default_rng(7)
 work = tempfile.mkdtemp()
 names = []
@@ -38,6 +44,16 @@ for i, kind in enumerate(["squiggle", "narrowband", "noise", "narrowbanddrd"] * 
 
 out = os.path.join(work, "converted")
 subprocess.run([binary, "convert", "--data", work, "--out", out, "--format", "npy"], check=True)
+splits = {"train": [n for k, n in enumerate(sorted(names)) if k % 5 != 4], "validation": [n for k, n in enumerate(sorted(names)) if k % 5 == 4]}
+if simulated:
+    # The generator's own files, and the images simulate wrote for them, in name order.
+    sim = os.path.join(work, "simulated")
+    subprocess.run([binary, "simulate", "--generator", "ml4seti", "--dat", "--per-class", "5", "--validation-per-class", "5",
+                    "--seed", "3", "--out", sim, "--format", "npy"], check=True)
+    out = os.path.join(work, "simulated-converted")
+    subprocess.run([binary, "convert", "--data", os.path.join(sim, "dat"), "--out", out, "--format", "npy"], check=True)
+    splits = {split: sorted(os.path.join(sim, "dat", split, f) for f in os.listdir(os.path.join(sim, "dat", split))) for split in ["train", "validation"]}
+    names = splits["train"] + splits["validation"]
 
 def encode(power):
     logs = np.log10(np.maximum(power, 1e-6)).ravel()
@@ -49,9 +65,8 @@ def encode(power):
     return np.round(pixel * 255)
 
 worst = 0
-for split, keep in [("train", lambda k: k % 5 != 4), ("validation", lambda k: k % 5 == 4)]:
+for split, mine in splits.items():
     ours = np.load(os.path.join(out, split, "images.npy")).reshape(-1, 64 * 128)
-    mine = [n for k, n in enumerate(sorted(names)) if keep(k)]
     assert len(mine) == len(ours), (split, len(mine), len(ours))
     for row, name in zip(ours, mine):
         spectrogram = ibmseti.compamp.SimCompamp(open(name, "rb").read()).get_spectrogram()

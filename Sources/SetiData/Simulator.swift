@@ -120,15 +120,31 @@ public struct Simulator: Sendable {
 
     // MARK: One spectrogram
 
-    /// One ML4SETI sample: its time series made and read as a `.dat` file is.
-    func renderML4SETI(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
-        precondition(height == 64 && width == 128, "ML4SETI spectrograms are 64 x 128")
+    /// An ML4SETI sample's signal, time series (as a `.dat` file) and row-start frequencies.
+    private func ml4setiSeries(_ kind: SignalClass, rng: inout SplitMix64) -> (ML4SETISimulator.Signal, ML4SETIFile, [Double]) {
         var simulator = ML4SETISimulator(seed: seed)
         simulator.snr = ml4setiSNR
         simulator.basicShare = ml4setiSet.basicShare
         let signal = simulator.drawSignal(kind, rng: &rng)
         let (samples, track) = ML4SETISimulator.timeSeries(signal, rng: &rng)
-        let file = ML4SETIFile(uuid: "", signalClass: kind, samples: samples)
+        return (signal, ML4SETIFile(uuid: "", signalClass: kind, samples: samples), track)
+    }
+
+    /// Sample `index` of a set made by ``generate(perClass:split:)`` with generator ml4seti,
+    /// as the challenge's `.dat` file: the time series whose spectrogram the set holds.
+    public func ml4setiFile(sample index: Int, perClass: Int, split: DataFolder.Split) -> ML4SETIFile {
+        precondition(generator == .ml4seti, "only the ml4seti generator's samples are time series")
+        let c = index / perClass
+        var rng = CounterRandom.generator(seed: seed, .simulation(validation: split == .validation, round: 0), index: UInt64(c) << 32 | UInt64(index % perClass))
+        var file = ml4setiSeries(classes[c], rng: &rng).1
+        file.uuid = String(format: "%08x-sim-%@-%06d", UInt32(truncatingIfNeeded: seed), classes[c].rawValue, index % perClass)
+        return file
+    }
+
+    /// One ML4SETI sample: its time series made and read as a `.dat` file is.
+    func renderML4SETI(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64) -> SignalParameters {
+        precondition(height == 64 && width == 128, "ML4SETI spectrograms are 64 x 128")
+        let (signal, file, track) = ml4setiSeries(kind, rng: &rng)
         RowPowerSpectraPool.ml4seti.with { file.spectrogram(using: $0, into: out) }
         var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: 24, shift: "none")
         parameters.snr = signal.snr

@@ -60,6 +60,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Draw the data under this distribution shift (see evaluate --shifted).")
     var shift: DistributionShift = .none
 
+    @Flag(help: "With --generator ml4seti: also write each sample's time series as the challenge's .dat file, in OUT/dat/train/ and OUT/dat/validation/ (6.4 MB each, a .dat folder that --data reads).")
+    var dat = false
+
     @Option(help: "Format to write; repeat for both (default: csv and npy).")
     var format: [DataFolder.Format] = [.csv, .npy]
 
@@ -81,6 +84,7 @@ struct Simulate: ParsableCommand {
         if (physics == .injection) != (background != nil) {
             throw ValidationError(background == nil ? "--generator injection needs --background FILE.fil or .h5" : "--background injects into an observation: it goes with --generator injection, not \(physics.rawValue)")
         }
+        if dat && physics != .ml4seti { throw ValidationError("--dat writes the ml4seti generator's time series; add --generator ml4seti") }
         if physics == .mixed && snrBounds != nil { throw ValidationError("--snr-min and --snr-max set one generator's range: use --generator image or ml4seti with them") }
         guard (1...20_000).contains(perClass) else { throw ValidationError("--per-class \(perClass): allowed 1...20000") }
         if let v = validationPerClass, !(1...20_000).contains(v) { throw ValidationError("--validation-per-class \(v): allowed 1...20000") }
@@ -111,6 +115,11 @@ struct Simulate: ParsableCommand {
             let (set, parameters) = simulator.generateWithParameters(perClass: n, split: split)
             try DataFolder.write(set, as: split, to: folder, formats: Array(Set(format)).sorted { $0.rawValue < $1.rawValue })
             try DataFolder.writeParameters(parameters, as: split, to: folder)
+            if dat {
+                try DataFolder.writeML4SETIFiles(count: set.count, as: split, to: folder.appendingPathComponent("dat")) {
+                    simulator.ml4setiFile(sample: $0, perClass: n, split: split)
+                }
+            }
             print("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
         }
     }

@@ -117,4 +117,20 @@ final class ML4SETISimulatorTests: XCTestCase {
             XCTAssertEqual(variance * shape, 1, accuracy: 0.05, "K = \(shape)")
         }
     }
+
+    /// `simulate --dat`: each sample's .dat file reads back to the very spectrogram the set
+    /// holds (so ibmseti can be run on the same series: scripts/check-ml4seti.py --files).
+    func testEachSampleIsADatFileWhoseSpectrogramItHolds() throws {
+        var simulator = Simulator(seed: 6)
+        simulator.generator = .ml4seti
+        let set = simulator.generate(perClass: 2, split: .validation)
+        let fft = RowPowerSpectra(rows: ML4SETIFile.rows, length: ML4SETIFile.columns)
+        for i in 0..<set.count {
+            let file = try ML4SETIFile(data: simulator.ml4setiFile(sample: i, perClass: 2, split: .validation).data, file: "\(i).dat")
+            XCTAssertEqual(file.signalClass?.rawValue, set.classNames[Int(set.labels[i])])
+            var image = [Float](repeating: 0, count: 8192)
+            image.withUnsafeMutableBufferPointer { file.spectrogram(using: fft, into: $0.baseAddress!) }
+            XCTAssertEqual(image, Array(set.images[(i * 8192)..<((i + 1) * 8192)]), "sample \(i)")
+        }
+    }
 }

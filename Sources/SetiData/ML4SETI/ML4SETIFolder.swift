@@ -44,4 +44,15 @@ extension DataFolder {
         let classes = labels.allSatisfy { $0 < 4 } ? SignalClass.classic : SignalClass.extended
         return SpectrogramSet(images: images, labels: labels, classNames: classes.map(\.rawValue))
     }
+
+    /// Writes `count` files, made one at a time by `file`, as `split` of a `.dat` folder
+    /// (`folder/SPLIT/UUID.dat`).
+    public static func writeML4SETIFiles(count: Int, as split: Split, to folder: URL, file: (Int) -> ML4SETIFile) throws {
+        let dir = folder.appendingPathComponent(split.rawValue)
+        try createFolder(dir)
+        for i in 0..<count {
+            let made = file(i)
+            try made.data.writeNamingFile(to: dir.appendingPathComponent("\(made.uuid).dat"))
+        }
+    }
 }
