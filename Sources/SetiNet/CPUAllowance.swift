@@ -61,4 +61,30 @@ public struct CPUAllowance: Equatable, Sendable {
         guard fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 else { return nil }
         return max(1, Int((quota / period).rounded(.up)))
     }
+
+    /// `cpus` as a bit mask of `words` 64-bit words (CPU c is bit c % 64 of word c / 64),
+    /// so ranks can exchange their masks whatever the CPU numbers (nodes have CPUs past 64).
+    public static func bitmask(_ cpus: [Int], words: Int) -> [UInt64] {
+        var mask = [UInt64](repeating: 0, count: words)
+        for c in cpus where c >= 0 && c / 64 < words { mask[c / 64] |= 1 << UInt64(c % 64) }
+        return mask
+    }
+
+    /// The CPU numbers of a mask made by ``bitmask(_:words:)``, ascending.
+    public static func cpus<C: Collection>(inBitmask mask: C) -> [Int] where C.Element == UInt64 {
+        mask.enumerated().flatMap { word, bits in (0..<64).filter { bits & (1 << UInt64($0)) != 0 }.map { word * 64 + $0 } }
+    }
+
+    /// CPU numbers as the kernel writes lists: 0,1,2,5 as "0-2,5".
+    public static func listText(_ cpus: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < cpus.count {
+            var j = i
+            while j + 1 < cpus.count && cpus[j + 1] == cpus[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
 }

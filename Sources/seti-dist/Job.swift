@@ -55,25 +55,17 @@ struct Job {
 /// Every rank's CPUs (the first 64 of them, as a bit mask) and BLAS threads, gathered to
 /// rank 0 as one line that shows how mpirun, Slurm or taskset bound the ranks.
 private func describeBinding(world: Communicator, node: Communicator, allowance: CPUAllowance) throws -> String {
-    let mask = allowance.cpus.filter { $0 < 64 }.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
-    let masks = try world.gather(mask), threads = try world.gather(Int64(BLAS.threads))
+    // Each of the first 16 ranks puts its mask in its own slot; the sum hands every slot out.
+    let shown = min(world.size, 16)
+    let words = Int(try world.allreduce(Int64(allowance.cpus.max() ?? 0), op: .max)) / 64 + 1
+    var masks = [UInt64](repeating: 0, count: shown * words)
+    if world.rank < shown { masks.replaceSubrange((world.rank * words)..<((world.rank + 1) * words), with: CPUAllowance.bitmask(allowance.cpus, words: words)) }
+    try world.allreduce(&masks, op: .sum)
+    let threads = try world.gather(Int64(BLAS.threads))
     let multiNode = try world.allreduce(Int64(node.rank == 0 ? 1 : 0), op: .sum) > 1
-    guard let masks, let threads else { return "" }
-    return masks.indices.prefix(16).map { r in
-        let cpus = (0..<64).filter { masks[r] & (1 << UInt64($0)) != 0 }
-        return "rank \(r): CPU\(cpus.count == 1 ? "" : "s") \(cpuList(cpus)), \(threads[r]) thread\(threads[r] == 1 ? "" : "s")"
-    }.joined(separator: "; ") + (masks.count > 16 ? "; ..." : "") + (multiNode ? " (CPU numbers are per node)" : "")
-}
-
-/// 0,1,2,5 as "0-2,5".
-private func cpuList(_ cpus: [Int]) -> String {
-    var parts: [String] = []
-    var i = 0
-    while i < cpus.count {
-        var j = i
-        while j + 1 < cpus.count && cpus[j + 1] == cpus[j] + 1 { j += 1 }
-        parts.append(i == j ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
-        i = j + 1
-    }
-    return parts.joined(separator: ",")
+    guard let threads else { return "" }
+    return (0..<shown).map { r in
+        let cpus = CPUAllowance.cpus(inBitmask: masks[(r * words)..<((r + 1) * words)])
+        return "rank \(r): CPU\(cpus.count == 1 ? "" : "s") \(CPUAllowance.listText(cpus)), \(threads[r]) thread\(threads[r] == 1 ? "" : "s")"
+    }.joined(separator: "; ") + (world.size > 16 ? "; ..." : "") + (multiNode ? " (CPU numbers are per node)" : "")
 }

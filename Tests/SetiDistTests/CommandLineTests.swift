@@ -89,6 +89,23 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// Issue 27: launch/cluster counted SMT threads as cores (`nproc --all`), so two ranks
+    /// bound "to a core" could share one. launch/node-cores counts (core, socket) pairs.
+    func testNodeCoresCountsPhysicalCoresOfBigSMTNodes() throws {
+        var smt = "# Core,Socket\n"
+        for _ in 0..<2 { for socket in 0..<2 { for core in 0..<64 { smt += "\(socket * 64 + core),\(socket)\n" } } }  // 256 CPUs
+        var plain = "# Core,Socket\n"
+        for core in 0..<96 { plain += "\(core),0\n" }
+        for (listing, cores) in [(smt, "128"), (plain, "96")] {
+            let file = dir.appendingPathComponent("lscpu-\(cores).txt")
+            try Data(listing.utf8).write(to: file)
+            let result = try Subprocess.run([MPIRun.repository.appendingPathComponent("launch/node-cores").path, file.path],
+                                            environment: Subprocess.cleanEnvironment(), timeout: 30)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), cores)
+        }
+    }
+
     func testVersionNamesTheCommit() throws {
         let result = try run(["--version"])
         XCTAssertEqual(result.status, 0)

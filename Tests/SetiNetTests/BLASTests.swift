@@ -54,4 +54,20 @@ final class CPUListTests: XCTestCase {
         XCTAssertNil(CPUAllowance.parseList("a"))
         XCTAssertNil(CPUAllowance.parseList(""))
     }
+
+    /// Issue 27: the start line's binding dropped CPUs numbered 64 and above (one 64-bit
+    /// mask). Big nodes' CPU lists survive the mask ranks exchange, and print as the kernel
+    /// writes them.
+    func testCPUMasksKeepCPUsPast64() throws {
+        let lists = ["0-3,8", "63-65,127", "0,64,128,192,255", "200-223,1000-1023", "4095"]
+        for text in lists {
+            let cpus = try XCTUnwrap(CPUAllowance.parseList(text))
+            let words = cpus.max()! / 64 + 1
+            let mask = CPUAllowance.bitmask(cpus, words: words)
+            XCTAssertEqual(mask.count, words)
+            XCTAssertEqual(CPUAllowance.cpus(inBitmask: mask), cpus, text)
+            XCTAssertEqual(CPUAllowance.listText(cpus), text)
+        }
+        XCTAssertEqual(CPUAllowance.bitmask([3, 70], words: 1), [8], "CPUs past the mask's words are left out, not wrapped")
+    }
 }
