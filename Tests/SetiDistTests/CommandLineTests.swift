@@ -231,6 +231,12 @@ final class CommandLineTests: XCTestCase {
         for swift in ["libswiftCore", "libFoundation", "libdispatch", "/opt/swift", "not found"] {
             XCTAssertFalse(libraries.contains(swift), "links \(swift):\n\(libraries)")
         }
+        // Every library the binary names is in the README's list of what a node needs.
+        let headers = try Subprocess.run(["/usr/bin/objdump", "-p", binary.path], environment: Subprocess.cleanEnvironment(), timeout: 30).stdout
+        let needed = headers.split(separator: "\n").filter { $0.contains("NEEDED") }.compactMap { $0.split(separator: " ").last.map(String.init) }
+        XCTAssertGreaterThan(needed.count, 3, headers)
+        let readme = try String(contentsOf: MPIRun.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        for library in needed { XCTAssertTrue(readme.contains("`\(library)`"), "\(library) is not in the README's list of what a node needs") }
     }
 
     func testARunFolderIsNotOverwrittenWithoutBeingTold() throws {
