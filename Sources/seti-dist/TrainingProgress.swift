@@ -29,6 +29,9 @@ final class TrainingProgress {
     /// line every tenth of the epoch keeps logs readable.
     private let terminal = isatty(1) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
     private var lastPrinted = 0
+    /// Wall time of each epoch this process has finished (training, validation, saving),
+    /// for the whole run's ETA.
+    private var epochSeconds: [Double] = []
     private var lineOpen = false
     /// Where the ranks run (see Job), printed after the start line.
     private let binding: String
@@ -54,8 +57,11 @@ final class TrainingProgress {
             if step == 1 { lastPrinted = 0 }
             let rate = Double(samples) / max(elapsed, 1e-9)
             let eta = elapsed / Double(step) * Double(steps - step)
-            let text = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f samples/s  ETA %@",
-                              epoch, epochs, step, steps, loss, rate, Self.clock(eta))
+            // Later epochs take what finished ones took (this one's pace before any finished).
+            let perEpoch = epochSeconds.isEmpty ? elapsed / Double(step) * Double(steps) : epochSeconds.reduce(0, +) / Double(epochSeconds.count)
+            let run = eta + perEpoch * Double(epochs - epoch)
+            let text = String(format: "epoch %d/%d  step %d/%d  loss %.4g  %.0f samples/s  ETA %@ (run %@)",
+                              epoch, epochs, step, steps, loss, rate, Self.clock(eta), Self.clock(run))
             if terminal {
                 print("\r" + text, terminator: "\u{1B}[K")
                 lineOpen = true
@@ -65,6 +71,7 @@ final class TrainingProgress {
                 lastPrinted = step
             }
         case .epochEnded(let r, let epochs):
+            epochSeconds.append(r.seconds + (r.validation_seconds ?? 0) + (r.checkpoint_seconds ?? 0))
             say(String(format: "Epoch %d/%d - %.1fs (validation %.1fs, saving %.1fs) - %.0f samples/s - loss: %.4g - accuracy: %.4f - val_loss: %.4g - val_accuracy: %.4f - lr: %.3g",
                        r.epoch, epochs, r.seconds, r.validation_seconds ?? 0, r.checkpoint_seconds ?? 0, r.samples_per_second,
                        r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.lr))
