@@ -177,9 +177,10 @@ struct Train: ParsableCommand {
         if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
         if let generator { c.generator = generator }
         if let background {
-            c.background = URL(fileURLWithPath: background).standardizedFileURL.path
+            c.background = background
             if generator == nil { c.generator = .injection }
         }
+        // Absolute, from the flag or a config file alike, as the data folder is.
         if let file = c.background { c.background = URL(fileURLWithPath: file).standardizedFileURL.path }
         if let classes { c.simulatedClasses = classes }
         if let epochs { c.epochs = epochs }

@@ -82,61 +82,59 @@ public struct ML4SETISimulator: Sendable {
         public var modulationPhase = 0.5
     }
 
-    /// The published parameter ranges of `kind` (seti_signal_sim's `spark/signaldef`: the
-    /// "primary" data class, or for a `basicShare` of the classic classes the "basic" one).
+    /// One class's published ranges (seti_signal_sim's `spark/signaldef`).
+    struct Definition {
+        var snr: ClosedRange<Double>
+        var drift: ClosedRange<Double>
+        /// Its magnitude; the sign is drawn with even odds.
+        var driftRateDerivative: ClosedRange<Double>?
+        var squiggle: ClosedRange<Double>?
+        /// Square-wave period (samples) and duty cycle.
+        var square: (period: ClosedRange<Double>, duty: ClosedRange<Double>)?
+        var brightPixelDuty: ClosedRange<Double>?
+    }
+
+    /// The "primary" data class's definition of `kind` (nil for noise).
+    static func primary(_ kind: SignalClass) -> Definition? {
+        let drift = -0.0075...0.0075, pulses = (5 * rasterLine)...(15 * rasterLine)
+        switch kind {
+        case .noise: return nil
+        case .narrowband: return Definition(snr: 0.05...0.4, drift: drift)
+        case .narrowbanddrd: return Definition(snr: 0.05...0.4, drift: drift, driftRateDerivative: 0.01...0.08)
+        case .squiggle: return Definition(snr: 0.1...0.5, drift: drift, squiggle: 0.0001...0.005)
+        case .brightpixel: return Definition(snr: 0.05...0.75, drift: drift, brightPixelDuty: (0.25 / 32)...(1.0 / 32))
+        case .squarepulsednarrowband: return Definition(snr: 0.05...0.4, drift: drift, square: (pulses, 0.05...0.9))
+        case .squigglesquarepulsednarrowband:
+            return Definition(snr: 0.1...0.5, drift: drift, squiggle: 0.0001...0.005, square: (pulses, 0.15...0.8))
+        }
+    }
+
+    /// The "basic" data class's definition of `kind` (the 4-class set; nil where it has none).
+    static func basic(_ kind: SignalClass) -> Definition? {
+        let drift = -0.004...0.004
+        switch kind {
+        case .narrowband: return Definition(snr: 0.2...0.3, drift: drift)
+        case .narrowbanddrd: return Definition(snr: 0.2...0.3, drift: drift, driftRateDerivative: 0.005...0.01)
+        case .squiggle: return Definition(snr: 0.4...0.5, drift: drift, squiggle: 0.001...0.01)
+        default: return nil
+        }
+    }
+
+    /// A signal of `kind` drawn from the published ranges: the "primary" data class's, or
+    /// for a `basicShare` of the classes the basic set has, the "basic" one's.
     public func drawSignal(_ kind: SignalClass, rng: inout SplitMix64) -> Signal {
         var s = Signal(signalClass: kind)
         s.noiseSigma = Self.sigmaN * rng.uniform(noiseGain)
         s.phaseStep = rng.uniform(-120...120) / 180 * .pi
         s.modulationPhase = 0.07 + 0.86 * rng.uniform01()
-        func snr(_ published: ClosedRange<Double>) -> Double { rng.uniform(self.snr ?? published) }
         let basic = rng.uniform01() < basicShare
-        if basic && [.narrowband, .narrowbanddrd, .squiggle].contains(kind) {
-            let drift = -0.004...0.004
-            switch kind {
-            case .narrowband:
-                s.snr = snr(0.2...0.3)
-                s.drift = rng.uniform(drift)
-            case .narrowbanddrd:
-                s.snr = snr(0.2...0.3)
-                s.drift = rng.uniform(drift)
-                s.driftRateDerivative = rng.uniform(0.005...0.01) * (rng.uniform01() > 0.5 ? -1 : 1)
-            default:
-                s.snr = snr(0.4...0.5)
-                s.drift = rng.uniform(drift)
-                s.squiggle = rng.uniform(0.001...0.01)
-            }
-            return s
-        }
-        let drift = -0.0075...0.0075
-        switch kind {
-        case .noise:
-            break
-        case .narrowband:
-            s.snr = snr(0.05...0.4)
-            s.drift = rng.uniform(drift)
-        case .narrowbanddrd:
-            s.snr = snr(0.05...0.4)
-            s.drift = rng.uniform(drift)
-            s.driftRateDerivative = rng.uniform(0.01...0.08) * (rng.uniform01() > 0.5 ? -1 : 1)
-        case .squiggle:
-            s.snr = snr(0.1...0.5)
-            s.drift = rng.uniform(drift)
-            s.squiggle = rng.uniform(0.0001...0.005)
-        case .brightpixel:
-            s.snr = snr(0.05...0.75)
-            s.drift = rng.uniform(drift)
-            s.modulation = .brightPixel(duty: rng.uniform((0.25 / 32)...(1.0 / 32)))
-        case .squarepulsednarrowband:
-            s.snr = snr(0.05...0.4)
-            s.drift = rng.uniform(drift)
-            s.modulation = .square(period: rng.uniform((5 * Self.rasterLine)...(15 * Self.rasterLine)), duty: rng.uniform(0.05...0.9))
-        case .squigglesquarepulsednarrowband:
-            s.snr = snr(0.1...0.5)
-            s.drift = rng.uniform(drift)
-            s.squiggle = rng.uniform(0.0001...0.005)
-            s.modulation = .square(period: rng.uniform((5 * Self.rasterLine)...(15 * Self.rasterLine)), duty: rng.uniform(0.15...0.8))
-        }
+        guard let definition = (basic ? Self.basic(kind) : nil) ?? Self.primary(kind) else { return s }
+        s.snr = rng.uniform(snr ?? definition.snr)
+        s.drift = rng.uniform(definition.drift)
+        if let range = definition.driftRateDerivative { s.driftRateDerivative = rng.uniform(range) * (rng.uniform01() > 0.5 ? -1 : 1) }
+        if let range = definition.squiggle { s.squiggle = rng.uniform(range) }
+        if let square = definition.square { s.modulation = .square(period: rng.uniform(square.period), duty: rng.uniform(square.duty)) }
+        if let duty = definition.brightPixelDuty { s.modulation = .brightPixel(duty: rng.uniform(duty)) }
         return s
     }
 
