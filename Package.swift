@@ -42,28 +42,31 @@ let package = Package(
 
         // The Swift MPI wrapper: nothing else imports CMPI.
         .target(name: "SwiftMPI", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Files every module reads and writes: outputs that never replace what they must not,
+        // bounded input reads, folders, and the one-line error protocol.
+        .target(name: "SetiFiles", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Counter-based random numbers and the names of every random stream.
         .target(name: "SetiRandom", swiftSettings: [.swiftLanguageMode(.v6)]),
         // BLAS-backed layers, the SETI model, optimizers and schedules.
-        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CKernels", "SetiRandom"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiNet", dependencies: ["CBLAS", "CVectorMath", "CKernels", "SetiRandom", "SetiFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Spectrogram data: file formats (with ML4SETI time series through FFTW), the signal
         // simulator, augmentation, sharding.
-        .target(name: "SetiData", dependencies: ["SetiRandom", "CFFTW", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiData", dependencies: ["SetiFiles", "SetiRandom", "CFFTW", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Radio observations: filterbank and HDF5 readers (with the bitshuffle/LZ4 filter), the
         // windows `scan` classifies.
-        .target(name: "SetiObservations", dependencies: ["SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiObservations", dependencies: ["SetiFiles", "SetiData", "CHDF5", "CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Distributed training: the trainer, gradient exchange, callbacks, checkpoints, metrics.
-        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiData", "SetiObservations", "SetiRandom", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiFiles", "SetiData", "SetiObservations", "SetiRandom", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
-        .target(name: "SetiKeras", dependencies: ["SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiKeras", dependencies: ["SetiFiles", "SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
-        .target(name: "SetiPlot", dependencies: ["CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SetiPlot", dependencies: ["SetiFiles", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The command-line tool: a thin shell over the libraries.
         .executableTarget(
             name: "seti-dist",
             dependencies: [
-                "SwiftMPI", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras", "SetiObservations", "CSignals",
+                "SwiftMPI", "SetiFiles", "SetiNet", "SetiData", "SetiTraining", "SetiPlot", "SetiKeras", "SetiObservations", "CSignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]),
@@ -72,7 +75,8 @@ let package = Package(
 
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom", "CKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "CZlib"]),
+        .testTarget(name: "SetiFilesTests", dependencies: ["SetiFiles"]),
+        .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "SetiFiles", "CZlib"]),
         .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),

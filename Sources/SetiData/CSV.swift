@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// The public data set's CSV: headerless rows of comma-separated decimal numbers.
 ///
@@ -13,7 +14,7 @@ enum CSV {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw DataError(file: path, "cannot read: \(fileErrorReason(error))")
+            throw DataError(file: path, "cannot read: \(reason(of: error))")
         }
         return try data.withUnsafeBytes { raw in
             try parse(raw.bindMemory(to: UInt8.self), path: path, columns: expected)
@@ -138,7 +139,7 @@ enum CSV {
             }
             out.append(0x0A)
         }
-        try Data(out).writeNamingFile(to: url)
+        try OutputFile.write(Data(out), to: url)
     }
 
     /// Writes one-hot rows ("1.0"/"0.0") for class indices.
@@ -147,7 +148,7 @@ enum CSV {
         for l in labels {
             text += (0..<classes).map { $0 == Int(l) ? "1.0" : "0.0" }.joined(separator: ",") + "\n"
         }
-        try Data(text.utf8).writeNamingFile(to: url)
+        try OutputFile.write(Data(text.utf8), to: url)
     }
 
     /// Writes float rows with full precision (for data that are not pixel levels).
@@ -157,6 +158,6 @@ enum CSV {
         for r in 0..<rows {
             text += values[(r * columns)..<((r + 1) * columns)].map { "\($0)" }.joined(separator: ",") + "\n"
         }
-        try Data(text.utf8).writeNamingFile(to: url)
+        try OutputFile.write(Data(text.utf8), to: url)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// A folder of spectrograms in one of the layouts the public SETI data set comes in:
 ///

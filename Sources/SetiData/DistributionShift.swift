@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiRandom
 
 /// One simulated spectrogram's generation parameters: what `simulate` writes beside the
@@ -122,7 +123,7 @@ extension DataFolder {
         for p in parameters { text += p.row.joined(separator: ",") + "\n" }
         let dir = folder.appendingPathComponent(split.rawValue)
         try createFolder(dir)
-        try Data(text.utf8).writeNamingFile(to: dir.appendingPathComponent("parameters.csv"))
+        try OutputFile.write(Data(text.utf8), to: dir.appendingPathComponent("parameters.csv"))
     }
 
     /// The generation parameters `simulate` wrote for `split`, if the folder has them
@@ -132,7 +133,7 @@ extension DataFolder {
         let url = folder.appendingPathComponent(split.rawValue).appendingPathComponent("parameters.csv")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DataError(file: url.path, "cannot read: \(fileErrorReason(error))") }
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DataError(file: url.path, "cannot read: \(reason(of: error))") }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first.map({ $0.split(separator: ",").map(String.init) == SignalParameters.columns }) == true else {
             throw DataError(file: url.path, line: 1, "expected the header \(SignalParameters.columns.joined(separator: ","))")

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// NumPy's .npy format (version 1.0): the magic "\x93NUMPY", a version, a little-endian
 /// header length, a Python-literal header dict {'descr', 'fortran_order', 'shape'} padded
@@ -34,7 +35,7 @@ enum NPY {
         out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         out.append(contentsOf: header.utf8)
         out.append(body)
-        try out.writeNamingFile(to: url)
+        try OutputFile.write(out, to: url)
     }
 
     static func read(_ url: URL) throws -> Array {
@@ -42,7 +43,7 @@ enum NPY {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw DataError(file: path, "cannot read: \(fileErrorReason(error))")
+            throw DataError(file: path, "cannot read: \(reason(of: error))")
         }
         return try parse(data, path: path)
     }

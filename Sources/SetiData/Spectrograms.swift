@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// The signal classes of the SETI spectrogram exercise, in the column order of the
 /// public data set's one-hot labels.
@@ -58,7 +59,7 @@ public struct SpectrogramSet: Equatable, Sendable {
 
 /// A data problem reported in one line that names the file and, where it applies, the
 /// line and column, e.g. `data/train/images.csv:17: expected 8192 values, found 8191`.
-public struct DataError: Error, CustomStringConvertible, Equatable {
+public struct DataError: OneLineError, Equatable {
     public let description: String
 
     public init(_ description: String) { self.description = description }
@@ -68,60 +69,5 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
         if let line { place += ":\(line)" }
         if let column { place += ":\(column)" }
         description = "\(place): \(message)"
-    }
-}
-
-/// A file-system error's reason in words: Foundation on Linux often reports only
-/// "NSCocoaErrorDomain error 512" and keeps the POSIX reason underneath.
-public func fileErrorReason(_ error: Error) -> String {
-    let ns = error as NSError
-    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-        return String(cString: strerror(Int32(underlying.code)))
-    }
-    return ns.localizedDescription
-}
-
-/// This machine's host name (for lock files and TensorBoard's file names).
-public var hostName: String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    gethostname(&buffer, buffer.count - 1)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-/// Creates `url` and its missing parents (mkdir -p); a failure gives the system's reason
-/// for the first folder that could not be made ("Not a directory", "Permission denied").
-public func createFolder(_ url: URL) throws {
-    var path = ""
-    for component in url.standardizedFileURL.path.split(separator: "/") {
-        path += "/" + component
-        var status = stat()
-        if stat(path, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFDIR else { throw DataError(file: path, "cannot create \(url.path) in it: not a folder") }
-            continue
-        }
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-            throw DataError(file: url.path, "cannot create the folder (\(String(cString: strerror(errno))))")
-        }
-    }
-}
-
-extension Data {
-    /// Writes atomically; a failure (a full disk, a missing folder) names the file.
-    func writeNamingFile(to url: URL) throws {
-        do { try write(to: url, options: .atomic) } catch {
-            throw DataError(file: url.path, "cannot write (\(fileErrorReason(error)))")
-        }
-    }
-}
-
-/// The bytes of `url`, refused without reading when the file holds more than
-/// `maximumBytes` (`what` names the kind of file in the message): inputs are untrusted,
-/// and a reader must not load a huge file only to reject it.
-public func readInputFile(_ url: URL, maximumBytes: Int, what: String) throws -> Data {
-    let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-    guard let size else { throw DataError(file: url.path, "cannot read the file") }
-    guard size <= maximumBytes else { throw DataError(file: url.path, "\(size) bytes is too large for \(what)") }
-    do { return try Data(contentsOf: url) } catch {
-        throw DataError(file: url.path, "cannot read the file (\(fileErrorReason(error)))")
     }
 }

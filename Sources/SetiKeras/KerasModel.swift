@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiNet
 
 /// A `.keras` file (Keras 3's native format) of a network: a ZIP of `config.json` (the
@@ -8,7 +9,7 @@ import SetiNet
 /// `keras.models.load_model` opens it; the last Dense layer gets a softmax, so `predict`
 /// gives the class probabilities seti-dist prints.
 public enum KerasModel {
-    public struct ExportError: Error, CustomStringConvertible {
+    public struct ExportError: OneLineError {
         public let description: String
     }
 

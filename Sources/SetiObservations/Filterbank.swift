@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// SIGPROC filterbank files (`.fil`), as Breakthrough Listen and most radio SETI work
 /// write them: a binary keyword header between `HEADER_START` and `HEADER_END` (each
@@ -146,8 +147,6 @@ public enum Filterbank {
         string("tsamp"); double(header.timeStep)
         string("HEADER_END")
         for v in power { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        do { try data.write(to: url, options: .atomic) } catch {
-            throw ObservationError(file: url.path, "cannot write (\(error.localizedDescription))")
-        }
+        try OutputFile.write(data, to: url)
     }
 }

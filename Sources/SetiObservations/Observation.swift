@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiData
 
 /// A radio observation's spectrogram as the telescope files hold it: power per time step
@@ -26,7 +27,7 @@ public struct Observation: Sendable {
 }
 
 /// A problem with an observation file, naming it: `obs.fil: nbits = 3: allowed 8, 16 or 32`.
-public struct ObservationError: Error, CustomStringConvertible {
+public struct ObservationError: OneLineError {
     public let description: String
     public init(file: String, _ message: String) { description = "\(file): \(message)" }
 }

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import SetiFiles
 
 /// An RGB image and its PNG encoding (8-bit truecolor, one zlib stream, CRC-checked
 /// chunks), which any viewer opens.
@@ -50,9 +51,7 @@ public struct RGBImage {
 
     /// Writes the PNG atomically (a temporary file renamed into place); a failure names the file.
     public func writePNG(to url: URL) throws {
-        do { try pngData().write(to: url, options: .atomic) } catch {
-            throw PictureWriteError(description: "\(url.path): cannot write the picture (\(error.localizedDescription))")
-        }
+        try OutputFile.write(pngData(), to: url)
     }
 
     private func appendChunk(_ type: String, _ body: [UInt8], to png: inout Data) {
@@ -80,9 +79,4 @@ public struct RGB: Equatable, Sendable {
     public static let green = RGB(30, 140, 60)
     public static let blue = RGB(40, 90, 200)
     public static let orange = RGB(230, 130, 20)
-}
-
-/// A picture that could not be written, naming the file.
-public struct PictureWriteError: Error, CustomStringConvertible {
-    public let description: String
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiNet
 
 /// What a checkpoint records besides its tensors: enough to rebuild the model, know its
@@ -41,7 +42,7 @@ public struct CheckpointMetadata: Codable, Hashable, Sendable {
 }
 
 /// A problem with a checkpoint file, naming the file.
-public struct CheckpointError: Error, CustomStringConvertible {
+public struct CheckpointError: OneLineError {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
@@ -69,12 +70,13 @@ public enum Checkpoint {
         var meta = metadata
         meta.optimizerIterations = optimizer?.iterations
         let json = String(decoding: try JSONLines.encode(meta), as: UTF8.self)
-        try AtomicFile.write(try Safetensors(tensors: tensors, metadata: [CheckpointMetadata.key: json]).serialized(), to: url)
+        try OutputFile.write(try Safetensors(tensors: tensors, metadata: [CheckpointMetadata.key: json]).serialized(), to: url)
     }
 
     /// The file's tensors and metadata, checked: a seti-dist checkpoint of this format,
     /// a model the engine can build, every value finite.
-    public static func read(_ url: URL) throws -> (file: Safetensors, metadata: CheckpointMetadata) {
+    public static func read(_ given: URL) throws -> (file: Safetensors, metadata: CheckpointMetadata) {
+        let url = try resolve(given)
         let file: Safetensors
         do { file = try Safetensors(contentsOf: url) } catch let error as Safetensors.FormatError {
             throw CheckpointError(error.description)
@@ -99,6 +101,18 @@ public enum Checkpoint {
             }
         }
         return (file, metadata)
+    }
+
+    /// A run folder stands for its best checkpoint, as `tensorboard --logdir` users type
+    /// folders; a file is itself.
+    public static func resolve(_ url: URL) throws -> URL {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue else { return url }
+        let best = url.appendingPathComponent(RunFolder.bestName)
+        guard FileManager.default.fileExists(atPath: best.path) else {
+            throw CheckpointError("\(url.path): a folder without \(RunFolder.bestName); name a checkpoint file or a run folder that holds one")
+        }
+        return best
     }
 
     /// A network built from the checkpoint's model, with its weights, for inference on

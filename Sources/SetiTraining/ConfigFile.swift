@@ -1,10 +1,11 @@
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import Yams
 
 /// A problem in a `--config` file, named by file (and line, where the parser knows it).
-public struct ConfigFileError: Error, CustomStringConvertible {
+public struct ConfigFileError: OneLineError {
     public let description: String
 }
 
@@ -18,7 +19,7 @@ extension TrainConfig {
     public func merging(file url: URL) throws -> TrainConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(fileErrorReason(error)))")
+            throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(reason(of: error)))")
         }
         return try merging(text: text, source: url)
     }

@@ -1,9 +1,10 @@
 import Foundation
+import SetiFiles
 import SetiNet
 
 /// A configuration value outside what training can run with, e.g.
 /// `lr = nan: allowed a finite number > 0`.
-public struct ConfigValueError: Error, CustomStringConvertible, Equatable {
+public struct ConfigValueError: OneLineError, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiData
 
 /// A training run's output folder and its files. One run owns a folder at a time: an
@@ -20,7 +21,10 @@ public final class RunFolder {
 
     deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
 
-    public var best: URL { url.appendingPathComponent("best.safetensors") }
+    /// The best checkpoint's name; a command given a run folder for a checkpoint reads it.
+    public static let bestName = "best.safetensors"
+
+    public var best: URL { url.appendingPathComponent(Self.bestName) }
     public var last: URL { url.appendingPathComponent("last.safetensors") }
     public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
     public var config: URL { url.appendingPathComponent("config.json") }
@@ -37,7 +41,7 @@ public final class RunFolder {
     public func open(for intent: Intent) throws {
         try createFolder(url)
         try lock()
-        AtomicFile.removeStaleTemporaries(in: url)
+        OutputFile.removeStaleTemporaries(in: url)
         try check(intent)
         if case .new = intent {
             // Passed the check: --overwrite, or a run that stopped before its first checkpoint.
@@ -73,7 +77,7 @@ public final class RunFolder {
         guard kept.count != records.count else { return }
         var data = Data()
         for record in kept { data += try JSONLines.encode(record) + Data("\n".utf8) }
-        try AtomicFile.write(data, to: metrics)
+        try OutputFile.write(data, to: metrics)
     }
 
     private func lock() throws {
@@ -93,7 +97,7 @@ public final class RunFolder {
     }
 }
 
-public struct RunFolderError: Error, CustomStringConvertible {
+public struct RunFolderError: OneLineError {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiData
 
 /// TensorBoard event files, as Keras's TensorBoard callback lays them out: one folder per
@@ -21,13 +22,13 @@ public final class TensorBoardWriter {
         for part in ["train", "validation"] {
             let dir = folder.appendingPathComponent(part)
             let url = dir.appendingPathComponent(name)
-            do {
-                try createFolder(dir)
-                guard FileManager.default.createFile(atPath: url.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-                handles[part] = try FileHandle(forWritingTo: url)
-            } catch {
-                throw CheckpointError("\(url.path): cannot create the TensorBoard event file (\(fileErrorReason(error)))")
+            do { try createFolder(dir) } catch {
+                throw CheckpointError("\(url.path): cannot create the TensorBoard event file (\(reason(of: error)))")
             }
+            // A new file only: whatever already stands at the name is left alone.
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CheckpointError("\(url.path): cannot create the TensorBoard event file (\(systemReason()))") }
+            handles[part] = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             try Self.write(Self.event(wallTime: Date().timeIntervalSince1970, step: 0, fileVersion: "brain.Event:2"), to: handles[part]!, url: url)
         }
         self.handles = handles
@@ -80,7 +81,7 @@ public final class TensorBoardWriter {
         do {
             try handle.write(contentsOf: Data(record(event)))
         } catch {
-            throw CheckpointError("\(url?.path ?? "TensorBoard event file"): cannot write (\(fileErrorReason(error)))")
+            throw CheckpointError("\(url?.path ?? "TensorBoard event file"): cannot write (\(reason(of: error)))")
         }
     }
 

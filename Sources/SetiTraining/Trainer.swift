@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import SetiRandom
@@ -168,7 +169,7 @@ public final class Trainer {
         var records: [EpochRecord] = []
         try world.onRoot {
             try folder.truncateLog(toEpochs: firstEpoch)
-            try AtomicFile.write(Data((config.json + "\n").utf8), to: folder.config)
+            try OutputFile.write(Data((config.json + "\n").utf8), to: folder.config)
             tensorBoard = try TensorBoardWriter(folder: folder.tensorBoard)
         }
         if world.isRoot {

@@ -97,7 +97,8 @@ public enum MPI {
     public static func abort(_ message: String, exitCode: Int32 = 1) -> Never {
         let rank = isInitialized && !isFinalized ? ((try? world.rank) ?? 0) : 0
         fflush(nil)  // what this rank printed so far goes first
-        let line = Array("seti-dist: error on rank \(rank): \(message)\n".utf8)
+        let size = isInitialized && !isFinalized ? ((try? world.size) ?? 1) : 1
+        let line = Array("seti-dist: error\(size > 1 ? " on rank \(rank)" : ""): \(message)\n".utf8)
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         if isInitialized && !isFinalized {
             MPI_Abort(cmpi_comm_world(), exitCode)

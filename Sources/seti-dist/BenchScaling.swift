@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import SetiTraining
@@ -143,7 +144,7 @@ struct BenchScaling: ParsableCommand {
 
     private func printReport(_ path: String) throws {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(fileErrorReason(error))") }
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(reason(of: error))") }
         var records: [ScalingRecord] = []
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
             let record: ScalingRecord

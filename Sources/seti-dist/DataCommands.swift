@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SetiData
+import SetiFiles
 import SetiObservations
 import SetiPlot
 import SetiTraining
@@ -152,6 +153,7 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
+        try OutputFile.check(URL(fileURLWithPath: png))
         let set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
         var chosen: [Int] = []
         for c in set.classNames.indices {
@@ -205,12 +207,20 @@ struct Convert: ParsableCommand {
     @Option(help: "Output format.")
     var format: DataFolder.Format = .npy
 
+    /// Both parts are read and checked before anything is written: a refused input leaves
+    /// no half-converted folder.
     func run() throws {
-        for split in DataFolder.Split.allCases {
-            let start = Date()
-            let set = try DataFolder.load(split, from: URL(fileURLWithPath: data))
-            try DataFolder.write(set, as: split, to: URL(fileURLWithPath: out), formats: [format])
-            print("\(split.rawValue): \(set.count) spectrograms converted in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        let start = Date()
+        let parts = try DataFolder.Split.allCases.map { ($0, try DataFolder.load($0, from: URL(fileURLWithPath: data))) }
+        let (train, validation) = (parts[0].1, parts[1].1)
+        guard train.classNames == validation.classNames else {
+            throw DataError("\(data): train holds the classes \(train.classNames.joined(separator: ", ")) and validation \(validation.classNames.joined(separator: ", ")); convert needs one class list")
         }
+        for (split, set) in parts {
+            try DataFolder.write(set, as: split, to: URL(fileURLWithPath: out), formats: [format])
+            try Output.line("\(split.rawValue): \(set.count) spectrograms")
+        }
+        try Output.line("converted in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        try Output.finish()
     }
 }

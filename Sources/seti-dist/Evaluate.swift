@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import SetiPlot
@@ -47,6 +48,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        for output in [png, sensitivityPng].compactMap({ $0 }) { try OutputFile.check(URL(fileURLWithPath: output)) }
         let loaded = try checkpoint.map { try Checkpoint.loadNetwork(URL(fileURLWithPath: $0), maxBatch: 64) }
         let networks = loaded.map(\.network), meta = loaded[0].metadata
         for (path, other) in zip(checkpoint, loaded).dropFirst() where other.metadata.classNames != meta.classNames {
@@ -222,9 +224,10 @@ struct Plot: ParsableCommand {
     @Option(help: "Picture to write.") var png: String = "curves.png"
 
     func run() throws {
+        try OutputFile.check(URL(fileURLWithPath: png))
         let records: [EpochRecord]
         do { records = try EpochRecord.read(URL(fileURLWithPath: log)) } catch {
-            throw ValidationError("\(log): \(fileErrorReason(error))")
+            throw ValidationError("\(log): \(reason(of: error))")
         }
         guard !records.isEmpty else { throw ValidationError("\(log): no epochs logged") }
         try curves(records).writePNG(to: URL(fileURLWithPath: png))

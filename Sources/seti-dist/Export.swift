@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiKeras
 import SetiTraining
 
@@ -25,10 +26,25 @@ struct Export: ParsableCommand {
     @Option(help: "The model file to write.") var file: String
     @Option(help: "Format.") var format: Format = .keras
 
+    /// The one format written, as a file suffix: Keras picks its reader by the suffix, and a
+    /// .h5 holding a ZIP would fail there far from here.
+    func validate() throws {
+        guard file.hasSuffix(".keras") || Self.isStream(file) else {
+            throw ValidationError("--file \(file): export writes Keras's .keras format (a ZIP that keras.models.load_model opens); name the file *.keras")
+        }
+    }
+
+    /// A device or a named pipe (`/dev/stdout`) takes the bytes whatever its name.
+    private static func isStream(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && [S_IFCHR, S_IFIFO].contains(status.st_mode & S_IFMT)
+    }
+
     func run() throws {
+        try OutputFile.check(URL(fileURLWithPath: file))
         let (network, meta) = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 1)
         let data = try KerasModel.archive(of: network, classNames: meta.classNames)
-        try AtomicFile.write(data, to: URL(fileURLWithPath: file))
+        try OutputFile.write(data, to: URL(fileURLWithPath: file))
         try Output.line("wrote \(file) (\(data.count / 1_000_000) MB): \(meta.classNames.count) classes, \(network.parameters.count + network.state.count) weights")
         try Output.finish()
     }

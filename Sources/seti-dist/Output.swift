@@ -1,9 +1,10 @@
 import Foundation
+import SetiFiles
 
 /// Standard output that reports lost writes: a full disk or a closed pipe under
 /// `predict > file` must end the command with an error, not exit 0 with rows missing.
 enum Output {
-    struct WriteError: Error, CustomStringConvertible {
+    struct WriteError: OneLineError {
         let description: String
     }
 

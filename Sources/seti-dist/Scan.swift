@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import SetiObservations
@@ -133,7 +134,7 @@ struct Scan: ParsableCommand {
                 classNames[best], String(format: "%.4f", signal),
             ].joined(separator: ",") + "," + p.map { String(format: "%.4f", $0) }.joined(separator: ","))
         }
-        try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
+        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
         return candidates.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
     }
 

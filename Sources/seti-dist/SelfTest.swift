@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiNet
 import SetiTraining
 import SwiftMPI

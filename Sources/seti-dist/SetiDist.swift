@@ -1,26 +1,46 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiTraining
 
 /// The `seti-dist` command: a thin shell over the SwiftMPI, SetiNet and data libraries.
 @main
 struct SetiDist: ParsableCommand {
-    /// Parses and runs a command. Under mpirun every rank parses the same arguments, so a
+    /// Parses and runs a command, speaking with one voice: every failure is one line
+    /// starting "seti-dist: error:". A usage error (a flag, a value, a command name) adds the
+    /// usage and exits 64 (EX_USAGE); a failure while running (a missing file, a bad header)
+    /// exits 1 without usage. Under mpirun every rank parses the same arguments, so a
     /// mistake is found by all of them: only rank 0 reports it, and every rank exits with
     /// the same status, before MPI starts.
     static func main() {
         tuneOpenBLASThreads()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        let reporting = (ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0") == "0"
+        var command: ParsableCommand
         do {
             try checkCommandName(arguments)
-            var command = try parseAsRoot(arguments)
-            try command.run()
+            command = try parseAsRoot(arguments)
         } catch {
-            let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0"
-            if rank != "0" { Foundation.exit(exitCode(for: error).rawValue) }
-            exit(withError: error)
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            if reporting {
+                let message = fullMessage(for: error)
+                let body = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+                fputs("\(errorPrefix)\(body)\n", stderr)
+            }
+            Foundation.exit(code.rawValue)
+        }
+        do {
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            if reporting { fputs("\(errorPrefix)\(reason(of: error))\n", stderr) }
+            Foundation.exit(1)
         }
     }
+
+    static let errorPrefix = "seti-dist: error: "
 
     /// The train command is the default, so without this a mistyped command name would be
     /// reported as an unexpected argument of train.

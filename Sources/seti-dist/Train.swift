@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SetiFiles
 import SetiData
 import SetiNet
 import SetiPlot

@@ -325,6 +325,51 @@ final class CommandLineTests: XCTestCase {
         assertOneLineError(try run(["evaluate", "--checkpoint", path("four-run/best.safetensors"), "--data", path("seven")]), "the data have 7 classes")
     }
 
+    /// Issue 27.8 and 29.1-2, 29.6: one voice ("seti-dist: error:", usage and 64 only for
+    /// usage), outputs that never replace a device, a pipe or a folder, run folders taken as
+    /// their best checkpoint, and a conversion refused before it writes anything.
+    func testOneVoiceAndOutputsThatReplaceNothingTheyShouldNot() throws {
+        let missing = try run(["plot", "--log", path("none.jsonl"), "--png", path("c.png")])
+        assertOneLineError(missing, "seti-dist: error: \(path("none.jsonl")): No such file or directory")
+        XCTAssertEqual(missing.status, 1, "a run-time failure, not a usage error")
+        XCTAssertFalse(missing.stderr.contains("Usage:"), missing.stderr)
+        let usage = try run(["export", "--checkpoint", path("x"), "--file", path("model.h5")])
+        assertOneLineError(usage, "seti-dist: error: --file \(path("model.h5")): export writes Keras's .keras format")
+        XCTAssertEqual(usage.status, 64)
+
+        XCTAssertEqual(try train("run").status, 0)
+        let folder = try run(["evaluate", "--checkpoint", path("run"), "--json"])
+        XCTAssertEqual(folder.status, 0, "a run folder stands for its best checkpoint: \(folder.stderr)")
+        assertOneLineError(try run(["evaluate", "--checkpoint", dir.path]), "a folder without best.safetensors")
+
+        func assertStillDevice(_ path: String, _ kind: mode_t, file: StaticString = #filePath, line: UInt = #line) {
+            var status = stat()
+            XCTAssertEqual(lstat(path, &status), 0, file: file, line: line)
+            XCTAssertEqual(status.st_mode & S_IFMT, kind, "\(path) was replaced", file: file, line: line)
+        }
+        if FileManager.default.fileExists(atPath: "/dev/full") {
+            assertOneLineError(try run(["export", "--checkpoint", path("run"), "--file", "/dev/full"]), "/dev/full: cannot write (No space left on device)")
+            assertOneLineError(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", "/dev/full"]), "No space left on device")
+            assertStillDevice("/dev/full", S_IFCHR)
+        }
+        XCTAssertEqual(mkfifo(path("pipe"), 0o600), 0)
+        assertOneLineError(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", path("pipe")]), "is a named pipe that nobody reads")
+        assertStillDevice(path("pipe"), S_IFIFO)
+        assertOneLineError(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", dir.path]), "is a folder")
+        XCTAssertEqual(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", "/dev/null"]).status, 0)
+        assertStillDevice("/dev/null", S_IFCHR)
+
+        // Train of a 4-class set beside validation of a 7-class one: refused, nothing written.
+        try simulate("four")
+        try simulate("seven", classes: 7)
+        let mixed = dir.appendingPathComponent("mixed")
+        try FileManager.default.createDirectory(at: mixed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("four/train"), to: mixed.appendingPathComponent("train"))
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("seven/validation"), to: mixed.appendingPathComponent("validation"))
+        assertOneLineError(try run(["convert", "--data", mixed.path, "--out", path("converted"), "--format", "csv"]), "convert needs one class list")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("converted")), "nothing written before the refusal")
+    }
+
     func testACheckpointWithNaNWeightsIsRefused() throws {
         XCTAssertEqual(try train("nan").status, 0)
         let url = dir.appendingPathComponent("nan/best.safetensors")

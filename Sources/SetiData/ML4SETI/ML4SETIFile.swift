@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// One simulated signal file of the ML4SETI code challenge (`.dat`): a line of JSON (the
 /// public header: `uuid` and `signal_classification`), in some files preceded by a second,

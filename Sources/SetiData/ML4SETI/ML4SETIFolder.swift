@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// Folders of ML4SETI `.dat` files as data sets:
 ///
@@ -52,7 +53,7 @@ extension DataFolder {
         try createFolder(dir)
         for i in 0..<count {
             let made = file(i)
-            try made.data.writeNamingFile(to: dir.appendingPathComponent("\(made.uuid).dat"))
+            try OutputFile.write(made.data, to: dir.appendingPathComponent("\(made.uuid).dat"), durable: false)
         }
     }
 }

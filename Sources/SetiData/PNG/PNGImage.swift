@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import SetiFiles
 
 /// A decoded PNG file: every pixel as red, green and blue in [0, 1] (grey images have the
 /// three equal; alpha is dropped). Reads all the standard colour types (grey, RGB,

@@ -1,3 +1,4 @@
+import SetiFiles
 /// One layer of a model, as a user declares it. The engine turns a list of these into
 /// buffers and forward/backward calls; the seed model is ``ModelSpec/setiCNN``.
 public enum LayerSpec: Codable, Hashable, Sendable {
@@ -51,7 +52,7 @@ public struct ModelSpec: Codable, Hashable, Sendable {
 }
 
 /// A model description the engine cannot build, e.g. a Dense layer before Flatten.
-public struct ModelSpecError: Error, CustomStringConvertible, Equatable {
+public struct ModelSpecError: OneLineError, Equatable {
     public let description: String
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte
 /// little-endian header length, a JSON header mapping each tensor name to its dtype,
@@ -24,7 +25,7 @@ public struct Safetensors {
         self.metadata = metadata
     }
 
-    public struct FormatError: Error, CustomStringConvertible {
+    public struct FormatError: OneLineError {
         public let description: String
         public init(description: String) { self.description = description }
     }
@@ -33,7 +34,7 @@ public struct Safetensors {
     public init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw FormatError(description: "\(url.path): cannot read: \(error.localizedDescription)")
+            throw FormatError(description: "\(url.path): cannot read: \(reason(of: error))")
         }
         try self.init(data: data, source: url.path)
     }

@@ -1,3 +1,4 @@
+import SetiFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,7 +111,7 @@ public struct LearningRateSchedule: Codable, Hashable, Sendable {
 }
 
 /// Schedule settings that do not fit together, e.g. a decay rate for a constant rate.
-public struct ScheduleError: Error, CustomStringConvertible {
+public struct ScheduleError: OneLineError {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

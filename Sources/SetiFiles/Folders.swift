@@ -1,0 +1,65 @@
+import Foundation
+
+/// Creates `url` and its missing parents (mkdir -p); a failure gives the system's reason
+/// for the first folder that could not be made ("Not a directory", "Permission denied"),
+/// or names what stands in the way (a file, a symbolic link to nothing).
+public func createFolder(_ url: URL) throws {
+    var path = ""
+    for component in url.standardizedFileURL.path.split(separator: "/") {
+        path += "/" + component
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFDIR else { throw FileError(path: path, "cannot create \(url.path) in it: not a folder") }
+            continue
+        }
+        if mkdir(path, 0o755) == 0 { continue }
+        let failure = errno
+        if failure == EEXIST, lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
+            throw FileError(path: path, "cannot create \(url.path): a symbolic link to a missing \(linkTarget(path)) stands where the folder should be")
+        }
+        throw FileError(path: url.path, "cannot create the folder (\(systemReason(failure)))")
+    }
+}
+
+/// Where the symbolic link at `path` points, as written in the link.
+func linkTarget(_ path: String) -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "file"
+}
+
+/// The bytes of the file at `url`, refused without reading when it holds more than
+/// `maximumBytes` (`what` names the kind of file in the message): inputs are untrusted,
+/// and a reader must not load a huge file only to reject it. Pipes and devices
+/// (`/dev/stdin`, a FIFO) are read up to the same bound.
+public func readInputFile(_ url: URL, maximumBytes: Int, what: String) throws -> Data {
+    let path = url.path
+    var status = stat()
+    guard stat(path, &status) == 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
+    switch status.st_mode & S_IFMT {
+    case S_IFDIR: throw FileError(path: path, "is a folder; expected \(what)")
+    case S_IFREG:
+        guard Int(status.st_size) <= maximumBytes else { throw FileError(path: path, "\(status.st_size) bytes is too large for \(what)") }
+    default: break
+    }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
+    defer { close(fd) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError(path: path, "cannot read the file (\(systemReason()))")
+        }
+        if n == 0 { return data }
+        guard data.count + n <= maximumBytes else { throw FileError(path: path, "more than \(maximumBytes) bytes is too large for \(what)") }
+        data.append(contentsOf: chunk[0..<n])
+    }
+}
+
+/// This machine's host name (for lock files and TensorBoard's file names).
+public var hostName: String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, buffer.count - 1)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
