@@ -17,41 +17,21 @@ extension TrainConfig {
     /// nested objects merge field by field (`schedule: {warmupSteps: 100}` keeps the rest
     /// of the schedule). The result is validated as flags are.
     public func merging(file url: URL) throws -> TrainConfig {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigFileError(description: "\(url.path): cannot read the configuration file (\(reason(of: error)))")
+        let bytes = try readInputFile(url, maximumBytes: ConfigDocument.maximumBytes, what: "a configuration file")
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            throw ConfigFileError(description: "\(url.path): not UTF-8 text; a configuration is YAML or JSON")
         }
         return try merging(text: text, source: url)
     }
 
     /// ``merging(file:)`` for text already read from `source`.
     public func merging(text: String, source url: URL) throws -> TrainConfig {
-        let overrides: Any?
-        do {
-            // A configuration is small; anchors and aliases could expand a few lines into
-            // billions of values (the "billion laughs"), so the document is measured first.
-            if let node = try Yams.compose(yaml: text) {
-                var budget = 100_000
-                guard Self.fits(node, within: &budget) else {
-                    throw ConfigFileError(description: "\(url.path): too large a configuration (over 100000 values once YAML aliases are expanded)")
-                }
-            }
-            overrides = try Yams.load(yaml: text)
-        } catch let error as ConfigFileError {
-            throw error
-        } catch let error as YamlError {
-            throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(Self.oneLine(error)))")
-        } catch {
-            throw ConfigFileError(description: "\(url.path): not valid YAML or JSON (\(error))")
-        }
-        guard let fields = (overrides ?? [String: Any]()) as? [String: Any] else {
-            throw ConfigFileError(description: "\(url.path): expected a mapping of configuration fields at the top level")
-        }
+        let document = try ConfigDocument(text: text, file: url.path)
         var base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         // Optional fields that are nil are left out of the encoding; they are still fields.
         if base["data"] == nil { base["data"] = NSNull() }
-        let nested = try Self.expandFlagNames(fields, currentDecay: schedule.decay, file: url.path)
-        let merged = try Self.merge(nested, into: base, path: "", file: url.path)
+        let nested = try Self.expandFlagNames(document.fields, currentDecay: schedule.decay, file: url.path, lines: document.lines)
+        let merged = try Self.merge(nested, into: base, current: self, path: "", file: url.path, lines: document.lines)
         let config: TrainConfig
         do {
             config = try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
@@ -62,18 +42,6 @@ extension TrainConfig {
             throw ConfigFileError(description: "\(url.path): \(error)")
         }
         return config
-    }
-
-    /// Whether `node`, with aliases expanded, has at most `budget` values.
-    private static func fits(_ node: Node, within budget: inout Int) -> Bool {
-        budget -= 1
-        guard budget >= 0 else { return false }
-        switch node {
-        case .scalar: return true
-        case .alias: return true
-        case .sequence(let sequence): return sequence.allSatisfy { fits($0, within: &budget) }
-        case .mapping(let mapping): return mapping.allSatisfy { fits($0.key, within: &budget) && fits($0.value, within: &budget) }
-        }
     }
 
     /// The configuration as indented JSON with sorted keys (what `--print-config` shows).
@@ -102,7 +70,7 @@ extension TrainConfig {
 
     /// Rewrites flag-name keys into the nested form. `schedule` given as a name
     /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay.
-    private static func expandFlagNames(_ fields: [String: Any], currentDecay: LearningRateSchedule.Decay, file: String) throws -> [String: Any] {
+    private static func expandFlagNames(_ fields: [String: Any], currentDecay: LearningRateSchedule.Decay, file: String, lines: [String: Int]) throws -> [String: Any] {
         var result: [String: Any] = [:]
         func set(_ path: [String], _ value: Any, in object: inout [String: Any]) {
             guard path.count > 1 else { object[path[0]] = value; return }
@@ -131,13 +99,13 @@ extension TrainConfig {
         if let name = fields["schedule"] {
             let kinds = LearningRateSchedule.Decay.Kind.allCases.map(\.rawValue)
             guard let text = name as? String, let known = LearningRateSchedule.Decay.Kind(rawValue: text) else {
-                throw ConfigFileError(description: "\(file): field 'schedule': '\(name)' is not one of \(kinds.joined(separator: ", "))")
+                throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "schedule")): field 'schedule': '\(name)' is not one of \(kinds.joined(separator: ", "))")
             }
             kind = known
         }
         func typed<T>(_ key: String, _ what: String, _ convert: (Any) -> T?) throws -> T? {
             guard let value = fields[key] else { return nil }
-            guard let converted = convert(value) else { throw ConfigFileError(description: "\(file): field '\(key)' = \(value): allowed \(what)") }
+            guard let converted = convert(value) else { throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, key)): field '\(key)' = \(value): allowed \(what)") }
             return converted
         }
         let steps = try typed("decay-steps", "a whole number") { $0 as? Int }
@@ -153,26 +121,69 @@ extension TrainConfig {
         return result
     }
 
-    private static func merge(_ overrides: [String: Any], into base: [String: Any], path: String, file: String) throws -> [String: Any] {
+    /// `overrides` merged into `base` (the configuration as JSON), field by field; `current`
+    /// is the same configuration as Swift values, whose field types every value is checked
+    /// against first, so a wrong type is named with its field, its line and the type expected.
+    private static func merge(_ overrides: [String: Any], into base: [String: Any], current: Any, path: String, file: String, lines: [String: Int]) throws -> [String: Any] {
         var result = base
+        let fieldsNow = Dictionary(Mirror(reflecting: current).children.compactMap { child in child.label.map { ($0, child.value) } }, uniquingKeysWith: { a, _ in a })
         for (key, value) in overrides {
             let name = path.isEmpty ? key : path + "." + key
-            guard let current = base[key] else {
+            let flag = flagFields.first { $0.value.joined(separator: ".") == name && $0.key != name }?.key
+            let place = ConfigDocument.place(file, lines, lines[name] != nil ? name : flag ?? name)
+            let shown = "field '\(name)'" + (flag.map { " (\($0))" } ?? "")
+            guard let baseValue = base[key] else {
                 let known = path.isEmpty ? (Array(flagFields.keys) + ["schedule", "decay-steps", "decay-rate", "staircase", "model"]).sorted() : base.keys.sorted()
-                throw ConfigFileError(description: "\(file): unknown field '\(name)'; known: \(known.joined(separator: ", "))")
+                throw ConfigFileError(description: "\(place): unknown field '\(name)'; known: \(known.joined(separator: ", "))")
             }
             if let number = value as? Double, !number.isFinite {
-                throw ConfigFileError(description: "\(file): field '\(name)' = \(number): allowed a finite number")
+                throw ConfigFileError(description: "\(place): \(shown) = \(number): allowed a finite number")
             }
-            if let inner = value as? [String: Any], let currentInner = current as? [String: Any],
+            let swiftValue = fieldsNow[key]
+            if let inner = value as? [String: Any], let currentInner = baseValue as? [String: Any],
                !isEnumCase(inner, currentInner) {
-                result[key] = try merge(inner, into: currentInner, path: name, file: file)
+                result[key] = try merge(inner, into: currentInner, current: swiftValue ?? NSNull(), path: name, file: file, lines: lines)
             } else {
-                try rejectNonFinite(value, name: name, file: file)
+                if let swiftValue, let expected = expectedType(of: swiftValue), !expected.accepts(value) {
+                    let choice = choices[name].map { "one of \($0.joined(separator: ", "))" }
+                    throw ConfigFileError(description: "\(place): \(shown) = \(describeValue(value)): expected \(choice ?? expected.what)")
+                }
+                try rejectNonFinite(value, name: name, file: place)
                 result[key] = value
             }
         }
         return result
+    }
+
+    /// What a field of this Swift value's type accepts from a file; nil when the decoder
+    /// alone can tell (nested structures, enums with payloads, optionals that are unset).
+    private static func expectedType(of value: Any) -> (what: String, accepts: (Any) -> Bool)? {
+        switch value {
+        case is Bool: return ("true or false", { $0 is Bool })
+        case is Int: return ("a whole number", { $0 is Int })
+        case is UInt64: return ("a whole number, 0 or more", { ($0 as? Int).map { $0 >= 0 } ?? false })
+        case is Double, is Float: return ("a number", { $0 is Int || $0 is Double })
+        case is String: return ("text", { $0 is String })
+        default: break
+        }
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value, let inner = expectedType(of: wrapped) {
+            return (inner.what + " or null", { $0 is NSNull || inner.accepts($0) })
+        }
+        if mirror.displayStyle == .enum, mirror.children.isEmpty, value is any RawRepresentable {
+            return ("a name", { $0 is String })
+        }
+        return nil
+    }
+
+    private static func describeValue(_ value: Any) -> String {
+        switch value {
+        case let text as String: return "'\(text.prefix(40))'"
+        case is NSNull: return "null"
+        case is [Any]: return "a list"
+        case is [String: Any]: return "a mapping"
+        default: return "\(value)"
+        }
     }
 
     private static func rejectNonFinite(_ value: Any, name: String, file: String) throws {
@@ -198,6 +209,18 @@ extension TrainConfig {
         "compression": GradientCompression.allCases.map(\.rawValue), "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
     ]
 
+    /// A Swift type as a configuration file's author reads it.
+    private static func words(for type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "text"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is UInt64.Type, is Int32.Type: return "a whole number"
+        case is Double.Type, is Float.Type: return "a number"
+        case is [Any].Type: return "a list"
+        default: return type is any Collection.Type ? "a list" : "a mapping"
+        }
+    }
+
     /// A decoding error in one line, naming the field as decoded and, when a flag-name
     /// key sets it, that key too (files may use either form).
     private static func explain(_ error: Error) -> String {
@@ -209,13 +232,11 @@ extension TrainConfig {
             let flag = flagFields.first { $0.value == path && $0.key != dotted }?.key
             let field = "field '\(dotted)'" + (flag.map { " (\($0))" } ?? "")
             if let allowed = choices[dotted] { return "\(field): allowed \(allowed.joined(separator: ", "))" }
+            if case DecodingError.typeMismatch(let type, _) = error, !dotted.isEmpty { return "\(field): expected \(words(for: type))" }
+            if case DecodingError.valueNotFound(let type, _) = error, !dotted.isEmpty { return "\(field): null is not allowed; expected \(words(for: type))" }
             return dotted.isEmpty ? describe(error) : "\(field): \(context.debugDescription)"
         default:
             return describe(error)
         }
-    }
-
-    private static func oneLine(_ error: YamlError) -> String {
-        "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
     }
 }

@@ -85,11 +85,27 @@ final class ConfigFileTests: XCTestCase {
     func testMistakesAreNamedWithFileAndField() throws {
         let unknown = try write("epochs: 3\nepoch: 4\n", "typo.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: unknown)) {
-            XCTAssertTrue("\($0)".contains("typo.yaml: unknown field 'epoch'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("typo.yaml:2: unknown field 'epoch'"), "\($0)")
         }
         let wrongType = try write("schedule:\n  warmupSteps: many\n", "type.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: wrongType)) {
-            XCTAssertTrue("\($0)".contains("type.yaml: field 'schedule.warmupSteps'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("type.yaml:2: field 'schedule.warmupSteps' (warmup-steps) = 'many': expected a whole number"), "\($0)")
+        }
+        // Issue 29.3: the field, the value, the type expected and the line, never decoder jargon.
+        for (text, words) in [
+            ("epochs: 3\nglobal-batch: 8.5\n", "types.yaml:2: field 'globalBatch' (global-batch) = 8.5: expected a whole number"),
+            ("seed: -1\n", "types.yaml:1: field 'seed' = -1: expected a whole number, 0 or more"),
+            ("hflip: 1\n", "types.yaml:1: field 'augmentation.horizontalFlip' (hflip) = 1: expected true or false"),
+            ("\nepochs: !!binary aGVsbG8=\n", "types.yaml:2: the value 'aGVsbG8=' tagged tag:yaml.org,2002:binary is not a number"),
+            ("? [a, b]\n: 1\n", "types.yaml:1: a key must be a plain name, not a list"),
+            ("schedule:\n\twarmupSteps: 3\n", "types.yaml:2: a tab in the indentation"),
+            ("lr: 0.5\nmonitor: 3\n", "types.yaml:2: field 'monitor' = 3: expected one of"),
+            ("data: 3\n", "types.yaml: field 'data': expected text"),
+        ] {
+            XCTAssertThrowsError(try TrainConfig.standard.merging(file: try write(text, "types.yaml")), text) {
+                XCTAssertTrue("\($0)".hasSuffix(words) || "\($0)".contains(words), "\(text): \($0)")
+                XCTAssertFalse("\($0)".contains("JSON") || "\($0)".contains("Cocoa"), "\($0)")
+            }
         }
         let broken = try write("epochs: 3\naugmentation: {verticalFlip: true\n", "broken.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: broken)) {
