@@ -45,15 +45,42 @@ public struct ObservationHeader: Sendable {
 
     public init() {}
 
-    /// Checks what a window scan needs: positive sizes, finite, non-zero channel width and
-    /// time step.
+    /// The physical ranges a header's values must lie in, the same for every format
+    /// (filterbank keywords, HDF5 attributes): within them every derived figure (the band's
+    /// edges, the last time step's time and MJD, a drift in Hz/s) is finite and meaningful.
+    public enum Ranges {
+        /// Channel frequencies (fch1 and the band's other edge), MHz: radio, up to 1 THz.
+        public static let frequencyMHz = 1e-6...1e6
+        /// |foff|, MHz: from 1 µHz channels to 10 GHz ones.
+        public static let channelWidthMHz = 1e-12...1e4
+        /// tsamp, s: from a nanosecond to about 11 days.
+        public static let timeStepSeconds = 1e-9...1e6
+        /// tstart, MJD: from 1858 to the year 4596 (0 is accepted: files that leave it out).
+        public static let startMJD = 0.0...1e6
+    }
+
+    /// Checks what a window scan needs: positive sizes, and every value within ``Ranges``,
+    /// named by the file's own keyword.
     func validated(file: String) throws -> ObservationHeader {
+        func range(_ r: ClosedRange<Double>) -> String { "\(r.lowerBound.formatted())...\(r.upperBound.formatted())" }
         guard timeSteps > 0 else { throw ObservationError(file: file, "holds no time steps") }
         guard channels > 0 else { throw ObservationError(file: file, "nchans = \(channels): allowed >= 1") }
-        guard fileChannelWidth.isFinite, fileChannelWidth != 0 else { throw ObservationError(file: file, "foff = \(fileChannelWidth): allowed a finite non-zero channel width") }
-        guard firstFrequency.isFinite else { throw ObservationError(file: file, "fch1 = \(firstFrequency): allowed a finite frequency") }
-        guard timeStep.isFinite, timeStep > 0 else { throw ObservationError(file: file, "tsamp = \(timeStep): allowed a finite time > 0") }
-        guard startMJD.isFinite else { throw ObservationError(file: file, "tstart = \(startMJD): allowed a finite MJD") }
+        guard Ranges.frequencyMHz.contains(firstFrequency) else {
+            throw ObservationError(file: file, "fch1 = \(firstFrequency) MHz: allowed \(range(Ranges.frequencyMHz)) MHz")
+        }
+        guard Ranges.channelWidthMHz.contains(abs(fileChannelWidth)) else {
+            throw ObservationError(file: file, "foff = \(fileChannelWidth) MHz: allowed a channel width of \(range(Ranges.channelWidthMHz)) MHz, either sign")
+        }
+        let otherEdge = firstFrequency + Double(channels - 1) * fileChannelWidth
+        guard Ranges.frequencyMHz.contains(otherEdge) else {
+            throw ObservationError(file: file, "fch1 = \(firstFrequency), foff = \(fileChannelWidth) and nchans = \(channels) put the last channel at \(otherEdge) MHz: allowed \(range(Ranges.frequencyMHz)) MHz")
+        }
+        guard Ranges.timeStepSeconds.contains(timeStep) else {
+            throw ObservationError(file: file, "tsamp = \(timeStep) s: allowed \(range(Ranges.timeStepSeconds)) s")
+        }
+        guard Ranges.startMJD.contains(startMJD) else {
+            throw ObservationError(file: file, "tstart = \(startMJD): allowed an MJD of \(range(Ranges.startMJD))")
+        }
         return self
     }
 

@@ -34,6 +34,8 @@ struct SetiDist: ParsableCommand {
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch where exitCode(for: error) == .success {
+            exit(withError: error)  // `help COMMAND` prints the help as it runs
         } catch {
             if reporting { fputs("\(errorPrefix)\(reason(of: error))\n", stderr) }
             Foundation.exit(1)

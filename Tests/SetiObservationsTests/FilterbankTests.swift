@@ -1,5 +1,6 @@
 import Foundation
 import SetiData
+import SetiRandom
 @testable import SetiObservations
 import XCTest
 
@@ -104,6 +105,12 @@ final class FilterbankTests: XCTestCase {
             (Header.standard(foff: 0).data + Data(count: 4), "foff = 0.0"),
             (Header.standard(foff: .nan).data + Data(count: 4), "foff = nan"),
             (Header.standard(tsamp: -1).data + Data(count: 4), "tsamp = -1.0"),
+            // Issue 29.4: values beyond physics would make inf and NaN times and frequencies.
+            (Header.standard(tsamp: 1e308).data + Data(count: 4), "tsamp = 1e+308 s: allowed"),
+            (Header.standard(foff: -1e308).data + Data(count: 4), "foff = -1e+308 MHz: allowed"),
+            (Header.standard(foff: -3000).data + Data(count: 4), "put the last channel at -579.0 MHz"),
+            (Header.standard(extra: { $0.key("fch1", double: -1) }).data + Data(count: 4), "fch1 = -1.0 MHz: allowed"),
+            (Header.standard(extra: { $0.key("tstart", double: 1e300) }).data + Data(count: 4), "tstart = 1e+300: allowed an MJD"),
             (Header.standard().data + Data(count: 5), "5 bytes of data is not a whole number of time steps of 4 bytes"),
             (Header.standard().data, "holds no time steps"),
             (Header.standard(extra: { $0.key("nsamples", int: 9) }).data + Data(count: 8), "nsamples = 9 but the file holds 2 time steps"),
@@ -122,6 +129,46 @@ final class FilterbankTests: XCTestCase {
         }
         XCTAssertThrowsError(try Filterbank.read(try write(good, "good.fil"), channels: 2..<9)) { XCTAssertTrue("\($0)".contains("outside 0..<4"), "\($0)") }
         XCTAssertThrowsError(try Filterbank.read(dir.appendingPathComponent("none.fil"))) { XCTAssertTrue("\($0)".contains("cannot open"), "\($0)") }
+    }
+
+    /// Generated header values at the edges of ``ObservationHeader/Ranges``: inside, the file
+    /// reads and every derived figure is finite; just outside, it is refused naming the keyword.
+    func testHeaderValuesAtTheirRangesEdges() throws {
+        typealias R = ObservationHeader.Ranges
+        var rng = SplitMix64(seed: 29)
+        func inside(_ r: ClosedRange<Double>) -> Double {
+            // Log-uniform over the range (the edges themselves included now and then).
+            switch rng.next() % 4 {
+            case 0: return r.upperBound
+            case 1: return max(r.lowerBound, 1e-300)
+            default:
+                let low = log(max(r.lowerBound, 1e-300)), high = log(r.upperBound)
+                return min(r.upperBound, exp(low + (high - low) * Double(rng.next() % 1_000_000) / 1e6))
+            }
+        }
+        for i in 0..<300 {
+            let tsamp = inside(R.timeStepSeconds), tstart = inside(R.startMJD)
+            let width = inside(R.channelWidthMHz) * (rng.next() % 2 == 0 ? 1 : -1)
+            // fch1 such that both band edges (4 channels) stay in range.
+            let fch1 = min((R.frequencyMHz.upperBound - max(0, 3 * width)) * (1 - 1e-12), max((R.frequencyMHz.lowerBound - min(0, 3 * width)) * (1 + 1e-9), inside(R.frequencyMHz)))
+            let data = Header.standard(foff: width, tsamp: tsamp, extra: { $0.key("fch1", double: fch1); $0.key("tstart", double: tstart) }).data + Data(count: 8)
+            let url = try write(data, "edge\(i).fil")
+            let observation = try Filterbank.read(url)
+            let end = observation.startMJD + Double(observation.timeSteps) * observation.timeStep / 86_400
+            XCTAssertTrue(end.isFinite && observation.frequency(ofChannel: 3).isFinite && observation.frequency(ofChannel: 3) > 0, "\(fch1) \(width) \(tsamp) \(tstart)")
+        }
+        let outside: [(String, Double, String)] = [
+            ("tsamp", R.timeStepSeconds.upperBound.nextUp, "tsamp ="), ("tsamp", R.timeStepSeconds.lowerBound.nextDown, "tsamp ="),
+            ("tsamp", .infinity, "tsamp ="), ("tstart", R.startMJD.upperBound.nextUp, "tstart ="), ("tstart", -1e-9, "tstart ="),
+            ("fch1", R.frequencyMHz.upperBound.nextUp, "fch1 ="), ("fch1", 0, "fch1 ="), ("fch1", .nan, "fch1 ="),
+            ("foff", R.channelWidthMHz.upperBound.nextUp, "foff ="), ("foff", -R.channelWidthMHz.lowerBound.nextDown, "foff ="),
+        ]
+        for (i, (key, value, words)) in outside.enumerated() {
+            let data = Header.standard(extra: { $0.key(key, double: value) }).data + Data(count: 8)
+            XCTAssertThrowsError(try Filterbank.read(try write(data, "out\(i).fil")), "\(key) \(value)") { error in
+                XCTAssertTrue("\(error)".contains(words), "\(key) \(value): \(error)")
+            }
+        }
     }
 
     /// Random damage to a valid file's header and length reads or fails with an

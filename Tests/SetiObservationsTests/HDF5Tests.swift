@@ -54,6 +54,14 @@ final class HDF5Tests: XCTestCase {
         for (i, chunk) in cases.enumerated() {
             XCTAssertThrowsError(try chunk.withUnsafeBytes { try Bitshuffle.decompress($0, size: 4, expectedBytes: 4000) }, "case \(i)")
         }
+        // Issue 29.5: a header claiming more than LZ4 could expand to is refused before any
+        // allocation, even when the chunk's size is not known.
+        var huge = good
+        for i in 0..<8 { huge[i] = 0 }
+        huge[4] = 0x40  // 1 GiB from 1,673 bytes
+        XCTAssertThrowsError(try huge.withUnsafeBytes { try Bitshuffle.decompress($0, size: 4, expectedBytes: nil) }) {
+            XCTAssertTrue("\($0)".contains("claims 1073741824 bytes"), "\($0)")
+        }
     }
 
     func testCompressedAndPlainFilesReadBackAscending() throws {
@@ -113,5 +121,18 @@ final class HDF5Tests: XCTestCase {
         let corrupt = dir.appendingPathComponent("corrupt.h5")
         try Data(bytes).write(to: corrupt)
         XCTAssertThrowsError(try BreakthroughListenHDF5.read(corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt.path + ": "), "\($0)") }
+
+        // Issue 29.5: a chunk whose header claims 4 bytes of a 32,768-byte chunk (32 steps x
+        // 256 channels x 4 bytes) decodes to nothing plausible: refused with both counts.
+        let claim: [UInt8] = [0, 0, 0, 0, 0, 0, 0x80, 0x00]
+        var lying = [UInt8](try Data(contentsOf: good))
+        let at = try XCTUnwrap((0..<(lying.count - 12)).first { Array(lying[$0..<($0 + 8)]) == claim && lying[$0 + 10] == 0x20 })
+        lying[at + 6] = 0
+        lying[at + 7] = 4
+        let lyingURL = dir.appendingPathComponent("lying.h5")
+        try Data(lying).write(to: lyingURL)
+        XCTAssertThrowsError(try BreakthroughListenHDF5.read(lyingURL)) {
+            XCTAssertEqual("\($0)", "\(lyingURL.path): cannot read the data (a bitshuffle chunk's header claims 4 bytes where the dataset's chunks hold 32768)")
+        }
     }
 }

@@ -82,16 +82,22 @@ enum Bitshuffle {
             return (0..<width).reduce(0) { $0 << 8 | Int(bytes[at + $1]) }
         }
         let total = try bigEndian(0, 8), blockBytes = try bigEndian(8, 4)
-        guard size > 0, total % size == 0, total <= 1 << 32, expectedBytes.map({ $0 == total }) ?? true else {
-            throw Failure(description: "bitshuffle chunk of \(total) bytes does not hold \(expectedBytes.map { "\($0) bytes of " } ?? "")\(size)-byte elements")
+        if let expectedBytes, total != expectedBytes {
+            throw Failure(description: "a bitshuffle chunk's header claims \(total) bytes where the dataset's chunks hold \(expectedBytes)")
+        }
+        // LZ4 expands at most 255-fold: a claim beyond that is a lie, refused before allocating.
+        guard size > 0, total % size == 0, total <= 255 * bytes.count + 8 * size else {
+            throw Failure(description: "a bitshuffle chunk of \(bytes.count) bytes claims \(total) bytes of \(size)-byte elements")
         }
         let block = blockBytes / size
-        guard blockBytes % size == 0, block > 0, block % 8 == 0 else { throw Failure(description: "bitshuffle block of \(blockBytes) bytes is not a multiple of 8 elements") }
+        guard blockBytes % size == 0, block > 0, block % 8 == 0 else {
+            throw Failure(description: "a bitshuffle block of \(blockBytes) bytes is not a multiple of 8 elements")
+        }
         let count = total / size
         var out = [UInt8](repeating: 0, count: total)
         var at = 12, start = 0
         try out.withUnsafeMutableBufferPointer { destination in
-            var packed = [UInt8](repeating: 0, count: block * size)
+            var packed = [UInt8](repeating: 0, count: min(block, count) * size)
             while count - start >= 8 {
                 let n = min(block, (count - start) / 8 * 8)
                 let length = try bigEndian(at, 4)

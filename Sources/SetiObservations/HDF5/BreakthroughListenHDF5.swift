@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import Synchronization
 
 /// Breakthrough Listen's HDF5 spectrograms (`.h5`, blimpy's "FBH5"): a dataset `data` of
 /// [time, IF, channel] values (float32, or unsigned 8/16-bit), with the filterbank header
@@ -18,6 +19,11 @@ public enum BreakthroughListenHDF5 {
             name: UnsafePointer(strdup("bitshuffle; seti-dist")), can_apply: nil, set_local: nil, filter: bitshuffleCallback)
         return H5Zregister(&filter) >= 0
     }()
+
+    /// What the filter callback checks each decoded chunk against (the bytes of one chunk of
+    /// the dataset being read), and the first failure it met, for the error message: HDF5
+    /// passes a filter neither.
+    fileprivate static let chunkCheck = Mutex<(expectedBytes: Int?, failure: String?)>((nil, nil))
 
     /// Reads the header of `url`.
     public static func header(_ url: URL) throws -> ObservationHeader {
@@ -39,10 +45,13 @@ public enum BreakthroughListenHDF5 {
             let memory = H5Screate_simple(1, &memoryDims, nil)
             defer { H5Sclose(memory) }
             var power = [Float](repeating: 0, count: header.timeSteps * range.count)
+            chunkCheck.withLock { $0 = (chunkBytes(of: dataset), nil) }
+            defer { chunkCheck.withLock { $0 = (nil, nil) } }
             guard H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nil, &count, nil) >= 0,
                   power.withUnsafeMutableBytes({ H5Dread(dataset, chdf5_native_float(), memory, space, chdf5_default(), $0.baseAddress) }) >= 0
             else {
-                throw ObservationError(file: file, "cannot read the data (\(hdf5Message() ?? "corrupt, or compressed with a filter other than deflate and bitshuffle/LZ4"))")
+                let filterFailure = chunkCheck.withLock { $0.failure }
+                throw ObservationError(file: file, "cannot read the data (\(filterFailure ?? hdf5Message() ?? "corrupt, or compressed with a filter other than deflate and bitshuffle/LZ4"))")
             }
             try Observation.checkFinite(power, fileRange: fileRange, file: file)
             return Observation(file: file, header: header, ascendingRange: range, fileOrderedPower: power)
@@ -132,6 +141,26 @@ public enum BreakthroughListenHDF5 {
         return try header.validated(file: file)
     }
 
+    /// The bytes of one stored chunk of `dataset` (HDF5 stores edge chunks whole), or nil
+    /// when it is not chunked.
+    private static func chunkBytes(of dataset: hid_t) -> Int? {
+        let properties = H5Dget_create_plist(dataset)
+        guard properties >= 0 else { return nil }
+        defer { H5Pclose(properties) }
+        var dims = [hsize_t](repeating: 0, count: 8)
+        let rank = Int(H5Pget_chunk(properties, 8, &dims))
+        guard rank > 0 else { return nil }
+        let type = H5Dget_type(dataset)
+        defer { H5Tclose(type) }
+        var bytes = H5Tget_size(type)
+        for d in dims.prefix(rank) {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: d))
+            guard !overflow else { return nil }
+            bytes = product
+        }
+        return bytes
+    }
+
     /// The innermost message of HDF5's error stack, if any.
     private static func hdf5Message() -> String? {
         var text = [CChar](repeating: 0, count: 512)
@@ -154,8 +183,13 @@ private let bitshuffleCallback: H5Z_func_t = { flags, optionCount, options, byte
     guard size > 0, optionCount < 5 || options[4] == 2 else { return 0 }  // element size; LZ4 only
     let result: [UInt8]
     if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
-        guard let decoded = try? Bitshuffle.decompress(UnsafeRawBufferPointer(start: input, count: bytes), size: size, expectedBytes: nil) else { return 0 }
-        result = decoded
+        let expected = BreakthroughListenHDF5.chunkCheck.withLock { $0.expectedBytes }
+        do {
+            result = try Bitshuffle.decompress(UnsafeRawBufferPointer(start: input, count: bytes), size: size, expectedBytes: expected)
+        } catch {
+            BreakthroughListenHDF5.chunkCheck.withLock { if $0.failure == nil { $0.failure = "\(error)" } }
+            return 0
+        }
     } else {
         result = Bitshuffle.compress([UInt8](UnsafeRawBufferPointer(start: input, count: bytes)), size: size)
     }
