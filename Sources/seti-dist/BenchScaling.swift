@@ -142,39 +142,49 @@ struct BenchScaling: ParsableCommand {
         return (exchanged, (free, synchronized))
     }
 
+    /// Prints the table and its JSON. Every figure is computed and checked finite before
+    /// the first line is printed: a record whose tiny times overflow a ratio is named, and
+    /// no half-report is left behind.
     private func printReport(_ path: String) throws {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("cannot read \(path): \(reason(of: error))") }
-        var records: [ScalingRecord] = []
-        for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
+        let bytes = try readInputFile(URL(fileURLWithPath: path), maximumBytes: 64 << 20, what: "a bench scaling record file")
+        var records: [(line: Int, record: ScalingRecord)] = []
+        for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let record: ScalingRecord
             do { record = try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8)) } catch {
                 throw ValidationError("\(path):\(number + 1): not a bench scaling record")
             }
             if let problem = record.problem { throw ValidationError("\(path):\(number + 1): \(problem)") }
-            records.append(record)
+            records.append((number + 1, record))
         }
-        print(ScalingRecord.header)
+        var lines = [ScalingRecord.header]
         var rows: [[String: Any]] = []
-        for r in records {
+        for (number, r) in records {
             // Efficiency against the one-rank run of the same mode and batch.
-            let base = records.first {
+            let base = records.map(\.record).first {
                 $0.ranks == 1 && $0.mode == r.mode && (r.mode == "weak" ? $0.batch_per_rank == r.batch_per_rank : $0.global_batch == r.global_batch)
             }
             let efficiency = base.map { r.samples_per_s / (Double(r.ranks) * $0.samples_per_s) }
             // Weak scaling with exchange against the same layout's ranks alone: the mean of
             // every such run, as one alone run on a noisy machine may be its luckiest.
-            let alone = r.alone == true || r.mode != "weak" ? [] : records.filter {
+            let alone = r.alone == true || r.mode != "weak" ? [] : records.map(\.record).filter {
                 $0.alone == true && $0.ranks == r.ranks && $0.nodes == r.nodes && $0.batch_per_rank == r.batch_per_rank
             }
             let vsAlone = r.pairedVsAlone ?? (alone.isEmpty ? nil : r.samples_per_s / (alone.map(\.samples_per_s).reduce(0, +) / Double(alone.count)))
-            print(r.line(efficiency: efficiency, vsAlone: vsAlone))
+            let figures: [(String, Double?)] = [("efficiency", efficiency), ("throughput vs alone", vsAlone),
+                                                ("exposed communication share", r.communication_ms / r.step_ms),
+                                                ("step vs synchronized alone", r.synchronized_alone_step_ms.map { $0 / r.step_ms })]
+            for case let (name, value?) in figures where !value.isFinite {
+                throw ValidationError("\(path):\(number): its \(name) comes out as \(value); the record's times and rates are too extreme to compare")
+            }
+            lines.append(r.line(efficiency: efficiency, vsAlone: vsAlone))
             var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]
             row["efficiency"] = efficiency
             row["efficiency_vs_alone"] = vsAlone
             rows.append(row)
         }
-        print(String(decoding: try JSONSerialization.data(withJSONObject: ["scaling": rows], options: [.sortedKeys]), as: UTF8.self))
+        lines.append(String(decoding: try JSONSerialization.data(withJSONObject: ["scaling": rows], options: [.sortedKeys]), as: UTF8.self))
+        for line in lines { try Output.line(line) }
+        try Output.finish()
     }
 }
 

@@ -500,5 +500,12 @@ final class CommandLineTests: XCTestCase {
             try line.write(toFile: file, atomically: true, encoding: .utf8)
             assertOneLineError(try run(["bench", "scaling", "--report", file]), words)
         }
+        // Issue 29.8: tiny but positive values whose ratios overflow: named, and nothing printed.
+        let tiny = record("local", ranks: 1, nodes: 1, samplesPerSecond: 100)
+            .replacingOccurrences(of: "\"step_ms\":100", with: "\"step_ms\":1e-320")
+        try [record("local", ranks: 1, nodes: 1, samplesPerSecond: 100), tiny].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let overflow = try run(["bench", "scaling", "--report", file])
+        assertOneLineError(overflow, "scaling.jsonl:2: its exposed communication share comes out as inf")
+        XCTAssertEqual(overflow.stdout, "", "no half-report before the error")
     }
 }
