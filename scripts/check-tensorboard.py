@@ -29,7 +29,7 @@ for part in ["train", "validation"]:
         print(f"{part}/{tag}: " + ", ".join(f"{step}: {value:.4g}" for step, value in sorted(values.items())))
         key = expected[(part, tag)]
         for record in records:
-            got = values.get(record["epoch"])
+            got = values.get(record["epoch"] - 1)  # Keras's TensorBoard counts epochs from 0
             if got is None or not math.isclose(got, record[key], rel_tol=1e-6, abs_tol=1e-6):
                 print(f"  MISMATCH epoch {record['epoch']}: {key} {record[key]} vs {got}")
                 failures += 1

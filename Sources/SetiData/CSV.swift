@@ -94,6 +94,9 @@ enum CSV {
             if lower.contains("nan") || lower.contains("inf") {
                 throw DataError(file: path, line: line, column: column, "value \(field) is not finite")
             }
+            if line == 1 && column == 1 && field.first.map({ $0.isLetter || $0 == "\"" }) == true {
+                throw DataError(file: path, line: line, "a header row ('\(field)', ...); the public layout's CSV files have none: remove the first line")
+            }
             throw DataError(file: path, line: line, column: column, field.isEmpty ? "empty field" : "'\(field)' is not a number")
         }
         if i < n && (b[i] == 0x65 || b[i] == 0x45) {  // 'e' 'E'

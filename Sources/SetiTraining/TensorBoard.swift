@@ -36,14 +36,15 @@ public final class TensorBoardWriter {
 
     deinit { for handle in handles.values { try? handle.close() } }
 
-    /// One epoch's scalars, at step `record.epoch`.
+    /// One epoch's scalars, at step `record.epoch - 1`: Keras's callback counts epochs from
+    /// 0, so runs of both overlay epoch by epoch.
     public func add(_ record: EpochRecord) throws {
         let now = Date().timeIntervalSince1970
         let train = [("epoch_loss", record.loss), ("epoch_accuracy", record.accuracy), ("epoch_learning_rate", record.lr),
                      ("epoch_samples_per_second", record.samples_per_second)]
         let validation = [("epoch_loss", record.val_loss), ("epoch_accuracy", record.val_accuracy)]
         for (part, scalars) in [("train", train), ("validation", validation)] {
-            try Self.write(Self.event(wallTime: now, step: record.epoch, scalars: scalars), to: handles[part]!, url: nil)
+            try Self.write(Self.event(wallTime: now, step: record.epoch - 1, scalars: scalars), to: handles[part]!, url: nil)
         }
     }
 

@@ -45,7 +45,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Weak scaling: samples per rank per step.") var batchPerRank: Int?
     @Option(help: "Strong scaling: samples per step, all ranks together (default 32).") var globalBatch: Int?
     @Option(help: "Timed steps.") var steps: Int = 6
-    @Option(help: "Untimed warm-up steps (0...1000).") var warmupSteps: Int = 2
+    @Option(help: "Steps run before the timed ones, untimed (0...1000).") var untimedSteps: Int = 2
     @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
     @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
     @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd, acpsgd).") var compression: GradientCompression = .none
@@ -60,7 +60,7 @@ struct BenchScaling: ParsableCommand {
         guard (1...100_000).contains(steps) else { throw ValidationError("--steps \(steps): allowed 1...100000") }
         if let b = batchPerRank, !(1...4096).contains(b) { throw ValidationError("--batch-per-rank \(b): allowed 1...4096") }
         if let g = globalBatch, !(1...65_536).contains(g) { throw ValidationError("--global-batch \(g): allowed 1...65536") }
-        guard (0...1000).contains(warmupSteps) else { throw ValidationError("--warmup-steps \(warmupSteps): allowed 0...1000") }
+        guard (0...1000).contains(untimedSteps) else { throw ValidationError("--untimed-steps \(untimedSteps): allowed 0...1000") }
         guard (1...64).contains(powersgdRank) else { throw ValidationError("--powersgd-rank \(powersgdRank): allowed 1...64") }
         if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
         if paired && (batchPerRank == nil || alone) { throw ValidationError("--paired measures weak scaling with an exchange: give --batch-per-rank, not --alone") }
@@ -78,7 +78,7 @@ struct BenchScaling: ParsableCommand {
             let trainers = command.alone ? try world.split(color: world.rank, key: 0) : world
             let config = command.config(ranks: trainers.size)
             let trainer = try Trainer(config: config, world: trainers, folder: RunFolder(FileManager.default.temporaryDirectory))
-            _ = try trainer.measureSteps(command.warmupSteps)
+            _ = try trainer.measureSteps(command.untimedSteps)
             let (t, solo): (StepTiming, (free: StepTiming, synchronized: StepTiming)?) =
                 command.paired ? try command.measurePaired(trainer, world: world) : (try trainer.measureSteps(command.steps), nil)
             let n = Double(command.steps)
@@ -122,7 +122,7 @@ struct BenchScaling: ParsableCommand {
     private func measurePaired(_ trainer: Trainer, world: Communicator) throws -> (StepTiming, (free: StepTiming, synchronized: StepTiming)) {
         let solo = try Trainer(config: config(ranks: 1), world: try world.split(color: world.rank, key: 0),
                                folder: RunFolder(FileManager.default.temporaryDirectory))
-        _ = try solo.measureSteps(warmupSteps)
+        _ = try solo.measureSteps(untimedSteps)
         var exchanged = StepTiming(), free = StepTiming(), synchronized = StepTiming()
         for first in stride(from: 0, to: steps, by: 5) {
             let turn = min(5, steps - first)

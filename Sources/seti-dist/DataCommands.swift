@@ -188,14 +188,17 @@ struct Show: ParsableCommand {
 /// `seti-dist convert`: between the CSV and .npy forms of the layout.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a data folder between CSV and NumPy .npy (which loads in well under a second).",
+        abstract: "Convert a data folder in any supported layout into the public layout, as CSV or NumPy .npy.",
         discussion: """
-            Reads both parts of --from in any supported layout and writes them to --to as \
+            Reads both parts (train and validation) of --data in any layout train reads (the \
+            public CSV or .npy layout, ML4SETI .dat files, class folders of PNG pictures), \
+            checks that they name the same classes, and only then writes them to --out as \
             train/ and validation/ subfolders. .npy images are float32 [N, 64, 128] and labels \
-            int64 class indices [N]: numpy.load reads them.
+            int64 class indices [N]: numpy.load reads them, and they load in well under a second.
 
-            Example:
+            Examples:
               seti-dist convert --data ~/seti/primary_small --out data/seti-npy --format npy
+              seti-dist convert --data ~/ml4seti/basic4 --out data/basic4
             """)
 
     @Option(help: "Input data folder.")

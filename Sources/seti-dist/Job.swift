@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 import SetiNet
 import SwiftMPI
 
@@ -43,11 +44,11 @@ struct Job {
             try MPI.finalize()
             exit(0)
         } catch let error as CollectiveError {
-            if world.isRoot { fputs("seti-dist: error: \(error)\n", stderr) }
+            if world.isRoot { fputs("seti-dist: error: \(reason(of: error))\n", stderr) }
             try? MPI.finalize()
             exit(1)
         } catch {
-            MPI.abort("\(error)")
+            MPI.abort(reason(of: error))
         }
     }
 }

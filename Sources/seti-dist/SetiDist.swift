@@ -23,7 +23,9 @@ struct SetiDist: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
-            if reporting {
+            if reporting, let hint = unknownOptionHint(arguments) {
+                fputs("\(errorPrefix)\(hint)\n", stderr)
+            } else if reporting {
                 let message = fullMessage(for: error)
                 let body = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
                 fputs("\(errorPrefix)\(body)\n", stderr)
@@ -43,6 +45,35 @@ struct SetiDist: ParsableCommand {
     }
 
     static let errorPrefix = "seti-dist: error: "
+
+    /// Other tools' names (and seti-dist's old ones) for options seti-dist spells otherwise;
+    /// ArgumentParser itself suggests the nearest spelling of a mistyped one.
+    private static let otherNames = [
+        "--input": "--data", "--data-dir": "--data", "--from": "--data", "--output": "--out", "--to": "--out",
+        "--output-dir": "--out", "--logdir": "--out", "--model": "--checkpoint", "--ckpt": "--checkpoint",
+        "--weights": "--checkpoint", "--batch-size": "--global-batch", "--learning-rate": "--lr",
+        "--warmup": "--warmup-steps", "--warmup-steps": "--untimed-steps", "--outfile": "--file",
+    ]
+
+    /// For the first option the command does not have but knows under another name, a line
+    /// naming both ("unknown option '--input' for predict; did you mean --data?").
+    static func unknownOptionHint(_ arguments: [String]) -> String? {
+        var command: ParsableCommand.Type = Train.self
+        var name = "train"
+        if let first = arguments.first, let sub = configuration.subcommands.first(where: { $0._commandName == first }) {
+            (command, name) = (sub, first)
+            if let second = arguments.dropFirst().first, let nested = sub.configuration.subcommands.first(where: { $0._commandName == second }) {
+                (command, name) = (nested, "\(first) \(second)")
+            }
+        }
+        let help = helpMessage(for: command, columns: 1000)
+        for argument in arguments.prefix(while: { $0 != "--" }) where argument.hasPrefix("--") {
+            let option = String(argument.split(separator: "=", maxSplits: 1)[0])
+            guard let suggestion = otherNames[option], !help.contains(option + " "), help.contains(suggestion + " ") else { continue }
+            return "unknown option '\(option)' for \(name); did you mean \(suggestion)?"
+        }
+        return nil
+    }
 
     /// The train command is the default, so without this a mistyped command name would be
     /// reported as an unexpected argument of train.

@@ -65,6 +65,13 @@ final class LoaderTests: XCTestCase {
         assertLoadFails("train/images.csv:1:7: 'abc' is not a number")
     }
 
+    /// Issue 27.8: a header row is named as such, not as a number that is not one.
+    func testAHeaderRowIsNamedAsSuch() throws {
+        let header = (0..<8192).map { "pixel\($0)" }.joined(separator: ",")
+        try write(images: header + "\n" + row() + "\n", labels: "1.0,0.0,0.0,0.0\n")
+        assertLoadFails("train/images.csv:1: a header row ('pixel0', ...); the public layout's CSV files have none: remove the first line")
+    }
+
     func testNaNAndInfinityAreRejected() throws {
         var fields = Array(repeating: "0.5", count: 8192)
         fields[0] = "nan"

@@ -137,6 +137,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try run(["help", "train"]).status, 0)
     }
 
+    /// Issue 27.8: another tool's name for an option is answered with seti-dist's, and the
+    /// CLI reference in docs/ is what `help` prints today.
+    func testOtherToolsOptionNamesAreHintedAndTheCLIReferenceIsCurrent() throws {
+        let input = try run(["predict", "--checkpoint", path("x"), "--input", path("y")])
+        assertOneLineError(input, "seti-dist: error: unknown option '--input' for predict; did you mean --data?")
+        XCTAssertEqual(input.status, 64)
+        assertOneLineError(try run(["bench", "scaling", "--warmup-steps", "2"]), "unknown option '--warmup-steps' for bench scaling; did you mean --untimed-steps?")
+        var environment = Subprocess.cleanEnvironment()
+        environment["SETI_DIST"] = MPIRun.binary.path
+        let generated = try Subprocess.run([MPIRun.repository.appendingPathComponent("scripts/cli-reference").path], environment: environment, timeout: 60)
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        let committed = try String(contentsOf: MPIRun.repository.appendingPathComponent("docs/CLI.md"), encoding: .utf8)
+        XCTAssertTrue(generated.stdout == committed, "docs/CLI.md is stale: run scripts/cli-reference > docs/CLI.md")
+    }
+
     /// Every rank finds a bad flag; the user reads it once.
     func testABadFlagUnderMPIRunIsReportedOnce() throws {
         let result = try run(["train", "--lr", "nan"], np: 2)
@@ -359,6 +374,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", "/dev/null"]).status, 0)
         assertStillDevice("/dev/null", S_IFCHR)
 
+        // Issue 29.7: the real cause, never "SetiData.DataError error 1".
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("linked"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: path("linked/tensorboard"), withDestinationPath: "/nonexistent/tb")
+        assertOneLineError(try train("linked"), "a symbolic link to a missing /nonexistent/tb stands where the folder should be")
+
         // Train of a 4-class set beside validation of a 7-class one: refused, nothing written.
         try simulate("four")
         try simulate("seven", classes: 7)
@@ -438,7 +458,7 @@ final class CommandLineTests: XCTestCase {
     /// both steps into its record.
     func testPairedScalingTimesTheRanksAloneInTheSameJob() throws {
         let file = path("paired.jsonl")
-        let result = try run(["bench", "scaling", "--batch-per-rank", "4", "--steps", "2", "--warmup-steps", "0", "--paired",
+        let result = try run(["bench", "scaling", "--batch-per-rank", "4", "--steps", "2", "--untimed-steps", "0", "--paired",
                               "--compression", "acpsgd", "--append", file])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("vs synced"), result.stdout)

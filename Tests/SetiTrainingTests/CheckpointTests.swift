@@ -194,7 +194,7 @@ final class TensorBoardTests: XCTestCase {
         XCTAssertEqual(events.count, 2, "the file version event, then epoch 3")
         XCTAssertTrue(String(decoding: events[0], as: UTF8.self).contains("brain.Event:2"))
         let second = events[1]
-        XCTAssertEqual(Array(second[9...10]), [0x10, 3], "step = 3")
+        XCTAssertEqual(Array(second[9...10]), [0x10, 2], "epoch 3 at step 2: Keras counts epochs from 0")
         XCTAssertTrue(String(decoding: second, as: UTF8.self).contains("epoch_accuracy"))
         let value: Float = 0.7
         let pattern = withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init)

@@ -167,7 +167,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
         assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")
         assertRefused("intensity-scale: 0.7\n", saying: "intensity-scale = 0.7: allowed 0.0...0.5")
         assertRefused("augmentation:\n  fill: mirror\n", saying: "field 'augmentation.fill' (fill): allowed wrap, nearest, constant")
-        assertRefused("powersgd-start-step: many\n", saying: "field 'powerSGDStartStep' (powersgd-start-step): Expected to decode Int")
+        assertRefused("powersgd-start-step: many\n", saying: "field 'powerSGDStartStep' (powersgd-start-step) = 'many': expected a whole number")
     }
 
     func testNumbersOutsideTheirRangeAreRefusedNamingTheRange() {
