@@ -1,6 +1,8 @@
 import Foundation
 import SetiData
+import SetiNet
 import SetiObservations
+import SetiTraining
 import XCTest
 
 /// The SETI formats as a user meets them: a folder of ML4SETI .dat files trains and
@@ -44,6 +46,24 @@ final class ScanAndFormatsTests: XCTestCase {
         try Filterbank.write(power, header: header, to: dir.appendingPathComponent("obs.fil"))
         try BreakthroughListenHDF5.write(power, header: header, to: dir.appendingPathComponent("obs.h5"), compressed: true)
         return (path("obs.fil"), path("obs.h5"))
+    }
+
+    /// Issue 29.6: p(signal) is 1 - p(noise); a model without a noise class cannot give it,
+    /// so scan refuses it before reading the observation, naming the classes.
+    func testScanRefusesAModelWithoutANoiseClass() throws {
+        let train = try MPIRun.run(np: nil, ["train", "--out", path("model"), "--epochs", "1", "--simulated-per-class", "4", "--global-batch", "16"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let url = dir.appendingPathComponent("model/best.safetensors")
+        var (file, metadata) = try Checkpoint.read(url)
+        metadata.classNames = ["squiggle", "narrowband", "hiss", "narrowbanddrd"]
+        file.metadata[CheckpointMetadata.key] = String(decoding: try JSONLines.encode(metadata), as: UTF8.self)
+        let renamed = dir.appendingPathComponent("hiss.safetensors")
+        try file.serialized().write(to: renamed)
+        let (fil, _) = try observations()
+        let result = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", renamed.path, "--out", path("scan")])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("the model's classes (squiggle, narrowband, hiss, narrowbanddrd) have no noise class"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("scan/candidates.csv")))
     }
 
     func testScanSplitsOverRanksWithOneProcesssResultForBothFormats() throws {
