@@ -31,7 +31,7 @@ extension TrainConfig {
         // Optional fields that are nil are left out of the encoding; they are still fields.
         if base["data"] == nil { base["data"] = NSNull() }
         let nested = try Self.expandFlagNames(document.fields, currentDecay: schedule.decay, file: url.path, lines: document.lines)
-        let merged = try Self.merge(nested, into: base, current: self, path: "", file: url.path, lines: document.lines)
+        let merged = try Self.merge(nested, into: base, current: self, path: "", filePath: "", file: url.path, lines: document.lines)
         let config: TrainConfig
         do {
             config = try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
@@ -48,6 +48,7 @@ extension TrainConfig {
     public var prettyJSON: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
@@ -124,17 +125,21 @@ extension TrainConfig {
     /// `overrides` merged into `base` (the configuration as JSON), field by field; `current`
     /// is the same configuration as Swift values, whose field types every value is checked
     /// against first, so a wrong type is named with its field, its line and the type expected.
-    private static func merge(_ overrides: [String: Any], into base: [String: Any], current: Any, path: String, file: String, lines: [String: Int]) throws -> [String: Any] {
+    private static func merge(_ overrides: [String: Any], into base: [String: Any], current: Any, path: String, filePath: String,
+                              file: String, lines: [String: Int]) throws -> [String: Any] {
         var result = base
         let fieldsNow = Dictionary(Mirror(reflecting: current).children.compactMap { child in child.label.map { ($0, child.value) } }, uniquingKeysWith: { a, _ in a })
-        for (key, value) in overrides {
+        for (given, value) in overrides {
+            // config.json's snake_case keys name the same fields as the Swift names.
+            let key = base[given] != nil ? given : base.keys.first { JSONLines.snakeCase($0) == given } ?? given
             let name = path.isEmpty ? key : path + "." + key
+            let givenPath = filePath.isEmpty ? given : filePath + "." + given
             let flag = flagFields.first { $0.value.joined(separator: ".") == name && $0.key != name }?.key
-            let place = ConfigDocument.place(file, lines, lines[name] != nil ? name : flag ?? name)
-            let shown = "field '\(name)'" + (flag.map { " (\($0))" } ?? "")
+            let place = ConfigDocument.place(file, lines, lines[givenPath] != nil ? givenPath : flag ?? givenPath)
+            let shown = "field '\(JSONLines.snakeCase(name))'" + (flag.map { " (\($0))" } ?? "")
             guard let baseValue = base[key] else {
-                let known = path.isEmpty ? (Array(flagFields.keys) + ["schedule", "decay-steps", "decay-rate", "staircase", "model"]).sorted() : base.keys.sorted()
-                throw ConfigFileError(description: "\(place): unknown field '\(name)'; known: \(known.joined(separator: ", "))")
+                let known = path.isEmpty ? (Array(flagFields.keys) + ["schedule", "decay-steps", "decay-rate", "staircase", "model"]).sorted() : base.keys.map(JSONLines.snakeCase).sorted()
+                throw ConfigFileError(description: "\(place): unknown field '\(JSONLines.snakeCase(path.isEmpty ? given : path + "." + given))'; known: \(known.joined(separator: ", "))")
             }
             if let number = value as? Double, !number.isFinite {
                 throw ConfigFileError(description: "\(place): \(shown) = \(number): allowed a finite number")
@@ -142,14 +147,14 @@ extension TrainConfig {
             let swiftValue = fieldsNow[key]
             if let inner = value as? [String: Any], let currentInner = baseValue as? [String: Any],
                !isEnumCase(inner, currentInner) {
-                result[key] = try merge(inner, into: currentInner, current: swiftValue ?? NSNull(), path: name, file: file, lines: lines)
+                result[key] = try merge(inner, into: currentInner, current: swiftValue ?? NSNull(), path: name, filePath: givenPath, file: file, lines: lines)
             } else {
                 if let swiftValue, let expected = expectedType(of: swiftValue), !expected.accepts(value) {
                     let choice = choices[name].map { "one of \($0.joined(separator: ", "))" }
                     throw ConfigFileError(description: "\(place): \(shown) = \(describeValue(value)): expected \(choice ?? expected.what)")
                 }
                 try rejectNonFinite(value, name: name, file: place)
-                result[key] = value
+                result[key] = camelCaseKeys(value)
             }
         }
         return result
@@ -157,6 +162,16 @@ extension TrainConfig {
 
     /// What a field of this Swift value's type accepts from a file; nil when the decoder
     /// alone can tell (nested structures, enums with payloads, optionals that are unset).
+    /// `value` with every dictionary key in the Swift spelling (a model's layers or a decay
+    /// from config.json replace the current value whole, keys and all).
+    private static func camelCaseKeys(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            return Dictionary(object.map { (JSONLines.camelCase($0.key), camelCaseKeys($0.value)) }, uniquingKeysWith: { a, _ in a })
+        }
+        if let list = value as? [Any] { return list.map(camelCaseKeys) }
+        return value
+    }
+
     private static func expectedType(of value: Any) -> (what: String, accepts: (Any) -> Bool)? {
         switch value {
         case is Bool: return ("true or false", { $0 is Bool })
@@ -188,7 +203,7 @@ extension TrainConfig {
 
     private static func rejectNonFinite(_ value: Any, name: String, file: String) throws {
         if let number = value as? Double, !number.isFinite {
-            throw ConfigFileError(description: "\(file): field '\(name)' = \(number): allowed a finite number")
+            throw ConfigFileError(description: "\(file): field '\(JSONLines.snakeCase(name))' = \(number): allowed a finite number")
         } else if let object = value as? [String: Any] {
             for (k, v) in object { try rejectNonFinite(v, name: name + "." + k, file: file) }
         } else if let list = value as? [Any] {
@@ -230,7 +245,7 @@ extension TrainConfig {
             let path = context.codingPath.map(\.stringValue)
             let dotted = path.joined(separator: ".")
             let flag = flagFields.first { $0.value == path && $0.key != dotted }?.key
-            let field = "field '\(dotted)'" + (flag.map { " (\($0))" } ?? "")
+            let field = "field '\(JSONLines.snakeCase(dotted))'" + (flag.map { " (\($0))" } ?? "")
             if let allowed = choices[dotted] { return "\(field): allowed \(allowed.joined(separator: ", "))" }
             if case DecodingError.typeMismatch(let type, _) = error, !dotted.isEmpty { return "\(field): expected \(words(for: type))" }
             if case DecodingError.valueNotFound(let type, _) = error, !dotted.isEmpty { return "\(field): null is not allowed; expected \(words(for: type))" }

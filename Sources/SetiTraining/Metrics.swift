@@ -98,11 +98,42 @@ public struct EpochRecord: Codable, Hashable, Sendable {
 /// JSON with sorted keys (stable bytes for hashing and diffing), and JSON-lines files:
 /// one object per line, appended as runs go.
 public enum JSONLines {
-    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+    /// `value` as one line of JSON with sorted keys; `snakeCase` writes the keys as the
+    /// files users read spell them (`global_batch`), as metrics.jsonl's fields are.
+    public static func encode<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
         return try encoder.encode(value)
     }
+
+    /// A Swift field name as JSONEncoder's `convertToSnakeCase` writes it
+    /// ("powerSGDRank" is "power_sgd_rank"); dotted paths word by word.
+    public static func snakeCase(_ name: String) -> String {
+        name.split(separator: ".", omittingEmptySubsequences: false).map { part -> String in
+            let characters = Array(part)
+            var out = ""
+            for (i, c) in characters.enumerated() {
+                let previous = i > 0 ? characters[i - 1] : nil, next = i + 1 < characters.count ? characters[i + 1] : nil
+                if c.isUppercase, let previous, previous.isLowercase || previous.isNumber || (previous.isUppercase && next?.isLowercase == true) {
+                    out += "_"
+                }
+                out += c.lowercased()
+            }
+            return out
+        }.joined(separator: ".")
+    }
+
+    /// The camelCase field name of a snake_case key ("decay_steps" is "decaySteps"); other
+    /// keys are returned as they are.
+    public static func camelCase(_ key: String) -> String {
+        guard key.contains("_") else { return key }
+        let words = key.split(separator: "_")
+        return (words.first.map(String.init) ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}
+
+extension JSONLines {
 
     /// Appends `value` as one line to the file at `url`, creating the file if needed; a
     /// failed write (a full disk) names the file.

@@ -176,7 +176,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// match it, as "name: other's value -> this one's" (nested fields as "a.b").
     public func resumeDifferences(from other: TrainConfig) -> [String] {
         func fields(_ c: TrainConfig) -> [String: String] {
-            guard let data = try? JSONLines.encode(c.resumeIdentity),
+            guard let data = try? JSONLines.encode(c.resumeIdentity, snakeCase: true),
                   let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [:] }
             var flat: [String: String] = [:]
             func add(_ value: Any, _ name: String) {
@@ -207,8 +207,10 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         return c
     }
 
+    /// OUT/config.json's line: snake_case keys, as metrics.jsonl and `evaluate --json` write
+    /// theirs (a `--config` file may use either spelling).
     public var json: String {
-        String(decoding: (try? JSONLines.encode(self)) ?? Data(), as: UTF8.self)
+        String(decoding: (try? JSONLines.encode(self, snakeCase: true)) ?? Data(), as: UTF8.self)
     }
 
     /// The learning rate for optimizer step `step` of a run of `runSteps` steps, before any

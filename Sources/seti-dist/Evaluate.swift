@@ -68,7 +68,7 @@ struct Evaluate: ParsableCommand {
         let shiftedRows = shifted ? try evaluateShifted(networks, meta: meta) : []
         if json {
             let report = JSONReport(evaluation: evaluation.summary(classNames: set.classNames), sensitivity: sensitivity, shifted: shiftedRows)
-            try Output.line(String(decoding: try JSONLines.encode(report), as: UTF8.self))
+            try Output.line(String(decoding: try JSONLines.encode(report, snakeCase: true), as: UTF8.self))
         } else {
             try printReport(evaluation, set: set, sensitivity: sensitivity, shifted: shiftedRows)
         }

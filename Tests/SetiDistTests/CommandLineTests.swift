@@ -283,10 +283,10 @@ final class CommandLineTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(config.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(object["monitor"] as? String, "val_accuracy", "keras-seed keeps the highest validation accuracy, as the course")
         XCTAssertEqual(object["epochs"] as? Int, 3)
-        XCTAssertEqual(object["weightDecay"] as? Double, 0, "keras-seed is plain Adam, as the course")
+        XCTAssertEqual(object["weight_decay"] as? Double, 0, "keras-seed is plain Adam, as the course")
         let augmentation = try XCTUnwrap(object["augmentation"] as? [String: Any])
-        XCTAssertEqual(augmentation["intensityScale"] as? Double, 0, "keras-seed augments with horizontal flips only, as the course")
-        XCTAssertEqual(augmentation["horizontalFlip"] as? Bool, true)
+        XCTAssertEqual(augmentation["intensity_scale"] as? Double, 0, "keras-seed augments with horizontal flips only, as the course")
+        XCTAssertEqual(augmentation["horizontal_flip"] as? Bool, true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "runs/seti/config.json") && config.stdout.isEmpty)
         XCTAssertEqual(try train("p").status, 0)
         try simulate("four")
@@ -452,6 +452,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual((summary?["classes"] as? [[String: Any]])?.count, 7, evaluation.stdout)
         XCTAssertEqual((summary?["confusion"] as? [[Int]])?.count, 7)
         XCTAssertEqual(((json?["sensitivity"] as? [String: Any])?["curves"] as? [Any])?.count, 6, "one curve per signal class")
+        XCTAssertNotNil((json?["sensitivity"] as? [String: Any])?["noise_recall"], "snake_case keys, as metrics.jsonl and config.json: \(evaluation.stdout.prefix(400))")
     }
 
     /// --paired times the ranks alone, free and synchronized, in the same job and writes

@@ -47,6 +47,14 @@ final class ConfigFileTests: XCTestCase {
         config.allreduce = .mpi
         let url = try write(config.json, "config.json")
         XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: url), config)
+        // Issue 27.8: one key style with metrics.jsonl; acronyms and enum payloads read back.
+        config.compression = .powersgd
+        config.powerSGDRank = 3
+        config.schedule.decay = .cosine(decaySteps: 40, alpha: 0.1)
+        XCTAssertTrue(config.json.contains("\"global_batch\":") && config.json.contains("\"power_sgd_rank\":3") && config.json.contains("\"decay_steps\":40"), config.json)
+        XCTAssertFalse(config.json.contains("globalBatch"), config.json)
+        XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: try write(config.json, "snake.json")), config)
+        XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: try write(config.prettyJSON, "pretty.json")), config)
     }
 
     /// A resumed run must match the checkpoint's configuration, but for the epoch count and,
@@ -63,20 +71,20 @@ final class ConfigFileTests: XCTestCase {
         var now = TrainConfig()
         now.compression = .powersgd
         XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
-        XCTAssertEqual(now.resumeDifferences(from: saved), ["powerSGDRank: 4 -> 2"])
+        XCTAssertEqual(now.resumeDifferences(from: saved), ["power_sgd_rank: 4 -> 2"])
 
         saved.powerSGDRank = 2
         saved.augmentation.intensityScale = 0
         saved.seed = 7
         XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
-        XCTAssertEqual(now.resumeDifferences(from: saved), ["augmentation.intensityScale: 0 -> 0.2", "seed: 7 -> 1"])
+        XCTAssertEqual(now.resumeDifferences(from: saved), ["augmentation.intensity_scale: 0 -> 0.2", "seed: 7 -> 1"])
 
         // ACP-SGD takes PowerSGD's settings, and is not PowerSGD.
         var alternating = TrainConfig(), alternatingSaved = TrainConfig()
         alternating.compression = .acpsgd
         alternatingSaved.compression = .acpsgd
         alternatingSaved.powerSGDRank = 4
-        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["powerSGDRank: 4 -> 2"])
+        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["power_sgd_rank: 4 -> 2"])
         alternatingSaved.powerSGDRank = 2
         alternatingSaved.compression = .powersgd
         XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["compression: \"powersgd\" -> \"acpsgd\""])
@@ -89,13 +97,13 @@ final class ConfigFileTests: XCTestCase {
         }
         let wrongType = try write("schedule:\n  warmupSteps: many\n", "type.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: wrongType)) {
-            XCTAssertTrue("\($0)".contains("type.yaml:2: field 'schedule.warmupSteps' (warmup-steps) = 'many': expected a whole number"), "\($0)")
+            XCTAssertTrue("\($0)".contains("type.yaml:2: field 'schedule.warmup_steps' (warmup-steps) = 'many': expected a whole number"), "\($0)")
         }
         // Issue 29.3: the field, the value, the type expected and the line, never decoder jargon.
         for (text, words) in [
-            ("epochs: 3\nglobal-batch: 8.5\n", "types.yaml:2: field 'globalBatch' (global-batch) = 8.5: expected a whole number"),
+            ("epochs: 3\nglobal-batch: 8.5\n", "types.yaml:2: field 'global_batch' (global-batch) = 8.5: expected a whole number"),
             ("seed: -1\n", "types.yaml:1: field 'seed' = -1: expected a whole number, 0 or more"),
-            ("hflip: 1\n", "types.yaml:1: field 'augmentation.horizontalFlip' (hflip) = 1: expected true or false"),
+            ("hflip: 1\n", "types.yaml:1: field 'augmentation.horizontal_flip' (hflip) = 1: expected true or false"),
             ("\nepochs: !!binary aGVsbG8=\n", "types.yaml:2: the value 'aGVsbG8=' tagged tag:yaml.org,2002:binary is not a number"),
             ("? [a, b]\n: 1\n", "types.yaml:1: a key must be a plain name, not a list"),
             ("schedule:\n\twarmupSteps: 3\n", "types.yaml:2: a tab in the indentation"),
@@ -167,7 +175,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
         assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")
         assertRefused("intensity-scale: 0.7\n", saying: "intensity-scale = 0.7: allowed 0.0...0.5")
         assertRefused("augmentation:\n  fill: mirror\n", saying: "field 'augmentation.fill' (fill): allowed wrap, nearest, constant")
-        assertRefused("powersgd-start-step: many\n", saying: "field 'powerSGDStartStep' (powersgd-start-step) = 'many': expected a whole number")
+        assertRefused("powersgd-start-step: many\n", saying: "field 'power_sgd_start_step' (powersgd-start-step) = 'many': expected a whole number")
     }
 
     func testNumbersOutsideTheirRangeAreRefusedNamingTheRange() {
