@@ -31,24 +31,22 @@ public enum KerasModel {
         ]]
         for (i, (layer, name)) in zip(spec.layers, network.layerNames).enumerated() {
             let last = i == spec.layers.count - 1
-            let (className, config): (String, [String: Any])
+            let config: [String: Any]
             switch layer {
             case .conv2D(let filters, let kernel):
-                (className, config) = ("Conv2D", ["filters": filters, "kernel_size": [kernel, kernel], "strides": [1, 1], "padding": "same",
-                                                  "activation": "linear", "use_bias": true])
+                config = ["filters": filters, "kernel_size": [kernel, kernel], "strides": [1, 1], "padding": "same", "activation": "linear", "use_bias": true]
             case .batchNorm(let momentum, let epsilon):
-                (className, config) = ("BatchNormalization", ["axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon)])
-            case .relu:
-                (className, config) = ("ReLU", [:])
+                config = ["axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon)]
+            case .relu, .flatten:
+                config = [:]
             case .maxPool(let size):
-                (className, config) = ("MaxPooling2D", ["pool_size": [size, size], "strides": [size, size], "padding": "valid"])
+                config = ["pool_size": [size, size], "strides": [size, size], "padding": "valid"]
             case .dropout(let rate):
-                (className, config) = ("Dropout", ["rate": Double(rate)])
-            case .flatten:
-                (className, config) = ("Flatten", [:])
+                config = ["rate": Double(rate)]
             case .dense(let units):
-                (className, config) = ("Dense", ["units": units, "activation": last ? "softmax" : "linear", "use_bias": true])
+                config = ["units": units, "activation": last ? "softmax" : "linear", "use_bias": true]
             }
+            let className = layer.kerasClass
             var full = config
             full["name"] = name
             full["trainable"] = true

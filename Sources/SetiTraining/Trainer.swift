@@ -210,6 +210,7 @@ public final class Trainer {
             }
         }
         try checkFinite(network.parameters, what: "weights", epoch: epoch)
+        if world.isRoot { onEvent(.phase(.validating, epoch: epoch + 1, epochs: config.epochs)) }
         if config.batchNormEstimationBatches > 0 {
             estimateBatchNormStatistics(plan: plan)
         }
@@ -342,6 +343,7 @@ public final class Trainer {
         let improved = callbacks.best.update(record)
         let final = record.epoch == config.epochs || callbacks.shouldStop
         try world.onRoot {
+            onEvent(.phase(.saving, epoch: record.epoch, epochs: config.epochs))
             let start = Date()
             let meta = CheckpointMetadata(
                 model: network.spec, classNames: train.classNames, config: config, epoch: record.epoch, step: step,

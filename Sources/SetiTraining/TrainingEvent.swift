@@ -7,7 +7,10 @@ public enum TrainingEvent {
     case started(TrainingSummary)
     /// After each optimizer step of `epoch` (1-based): the running mean loss of the epoch.
     case step(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, samples: Int, elapsed: Double)
-    /// After validation and the log, before checkpoints.
+    /// What the run does between an epoch's last step and its log line, which takes
+    /// seconds the step line would otherwise sit still through.
+    case phase(TrainingPhase, epoch: Int, epochs: Int)
+    /// After validation, checkpoints and the log.
     case epochEnded(EpochRecord, of: Int)
     /// The learning rate was multiplied by `factor` for plateauing validation loss.
     case learningRateReduced(factor: Double, scale: Double)
@@ -15,6 +18,14 @@ public enum TrainingEvent {
     case bestSaved(URL, monitor: TrainConfig.Monitor, value: Double)
     /// EarlyStopping ended the run after `epoch`; the best was `best` at `bestEpoch`.
     case stoppedEarly(epoch: Int, patience: Int)
+}
+
+/// The work after an epoch's steps.
+public enum TrainingPhase: String, Sendable {
+    /// Re-estimating batch-norm statistics and evaluating the validation set.
+    case validating
+    /// Writing checkpoints, the log and TensorBoard.
+    case saving
 }
 
 /// The facts a run starts with.

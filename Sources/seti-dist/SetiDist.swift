@@ -95,7 +95,7 @@ struct SetiDist: ParsableCommand {
             launch/run.sh picks sane mpirun flags and BLAS threads for this machine.
             """,
         version: "seti-dist \(SetiDistVersion.number) (commit \(buildCommit))",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Export.self, Plot.self, Simulate.self, Show.self, Convert.self, Scan.self, Bench.self, SelfTest.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Export.self, Plot.self, Simulate.self, Show.self, Convert.self, Scan.self, Summary.self, Bench.self, SelfTest.self],
         defaultSubcommand: Train.self)
 }
 

@@ -110,10 +110,15 @@ struct Train: ParsableCommand {
     var saveLast: LastCheckpoint = .every
     @Option(help: "Start a new run from this checkpoint's weights (fine-tuning).") var initFrom: String?
     @Flag(help: "With --init-from: initialize the last layer afresh (another class count).") var newHead = false
+    @Flag(help: "Print only the final line (and errors).") var quiet = false
+    @Flag(help: "Also print the model's summary at the start, and a progress line for every step in logs.") var verbose = false
+
+    private var verbosity: Verbosity { quiet ? .quiet : verbose ? .verbose : .normal }
 
     func validate() throws {
         if resume && (overwrite || initFrom != nil) { throw ValidationError("--resume continues a run; it cannot be combined with --overwrite or --init-from") }
         if newHead && initFrom == nil { throw ValidationError("--new-head needs --init-from CHECKPOINT") }
+        if quiet && verbose { throw ValidationError("give --quiet or --verbose, not both") }
         if let batchPerRank, !(1...65_536).contains(batchPerRank) { throw ValidationError("--batch-per-rank \(batchPerRank): allowed 1...65536") }
         if batchPerRank != nil && globalBatch != nil { throw ValidationError("give --global-batch or --batch-per-rank, not both") }
         _ = try makeConfig()
@@ -142,7 +147,8 @@ struct Train: ParsableCommand {
             try job.world.onRoot { try resume ? folder.open(for: intent) : folder.check(intent) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
             if !resume { try job.world.onRoot { try folder.open(for: intent) } }
-            let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size))
+            let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size), verbosity: verbosity)
+            if verbosity == .verbose && job.world.isRoot { for line in modelSummaryLines(trainer.network.spec) { try Output.line(line) } }
             trainer.onEvent = { event in
                 progress.handle(event)
                 notice.handle(event)

@@ -1,4 +1,5 @@
 import Foundation
+import SetiNet
 import SetiTraining
 
 extension TrainConfig {
@@ -21,6 +22,33 @@ extension TrainConfig {
     }
 }
 
+/// How much `train` prints (Keras's `verbose`).
+enum Verbosity {
+    case quiet, normal, verbose
+}
+
+/// Keras's `model.summary()` for `spec`: each layer's name and class, output shape and
+/// weights, then the totals.
+func modelSummaryLines(_ spec: ModelSpec) -> [String] {
+    func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+    func grouped(_ n: Int) -> String {
+        let digits = Array(String(n))
+        return String(digits.enumerated().flatMap { i, d in (i > 0 && (digits.count - i) % 3 == 0 ? [","] : []) + [d] })
+    }
+    let rows = spec.summary
+    var lines = ["Model: seti-cnn (\(spec.height) x \(spec.width) x \(spec.channels) in, \(spec.classes) classes out)",
+                 pad("Layer (type)", 44) + pad("Output Shape", 24) + "Param #", String(repeating: "-", count: 80)]
+    for row in rows {
+        let shape = "(None, " + row.outputShape.map(String.init).joined(separator: ", ") + ")"
+        lines.append(pad("\(row.name) (\(row.kind))", 44) + pad(shape, 24) + grouped(row.trainable + row.nonTrainable))
+    }
+    let trainable = rows.map(\.trainable).reduce(0, +), fixed = rows.map(\.nonTrainable).reduce(0, +)
+    lines += [String(repeating: "-", count: 80),
+              "Total params: \(grouped(trainable + fixed)) (\(String(format: "%.2f", Double(4 * (trainable + fixed)) / 1_048_576)) MB)",
+              "Trainable params: \(grouped(trainable))", "Non-trainable params: \(grouped(fixed))"]
+    return lines
+}
+
 /// Rank 0's terminal output for `train`: the start line, a live progress line with ETA,
 /// Keras-style epoch lines and checkpoint notes, from the trainer's events.
 final class TrainingProgress {
@@ -39,12 +67,16 @@ final class TrainingProgress {
     /// after it when there is something to say.
     private let exchange: String?
 
-    init(binding: String, exchange: String?) {
+    private let verbosity: Verbosity
+
+    init(binding: String, exchange: String?, verbosity: Verbosity) {
         self.binding = binding
         self.exchange = exchange
+        self.verbosity = verbosity
     }
 
     func handle(_ event: TrainingEvent) {
+        guard verbosity != .quiet else { return }
         switch event {
         case .started(let s):
             var line = "seti-dist train: \(s.trainingSamples) training and \(s.validationSamples) validation spectrograms, \(s.ranks) rank(s) x batch \(s.batchPerRank) = global batch \(s.globalBatch), \(s.blasThreads) BLAS thread(s) per rank"
@@ -66,10 +98,16 @@ final class TrainingProgress {
                 print("\r" + text, terminator: "\u{1B}[K")
                 lineOpen = true
                 fflush(stdout)
-            } else if step == steps || step - lastPrinted >= max(1, steps / 10) {
+            } else if verbosity == .verbose || step == steps || step - lastPrinted >= max(1, steps / 10) {
                 say(text)
                 lastPrinted = step
             }
+        case .phase(let phase, let epoch, let epochs):
+            // Only the live line says it: a log gets the epoch line a moment later.
+            guard terminal else { break }
+            print("\r" + String(format: "epoch %d/%d  %@ ...", epoch, epochs, phase.rawValue), terminator: "\u{1B}[K")
+            lineOpen = true
+            fflush(stdout)
         case .epochEnded(let r, let epochs):
             epochSeconds.append(r.seconds + (r.validation_seconds ?? 0) + (r.checkpoint_seconds ?? 0))
             say(String(format: "Epoch %d/%d - %.1fs (validation %.1fs, saving %.1fs) - %.0f samples/s - loss: %.4g - accuracy: %.4f - val_loss: %.4g - val_accuracy: %.4f - lr: %.3g",

@@ -152,6 +152,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(generated.stdout == committed, "docs/CLI.md is stale: run scripts/cli-reference > docs/CLI.md")
     }
 
+    /// Issue 27.7: a model summary as Keras prints it, and train's --quiet and --verbose.
+    func testSummaryQuietAndVerbose() throws {
+        let summary = try run(["summary"])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        XCTAssertTrue(summary.stdout.contains("dense (Dense)") && summary.stdout.contains("(None, 32768)"), summary.stdout)
+        XCTAssertTrue(summary.stdout.contains("Total params: 33,616,132"), summary.stdout)
+        let seven = try run(["summary", "--classes", "7"])
+        XCTAssertTrue(seven.stdout.contains("dense_1 (Dense)") && seven.stdout.contains("(None, 7)"), seven.stdout)
+        assertOneLineError(try run(["summary", "--classes", "1"]), "--classes 1: allowed 2...1000")
+
+        let quiet = try train("quiet", ["--quiet", "--epochs", "2"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(quiet.stdout.split(separator: "\n").count, 1, "only the final line: \(quiet.stdout)")
+        XCTAssertTrue(quiet.stdout.hasPrefix("done in "), quiet.stdout)
+        let verbose = try train("verbose", ["--verbose"])
+        XCTAssertEqual(verbose.status, 0, verbose.stderr)
+        XCTAssertTrue(verbose.stdout.contains("Total params: 33,616,132"), verbose.stdout)
+        let steps = verbose.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1/1  step ") }
+        XCTAssertEqual(steps.count, 2, "every step of the epoch's two: \(verbose.stdout)")
+        assertOneLineError(try train("both", ["--quiet", "--verbose"]), "give --quiet or --verbose, not both")
+    }
+
     /// Every rank finds a bad flag; the user reads it once.
     func testABadFlagUnderMPIRunIsReportedOnce() throws {
         let result = try run(["train", "--lr", "nan"], np: 2)

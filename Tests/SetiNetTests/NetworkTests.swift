@@ -11,6 +11,23 @@ final class NetworkTests: XCTestCase {
             .flatten, .dense(units: 8), .batchNorm, .relu, .dropout(rate: 0.4), .dense(units: 3),
         ])
 
+    /// Issue 27.7: the summary's rows are the compiled network's layers, with Keras's
+    /// names, output shapes and counts (Keras's own summary of the seed model: 33,616,132
+    /// parameters, 2,240 of them the batch norms' moving statistics).
+    func testTheSummaryListsKerasNamesShapesAndCounts() {
+        let rows = ModelSpec.setiCNN.summary
+        XCTAssertEqual(rows.count, ModelSpec.setiCNN.layers.count)
+        XCTAssertEqual(rows[0], LayerSummary(name: "conv2d", kind: "Conv2D", outputShape: [64, 128, 32], trainable: 832, nonTrainable: 0))
+        XCTAssertEqual(rows.first { $0.name == "max_pooling2d_1" }?.outputShape, [16, 32, 64])
+        XCTAssertEqual(rows.first { $0.name == "batch_normalization_2" }.map { [$0.trainable, $0.nonTrainable] }, [2048, 2048])
+        XCTAssertEqual(rows.first { $0.name == "flatten" }?.outputShape, [32768])
+        XCTAssertEqual(rows.map(\.trainable).reduce(0, +), 33_613_892)
+        XCTAssertEqual(rows.map(\.nonTrainable).reduce(0, +), 2_240)
+        let network = Network(spec: .setiCNN, maxBatch: 1, seed: 0)
+        XCTAssertEqual(rows.map(\.trainable).reduce(0, +), network.parameters.count)
+        XCTAssertEqual(rows.map(\.name), network.layerNames)
+    }
+
     func testSeedModelHasKerasParameterCountsNamesAndLayouts() {
         let net = Network(spec: .setiCNN, maxBatch: 1, seed: 1)
         let (trainable, nonTrainable) = net.parameterCounts

@@ -21,6 +21,11 @@ struct CompiledLayer {
     let outputSize: Int
     /// This layer's slice of the parameter (and gradient) buffer.
     let parameterRange: Range<Int>
+    /// Non-trainable values (batch norm's moving statistics) in the state buffer.
+    let stateCount: Int
+    /// The output's shape per sample, as Keras's summary shows it: [height, width,
+    /// channels], or [units] after Flatten.
+    let outputShape: [Int]
 
     /// Floats per sample in the output buffer this layer writes; nil when it writes none
     /// and hands its input's buffer on (Flatten, and layers fused into the one before).
@@ -74,7 +79,7 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
 
     for layerSpec in spec.layers {
         let inputSize = h * w * c
-        let firstParameter = plan.parameterCount
+        let firstParameter = plan.parameterCount, firstState = plan.stateCount
         let op: CompiledLayer.Op
         let name: String
         switch layerSpec {
@@ -141,7 +146,8 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
             c = units
         }
         plan.layers.append(
-            CompiledLayer(op: op, name: name, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount))
+            CompiledLayer(op: op, name: name, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount,
+                          stateCount: plan.stateCount - firstState, outputShape: flat ? [c] : [h, w, c]))
     }
     return plan
 }
