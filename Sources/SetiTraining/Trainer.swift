@@ -176,7 +176,7 @@ public final class Trainer {
             onEvent(.started(TrainingSummary(
                 trainingSamples: train.count, validationSamples: validation.count, ranks: world.size,
                 batchPerRank: config.globalBatch / world.size, globalBatch: config.globalBatch, blasThreads: BLAS.threads,
-                firstEpoch: firstEpoch, epochs: config.epochs, initialWeights: initialWeights)))
+                firstEpoch: firstEpoch, epochs: config.epochs, initialWeights: initialWeights, model: network.spec)))
         }
         for epoch in firstEpoch..<config.epochs {
             let record = try trainEpoch(epoch)
@@ -206,7 +206,7 @@ public final class Trainer {
             totals = (totals.loss + stats.lossSum, totals.correct + stats.correct, totals.samples + stats.samples)
             if world.isRoot {
                 onEvent(.step(epoch: epoch + 1, epochs: config.epochs, step: s + 1, steps: plan.steps, loss: totals.loss / totals.samples,
-                              samples: Int(totals.samples), elapsed: Date().timeIntervalSince(start)))
+                              accuracy: totals.correct / totals.samples, samples: Int(totals.samples), elapsed: Date().timeIntervalSince(start)))
             }
         }
         try checkFinite(network.parameters, what: "weights", epoch: epoch)

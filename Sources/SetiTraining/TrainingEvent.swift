@@ -1,12 +1,14 @@
 import Foundation
+import SetiNet
 
 /// What a training run reports as it goes, on rank 0 only. The library never prints: the
 /// command-line tool turns these into the progress line and the Keras-style epoch lines.
 public enum TrainingEvent {
     /// Before the first step: the data and the layout of the job.
     case started(TrainingSummary)
-    /// After each optimizer step of `epoch` (1-based): the running mean loss of the epoch.
-    case step(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, samples: Int, elapsed: Double)
+    /// After each optimizer step of `epoch` (1-based): the running mean loss and accuracy
+    /// of the epoch.
+    case step(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, accuracy: Double, samples: Int, elapsed: Double)
     /// What the run does between an epoch's last step and its log line, which takes
     /// seconds the step line would otherwise sit still through.
     case phase(TrainingPhase, epoch: Int, epochs: Int)
@@ -41,4 +43,6 @@ public struct TrainingSummary: Sendable {
     public var epochs: Int
     /// Where the starting weights came from, if not a fresh initialization.
     public var initialWeights: String?
+    /// The model being trained.
+    public var model: ModelSpec
 }

@@ -25,7 +25,7 @@ final class InterruptNotice {
         case .started(let summary):
             position = "before its first step (epoch \(summary.firstEpoch + 1) of \(summary.epochs))"
             if summary.firstEpoch > 0 { lastEpoch = summary.firstEpoch }
-        case .step(let epoch, let epochs, let step, let steps, _, _, _):
+        case .step(let epoch, let epochs, let step, let steps, _, _, _, _):
             position = "in epoch \(epoch) of \(epochs) (step \(step) of \(steps))"
         case .epochEnded(let record, let epochs):
             position = "after epoch \(record.epoch) of \(epochs)"

@@ -148,7 +148,6 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
             if !resume { try job.world.onRoot { try folder.open(for: intent) } }
             let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size), verbosity: verbosity)
-            if verbosity == .verbose && job.world.isRoot { for line in modelSummaryLines(trainer.network.spec) { try Output.line(line) } }
             trainer.onEvent = { event in
                 progress.handle(event)
                 notice.handle(event)

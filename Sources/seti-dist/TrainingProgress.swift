@@ -31,22 +31,39 @@ enum Verbosity {
 /// weights, then the totals.
 func modelSummaryLines(_ spec: ModelSpec) -> [String] {
     func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
-    func grouped(_ n: Int) -> String {
-        let digits = Array(String(n))
-        return String(digits.enumerated().flatMap { i, d in (i > 0 && (digits.count - i) % 3 == 0 ? [","] : []) + [d] })
-    }
     let rows = spec.summary
     var lines = ["Model: seti-cnn (\(spec.height) x \(spec.width) x \(spec.channels) in, \(spec.classes) classes out)",
-                 pad("Layer (type)", 44) + pad("Output Shape", 24) + "Param #", String(repeating: "-", count: 80)]
+                 pad("Layer (type)", 44) + pad("Output Shape", 22) + pad("Param #", 13) + "FLOPs", String(repeating: "-", count: 88)]
     for row in rows {
         let shape = "(None, " + row.outputShape.map(String.init).joined(separator: ", ") + ")"
-        lines.append(pad("\(row.name) (\(row.kind))", 44) + pad(shape, 24) + grouped(row.trainable + row.nonTrainable))
+        lines.append(pad("\(row.name) (\(row.kind))", 44) + pad(shape, 22) + pad(grouped(row.trainable + row.nonTrainable), 13) + (row.flops > 0 ? flopsText(row.flops) : "-"))
     }
     let trainable = rows.map(\.trainable).reduce(0, +), fixed = rows.map(\.nonTrainable).reduce(0, +)
-    lines += [String(repeating: "-", count: 80),
+    lines += [String(repeating: "-", count: 88),
               "Total params: \(grouped(trainable + fixed)) (\(String(format: "%.2f", Double(4 * (trainable + fixed)) / 1_048_576)) MB)",
-              "Trainable params: \(grouped(trainable))", "Non-trainable params: \(grouped(fixed))"]
+              "Trainable params: \(grouped(trainable))", "Non-trainable params: \(grouped(fixed))",
+              "Forward FLOPs per sample: \(flopsText(rows.map(\.flops).reduce(0, +))) (convolutions and dense layers)"]
     return lines
+}
+
+/// The model in one line, for the start of a run.
+func modelSummaryLine(_ spec: ModelSpec) -> String {
+    let rows = spec.summary
+    let weights = rows.map { $0.trainable + $0.nonTrainable }.reduce(0, +)
+    return "  model: \(rows.count) layers, \(grouped(weights)) weights (\(String(format: "%.1f", Double(4 * weights) / 1_048_576)) MB), \(flopsText(rows.map(\.flops).reduce(0, +))) FLOPs a sample forward (seti-dist summary lists the layers)"
+}
+
+/// A count with thousands separated: "33,616,132".
+private func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    return String(digits.enumerated().flatMap { i, d in (i > 0 && (digits.count - i) % 3 == 0 ? [","] : []) + [d] })
+}
+
+/// FLOPs in engineering units: "1.39 G", "6.55 M".
+private func flopsText(_ flops: Int) -> String {
+    let value = Double(flops)
+    for (unit, scale) in [("G", 1e9), ("M", 1e6), ("k", 1e3)] where value >= scale { return String(format: "%.3g %@", value / scale, unit) }
+    return "\(flops)"
 }
 
 /// Rank 0's terminal output for `train`: the start line, a live progress line with ETA,
@@ -85,15 +102,16 @@ final class TrainingProgress {
             say(line)
             if !binding.isEmpty { say("  binding: \(binding)") }
             if let exchange { say("  exchange: \(exchange)") }
-        case .step(let epoch, let epochs, let step, let steps, let loss, let samples, let elapsed):
+            if verbosity == .verbose { modelSummaryLines(s.model).forEach(say) } else { say(modelSummaryLine(s.model)) }
+        case .step(let epoch, let epochs, let step, let steps, let loss, let accuracy, let samples, let elapsed):
             if step == 1 { lastPrinted = 0 }
             let rate = Double(samples) / max(elapsed, 1e-9)
             let eta = elapsed / Double(step) * Double(steps - step)
             // Later epochs take what finished ones took (this one's pace before any finished).
             let perEpoch = epochSeconds.isEmpty ? elapsed / Double(step) * Double(steps) : epochSeconds.reduce(0, +) / Double(epochSeconds.count)
             let run = eta + perEpoch * Double(epochs - epoch)
-            let text = String(format: "epoch %d/%d  step %d/%d  loss %.4g  %.0f samples/s  ETA %@ (run %@)",
-                              epoch, epochs, step, steps, loss, rate, Self.clock(eta), Self.clock(run))
+            let text = String(format: "epoch %d/%d  step %d/%d  loss %.4g  accuracy %.4f  %.0f samples/s  ETA %@ (run %@)",
+                              epoch, epochs, step, steps, loss, accuracy, rate, Self.clock(eta), Self.clock(run))
             if terminal {
                 print("\r" + text, terminator: "\u{1B}[K")
                 lineOpen = true

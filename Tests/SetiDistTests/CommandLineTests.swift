@@ -171,6 +171,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(verbose.stdout.contains("Total params: 33,616,132"), verbose.stdout)
         let steps = verbose.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1/1  step ") }
         XCTAssertEqual(steps.count, 2, "every step of the epoch's two: \(verbose.stdout)")
+        XCTAssertTrue(steps.allSatisfy { $0.contains("  accuracy 0.") || $0.contains("  accuracy 1.") }, "the running accuracy on the step line: \(steps)")
+        let normal = try train("normal")
+        XCTAssertTrue(normal.stdout.contains("  model: 16 layers, 33,616,132 weights"), normal.stdout)
+        XCTAssertFalse(normal.stdout.contains("Total params"), normal.stdout)
         assertOneLineError(try train("both", ["--quiet", "--verbose"]), "give --quiet or --verbose, not both")
     }
 

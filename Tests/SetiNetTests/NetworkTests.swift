@@ -17,7 +17,7 @@ final class NetworkTests: XCTestCase {
     func testTheSummaryListsKerasNamesShapesAndCounts() {
         let rows = ModelSpec.setiCNN.summary
         XCTAssertEqual(rows.count, ModelSpec.setiCNN.layers.count)
-        XCTAssertEqual(rows[0], LayerSummary(name: "conv2d", kind: "Conv2D", outputShape: [64, 128, 32], trainable: 832, nonTrainable: 0))
+        XCTAssertEqual(rows[0], LayerSummary(name: "conv2d", kind: "Conv2D", outputShape: [64, 128, 32], trainable: 832, nonTrainable: 0, flops: 2 * 64 * 128 * 25 * 32))
         XCTAssertEqual(rows.first { $0.name == "max_pooling2d_1" }?.outputShape, [16, 32, 64])
         XCTAssertEqual(rows.first { $0.name == "batch_normalization_2" }.map { [$0.trainable, $0.nonTrainable] }, [2048, 2048])
         XCTAssertEqual(rows.first { $0.name == "flatten" }?.outputShape, [32768])
@@ -26,6 +26,7 @@ final class NetworkTests: XCTestCase {
         let network = Network(spec: .setiCNN, maxBatch: 1, seed: 0)
         XCTAssertEqual(rows.map(\.trainable).reduce(0, +), network.parameters.count)
         XCTAssertEqual(rows.map(\.name), network.layerNames)
+        XCTAssertEqual(rows.map(\.flops).reduce(0, +), network.flopsPerSample.forward)
     }
 
     func testSeedModelHasKerasParameterCountsNamesAndLayouts() {

@@ -38,6 +38,18 @@ struct CompiledLayer {
     }
 }
 
+extension CompiledLayer {
+    /// Forward FLOPs per sample (multiply-adds count 2) of a convolution or dense layer;
+    /// element-wise layers count 0.
+    var forwardFlops: Int {
+        switch op {
+        case .conv(let s, _, _): return 2 * s.pixels * s.patch * s.outChannels
+        case .dense(let inputs, let units, _, _): return 2 * inputs * units
+        default: return 0
+        }
+    }
+}
+
 struct BatchNormLayer {
     var channels: Int
     /// gamma and beta in the parameter buffer; moving mean and variance in the state buffer.

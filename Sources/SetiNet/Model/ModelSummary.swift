@@ -7,6 +7,8 @@ public struct LayerSummary: Equatable, Sendable {
     public var outputShape: [Int]
     public var trainable: Int
     public var nonTrainable: Int
+    /// Forward FLOPs per sample (convolutions and dense layers; others count 0).
+    public var flops: Int
 }
 
 extension ModelSpec {
@@ -15,7 +17,7 @@ extension ModelSpec {
     public var summary: [LayerSummary] {
         zip(layers, compile(self).layers).map { spec, layer in
             LayerSummary(name: layer.name, kind: spec.kerasClass, outputShape: layer.outputShape,
-                         trainable: layer.parameterRange.count, nonTrainable: layer.stateCount)
+                         trainable: layer.parameterRange.count, nonTrainable: layer.stateCount, flops: layer.forwardFlops)
         }
     }
 }

@@ -391,17 +391,13 @@ public final class Network {
     /// layers are not counted.
     public var flopsPerLayer: [LayerFlops] {
         layers.enumerated().compactMap { i, layer in
-            let f: Int, shape: String
+            let shape: String
             switch layer.op {
-            case .conv(let s, _, _):
-                f = 2 * s.pixels * s.patch * s.outChannels
-                shape = "\(s.height)x\(s.width) px x (\(s.kernel)x\(s.kernel)x\(s.inChannels)) x \(s.outChannels)"
-            case .dense(let inputs, let units, _, _):
-                f = 2 * inputs * units
-                shape = "\(inputs) x \(units)"
-            default:
-                return nil
+            case .conv(let s, _, _): shape = "\(s.height)x\(s.width) px x (\(s.kernel)x\(s.kernel)x\(s.inChannels)) x \(s.outChannels)"
+            case .dense(let inputs, let units, _, _): shape = "\(inputs) x \(units)"
+            default: return nil
             }
+            let f = layer.forwardFlops
             return LayerFlops(name: layer.name, shape: shape, forward: f, backward: i == 0 ? f : 2 * f)
         }
     }
