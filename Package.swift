@@ -33,6 +33,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+            providers: [.apt(["libcairo2-dev"])]),
         // Header-only: the vector square root Swift's stdlib does not lower well.
         .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
         // Hot loops in C, compiled for AVX2 + FMA and chosen at run time: Winograd's tile
@@ -59,8 +62,9 @@ let package = Package(
         .target(name: "SetiTraining", dependencies: ["SwiftMPI", "SetiNet", "CKernels", "SetiFiles", "SetiData", "SetiObservations", "SetiRandom", "Yams"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Keras's .keras format: the model as Keras layers, the weights in HDF5, in a ZIP.
         .target(name: "SetiKeras", dependencies: ["SetiFiles", "SetiNet", "CHDF5", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        // Pictures: a PNG encoder, spectrogram grids, training curves, confusion matrices.
-        .target(name: "SetiPlot", dependencies: ["SetiFiles", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Pictures drawn with cairo (PNG, SVG, PDF): spectrogram grids with axes, training
+        // curves, confusion matrices, sensitivity curves.
+        .target(name: "SetiPlot", dependencies: ["SetiFiles", "CCairo"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The command-line tool: a thin shell over the libraries.
         .executableTarget(
@@ -79,7 +83,7 @@ let package = Package(
         .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "SetiFiles", "CZlib"]),
         .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData", "SetiRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
-        .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot"]),
+        .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot", "SetiData"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
         .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiData", "SetiTraining", "SetiObservations"]),

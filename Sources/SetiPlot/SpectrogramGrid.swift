@@ -1,3 +1,21 @@
+import Foundation
+
+/// The physical axes of a spectrogram tile: the values at its left and right edges and at
+/// its top and bottom rows, with their names and units.
+public struct SpectrogramAxes: Sendable {
+    public var xLabel: String
+    public var x: ClosedRange<Double>
+    public var yLabel: String
+    public var y: ClosedRange<Double>
+
+    public init(xLabel: String, x: ClosedRange<Double>, yLabel: String, y: ClosedRange<Double>) {
+        self.xLabel = xLabel
+        self.x = x
+        self.yLabel = yLabel
+        self.y = y
+    }
+}
+
 /// One tile of a spectrogram grid: the pixels (height x width, row-major, as in the data
 /// files: signal dark) and the lines of text above it.
 public struct SpectrogramTile {
@@ -6,59 +24,99 @@ public struct SpectrogramTile {
     public var subtitle: String?
     /// Draws the title in red (e.g. a wrong prediction).
     public var highlight: Bool
+    /// Tiles of another group start a new row (one class per row).
+    public var group: Int
+    /// The tile's axes; without them, channels across and rows down.
+    public var axes: SpectrogramAxes?
 
-    public init(pixels: ArraySlice<Float>, title: String, subtitle: String? = nil, highlight: Bool = false) {
+    public init(pixels: ArraySlice<Float>, title: String, subtitle: String? = nil, highlight: Bool = false, group: Int = 0, axes: SpectrogramAxes? = nil) {
         self.pixels = pixels
         self.title = title
         self.subtitle = subtitle
         self.highlight = highlight
+        self.group = group
+        self.axes = axes
     }
 }
 
-/// Renders tiles in a grid, each spectrogram magnified `scale` times. By default pixels
-/// are drawn as stored, in grey (the public data: signal dark on a light background);
-/// `inverted` draws 1 - value with the viridis map, so strong power is bright yellow on
-/// dark blue. Every text is shortened to fit its tile or the picture.
+/// Tiles in rows of at most `columns`, every group on rows of its own, each spectrogram
+/// drawn `scale` points a pixel with its axes. By default pixels are drawn as stored, in
+/// grey (the public data: signal dark on a light background); `inverted` draws 1 - value
+/// with the viridis map, so strong power is bright on dark.
 public func renderSpectrogramGrid(
-    _ tiles: [SpectrogramTile], columns: Int, height: Int, width: Int, scale: Int = 2, inverted: Bool = false, heading: String
-) -> RGBImage {
-    let columns = max(1, columns)
-    let rows = (tiles.count + columns - 1) / columns
-    let hasSubtitles = tiles.contains { $0.subtitle != nil }
-    let caption = hasSubtitles ? 36 : 22, gap = 14, margin = 16, top = 44
-    let tileW = width * scale, tileH = height * scale
-    let footer = inverted ? "time down, frequency across, bright = strong power" : "time down, frequency across, dark = strong power"
-    let gridWidth = columns * tileW + (columns - 1) * gap
-    var image = RGBImage(
-        width: 2 * margin + max(gridWidth, RGBImage.textWidth(footer, scale: 1)),
-        height: top + rows * (caption + tileH + gap) + 24)
-    image.text(RGBImage.fitted(heading, width: image.width - 2 * margin, scale: 2), x: margin, y: 12, scale: 2)
+    _ tiles: [SpectrogramTile], columns: Int, height: Int, width: Int, scale: Double = 2, inverted: Bool = false, heading: String
+) -> Figure {
+    let columns = max(1, min(columns, 8))
+    // Row and column of each tile: a new row when the row is full or the group changes.
+    var places: [(row: Int, column: Int)] = []
     for (n, tile) in tiles.enumerated() {
-        let x0 = margin + (n % columns) * (tileW + gap)
-        let y0 = top + (n / columns) * (caption + tileH + gap)
-        // Two lines per tile at most: shrink the font before shortening the text.
-        func label(_ text: String, y: Int, color: RGB) {
-            let scale = RGBImage.textWidth(text, scale: 2) <= tileW ? 2 : 1
-            image.text(RGBImage.fitted(text, width: tileW, scale: scale), x: x0, y: y + (2 - scale) * 3, scale: scale, color: color)
+        if let last = places.last {
+            let newRow = last.column + 1 >= columns || tile.group != tiles[n - 1].group
+            places.append(newRow ? (last.row + 1, 0) : (last.row, last.column + 1))
+        } else {
+            places.append((0, 0))
         }
-        label(tile.title, y: y0, color: tile.highlight ? .red : .black)
-        if let subtitle = tile.subtitle { label(subtitle, y: y0 + 16, color: tile.highlight ? .red : .gray) }
-        let base = tile.pixels.startIndex
-        for t in 0..<height {
-            for f in 0..<width where base + t * width + f < tile.pixels.endIndex {
-                let value = Double(tile.pixels[base + t * width + f])
-                let color: RGB
+    }
+    let rows = (places.last?.row ?? -1) + 1
+    let tileWidth = Double(max(1, width)) * scale, tileHeight = Double(max(1, height)) * scale
+    let left = 62.0, caption = tiles.contains { $0.subtitle != nil } ? 34.0 : 20.0, below = 40.0, gap = 22.0, top = 44.0, margin = 16.0
+    let cellWidth = left + tileWidth + gap, cellHeight = caption + tileHeight + below
+    let footer = inverted ? "bright = strong power" : "dark = strong power"
+    let pictureWidth = max(2 * margin + Double(columns) * cellWidth, 360)
+    return Figure(width: Int(pictureWidth), height: Int(top + Double(rows) * cellHeight + 24)) { canvas in
+        canvas.text(heading, x: margin, y: 26, size: 15, bold: true, maxWidth: pictureWidth - 2 * margin)
+        for (tile, place) in zip(tiles, places) {
+            let x0 = margin + Double(place.column) * cellWidth, y0 = top + Double(place.row) * cellHeight
+            let ink: RGB = tile.highlight ? .red : .black
+            canvas.text(tile.title, x: x0 + left, y: y0 + 13, size: 11, bold: true, ink, maxWidth: tileWidth)
+            if let subtitle = tile.subtitle { canvas.text(subtitle, x: x0 + left, y: y0 + 27, size: 10, tile.highlight ? .red : .gray, maxWidth: tileWidth) }
+            var colours = [RGB](repeating: .white, count: width * height)
+            let base = tile.pixels.startIndex
+            for i in 0..<min(colours.count, tile.pixels.count) {
+                let value = Double(tile.pixels[base + i])
                 if inverted {
-                    color = Viridis.color(1 - value)
+                    colours[i] = Viridis.color(1 - value)
                 } else {
                     let level = UInt8(min(255, max(0, (value.isFinite ? value : 0) * 255)).rounded())
-                    color = RGB(level, level, level)
+                    colours[i] = RGB(level, level, level)
                 }
-                image.fill(x: x0 + f * scale, y: y0 + caption + t * scale, width: scale, height: scale, color: color)
             }
+            let frame = Rect(x0 + left, y0 + caption, tileWidth, tileHeight)
+            canvas.image(colours, rows: height, columns: width, in: frame)
+            let axes = tile.axes ?? SpectrogramAxes(xLabel: "frequency channel", x: 0...Double(width), yLabel: "time row", y: 0...Double(height))
+            // y grows downwards in a spectrogram (time): the area's y range is flipped.
+            let area = PlotArea(frame: frame, x: axes.x.lowerBound...max(axes.x.upperBound, axes.x.lowerBound + 1e-12),
+                                y: -max(axes.y.upperBound, axes.y.lowerBound + 1e-12)...(-axes.y.lowerBound))
+            FlippedY(area).drawAxes(on: canvas, xLabel: axes.xLabel, yLabel: axes.yLabel)
         }
-        image.strokeRect(x: x0 - 1, y: y0 + caption - 1, width: tileW + 2, height: tileH + 2, color: .gray)
+        canvas.text("time down, frequency across, \(footer)", x: margin, y: canvas.height - 10, size: 9, .gray, maxWidth: pictureWidth - 2 * margin)
     }
-    image.text(footer, x: margin, y: image.height - 20, scale: 1, color: .gray)
-    return image
+}
+
+/// Axes whose y values are drawn negated (time running down the picture), labelled with
+/// their true values.
+private struct FlippedY {
+    let area: PlotArea
+    init(_ area: PlotArea) { self.area = area }
+
+    func drawAxes(on canvas: Canvas, xLabel: String, yLabel: String) {
+        let low = -area.y.upperBound, high = -area.y.lowerBound
+        let yTicks = ticks(low, high, target: 4)
+        let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
+        var widest = 0.0
+        for t in yTicks {
+            let y = area.py(-t)
+            canvas.line([(area.frame.x - 4, y), (area.frame.x, y)], .gray)
+            widest = max(widest, canvas.text(tickLabel(t, step: yStep), x: area.frame.x - 6, y: y + 3.5, size: 9, .gray, align: .right))
+        }
+        let xTicks = ticks(area.x.lowerBound, area.x.upperBound, target: max(2, min(6, Int(area.frame.width / 55))))
+        let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
+        for t in xTicks {
+            canvas.line([(area.px(t), area.frame.maxY), (area.px(t), area.frame.maxY + 4)], .gray)
+            canvas.text(tickLabel(t, step: xStep), x: area.px(t), y: area.frame.maxY + 14, size: 9, .gray, align: .center)
+        }
+        canvas.stroke(area.frame, .gray)
+        canvas.text(xLabel, x: area.frame.x + area.frame.width / 2, y: area.frame.maxY + 27, size: 10, align: .center, maxWidth: area.frame.width)
+        canvas.verticalText(yLabel, x: area.frame.x - widest - 13, y: area.frame.y + area.frame.height / 2, size: 10, maxWidth: area.frame.height)
+    }
 }

@@ -173,13 +173,14 @@ struct Show: ParsableCommand {
             let truth = Int(shown.labels[i])
             return SpectrogramTile(
                 pixels: shown.image(i), title: shown.classNames[truth],
-                subtitle: predictions[i].map { "pred: \(shown.classNames[$0.0]) \(Int(($0.1 * 100).rounded()))%" },
-                highlight: predictions[i].map { $0.0 != truth } ?? false)
+                subtitle: predictions[i].map { "predicted: \(shown.classNames[$0.0]) \(Int(($0.1 * 100).rounded()))%" },
+                highlight: predictions[i].map { $0.0 != truth } ?? false, group: truth)
         }
+        // One class per row, wrapped after 5 tiles.
         let image = renderSpectrogramGrid(
-            tiles, columns: tilesPerClass, height: set.height, width: set.width, inverted: inverted,
-            heading: "\(data) (\(split.rawValue)): \(set.count) spectrograms, \(tilesPerClass) per class")
-        try image.writePNG(to: URL(fileURLWithPath: png))
+            tiles, columns: min(tilesPerClass, 5), height: set.height, width: set.width, inverted: inverted,
+            heading: "\(URL(fileURLWithPath: data).lastPathComponent) (\(split.rawValue)): \(tilesPerClass) of each class")
+        try image.write(to: URL(fileURLWithPath: png))
         try Output.line("wrote \(png) (\(image.width)x\(image.height))")
         try Output.finish()
     }

@@ -76,12 +76,12 @@ struct Evaluate: ParsableCommand {
         if let png {
             try renderConfusionMatrix(evaluation.confusion, classNames: set.classNames,
                                       heading: "\(title): accuracy \(String(format: "%.4f", evaluation.accuracy))")
-                .writePNG(to: URL(fileURLWithPath: png))
+                .write(to: URL(fileURLWithPath: png))
             if !json { try Output.line("wrote \(png)") }
         }
         if let sensitivityPng {
             guard let sensitivity else { throw ValidationError("--sensitivity-png needs simulated data with their parameters.csv") }
-            try sensitivityChart(sensitivity, heading: "\(title): recall vs signal strength").writePNG(to: URL(fileURLWithPath: sensitivityPng))
+            try sensitivityChart(sensitivity, heading: "\(title): recall vs signal strength").write(to: URL(fileURLWithPath: sensitivityPng))
             if !json { try Output.line("wrote \(sensitivityPng)") }
         }
         try Output.finish()
@@ -162,15 +162,28 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    /// Recall vs peak SNR, one line per class, x at each bin's middle.
-    private func sensitivityChart(_ report: SensitivityReport, heading: String) -> RGBImage {
-        let colors: [RGB] = [.blue, .orange, .green, .red, .gray, .black, RGB(140, 60, 160)]
+    /// Recall vs peak SNR, one line per class, x at each bin's middle, with the bin's count
+    /// and its 95% Wilson interval; an empty bin is a gap in the line, not a bridge.
+    private func sensitivityChart(_ report: SensitivityReport, heading: String) -> Figure {
+        let colors: [RGB] = [.blue, .orange, .green, .red, .gray, .black, .purple]
         let series = report.curves.enumerated().map { n, curve in
-            Series(name: curve.className, points: curve.bySNR.compactMap { bin in
-                bin.recall.map { ((bin.low + (bin.high ?? bin.low * 1.5)) / 2, $0) }
-            }, color: colors[n % colors.count])
+            Series(name: curve.className,
+                   points: curve.bySNR.map { bin in ((bin.low + (bin.high ?? bin.low * 1.5)) / 2, bin.recall ?? .nan) },
+                   color: colors[n % colors.count],
+                   intervals: curve.bySNR.map { wilsonInterval(correct: $0.correct, samples: $0.samples) },
+                   notes: curve.bySNR.map { $0.samples > 0 ? "n=\($0.samples)" : "" })
         }
-        return renderLineCharts([("recall", "peak SNR per pixel (noise standard deviations)", series)], heading: heading, integerX: false)
+        return renderLineCharts([ChartPanel(title: "recall by signal strength", xLabel: "peak SNR per pixel (noise standard deviations)",
+                                            yLabel: "recall (95% interval)", series: series, integerX: false, yRange: -0.02...1.02)], heading: heading)
+    }
+
+    /// The 95% Wilson score interval of `correct` of `samples` (0...1 for an empty bin).
+    private func wilsonInterval(correct: Int, samples: Int) -> (Double, Double) {
+        guard samples > 0 else { return (0, 1) }
+        let n = Double(samples), p = Double(correct) / n, z = 1.96
+        let centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        let half = z * (p * (1 - p) / n + z * z / (4 * n * n)).squareRoot() / (1 + z * z / n)
+        return (max(0, centre - half), min(1, centre + half))
     }
 }
 
@@ -230,7 +243,7 @@ struct Plot: ParsableCommand {
             throw ValidationError("\(log): \(reason(of: error))")
         }
         guard !records.isEmpty else { throw ValidationError("\(log): no epochs logged") }
-        try curves(records).writePNG(to: URL(fileURLWithPath: png))
+        try curves(records, name: URL(fileURLWithPath: log).deletingLastPathComponent().lastPathComponent).write(to: URL(fileURLWithPath: png))
         try Output.line("wrote \(png)")
         try Output.finish()
     }

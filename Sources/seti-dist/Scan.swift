@@ -83,12 +83,18 @@ struct Scan: ParsableCommand {
 
             try world.onRoot {
                 let candidates = try writeCandidates(probabilities, windows: windows, header: header, classNames: meta.classNames)
-                try drawHits(candidates.prefix(hits), windows: windows, classNames: meta.classNames)
+                // No candidates, no picture (and none left from an earlier scan into --out).
+                let hitsURL = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
+                if candidates.isEmpty || hits == 0 {
+                    try? FileManager.default.removeItem(at: hitsURL)
+                } else {
+                    try drawHits(candidates.prefix(hits), windows: windows, header: header, classNames: meta.classNames, to: hitsURL)
+                }
                 let cores = world.size * BLAS.threads
                 try Output.line(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
                              file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
                              Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                try Output.line("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv, \(out)/hits.png")
+                try Output.line("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv" + (candidates.isEmpty || hits == 0 ? "" : ", \(out)/hits.png"))
                 try Output.finish()
             }
         }
@@ -138,9 +144,9 @@ struct Scan: ParsableCommand {
         return candidates.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
     }
 
-    /// hits.png: the strongest candidates, read again from the file.
-    private func drawHits(_ strongest: ArraySlice<Candidate>, windows: ScanWindows, classNames: [String]) throws {
-        let url = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
+    /// hits.png: the strongest candidates, read again from the file, each with its band in
+    /// kHz from the window's first channel and its time in seconds.
+    private func drawHits(_ strongest: ArraySlice<Candidate>, windows: ScanWindows, header: ObservationHeader, classNames: [String], to url: URL) throws {
         let pixels = ScanWindows.height * ScanWindows.width
         var tiles: [SpectrogramTile] = []
         for candidate in strongest {
@@ -148,13 +154,17 @@ struct Scan: ParsableCommand {
             let observation = try ObservationFile.read(URL(fileURLWithPath: file), channels: w.channel..<(w.channel + ScanWindows.width))
             var image = [Float](repeating: 0, count: pixels)
             image.withUnsafeMutableBufferPointer { windows.image(w, from: observation, into: $0.baseAddress!) }
+            let start = Double(w.timeStep) * header.timeStep, steps = Double(min(ScanWindows.height, header.timeSteps - w.timeStep))
+            let axes = SpectrogramAxes(
+                xLabel: "kHz above the first channel", x: 0...(Double(ScanWindows.width) * observation.channelWidth * 1000),
+                yLabel: "time (s)", y: start...(start + steps * header.timeStep))
             tiles.append(SpectrogramTile(
                 pixels: image[...], title: "\(classNames[candidate.classIndex]) p_signal \(Int((candidate.probability * 100).rounded()))%",
-                subtitle: String(format: "%.6f MHz", observation.frequency(ofChannel: w.channel)), highlight: false))
+                subtitle: String(format: "from %.6f MHz", observation.frequency(ofChannel: w.channel)), axes: axes))
         }
         let picture = renderSpectrogramGrid(
             tiles, columns: 4, height: ScanWindows.height, width: ScanWindows.width, inverted: false,
-            heading: "\(file): \(strongest.count) strongest candidate(s)")
-        try picture.writePNG(to: url)
+            heading: "\(URL(fileURLWithPath: file).lastPathComponent): the \(strongest.count) strongest candidate(s)")
+        try picture.write(to: url)
     }
 }

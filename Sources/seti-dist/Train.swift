@@ -157,12 +157,12 @@ struct Train: ParsableCommand {
             try trainer.run()
             try job.world.onRoot {
                 let records = try EpochRecord.read(folder.metrics)
-                try curves(records).writePNG(to: folder.curves)
+                try curves(records, name: folder.url.lastPathComponent, monitor: config.monitor).write(to: folder.curves)
                 try Checkpoint.restore(folder.best, into: trainer.network)
                 let evaluation = Evaluator.evaluate(trainer.network, on: trainer.validation)
                 try renderConfusionMatrix(evaluation.confusion, classNames: trainer.validation.classNames,
-                                          heading: "best checkpoint on validation: accuracy \(String(format: "%.4f", evaluation.accuracy))")
-                    .writePNG(to: folder.confusion)
+                                          heading: "\(folder.url.lastPathComponent): best checkpoint on validation, accuracy \(String(format: "%.4f", evaluation.accuracy))")
+                    .write(to: folder.confusion)
                 print(String(format: "done in %.1f s; best checkpoint: val_accuracy %.4f, val_loss %.4f -> %@",
                              Date().timeIntervalSince(began), evaluation.accuracy, evaluation.loss, folder.best.path))
             }
@@ -246,12 +246,28 @@ extension TrainConfig {
     }
 }
 
-func curves(_ records: [EpochRecord]) -> RGBImage {
+/// Loss, accuracy and learning rate per epoch of the run called `name`, the best epoch
+/// (by `monitor`) marked on each panel.
+func curves(_ records: [EpochRecord], name: String, monitor: TrainConfig.Monitor = .valLoss) -> Figure {
     let e = records.map { Double($0.epoch) }
+    let monitored = records.map { r -> Double in
+        switch monitor {
+        case .valLoss: return r.val_loss
+        case .valAccuracy: return -r.val_accuracy
+        case .loss: return r.loss
+        case .accuracy: return -r.accuracy
+        }
+    }
+    let best = monitored.indices.filter { monitored[$0].isFinite }.min { monitored[$0] < monitored[$1] }.map { records[$0].epoch }
+    let marker = best.map { (x: Double($0), label: "best (\(monitor.rawValue)): epoch \($0)") }
+    func pair(_ train: KeyPath<EpochRecord, Double>, _ validation: KeyPath<EpochRecord, Double>) -> [Series] {
+        [Series(name: "training", points: Array(zip(e, records.map { $0[keyPath: train] })), color: .blue),
+         Series(name: "validation", points: Array(zip(e, records.map { $0[keyPath: validation] })), color: .orange)]
+    }
     return renderLineCharts([
-        ("loss", "epoch", [Series(name: "train", points: Array(zip(e, records.map(\.loss))), color: .blue),
-                           Series(name: "validation", points: Array(zip(e, records.map(\.val_loss))), color: .orange)]),
-        ("accuracy", "epoch", [Series(name: "train", points: Array(zip(e, records.map(\.accuracy))), color: .blue),
-                               Series(name: "validation", points: Array(zip(e, records.map(\.val_accuracy))), color: .orange)]),
-    ], heading: "seti-dist training curves")
+        ChartPanel(title: "loss", xLabel: "epoch", yLabel: "cross-entropy", series: pair(\.loss, \.val_loss), marker: marker),
+        ChartPanel(title: "accuracy", xLabel: "epoch", yLabel: "accuracy", series: pair(\.accuracy, \.val_accuracy), marker: marker),
+        ChartPanel(title: "learning rate", xLabel: "epoch", yLabel: "learning rate (last step of the epoch)",
+                   series: [Series(name: "learning rate", points: Array(zip(e, records.map(\.lr))), color: .purple)], marker: marker),
+    ], heading: "\(name): training curves")
 }

@@ -102,10 +102,14 @@ final class ScanAndFormatsTests: XCTestCase {
         XCTAssertEqual(wideRows.split(separator: "\n").count, 2_102, "every window is a candidate at p >= 0")
         XCTAssertEqual(wideRows, try String(contentsOfFile: path("wide2/candidates.csv"), encoding: .utf8))
 
-        // No candidate at all still writes the header line and a picture.
-        let none = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", model, "--out", path("none"), "--min-probability", "1", "--hits", "0"])
+        // Issue 27.9: no candidate at all writes the header line and no empty picture (and
+        // removes the picture an earlier scan into the folder left).
+        try Data().write(to: URL(fileURLWithPath: path("one/hits.png")))
+        let none = try MPIRun.run(np: nil, ["scan", fil, "--checkpoint", model, "--out", path("one"), "--min-probability", "1"])
         XCTAssertEqual(none.status, 0, none.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("none/hits.png")))
+        XCTAssertEqual(try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8).split(separator: "\n").count, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("one/hits.png")), none.stdout)
+        XCTAssertFalse(none.stdout.contains("hits.png"), none.stdout)
     }
 
     func testScanRefusesBadInputInOneLine() throws {
