@@ -70,6 +70,20 @@ public struct ScanWindows: Sendable {
         SpectrogramEncoding.encode(power, into: out)
     }
 
+    /// The brightest track in `window`, measured on the time steps as recorded (a short
+    /// observation's steps are not stretched here).
+    public func track(_ window: Window, from observation: Observation) -> Track {
+        let have = observation.channelRange
+        precondition(have.lowerBound <= window.channel && window.channel + Self.width <= have.upperBound)
+        let steps = min(Self.height, timeSteps)
+        var power = [Float](repeating: 0, count: steps * Self.width)
+        for t in 0..<steps {
+            let base = (window.timeStep + t) * have.count + window.channel - have.lowerBound
+            for c in 0..<Self.width { power[t * Self.width + c] = observation.power[base + c] }
+        }
+        return Track.find(in: power, steps: steps, width: Self.width)
+    }
+
     /// The 64 x 128 power of `window` (time cut or stretched as the type's notes say).
     public func power(_ window: Window, from observation: Observation, into power: inout [Double]) {
         let have = observation.channelRange

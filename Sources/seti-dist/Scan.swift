@@ -23,9 +23,18 @@ struct Scan: ParsableCommand {
             Under mpirun the windows are split over the ranks in contiguous runs of the \
             band, each rank reading only its channels; the candidates equal one process's.
 
+            In every candidate window a de-Doppler search over the recorded time steps finds \
+            the brightest straight track: its drift rate (Hz/s, from the file's channel width \
+            and sample time) and its SNR integrated along the drift. Windows that see the \
+            same track (the same time block, overlapping in frequency, tracks starting within \
+            4 channels) are one hit.
+
             Output (--out): candidates.csv (window, first channel, frequency range in MHz, \
-            start time in s and MJD, signal class, p_signal, every class's probability) and \
-            hits.png (the --hits candidates of highest p_signal).
+            start time in s and MJD, signal class, p_signal, every class's probability), \
+            hits.csv (one row per hit, strongest first, as turboSETI's hit tables: top hit \
+            number, drift rate, SNR, the track's start frequency, the window's band, class, \
+            p_signal, windows merged, probabilities) and hits.png (the --hits candidates of \
+            highest p_signal; none without candidates).
 
             Examples:
               seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --out scans/obs
@@ -66,6 +75,10 @@ struct Scan: ParsableCommand {
             let mine = windows.share(rank: world.rank, of: world.size)
             let k = meta.classNames.count
             var probabilities = [Float](repeating: 0, count: windows.count * k)
+            // Per window: the track's start channel, drift (channels a step) and SNR, measured
+            // where the model sees a signal, by the rank that holds the window's data.
+            var tracks = [Double](repeating: 0, count: windows.count * 3)
+            let noise = meta.classNames.firstIndex(of: SignalClass.noise.rawValue)!
             // A few thousand windows at a time, so that an observation of any width is read
             // in parts of tens of megabytes.
             try world.together {
@@ -75,14 +88,20 @@ struct Scan: ParsableCommand {
                     let set = self.images(part, of: windows, from: observation, classNames: meta.classNames)
                     if first == mine.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: file) }
                     for (i, p) in Evaluator.probabilities([network], on: set).enumerated() { probabilities[part.lowerBound * k + i] = p }
+                    for i in part where 1 - Double(probabilities[i * k + noise]) >= self.minProbability {
+                        let track = windows.track(windows.window(i), from: observation)
+                        tracks.replaceSubrange((3 * i)..<(3 * i + 3), with: [track.startChannel, track.channelsPerStep, track.snr])
+                    }
                 }
             }
             let seconds = Date().timeIntervalSince(began)
             try world.allreduce(&probabilities, op: .sum)
+            try world.allreduce(&tracks, op: .sum)
             let slowest = try world.allreduce(seconds, op: .max)
 
             try world.onRoot {
                 let candidates = try writeCandidates(probabilities, windows: windows, header: header, classNames: meta.classNames)
+                let found = try writeHits(candidates, tracks: tracks, probabilities: probabilities, windows: windows, header: header, classNames: meta.classNames)
                 // No candidates, no picture (and none left from an earlier scan into --out).
                 let hitsURL = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
                 if candidates.isEmpty || hits == 0 {
@@ -94,7 +113,8 @@ struct Scan: ParsableCommand {
                 try Output.line(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
                              file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
                              Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                try Output.line("\(candidates.count) candidate(s) with p_signal >= \(minProbability) -> \(out)/candidates.csv" + (candidates.isEmpty || hits == 0 ? "" : ", \(out)/hits.png"))
+                try Output.line("\(candidates.count) candidate window(s) with p_signal >= \(minProbability), \(found) hit(s) -> \(out)/candidates.csv, \(out)/hits.csv"
+                                + (candidates.isEmpty || hits == 0 ? "" : ", \(out)/hits.png"))
                 try Output.finish()
             }
         }
@@ -142,6 +162,36 @@ struct Scan: ParsableCommand {
         }
         try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
         return candidates.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
+    }
+
+    /// hits.csv: the candidate windows merged into one hit per track (``Hits``), strongest
+    /// first, in turboSETI's terms: drift rate in Hz/s, SNR integrated along the drift, the
+    /// frequency where the track starts, the band searched; then our class and
+    /// probabilities. Returns the number of hits.
+    private func writeHits(_ candidates: [Candidate], tracks: [Double], probabilities: [Float], windows: ScanWindows,
+                           header: ObservationHeader, classNames: [String]) throws -> Int {
+        let detections = candidates.map { c -> Detection in
+            let w = windows.window(c.window)
+            let t = Track(startChannel: tracks[3 * c.window], channelsPerStep: tracks[3 * c.window + 1], snr: tracks[3 * c.window + 2])
+            return Detection(window: c.window, classIndex: c.classIndex, probability: c.probability, channel: w.channel, timeStep: w.timeStep, track: t)
+        }
+        let merged = Hits.merge(detections, windowWidth: ScanWindows.width)
+        let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth), k = classNames.count
+        var lines = ["top_hit,drift_rate_hz_s,snr,frequency_mhz,frequency_start_mhz,frequency_end_mhz,channel,time_start_s,mjd_start,class,p_signal,windows,"
+                     + classNames.map { "p_\($0)" }.joined(separator: ",")]
+        for (n, hit) in merged.enumerated() {
+            let d = hit.best, start = Double(d.timeStep) * header.timeStep
+            let drift: Double = d.track.channelsPerStep * width * 1e6 / header.timeStep
+            let bandStart: Double = lowest + Double(d.channel) * width, bandEnd: Double = lowest + Double(d.channel + ScanWindows.width - 1) * width
+            var fields: [String] = ["\(n + 1)", String(format: "%.6f", drift), String(format: "%.2f", d.track.snr)]
+            fields += [String(format: "%.6f", lowest + d.absoluteStartChannel * width), String(format: "%.6f", bandStart), String(format: "%.6f", bandEnd)]
+            fields += [String(format: "%.1f", d.absoluteStartChannel), String(format: "%.3f", start), String(format: "%.8f", header.startMJD + start / 86_400)]
+            fields += [classNames[d.classIndex], String(format: "%.4f", d.probability), "\(hit.windows)"]
+            fields += (0..<k).map { String(format: "%.4f", probabilities[d.window * k + $0]) }
+            lines.append(fields.joined(separator: ","))
+        }
+        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("hits.csv"))
+        return merged.count
     }
 
     /// hits.png: the strongest candidates, read again from the file, each with its band in

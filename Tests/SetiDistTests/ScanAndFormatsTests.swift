@@ -87,6 +87,19 @@ final class ScanAndFormatsTests: XCTestCase {
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(try String(contentsOfFile: path("\(out)/candidates.csv"), encoding: .utf8),
                            try String(contentsOfFile: path("one/candidates.csv"), encoding: .utf8), "\(launcher) ranks on \(file)")
+            XCTAssertEqual(try String(contentsOfFile: path("\(out)/hits.csv"), encoding: .utf8),
+                           try String(contentsOfFile: path("one/hits.csv"), encoding: .utf8), "hits on \(launcher) ranks on \(file)")
+        }
+        // Issue 30.1: the tone (file channel 400 + 2t, channels descending) is one hit at
+        // -2 channels a step: -2 x 2.79 Hz / 18.25 s, within one channel over the 16 steps.
+        let hitRows = try String(contentsOfFile: path("one/hits.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(hitRows[0].hasPrefix("top_hit,drift_rate_hz_s,snr,frequency_mhz,frequency_start_mhz,frequency_end_mhz,channel,"), String(hitRows[0]))
+        let tone = hitRows.dropFirst().map { $0.split(separator: ",") }.filter { Double($0[6])! > 580 && Double($0[6])! < 600 }
+        XCTAssertEqual(tone.count, 1, "one hit for the tone seen by overlapping windows: \(hitRows)")
+        if let hit = tone.first {
+            XCTAssertEqual(Double(hit[1])!, -2 * 2.79 / 18.25, accuracy: 2.79 / 16 / 18.25, "drift rate: \(hit)")
+            XCTAssertEqual(Double(hit[6])!, 599, accuracy: 1, "start channel 999 - 400: \(hit)")
+            XCTAssertGreaterThan(Double(hit[2])!, 20, "SNR of a tone 60 over noise of about 1: \(hit)")
         }
         // Wider than one read (2,048 windows): 2,101 windows, in two parts on one process.
         var header = ObservationHeader()
