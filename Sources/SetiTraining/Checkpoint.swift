@@ -26,6 +26,9 @@ public struct CheckpointMetadata: Codable, Hashable, Sendable {
     /// data when it is not `config.seed`: a run started from another checkpoint's weights
     /// draws its own (see ``Trainer``). Nil: `config.seed`.
     public var randomSeed: UInt64?
+    /// Temperature scaling fitted on the validation set when the run ended (best
+    /// checkpoints of 0.16 on); nil: probabilities as the network gives them.
+    public var calibration: Calibration?
 
     public init(model: ModelSpec, classNames: [String], config: TrainConfig, epoch: Int, step: Int,
                 metrics: EpochRecord?, callbacks: CallbackState, optimizerIterations: Int? = nil, randomSeed: UInt64? = nil) {

@@ -78,7 +78,8 @@ extension Evaluator {
     /// Class probabilities of every sample of `set` (count x classes, row-major), averaged
     /// over `networks` (an ensemble of checkpoints) and, with `flips`, over each image and
     /// its mirror image in frequency (test-time augmentation matching training's flips).
-    public static func probabilities(_ networks: [Network], on set: SpectrogramSet, flips: Bool = false) -> [Float] {
+    /// `calibrations[n]`, when given, scales network n's probabilities before the average.
+    public static func probabilities(_ networks: [Network], on set: SpectrogramSet, flips: Bool = false, calibrations: [Calibration?] = []) -> [Float] {
         guard let first = networks.first else { return [] }
         let k = first.classes
         var sum = [Float](repeating: 0, count: set.count * k)
@@ -93,14 +94,17 @@ extension Evaluator {
             }
             views.append(mirrored)
         }
-        for network in networks {
+        for (n, network) in networks.enumerated() {
+            var own = [Float](repeating: 0, count: set.count * k)
             for view in views {
                 _ = evaluate(network, on: view) { i, probs in
-                    for c in 0..<k { sum[i * k + c] += probs[c] }
+                    for c in 0..<k { own[i * k + c] += probs[c] / Float(views.count) }
                 }
             }
+            if n < calibrations.count, let calibration = calibrations[n] { calibration.apply(&own, classes: k) }
+            for i in own.indices { sum[i] += own[i] }
         }
-        let scale = 1 / Float(networks.count * views.count)
+        let scale = 1 / Float(networks.count)
         return sum.map { $0 * scale }
     }
 

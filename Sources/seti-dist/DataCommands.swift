@@ -164,8 +164,10 @@ struct Show: ParsableCommand {
         if let checkpoint {
             let (network, meta) = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64)
             try Evaluator.checkCompatible(network, with: shown, classNames: meta.classNames, source: data)
-            _ = Evaluator.evaluate(network, on: shown) { i, probs in
-                let best = Evaluator.argmax(probs)
+            _ = Evaluator.evaluate(network, on: shown) { i, raw in
+                var probs = Array(raw)
+                meta.calibration?.apply(&probs, classes: probs.count)
+                let best = Evaluator.argmax(raw)
                 predictions[i] = (best, probs[best])
             }
         }

@@ -60,17 +60,36 @@ struct Evaluate: ParsableCommand {
         }
         guard set.count > 0 else { throw ValidationError("\(data ?? checkpoint[0]): the \(split.rawValue) data hold no samples") }
         let k = meta.classNames.count
-        let probabilities = Evaluator.probabilities(networks, on: set, flips: tta)
+        // The checkpoints' temperature scaling (fitted when their runs ended), and the
+        // calibration error it leaves on these data.
+        let calibrations = loaded.map(\.metadata.calibration)
+        let raw = Evaluator.probabilities(networks, on: set, flips: tta)
+        var probabilities = raw
+        if networks.count == 1, let calibration = calibrations[0] {
+            calibration.apply(&probabilities, classes: k)
+        } else if calibrations.contains(where: { $0 != nil }) {
+            probabilities = Evaluator.probabilities(networks, on: set, flips: tta, calibrations: calibrations)
+        }
+        let calibrationReport = calibrations.contains(where: { $0 != nil }) ? CalibrationReport(
+            temperatures: calibrations.map { $0?.temperature ?? 1 },
+            eceBefore: Calibration.expectedCalibrationError(raw, labels: set.labels, classes: k),
+            eceAfter: Calibration.expectedCalibrationError(probabilities, labels: set.labels, classes: k)) : nil
         let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
         let sensitivity = parameters.map {
             SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: $0)
         }
-        let shiftedRows = shifted ? try evaluateShifted(networks, meta: meta) : []
+        let shiftedRows = shifted ? try evaluateShifted(networks, meta: meta, calibrations: calibrations) : []
         if json {
-            let report = JSONReport(evaluation: evaluation.summary(classNames: set.classNames), sensitivity: sensitivity, shifted: shiftedRows)
+            let report = JSONReport(evaluation: evaluation.summary(classNames: set.classNames), calibration: calibrationReport, sensitivity: sensitivity, shifted: shiftedRows)
             try Output.line(String(decoding: try JSONLines.encode(report, snakeCase: true), as: UTF8.self))
         } else {
             try printReport(evaluation, set: set, sensitivity: sensitivity, shifted: shiftedRows)
+            if let c = calibrationReport {
+                try Output.line(String(format: "\ncalibration: temperature %@ (fitted on the run's validation set); expected calibration error here %.4f uncalibrated, %.4f calibrated",
+                                       c.temperatures.map { String(format: "%.3g", $0) }.joined(separator: ", "), c.eceBefore, c.eceAfter))
+            } else {
+                try Output.line("\ncalibration: none in the checkpoint (written before 0.16); probabilities as the network gives them")
+            }
         }
         let title = URL(fileURLWithPath: checkpoint[0]).lastPathComponent + (checkpoint.count > 1 ? " + \(checkpoint.count - 1) more" : "") + (tta ? ", TTA" : "")
         if let png {
@@ -119,14 +138,21 @@ struct Evaluate: ParsableCommand {
         var noiseRecall: Double?
     }
 
+    struct CalibrationReport: Codable {
+        var temperatures: [Double]
+        var eceBefore: Double
+        var eceAfter: Double
+    }
+
     struct JSONReport: Codable {
         var evaluation: Evaluation.Summary
+        var calibration: CalibrationReport?
         var sensitivity: SensitivityReport?
         var shifted: [ShiftedRow]
     }
 
     /// The networks on each shifted validation set, simulated from a seed no run trains on.
-    private func evaluateShifted(_ networks: [Network], meta: CheckpointMetadata) throws -> [ShiftedRow] {
+    private func evaluateShifted(_ networks: [Network], meta: CheckpointMetadata, calibrations: [Calibration?]) throws -> [ShiftedRow] {
         let classes = meta.classNames.compactMap(SignalClass.init(rawValue:))
         guard classes.count == meta.classNames.count else {
             throw ValidationError("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
@@ -135,7 +161,7 @@ struct Evaluate: ParsableCommand {
             var simulator = Simulator(seed: 0x5E71_F7ED, classes: classes)
             simulator.shift = shift
             let (set, parameters) = simulator.generateWithParameters(perClass: shiftedPerClass, split: .validation)
-            let probabilities = Evaluator.probabilities(networks, on: set, flips: tta)
+            let probabilities = Evaluator.probabilities(networks, on: set, flips: tta, calibrations: calibrations)
             let k = meta.classNames.count
             let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
             let report = SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: parameters)
@@ -210,9 +236,12 @@ struct Predict: ParsableCommand {
         try Evaluator.checkCompatible(network, with: set, labelled: false, source: data)
         if !json { try Output.line("row,class," + names.joined(separator: ",")) }
         var failure: Error?
-        _ = Evaluator.evaluate(network, on: set) { i, probs in
+        _ = Evaluator.evaluate(network, on: set) { i, raw in
             guard failure == nil else { return }
-            let best = Evaluator.argmax(probs)
+            var scaled = Array(raw)
+            meta.calibration?.apply(&scaled, classes: names.count)
+            let probs = scaled
+            let best = Evaluator.argmax(raw)
             do {
                 if json {
                     let fields = zip(names, probs).map { "\"\($0)\":\(String(format: "%.6f", $1))" }.joined(separator: ",")

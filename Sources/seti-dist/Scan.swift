@@ -45,12 +45,13 @@ struct Scan: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
     @Option(help: "Output folder for candidates.csv and hits.png.") var out: String = "scan"
     @Option(help: "Channels each window shares with the next (0...127).") var overlap: Int = 64
-    @Option(help: "Smallest probability of holding a signal, 1 - p(noise), that makes a candidate (0...1).") var minProbability: Double = 0.9
+    @Option(help: "Smallest calibrated probability of holding a signal, 1 - p(noise), that makes a candidate (0...1; default: the checkpoint's threshold for a 1% false-alarm rate on its validation noise, or 0.9 for checkpoints without calibration).")
+    var minProbability: Double?
     @Option(help: "Candidates drawn in hits.png, strongest first (0...100).") var hits: Int = 16
 
     func validate() throws {
         guard (0...127).contains(overlap) else { throw ValidationError("--overlap \(overlap): allowed 0...127 channels") }
-        guard minProbability.isFinite, (0...1).contains(minProbability) else { throw ValidationError("--min-probability \(minProbability): allowed 0...1") }
+        if let minProbability { guard minProbability.isFinite, (0...1).contains(minProbability) else { throw ValidationError("--min-probability \(minProbability): allowed 0...1") } }
         guard (0...100).contains(hits) else { throw ValidationError("--hits \(hits): allowed 0...100") }
     }
 
@@ -79,6 +80,7 @@ struct Scan: ParsableCommand {
             // where the model sees a signal, by the rank that holds the window's data.
             var tracks = [Double](repeating: 0, count: windows.count * 3)
             let noise = meta.classNames.firstIndex(of: SignalClass.noise.rawValue)!
+            let threshold = minProbability ?? meta.calibration?.noiseThreshold ?? 0.9
             // A few thousand windows at a time, so that an observation of any width is read
             // in parts of tens of megabytes.
             try world.together {
@@ -87,8 +89,8 @@ struct Scan: ParsableCommand {
                     let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
                     let set = self.images(part, of: windows, from: observation, classNames: meta.classNames)
                     if first == mine.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: file) }
-                    for (i, p) in Evaluator.probabilities([network], on: set).enumerated() { probabilities[part.lowerBound * k + i] = p }
-                    for i in part where 1 - Double(probabilities[i * k + noise]) >= self.minProbability {
+                    for (i, p) in Evaluator.probabilities([network], on: set, calibrations: [meta.calibration]).enumerated() { probabilities[part.lowerBound * k + i] = p }
+                    for i in part where 1 - Double(probabilities[i * k + noise]) >= threshold {
                         let track = windows.track(windows.window(i), from: observation)
                         tracks.replaceSubrange((3 * i)..<(3 * i + 3), with: [track.startChannel, track.channelsPerStep, track.snr])
                     }
@@ -100,7 +102,7 @@ struct Scan: ParsableCommand {
             let slowest = try world.allreduce(seconds, op: .max)
 
             try world.onRoot {
-                let candidates = try writeCandidates(probabilities, windows: windows, header: header, classNames: meta.classNames)
+                let candidates = try writeCandidates(probabilities, threshold: threshold, windows: windows, header: header, classNames: meta.classNames)
                 let found = try writeHits(candidates, tracks: tracks, probabilities: probabilities, windows: windows, header: header, classNames: meta.classNames)
                 // No candidates, no picture (and none left from an earlier scan into --out).
                 let hitsURL = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
@@ -113,7 +115,7 @@ struct Scan: ParsableCommand {
                 try Output.line(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
                              file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
                              Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                try Output.line("\(candidates.count) candidate window(s) with p_signal >= \(minProbability), \(found) hit(s) -> \(out)/candidates.csv, \(out)/hits.csv"
+                try Output.line("\(candidates.count) candidate window(s) with p_signal >= \(String(format: "%.4g", threshold))\(minProbability == nil && meta.calibration?.noiseThreshold != nil ? " (the checkpoint's 1% false-alarm threshold)" : ""), \(found) hit(s) -> \(out)/candidates.csv, \(out)/hits.csv"
                                 + (candidates.isEmpty || hits == 0 ? "" : ", \(out)/hits.png"))
                 try Output.finish()
             }
@@ -139,7 +141,7 @@ struct Scan: ParsableCommand {
     }
 
     /// Writes candidates.csv (window order) and returns the candidates, strongest first.
-    private func writeCandidates(_ probabilities: [Float], windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
+    private func writeCandidates(_ probabilities: [Float], threshold: Double, windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
         let k = classNames.count
         let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
         var candidates: [Candidate] = []
@@ -148,7 +150,7 @@ struct Scan: ParsableCommand {
         for i in 0..<windows.count {
             let p = Array(probabilities[(i * k)..<((i + 1) * k)])
             let signal = 1 - Double(noise.map { p[$0] } ?? 0)
-            guard signal >= minProbability, let best = p.indices.filter({ $0 != noise }).max(by: { p[$0] < p[$1] }) else { continue }
+            guard signal >= threshold, let best = p.indices.filter({ $0 != noise }).max(by: { p[$0] < p[$1] }) else { continue }
             candidates.append(Candidate(window: i, classIndex: best, probability: signal))
             let w = windows.window(i)
             let start = Double(w.timeStep) * header.timeStep

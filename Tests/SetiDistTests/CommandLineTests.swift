@@ -175,6 +175,13 @@ final class CommandLineTests: XCTestCase {
         let normal = try train("normal")
         XCTAssertTrue(normal.stdout.contains("  model: 16 layers, 33,616,132 weights"), normal.stdout)
         XCTAssertFalse(normal.stdout.contains("Total params"), normal.stdout)
+        // Issue 30.2: the best checkpoint carries its temperature scaling; evaluate reports it.
+        XCTAssertTrue(normal.stdout.contains("calibrated best.safetensors: temperature "), normal.stdout)
+        let calibration = try XCTUnwrap(try Checkpoint.read(dir.appendingPathComponent("normal/best.safetensors")).metadata.calibration)
+        XCTAssertTrue(calibration.temperature > 0 && calibration.errorAfter <= calibration.errorBefore + 1e-9, "\(calibration)")
+        let evaluated = try run(["evaluate", "--checkpoint", path("normal"), "--json"])
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])
+        XCTAssertNotNil((report["calibration"] as? [String: Any])?["ece_after"], evaluated.stdout)
         assertOneLineError(try train("both", ["--quiet", "--verbose"]), "give --quiet or --verbose, not both")
     }
 
