@@ -12,7 +12,8 @@ public enum SpectrogramEncoding {
     /// `power` must be finite; values below 1e-6 count as 1e-6.
     public static func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double = standardBackground, levels: Int = 255) {
         let logs = power.map { log10(max($0, 1e-6)) }
-        let median = logs.sorted()[logs.count / 2]
+        var scratch = logs
+        let median = orderStatistic(&scratch, logs.count / 2)
         // A floor on the range keeps noise-only images from being stretched to full contrast.
         let top = max(logs.max()!, median + 0.35)
         let bottom = median - (1 - background) / background * (top - median)
@@ -21,6 +22,29 @@ public enum SpectrogramEncoding {
             let level = levels == 255 ? pixel : (pixel * Double(levels)).rounded() / Double(levels)
             out[i] = pixelValue(UInt8((level * 255).rounded()))
         }
+    }
+
+    /// The `k`-th smallest of `values` (what `values.sorted()[k]` is), found by selection
+    /// in linear time (Hoare's quickselect, median-of-three pivots); `values` is reordered.
+    public static func orderStatistic(_ values: inout [Double], _ k: Int) -> Double {
+        precondition(values.indices.contains(k))
+        var low = 0, high = values.count - 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            // Median of three as the pivot: sorted data stay linear.
+            if values[middle] < values[low] { values.swapAt(middle, low) }
+            if values[high] < values[low] { values.swapAt(high, low) }
+            if values[high] < values[middle] { values.swapAt(high, middle) }
+            let pivot = values[middle]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while pivot < values[j] { j -= 1 }
+                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { high = j } else if k >= i { low = i } else { return values[k] }
+        }
+        return values[k]
     }
 
     /// The mean of each `rowFactor` x `columnFactor` block of a `height` x `width` image

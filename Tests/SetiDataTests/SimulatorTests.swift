@@ -1,4 +1,5 @@
 import XCTest
+import SetiRandom
 @testable import SetiData
 
 final class SimulatorTests: XCTestCase {
@@ -10,6 +11,28 @@ final class SimulatorTests: XCTestCase {
         XCTAssertNotEqual(a.images, Simulator(seed: 11).generate(perClass: 5, split: .validation).images)
         XCTAssertEqual(a.classCounts, [5, 5, 5, 5])
         XCTAssertEqual(Simulator(seed: 1, classes: SignalClass.extended).generate(perClass: 2, split: .train).classCounts, Array(repeating: 2, count: 7))
+    }
+
+    /// The encoding's median by selection is the sorted array's element, for any sizes,
+    /// duplicates and orders (sorted, reversed, constant, random).
+    func testTheOrderStatisticIsTheSortedElement() {
+        var rng = SplitMix64(seed: 12)
+        for trial in 0..<400 {
+            let n = 1 + Int(rng.next() % 300)
+            var values: [Double] = (0..<n).map { i in
+                switch trial % 5 {
+                case 0: return Double(i)
+                case 1: return Double(n - i)
+                case 2: return 3
+                case 3: return Double(rng.next() % 5)
+                default: return rng.uniform01() * 1e6 - 5e5
+                }
+            }
+            let sorted = values.sorted()
+            let k = Int(rng.next() % UInt64(n))
+            XCTAssertEqual(SpectrogramEncoding.orderStatistic(&values, k), sorted[k], "trial \(trial), n \(n), k \(k)")
+            XCTAssertEqual(values.sorted(), sorted, "a permutation of the input")
+        }
     }
 
     func testPixelsAreEncodedLikeThePublicData() {
