@@ -63,6 +63,16 @@ public struct ScanWindows: Sendable {
         return window(range.lowerBound).channel..<(window(range.upperBound - 1).channel + Self.width)
     }
 
+    /// The encoded images of windows `range`, from an observation holding their channels.
+    public func images(_ range: Range<Int>, from observation: Observation, classNames: [String]) -> SpectrogramSet {
+        let pixels = Self.height * Self.width
+        var values = [Float](repeating: 0, count: range.count * pixels)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for (j, i) in range.enumerated() { image(window(i), from: observation, into: buffer.baseAddress! + j * pixels) }
+        }
+        return SpectrogramSet(images: values, labels: [Int32](repeating: 0, count: range.count), classNames: classNames)
+    }
+
     /// The encoded 64 x 128 image of `window`, from an observation holding its channels.
     public func image(_ window: Window, from observation: Observation, into out: UnsafeMutablePointer<Float>) {
         var power = [Double](repeating: 0, count: Self.height * Self.width)

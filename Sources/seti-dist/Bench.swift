@@ -8,7 +8,7 @@ import SetiNet
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: compute against the sgemm peak, data loading, the gradient allreduce.",
-        subcommands: [BenchCompute.self, BenchData.self, BenchAllreduce.self, BenchScaling.self])
+        subcommands: [BenchCompute.self, BenchData.self, BenchAllreduce.self, BenchScaling.self, BenchScan.self])
 }
 
 /// `seti-dist bench compute`: the sgemm peak of this machine and the model's throughput,

@@ -73,28 +73,10 @@ struct Scan: ParsableCommand {
             try world.onRoot { try createFolder(URL(fileURLWithPath: out)) }
 
             let began = Date()
-            let mine = windows.share(rank: world.rank, of: world.size)
-            let k = meta.classNames.count
-            var probabilities = [Float](repeating: 0, count: windows.count * k)
-            // Per window: the track's start channel, drift (channels a step) and SNR, measured
-            // where the model sees a signal, by the rank that holds the window's data.
-            var tracks = [Double](repeating: 0, count: windows.count * 3)
-            let noise = meta.classNames.firstIndex(of: SignalClass.noise.rawValue)!
             let threshold = minProbability ?? meta.calibration?.noiseThreshold ?? 0.9
-            // A few thousand windows at a time, so that an observation of any width is read
-            // in parts of tens of megabytes.
-            try world.together {
-                for first in stride(from: mine.lowerBound, to: mine.upperBound, by: 2_048) {
-                    let part = first..<min(first + 2_048, mine.upperBound)
-                    let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
-                    let set = self.images(part, of: windows, from: observation, classNames: meta.classNames)
-                    if first == mine.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: file) }
-                    for (i, p) in Evaluator.probabilities([network], on: set, calibrations: [meta.calibration]).enumerated() { probabilities[part.lowerBound * k + i] = p }
-                    for i in part where 1 - Double(probabilities[i * k + noise]) >= threshold {
-                        let track = windows.track(windows.window(i), from: observation)
-                        tracks.replaceSubrange((3 * i)..<(3 * i + 3), with: [track.startChannel, track.channelsPerStep, track.snr])
-                    }
-                }
+            var (probabilities, tracks, _) = try world.together {
+                try Self.classify(url, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
+                                  classNames: meta.classNames, calibration: meta.calibration, threshold: threshold)
             }
             let seconds = Date().timeIntervalSince(began)
             try world.allreduce(&probabilities, op: .sum)
@@ -122,14 +104,42 @@ struct Scan: ParsableCommand {
         }
     }
 
-    /// The encoded images of windows `range`.
-    private func images(_ range: Range<Int>, of windows: ScanWindows, from observation: Observation, classNames: [String]) -> SpectrogramSet {
-        let pixels = ScanWindows.height * ScanWindows.width
-        var values = [Float](repeating: 0, count: range.count * pixels)
-        values.withUnsafeMutableBufferPointer { buffer in
-            for (j, i) in range.enumerated() { windows.image(windows.window(i), from: observation, into: buffer.baseAddress! + j * pixels) }
+    /// Where one rank's scan time went.
+    struct Timing {
+        var read = 0.0, encode = 0.0, forward = 0.0, tracks = 0.0
+        var total: Double { read + encode + forward + tracks }
+    }
+
+    /// Classifies windows `share` of `url` (all windows' slots, zero outside the share): the
+    /// probabilities (windows x classes, calibrated) and, where p_signal reaches `threshold`,
+    /// the track (start channel, channels a step, SNR), with the time each part took.
+    static func classify(_ url: URL, windows: ScanWindows, share: Range<Int>, network: Network, classNames: [String],
+                         calibration: Calibration?, threshold: Double) throws -> (probabilities: [Float], tracks: [Double], timing: Timing) {
+        let k = classNames.count
+        let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
+        var probabilities = [Float](repeating: 0, count: windows.count * k)
+        var tracks = [Double](repeating: 0, count: windows.count * 3)
+        var timing = Timing()
+        var clock = Date()
+        func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
+        // A few thousand windows at a time, so that an observation of any width is read in
+        // parts of tens of megabytes.
+        for first in stride(from: share.lowerBound, to: share.upperBound, by: 2_048) {
+            let part = first..<min(first + 2_048, share.upperBound)
+            let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
+            timing.read += lap()
+            let set = windows.images(part, from: observation, classNames: classNames)
+            timing.encode += lap()
+            if first == share.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: url.path) }
+            for (i, p) in Evaluator.probabilities([network], on: set, calibrations: [calibration]).enumerated() { probabilities[part.lowerBound * k + i] = p }
+            timing.forward += lap()
+            for i in part where 1 - Double(noise.map { probabilities[i * k + $0] } ?? 0) >= threshold {
+                let track = windows.track(windows.window(i), from: observation)
+                tracks.replaceSubrange((3 * i)..<(3 * i + 3), with: [track.startChannel, track.channelsPerStep, track.snr])
+            }
+            timing.tracks += lap()
         }
-        return SpectrogramSet(images: values, labels: [Int32](repeating: 0, count: range.count), classNames: classNames)
+        return (probabilities, tracks, timing)
     }
 
     struct Candidate {
