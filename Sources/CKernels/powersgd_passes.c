@@ -158,8 +158,7 @@ fold_row_small(float *restrict row, const float *restrict g, float *p, const flo
 /// Rows project_rows_small takes at a time, and how far ahead of its loads it prefetches
 /// M (in floats: two 4 KB rows of the SETI dense kernel). Eight rows per chunk of Q^T
 /// halve the loads and stores of Q^T against four; the hardware prefetchers alone kept the
-/// pass at 1.5 times its floor (C harness, SETI dense kernel, one core: 8.3-8.6 ms with 4
-/// rows, 6.9-7.1 with 8 and the prefetch; reading the matrix alone takes 5.6).
+/// pass well above the time reading the matrix takes (figures in the CHANGELOG, 0.14).
 enum { PROJECT_ROWS = 8, PROJECT_AHEAD = 2048 };
 
 /// qtSum += P^T M over PROJECT_ROWS rows for rank nb <= 4: each chunk of the rows is loaded

@@ -101,8 +101,7 @@ struct SetiDist: ParsableCommand {
 
 /// After each GEMM, OpenBLAS's worker threads spin (calling sched_yield) for up to 2^28
 /// cycles before sleeping, taking the cores from the element-wise layers that run between
-/// GEMMs: with 2 threads a training step ran 15% slower (perf: 13% of the time in
-/// sched_yield). OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once, but OpenBLAS reads it
+/// GEMMs (perf showed the step's time going to sched_yield; figures in the CHANGELOG). OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once, but OpenBLAS reads it
 /// when the library loads, before any Swift code runs; so without it, the process sets it
 /// and re-executes itself (before MPI starts, so this is safe under mpirun). A value the
 /// user set is kept.

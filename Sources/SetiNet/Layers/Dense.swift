@@ -206,7 +206,7 @@ private let denseBlock = 1024
 /// The inputs go in slices of whole blocks, each multiplied into its own partial output
 /// by a single-threaded GEMM on one of the worker threads, and the partials are added in
 /// slice order: the same sums whatever the thread count. With a batch of 32 this GEMM is
-/// thin, and one sgemm call on two OpenBLAS threads ran 1.6x faster than on one.
+/// thin, and one sgemm call on two OpenBLAS threads ran faster than on one (CHANGELOG).
 private func denseForwardSgemm(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
     _ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int,
@@ -237,7 +237,7 @@ private func denseForwardSgemm(
 /// threads with single-threaded GEMMs. With a batch of 32 these GEMMs are thin, and whole
 /// they stream the 134 MB kernel of the SETI model's first dense layer through memory
 /// more than once (sgemm zeroes dkernel, then accumulates onto it); per block, a 4 MB
-/// slice stays in cache. One core: 27 -> 22 ms for dkernel, 32 -> 26 ms for dinp.
+/// slice stays in cache, which made both GEMMs faster (CHANGELOG).
 private func denseBackwardSgemm(
     _ dinp: UnsafeMutablePointer<Float>?, _ dkernel: UnsafeMutablePointer<Float>,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
@@ -260,8 +260,8 @@ private func denseBackwardSgemm(
             if let dinp {
                 // dinp[:, rows]^T = kernel[rows, Out] x dout^T, then transposed into place.
                 // Asked for as dout x kernel[rows, Out]^T, OpenBLAS's AVX-512 kernels pack the
-                // kernel slice column by column, and that packing took 60% of the time;
-                // this way round it reads the slice row by row (43 -> 33 ms a step, one core).
+                // kernel slice column by column, and that packing took most of the time;
+                // this way round it reads the slice row by row.
                 BLAS.sgemm(
                     transB: true, m: rows, n: batch, k: outputs, a: kernel + first * outputs, lda: outputs,
                     b: dout, ldb: outputs, c: transposed, ldc: batch)

@@ -57,8 +57,8 @@ private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 
 /// Routes each output gradient to the input element that was the maximum, writing every
 /// input element once, in order (0 where it was not a maximum): one streaming pass
-/// instead of zeroing dinp and then scattering into it (the first SETI pool, batch 32,
-/// one core: 3.5-4.1 -> 2.5-3.0 ms). Rows of input are split over threads.
+/// instead of zeroing dinp and then scattering into it, which moves less memory. Rows of
+/// input are split over threads.
 func maxPoolBackward(
     _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>,
     batch: Int, height: Int, width: Int, channels c: Int, pool p: Int

@@ -354,8 +354,7 @@ final class PowerSGDReducer: GradientReducer {
     private func qtPointer(_ m: Matrix) -> UnsafePointer<Float> { UnsafePointer(qt.baseAddress! + m.qtOffset) }
 
     /// Floats between the rows of Q^T as the C passes get it: a cache line more than the
-    /// columns, so that rows 4 KB apart do not share L1 sets (the fold pass over the SETI
-    /// dense kernel: 26-29 -> 16-17 ms in a C harness; see powersgd_passes.h).
+    /// columns, so that rows 4 KB apart do not share L1 sets (see powersgd_passes.c).
     static func qtStride(columns: Int) -> Int { columns + 16 }
 
     func parametersWritten() throws {}
