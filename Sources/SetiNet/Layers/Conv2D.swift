@@ -13,8 +13,7 @@ import CKernels
 //   out[pixels, Cout] = sum over ky of band[(y + ky) * W + x, k*Cin] x kernel[ky][k*Cin, Cout]
 // The lowered buffer is k times smaller (1.5 MB instead of 6.5 MB a sample for the second
 // SETI conv), so writing it, packing it and summing it back (col2im) move k times less
-// memory: in four paired runs on one core, this conv took 230-254 instead of 236-308 ms
-// a training step (forward + backward).
+// memory, and the conv runs faster in paired runs (figures in the CHANGELOG).
 //
 // With one input channel (the first SETI conv) a lowered row is only k*k deep, too short
 // for sgemm: forward and the kernel gradient run direct loops in C instead
