@@ -62,7 +62,7 @@ struct BenchCompute: ParsableCommand {
         let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1, convolutions: convolutions)
         let adam = Adam(parameterCount: net.parameters.count)
         let flops = net.flopsPerSample
-        printFlopsTable(net)
+        try printFlopsTable(net)
         var input = [Float](repeating: 0, count: batch * net.inputSize)
         var rng = SplitMix64(seed: 1)
         for i in input.indices { input[i] = 0.6 + 0.15 * Float(rng.next() >> 40) / Float(1 << 24) }
@@ -107,22 +107,22 @@ struct BenchCompute: ParsableCommand {
             let fwdGflops = b * Double(flops.forward) / forward / 1e9
             let trainFlops = b * Double(flops.forward + flops.backward)
             let stepGflops = trainFlops / step / 1e9
-            print("")
-            print("BLAS threads \(t): sgemm peak \(f1(peak)) GFLOP/s")
-            print(row("forward (inference)", forward, b, fwdGflops, peak))
-            print(row("forward + backward", forwardBackward, b, trainFlops / forwardBackward / 1e9, peak))
-            print("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
-            print(row("training step", step, b, stepGflops, peak))
+            try Output.line("")
+            try Output.line("BLAS threads \(t): sgemm peak \(f1(peak)) GFLOP/s")
+            try Output.line(row("forward (inference)", forward, b, fwdGflops, peak))
+            try Output.line(row("forward + backward", forwardBackward, b, trainFlops / forwardBackward / 1e9, peak))
+            try Output.line("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
+            try Output.line(row("training step", step, b, stepGflops, peak))
             // The FLOPs are the direct algorithm's whatever the convolutions run, so a faster
             // algorithm shows as an effective rate above the peak.
-            print("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * stepGflops / peak))% of the sgemm peak")
+            try Output.line("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * stepGflops / peak))% of the sgemm peak")
             let bytes = Double(4 * count)
             let copyRate = 2 * bytes / seconds[5] / 1e9, addRate = 3 * bytes / seconds[6] / 1e9
             let adamRate = 7 * bytes / optimizer / 1e9
-            print("  memory bandwidth: copy \(f1(copyRate)) GB/s, a += b \(f1(addRate)) GB/s (134 MB buffers)")
-            print("  Adam moves 7 floats per parameter: \(f1(adamRate)) GB/s, \(f1(100 * adamRate / addRate))% of a += b")
+            try Output.line("  memory bandwidth: copy \(f1(copyRate)) GB/s, a += b \(f1(addRate)) GB/s (134 MB buffers)")
+            try Output.line("  Adam moves 7 floats per parameter: \(f1(adamRate)) GB/s, \(f1(100 * adamRate / addRate))% of a += b")
             if layers {
-                printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward, bandwidth: addRate)
+                try printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward, bandwidth: addRate)
             }
             results.append([
                 "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,
@@ -133,16 +133,16 @@ struct BenchCompute: ParsableCommand {
             ])
         }
         let peakMB = Double(peakResidentBytes()) / 1e6
-        print("\npeak resident memory: \(f1(peakMB)) MB")
+        try Output.line("\npeak resident memory: \(f1(peakMB)) MB")
         // The peak, and so every share of it, depends on which kernels OpenBLAS runs.
         let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : "set by OPENBLAS_CORETYPE=\($0)" }
-        print("OpenBLAS kernels: \(BLAS.coreName) (\(pinned ?? "OpenBLAS's choice for this CPU")); C kernels: \(kernelInstructionSet)")
+        try Output.line("OpenBLAS kernels: \(BLAS.coreName) (\(pinned ?? "OpenBLAS's choice for this CPU")); C kernels: \(kernelInstructionSet)")
         if json {
             let object: [String: Any] = ["runs": results, "peak_resident_mb": peakMB, "openblas_core": BLAS.coreName,
                                          "c_kernels": kernelInstructionSet,
                                          "flops_per_sample": ["forward": flops.forward, "backward": flops.backward]]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try Output.line(String(decoding: data, as: UTF8.self))
         }
     }
 
@@ -165,32 +165,32 @@ struct BenchCompute: ParsableCommand {
     /// Runs `step` `repeats` times with per-layer timing on and prints the mean per layer,
     /// and for the memory-bound layers their bytes per second as a share of `bandwidth`
     /// (GB/s, the a += b rate measured in the same run).
-    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void, bandwidth: Double) {
+    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void, bandwidth: Double) throws {
         let times = LayerTimes(net)
         net.layerTimes = times
         defer { net.layerTimes = nil }
         for _ in 0..<repeats { step() }
         let n = Double(repeats)
         let traffic = Dictionary(uniqueKeysWithValues: net.memoryTrafficPerLayer.map { ($0.layer, ($0.forward, $0.backward)) })
-        print("  per layer, ms per step (mean of \(repeats)):    forward  backward   memory-bound: share of a += b, forward / backward")
+        try Output.line("  per layer, ms per step (mean of \(repeats)):    forward  backward   memory-bound: share of a += b, forward / backward")
         for (i, name) in times.names.enumerated() where times.forward[i] + times.backward[i] > 0.5e-3 * n {
             var line = "    \(pad(name, 38)) \(lpad(f1(times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.backward[i] / n * 1e3), 9))"
             if let (forward, backward) = traffic[i] {
                 func share(_ bytes: Int, _ seconds: Double) -> String { seconds > 0 ? f1(100 * Double(bytes * batch) / (seconds / n) / 1e9 / bandwidth) + "%" : "-" }
                 line += "   \(share(forward, times.forward[i])) / \(share(backward, times.backward[i]))"
             }
-            print(line)
+            try Output.line(line)
         }
-        print("    \(pad("Adam update", 38)) \(lpad(f1(optimizerSeconds * 1e3), 7))")
+        try Output.line("    \(pad("Adam update", 38)) \(lpad(f1(optimizerSeconds * 1e3), 7))")
     }
 
-    private func printFlopsTable(_ net: Network) {
-        print("FLOPs per sample (multiply-add = 2), GEMM layers of the model:")
+    private func printFlopsTable(_ net: Network) throws {
+        try Output.line("FLOPs per sample (multiply-add = 2), GEMM layers of the model:")
         for layer in net.flopsPerLayer {
-            print("  \(pad(layer.name, 10)) \(pad(layer.shape, 30)) forward \(lpad(f1(Double(layer.forward) / 1e6), 7)) M   backward \(lpad(f1(Double(layer.backward) / 1e6), 7)) M")
+            try Output.line("  \(pad(layer.name, 10)) \(pad(layer.shape, 30)) forward \(lpad(f1(Double(layer.forward) / 1e6), 7)) M   backward \(lpad(f1(Double(layer.backward) / 1e6), 7)) M")
         }
         let f = net.flopsPerSample
-        print("  forward \(f1(Double(f.forward) / 1e6)) M + backward \(f1(Double(f.backward) / 1e6)) M = \(f1(Double(f.forward + f.backward) / 1e6)) MFLOP per training sample")
+        try Output.line("  forward \(f1(Double(f.forward) / 1e6)) M + backward \(f1(Double(f.backward) / 1e6)) M = \(f1(Double(f.forward + f.backward) / 1e6)) MFLOP per training sample")
     }
 
     private func row(_ name: String, _ seconds: Double, _ batch: Double, _ gflops: Double, _ peak: Double) -> String {
@@ -231,11 +231,11 @@ struct BenchData: ParsableCommand {
         var start = Date()
         let set = try DataFolder.load(.train, from: folder)
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "CSV: %d spectrograms, %.0f MB in %.2f s = %.0f MB/s (one core)", set.count, bytes / 1e6, seconds, bytes / 1e6 / seconds))
+        try Output.line(String(format: "CSV: %d spectrograms, %.0f MB in %.2f s = %.0f MB/s (one core)", set.count, bytes / 1e6, seconds, bytes / 1e6 / seconds))
         let npy = FileManager.default.temporaryDirectory.appendingPathComponent("seti-bench-npy")
         try DataFolder.write(set, as: .train, to: npy, formats: [.npy])
         start = Date()
         _ = try DataFolder.load(.train, from: npy)
-        print(String(format: ".npy: the same %d spectrograms in %.3f s", set.count, Date().timeIntervalSince(start)))
+        try Output.line(String(format: ".npy: the same %d spectrograms in %.3f s", set.count, Date().timeIntervalSince(start)))
     }
 }

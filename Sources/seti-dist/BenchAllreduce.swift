@@ -41,8 +41,8 @@ struct BenchAllreduce: ParsableCommand {
             let gradientFloats = Network.parameterCount(of: .setiCNN)
             var rows: [[String: Double]] = []
             if world.isRoot {
-                print("allreduce over \(world.size) rank(s), \(job.node.size) on this node; median of \(iterations), slowest rank")
-                print("  size MB   C MPI_Allreduce        Swift wrapper          hierarchical           speed-up")
+                try Output.line("allreduce over \(world.size) rank(s), \(job.node.size) on this node; median of \(iterations), slowest rank")
+                try Output.line("  size MB   C MPI_Allreduce        Swift wrapper          hierarchical           speed-up")
             }
             for megabytes in sizes {
                 let count = megabytes == 0 ? gradientFloats : Int(megabytes * 1e6) / 4
@@ -58,7 +58,7 @@ struct BenchAllreduce: ParsableCommand {
                 func bandwidth(_ t: Double) -> Double { p > 1 ? 2 * (p - 1) / p * bytes / t / 1e9 : 0 }
                 if world.isRoot {
                     func cell(_ t: Double) -> String { pad(String(format: "%7.2f ms %5.1f GB/s", t * 1e3, bandwidth(t)), 22) }
-                    print("  \(pad(String(format: "%7.1f", bytes / 1e6), 9)) \(cell(c)) \(cell(swift)) \(cell(hierarchical)) \(String(format: "%.2fx", c / hierarchical))")
+                    try Output.line("  \(pad(String(format: "%7.1f", bytes / 1e6), 9)) \(cell(c)) \(cell(swift)) \(cell(hierarchical)) \(String(format: "%.2fx", c / hierarchical))")
                 }
                 rows.append(["bytes": bytes, "ranks": p, "c_mpi_ms": c * 1e3, "swift_ms": swift * 1e3, "hierarchical_ms": hierarchical * 1e3,
                              "c_mpi_busbw_gbs": bandwidth(c), "swift_busbw_gbs": bandwidth(swift),
@@ -66,7 +66,7 @@ struct BenchAllreduce: ParsableCommand {
             }
             if json && world.isRoot {
                 let data = try JSONSerialization.data(withJSONObject: ["allreduce": rows], options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
+                try Output.line(String(decoding: data, as: UTF8.self))
             }
         }
     }

@@ -99,7 +99,7 @@ struct BenchScaling: ParsableCommand {
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
                 optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step,
                 alone_step_ms: aloneSteps.map { $0[0] * 1e3 }, synchronized_alone_step_ms: aloneSteps.map { $0[1] * 1e3 })
-            print(record.line(efficiency: nil, vsAlone: record.pairedVsAlone))
+            try Output.line(record.line(efficiency: nil, vsAlone: record.pairedVsAlone))
             if let append = command.append { try JSONLines.append(record, to: URL(fileURLWithPath: append)) }
         }
     }

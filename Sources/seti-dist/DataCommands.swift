@@ -104,7 +104,7 @@ struct Simulate: ParsableCommand {
         }
         if let background {
             let backgrounds = try Backgrounds(observation: URL(fileURLWithPath: background))
-            print("\(background): \(backgrounds.windows.count) quiet windows to inject into (\(backgrounds.rejected) left out: they hold a signal already)")
+            try Output.line("\(background): \(backgrounds.windows.count) quiet windows to inject into (\(backgrounds.rejected) left out: they hold a signal already)")
             simulator.backgrounds = backgrounds
         }
         simulator.ml4setiSet = ml4setiSet
@@ -121,7 +121,7 @@ struct Simulate: ParsableCommand {
                     simulator.ml4setiFile(sample: $0, perClass: n, split: split)
                 }
             }
-            print("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
+            try Output.line("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
         }
     }
 }

@@ -40,7 +40,7 @@ struct SelfTest: ParsableCommand {
                 throw SelfTestFailure(description: "deliberate failure requested by --fail-rank \(job.world.rank)")
             }
             let report = try SelfTestChecks(world: job.world, node: job.node, megabytes: megabytes).runAll()
-            print(report)
+            try Output.line(report)
             fflush(stdout)
             try job.world.barrier()
             let hash: UInt64 = job.world.rank == disagreeRank ? 0xBAD : 0x5E71

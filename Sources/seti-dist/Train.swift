@@ -127,7 +127,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let base = try makeConfig()
         if printConfig {
-            print(base.prettyJSON)
+            try Output.line(base.prettyJSON)
             return
         }
         let folder = RunFolder(URL(fileURLWithPath: out))
@@ -169,8 +169,9 @@ struct Train: ParsableCommand {
                 try renderConfusionMatrix(evaluation.confusion, classNames: trainer.validation.classNames,
                                           heading: "\(folder.url.lastPathComponent): best checkpoint on validation, accuracy \(String(format: "%.4f", evaluation.accuracy))")
                     .write(to: folder.confusion)
-                print(String(format: "done in %.1f s; best checkpoint: val_accuracy %.4f, val_loss %.4f -> %@",
-                             Date().timeIntervalSince(began), evaluation.accuracy, evaluation.loss, folder.best.path))
+                try Output.line(String(format: "done in %.1f s; best checkpoint: val_accuracy %.4f, val_loss %.4f -> %@",
+                                       Date().timeIntervalSince(began), evaluation.accuracy, evaluation.loss, folder.best.path))
+                try Output.finish()
             }
         }
     }
