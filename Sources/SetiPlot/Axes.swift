@@ -25,9 +25,14 @@ struct PlotArea {
     var frame: Rect
     var x: ClosedRange<Double>
     var y: ClosedRange<Double>
+    /// y grows downwards (time down a spectrogram) instead of up.
+    var yDown = false
 
     func px(_ v: Double) -> Double { frame.x + (v - x.lowerBound) / (x.upperBound - x.lowerBound) * frame.width }
-    func py(_ v: Double) -> Double { frame.maxY - (v - y.lowerBound) / (y.upperBound - y.lowerBound) * frame.height }
+    func py(_ v: Double) -> Double {
+        let share = (v - y.lowerBound) / (y.upperBound - y.lowerBound) * frame.height
+        return yDown ? frame.y + share : frame.maxY - share
+    }
 
     /// A range that can be drawn: finite, and widened when it is a single value.
     static func range(_ values: [Double], pad: Double = 0, minimumWidth: Double = 1) -> ClosedRange<Double> {
@@ -40,7 +45,7 @@ struct PlotArea {
 
     /// The frame, grid lines at round ticks with their labels, and the axis titles.
     func drawAxes(on canvas: Canvas, xLabel: String, yLabel: String, integerX: Bool = false, grid: Bool = true) {
-        let yTicks = ticks(y.lowerBound, y.upperBound, target: 5)
+        let yTicks = ticks(y.lowerBound, y.upperBound, target: yDown ? 4 : 5)
         let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
         var widest = 0.0
         for t in yTicks {

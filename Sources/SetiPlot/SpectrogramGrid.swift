@@ -84,39 +84,10 @@ public func renderSpectrogramGrid(
             let frame = Rect(x0 + left, y0 + caption, tileWidth, tileHeight)
             canvas.image(colours, rows: height, columns: width, in: frame)
             let axes = tile.axes ?? SpectrogramAxes(xLabel: "frequency channel", x: 0...Double(width), yLabel: "time row", y: 0...Double(height))
-            // y grows downwards in a spectrogram (time): the area's y range is flipped.
             let area = PlotArea(frame: frame, x: axes.x.lowerBound...max(axes.x.upperBound, axes.x.lowerBound + 1e-12),
-                                y: -max(axes.y.upperBound, axes.y.lowerBound + 1e-12)...(-axes.y.lowerBound))
-            FlippedY(area).drawAxes(on: canvas, xLabel: axes.xLabel, yLabel: axes.yLabel)
+                                y: axes.y.lowerBound...max(axes.y.upperBound, axes.y.lowerBound + 1e-12), yDown: true)
+            area.drawAxes(on: canvas, xLabel: axes.xLabel, yLabel: axes.yLabel, grid: false)
         }
         canvas.text("time down, frequency across, \(footer)", x: margin, y: canvas.height - 10, size: 9, .gray, maxWidth: pictureWidth - 2 * margin)
-    }
-}
-
-/// Axes whose y values are drawn negated (time running down the picture), labelled with
-/// their true values.
-private struct FlippedY {
-    let area: PlotArea
-    init(_ area: PlotArea) { self.area = area }
-
-    func drawAxes(on canvas: Canvas, xLabel: String, yLabel: String) {
-        let low = -area.y.upperBound, high = -area.y.lowerBound
-        let yTicks = ticks(low, high, target: 4)
-        let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
-        var widest = 0.0
-        for t in yTicks {
-            let y = area.py(-t)
-            canvas.line([(area.frame.x - 4, y), (area.frame.x, y)], .gray)
-            widest = max(widest, canvas.text(tickLabel(t, step: yStep), x: area.frame.x - 6, y: y + 3.5, size: 9, .gray, align: .right))
-        }
-        let xTicks = ticks(area.x.lowerBound, area.x.upperBound, target: max(2, min(6, Int(area.frame.width / 55))))
-        let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
-        for t in xTicks {
-            canvas.line([(area.px(t), area.frame.maxY), (area.px(t), area.frame.maxY + 4)], .gray)
-            canvas.text(tickLabel(t, step: xStep), x: area.px(t), y: area.frame.maxY + 14, size: 9, .gray, align: .center)
-        }
-        canvas.stroke(area.frame, .gray)
-        canvas.text(xLabel, x: area.frame.x + area.frame.width / 2, y: area.frame.maxY + 27, size: 10, align: .center, maxWidth: area.frame.width)
-        canvas.verticalText(yLabel, x: area.frame.x - widest - 13, y: area.frame.y + area.frame.height / 2, size: 10, maxWidth: area.frame.height)
     }
 }
