@@ -6,19 +6,34 @@ public enum ObservationFile {
 
     /// The header of `url`.
     public static func header(_ url: URL) throws -> ObservationHeader {
-        switch url.pathExtension.lowercased() {
-        case "fil": return try Filterbank.layout(url).header
-        case "h5", "hdf5": return try BreakthroughListenHDF5.header(url)
-        default: throw ObservationError(file: url.path, "unknown observation format '.\(url.pathExtension)': \(formats)")
+        switch try format(of: url) {
+        case .filterbank: return try Filterbank.layout(url).header
+        case .hdf5: return try BreakthroughListenHDF5.header(url)
         }
     }
 
     /// Ascending channels `channels` of every time step of `url`.
     public static func read(_ url: URL, channels: Range<Int>) throws -> Observation {
+        switch try format(of: url) {
+        case .filterbank: return try Filterbank.read(url, channels: channels)
+        case .hdf5: return try BreakthroughListenHDF5.read(url, channels: channels)
+        }
+    }
+
+    private enum Format { case filterbank, hdf5 }
+
+    /// The format the file's suffix names, for a regular file: observations are read in
+    /// parts, by offset, and a named pipe or a device would block or never end.
+    private static func format(of url: URL) throws -> Format {
+        let format: Format
         switch url.pathExtension.lowercased() {
-        case "fil": return try Filterbank.read(url, channels: channels)
-        case "h5", "hdf5": return try BreakthroughListenHDF5.read(url, channels: channels)
+        case "fil": format = .filterbank
+        case "h5", "hdf5": format = .hdf5
         default: throw ObservationError(file: url.path, "unknown observation format '.\(url.pathExtension)': \(formats)")
         }
+        var status = stat()
+        guard stat(url.path, &status) == 0 else { throw ObservationError(file: url.path, "cannot open the file (\(String(cString: strerror(errno))))") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ObservationError(file: url.path, "not a regular file; scan reads .fil and .h5 files") }
+        return format
     }
 }

@@ -416,6 +416,10 @@ final class CommandLineTests: XCTestCase {
         assertStillDevice(path("pipe"), S_IFIFO)
         assertOneLineError(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", dir.path]), "is a folder")
         XCTAssertEqual(try run(["plot", "--log", path("run/metrics.jsonl"), "--png", "/dev/null"]).status, 0)
+        // Inputs read by offset or mapped are regular files; a pipe must not hang them.
+        XCTAssertEqual(mkfifo(path("pipe.fil"), 0o600), 0)
+        assertOneLineError(try run(["scan", path("pipe.fil"), "--checkpoint", path("run")], timeout: 30), "pipe.fil: not a regular file")
+        assertOneLineError(try run(["evaluate", "--checkpoint", "/dev/null"], timeout: 30), "/dev/null: not a regular file")
         assertStillDevice("/dev/null", S_IFCHR)
 
         // Issue 29.7: the real cause, never "SetiData.DataError error 1".

@@ -32,6 +32,11 @@ public struct Safetensors {
 
     /// Parses a safetensors file; only float32 tensors are supported (all seti-dist writes).
     public init(contentsOf url: URL) throws {
+        // Mapped reading needs a regular file; a device or a pipe is no checkpoint.
+        var status = stat()
+        if stat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            throw FormatError(description: "\(url.path): not a regular file; a checkpoint is a .safetensors file or a run folder")
+        }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw FormatError(description: "\(url.path): cannot read: \(reason(of: error))")
