@@ -79,3 +79,29 @@ for extension in ["fil", "h5"]:
         noise_hits = sum(p >= threshold for _, p in false)
         print(f"{extension}, p >= {threshold}: recall {hit.mean():.2f} ({by_snr}); pure noise: {noise_hits} of {windows} windows, "
               f"{noise_hits / bandwidth:.0f} per MHz of {df.value:.2f} Hz channels")
+
+# Hits at scan's default threshold (the checkpoint's 1% false-alarm threshold when it is
+# calibrated): each injected signal should be one hit whose start channel and drift rate
+# match setigen's, and pure noise should give next to none.
+def default_hits(path, out):
+    launch = ["mpirun", "-np", str(args.ranks), "--oversubscribe"] + (["--allow-run-as-root"] if os.getuid() == 0 else []) if args.ranks > 1 else []
+    done = subprocess.run(launch + [args.seti_dist, "scan", path, "--checkpoint", args.checkpoint, "--out", out], check=True, capture_output=True, text=True)
+    print(done.stdout.strip().splitlines()[-1])
+    return list(csv.DictReader(open(os.path.join(out, "hits.csv"))))
+
+for extension in ["fil", "h5"]:
+    hits = default_hits(os.path.join(work, f"injected.{extension}"), os.path.join(work, f"hits-{extension}"))
+    noise_hits = default_hits(os.path.join(work, f"noise.{extension}"), os.path.join(work, f"noise-hits-{extension}"))
+    matched, duplicates, drift_ok, bright = 0, 0, 0, 0
+    for index, drift, snr in signals:
+        near = [h for h in hits if abs(float(h["channel"]) - index) <= 4]
+        matched += bool(near)
+        duplicates += max(0, len(near) - 1)
+        if near and snr >= 20:
+            bright += 1
+            # Within one channel over the observation (16 steps).
+            drift_ok += abs(float(near[0]["drift_rate_hz_s"]) - drift) <= df.value / (steps * dt.value)
+    total_bright = int((snrs >= 20).sum())
+    print(f"{extension}, default threshold: {len(hits)} hits, {matched} of {len(signals)} signals found, {duplicates} duplicate hits; "
+          f"drift within one channel over the observation for {drift_ok} of {bright} found signals of SNR >= 20 ({total_bright} injected); "
+          f"pure noise: {len(noise_hits)} hits")

@@ -25,9 +25,9 @@ struct Scan: ParsableCommand {
 
             In every candidate window a de-Doppler search over the recorded time steps finds \
             the brightest straight track: its drift rate (Hz/s, from the file's channel width \
-            and sample time) and its SNR integrated along the drift. Windows that see the \
-            same track (the same time block, overlapping in frequency, tracks starting within \
-            4 channels) are one hit.
+            and sample time) and its SNR integrated along the drift. A track of at least \
+            --min-snr is a hit; windows that see the same track (the same time block, \
+            overlapping in frequency, tracks starting within 4 channels) are one hit.
 
             Output (--out): candidates.csv (window, first channel, frequency range in MHz, \
             start time in s and MJD, signal class, p_signal, every class's probability), \
@@ -48,11 +48,14 @@ struct Scan: ParsableCommand {
     @Option(help: "Smallest calibrated probability of holding a signal, 1 - p(noise), that makes a candidate (0...1; default: the checkpoint's threshold for a 1% false-alarm rate on its validation noise, or 0.9 for checkpoints without calibration).")
     var minProbability: Double?
     @Option(help: "Candidates drawn in hits.png, strongest first (0...100).") var hits: Int = 16
+    @Option(help: "Smallest integrated SNR of a track that makes a hit in hits.csv (0...1000000; turboSETI's -s). Pure noise reaches about 6.")
+    var minSnr: Double = 10
 
     func validate() throws {
         guard (0...127).contains(overlap) else { throw ValidationError("--overlap \(overlap): allowed 0...127 channels") }
         if let minProbability { guard minProbability.isFinite, (0...1).contains(minProbability) else { throw ValidationError("--min-probability \(minProbability): allowed 0...1") } }
         guard (0...100).contains(hits) else { throw ValidationError("--hits \(hits): allowed 0...100") }
+        guard minSnr.isFinite, (0...1_000_000).contains(minSnr) else { throw ValidationError("--min-snr \(minSnr): allowed 0...1000000") }
     }
 
     func run() throws {
@@ -187,7 +190,7 @@ struct Scan: ParsableCommand {
             let t = Track(startChannel: tracks[3 * c.window], channelsPerStep: tracks[3 * c.window + 1], snr: tracks[3 * c.window + 2])
             return Detection(window: c.window, classIndex: c.classIndex, probability: c.probability, channel: w.channel, timeStep: w.timeStep, track: t)
         }
-        let merged = Hits.merge(detections, windowWidth: ScanWindows.width)
+        let merged = Hits.merge(detections.filter { $0.track.snr >= minSnr }, windowWidth: ScanWindows.width)
         let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth), k = classNames.count
         var lines = ["top_hit,drift_rate_hz_s,snr,frequency_mhz,frequency_start_mhz,frequency_end_mhz,channel,time_start_s,mjd_start,class,p_signal,windows,"
                      + classNames.map { "p_\($0)" }.joined(separator: ",")]

@@ -135,6 +135,8 @@ final class ScanAndFormatsTests: XCTestCase {
             ([fil, "--checkpoint", "x", "--overlap", "128"], "--overlap 128: allowed 0...127"),
             ([fil, "--checkpoint", "x", "--min-probability", "nan"], "--min-probability nan"),
             ([fil, "--checkpoint", "x", "--hits", "101"], "--hits 101"),
+            ([fil, "--checkpoint", "x", "--min-snr", "nan"], "--min-snr nan: allowed 0...1000000"),
+            ([fil, "--checkpoint", "x", "--min-snr=-1"], "--min-snr -1.0: allowed 0...1000000"),
         ]
         for (arguments, words) in cases {
             let result = try MPIRun.run(np: nil, ["scan"] + arguments + ["--out", path("out")])

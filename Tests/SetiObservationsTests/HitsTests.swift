@@ -38,6 +38,15 @@ final class HitsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Double(within) / Double(trials), 0.95, "drift within one channel over the observation")
     }
 
+    /// scan's --min-snr default (10) keeps pure noise out of hits.csv: the best of the
+    /// search's lines through chi-squared noise stays well under it.
+    func testPureNoiseStaysUnderTheDefaultHitSNR() {
+        for seed in 0..<100 {
+            let track = Track.find(in: power(steps: 16, start: 0, slope: 0, amplitude: 0, seed: UInt64(1000 + seed)), steps: 16, width: 128)
+            XCTAssertLessThan(track.snr, 10, "seed \(seed)")
+        }
+    }
+
     func testSNRGrowsWithTheTrackAndIsSmallInNoise() {
         let noise = Track.find(in: power(steps: 16, start: 0, slope: 0, amplitude: 0, seed: 1), steps: 16, width: 128)
         let faint = Track.find(in: power(steps: 16, start: 60, slope: 1, amplitude: 15, seed: 1), steps: 16, width: 128)
