@@ -1,4 +1,5 @@
 import Foundation
+import SetiData
 
 /// A narrowband track in one window of an observation: where it starts, how it drifts and
 /// how far it stands above the noise, measured on the observation's own power (time steps
@@ -74,10 +75,14 @@ public struct Track: Sendable, Equatable {
         return Track(startChannel: start, channelsPerStep: slope, snr: noise > 0 && best.sum.isFinite ? best.sum / noise : 0)
     }
 
+    /// The median by selection (the encoding's), the mean of the middle two for an even
+    /// count: after selecting the upper one, the lower is the largest value before it.
     private static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        var scratch = values
+        let upper = SpectrogramEncoding.orderStatistic(&scratch, values.count / 2)
+        guard values.count % 2 == 0 else { return upper }
+        return (scratch[0..<(values.count / 2)].max()! + upper) / 2
     }
 }
 

@@ -62,7 +62,7 @@ public struct ObservationHeader: Sendable {
     /// Checks what a window scan needs: positive sizes, and every value within ``Ranges``,
     /// named by the file's own keyword.
     func validated(file: String) throws -> ObservationHeader {
-        func range(_ r: ClosedRange<Double>) -> String { "\(r.lowerBound.formatted())...\(r.upperBound.formatted())" }
+        func range(_ r: ClosedRange<Double>) -> String { String(format: "%g...%g", r.lowerBound, r.upperBound) }
         guard timeSteps > 0 else { throw ObservationError(file: file, "holds no time steps") }
         guard channels > 0 else { throw ObservationError(file: file, "nchans = \(channels): allowed >= 1") }
         guard Ranges.frequencyMHz.contains(firstFrequency) else {
