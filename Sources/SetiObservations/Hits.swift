@@ -20,9 +20,12 @@ public struct Track: Sendable, Equatable {
 
     /// Finds the brightest straight track in `steps` x `width` power values (row-major,
     /// time steps down), as a de-Doppler search does: each step's median is subtracted,
-    /// then the excess is summed along every line that starts in the window, for every
+    /// then the excess is summed along every line that crosses the window, for every
     /// drift from `-width` to `width` channels over the observation in steps of one
-    /// channel over the observation; the line with the greatest sum is the track.
+    /// channel over the observation; the line with the greatest sum is the track. Lines
+    /// that enter or leave through the window's sides count, so a window that sees only
+    /// part of a track still measures its drift, and its start (outside the window then)
+    /// agrees with the neighbouring window's.
     public static func find(in power: [Float], steps: Int, width: Int) -> Track {
         precondition(power.count >= steps * width && steps > 0 && width > 0)
         var excess = [Double](repeating: 0, count: steps * width)
@@ -37,7 +40,7 @@ public struct Track: Sendable, Equatable {
         var best = (sum: -Double.infinity, start: 0, drift: 0)
         excess.withUnsafeBufferPointer { e in
             for drift in -width...width {  // channels over the whole observation
-                for start in 0..<width {
+                for start in min(0, -drift)..<max(width, width - drift) {
                     var sum = 0.0
                     for t in 0..<steps {
                         // Nearest channel: start + drift t / steps, in whole-number arithmetic.
@@ -77,7 +80,7 @@ public struct Track: Sendable, Equatable {
 
     /// The median by selection (the encoding's), the mean of the middle two for an even
     /// count: after selecting the upper one, the lower is the largest value before it.
-    private static func median(_ values: [Double]) -> Double {
+    static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         var scratch = values
         let upper = SpectrogramEncoding.orderStatistic(&scratch, values.count / 2)
@@ -109,8 +112,9 @@ public struct Detection: Sendable, Equatable {
 /// Hits: detections of the same track merged, as turboSETI reports one hit per drifting
 /// signal. Overlapping windows see a track near their shared edge twice; two detections
 /// are one hit when they share a time block, their windows overlap in frequency, and
-/// their tracks start within `tolerance` channels of each other. The hit keeps the most
-/// probable detection's class, track and probabilities, and counts the windows merged.
+/// their tracks start within `tolerance` channels of each other. The hit keeps the
+/// detection with the strongest track (the window that sees all of it), with its class
+/// and probabilities, and counts the windows merged.
 public enum Hits {
     public struct Hit: Sendable, Equatable {
         public var best: Detection
@@ -118,9 +122,10 @@ public enum Hits {
     }
 
     public static func merge(_ detections: [Detection], windowWidth: Int, tolerance: Double = 4) -> [Hit] {
-        // Strongest first, so each hit is represented by its most probable window; ties
-        // broken by window index, which keeps the result independent of the rank count.
-        let ordered = detections.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
+        // Strongest track first, so each hit is represented by the window that sees the
+        // most of it; ties broken by probability, then window index, which keeps the
+        // result independent of the rank count.
+        let ordered = detections.sorted { ($0.track.snr, $0.probability, -$0.window) > ($1.track.snr, $1.probability, -$1.window) }
         var hits: [Hit] = []
         for detection in ordered {
             if let i = hits.firstIndex(where: { hit in

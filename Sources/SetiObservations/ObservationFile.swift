@@ -20,6 +20,11 @@ public enum ObservationFile {
         }
     }
 
+    /// Whether `path` names an observation by its suffix (.fil, .h5 or .hdf5).
+    public static func isObservation(_ path: String) -> Bool {
+        ["fil", "h5", "hdf5"].contains(URL(fileURLWithPath: path).pathExtension.lowercased())
+    }
+
     private enum Format { case filterbank, hdf5 }
 
     /// The format the file's suffix names, for a regular file: observations are read in

@@ -43,8 +43,9 @@ struct PlotArea {
         return (low - margin)...(high + margin)
     }
 
-    /// The frame, grid lines at round ticks with their labels, and the axis titles.
-    func drawAxes(on canvas: Canvas, xLabel: String, yLabel: String, integerX: Bool = false, grid: Bool = true) {
+    /// The frame, grid lines at round ticks with their labels, and the axis titles;
+    /// without `xAxis`, the x ticks and title are left to a panel below.
+    func drawAxes(on canvas: Canvas, xLabel: String, yLabel: String, integerX: Bool = false, grid: Bool = true, xAxis: Bool = true) {
         let yTicks = ticks(y.lowerBound, y.upperBound, target: yDown ? 4 : 5)
         let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
         var widest = 0.0
@@ -53,14 +54,15 @@ struct PlotArea {
             canvas.line([(frame.x - 4, py(t)), (frame.x, py(t))], .gray)
             widest = max(widest, canvas.text(tickLabel(t, step: yStep), x: frame.x - 6, y: py(t) + 3.5, size: 9, .gray, align: .right))
         }
+        canvas.stroke(frame, .gray)
+        canvas.verticalText(yLabel, x: frame.x - widest - 14, y: frame.y + frame.height / 2, size: 10, maxWidth: frame.height)
+        guard xAxis else { return }
         let xTicks = ticks(x.lowerBound, x.upperBound, target: max(2, min(8, Int(frame.width / 60))), integers: integerX)
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
         for t in xTicks {
             canvas.line([(px(t), frame.maxY), (px(t), frame.maxY + 4)], .gray)
             canvas.text(tickLabel(t, step: xStep), x: px(t), y: frame.maxY + 14, size: 9, .gray, align: .center)
         }
-        canvas.stroke(frame, .gray)
         canvas.text(xLabel, x: frame.x + frame.width / 2, y: frame.maxY + 28, size: 10, align: .center, maxWidth: frame.width)
-        canvas.verticalText(yLabel, x: frame.x - widest - 14, y: frame.y + frame.height / 2, size: 10, maxWidth: frame.height)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SetiData
 import SetiNet
+import SetiObservations
 import SetiTraining
 
 // Every choice a flag offers is an enum of the libraries; these conformances let
@@ -19,5 +20,6 @@ extension DistributionShift: ExpressibleByArgument {}
 extension Simulator.Generator: ExpressibleByArgument {}
 extension LastCheckpoint: ExpressibleByArgument {}
 extension ML4SETISimulator.DataClass: ExpressibleByArgument {}
+extension CadenceFilter: ExpressibleByArgument {}
 
 extension LearningRateSchedule.Decay.Kind: ExpressibleByArgument {}

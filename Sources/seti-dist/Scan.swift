@@ -6,6 +6,7 @@ import SetiNet
 import SetiObservations
 import SetiPlot
 import SetiTraining
+import SwiftMPI
 
 /// `seti-dist scan`: classify every window of an observation and list the candidates.
 struct Scan: ParsableCommand {
@@ -36,30 +37,59 @@ struct Scan: ParsableCommand {
             p_signal, windows merged, probabilities) and hits.png (the --hits candidates of \
             highest p_signal; none without candidates).
 
+            Cadences (--cadence ON OFF ON OFF ..., or a file listing them): observations \
+            of a target (ON) alternating with other positions on the sky (OFF), of the same \
+            band (checked from the headers) and listed in time order. Each is scanned as \
+            above into OUT/NN-ON-name/ or OUT/NN-OFF-name/. Every ON hit's drift is then \
+            carried through the cadence's times and the power along that path integrated in \
+            every observation; it is found in an ON observation at --min-snr, in an OFF one \
+            at --off-snr. --filter 1 keeps every ON hit, 2 those found in no OFF, 3 (the \
+            default) those found in every ON and no OFF: a signal from the target, not \
+            interference. OUT/events.csv lists the events (hit, drift, class, where found, \
+            the SNR along the path in each observation); OUT/events/event-NNN.png stacks \
+            the observations in time, frequency in MHz, the path dashed, ON/OFF labelled.
+
             Examples:
               seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --out scans/obs
               mpirun -np 4 seti-dist scan obs.fil --checkpoint runs/seti/best.safetensors --overlap 96
+              mpirun -np 4 seti-dist scan --cadence A1.h5 B.h5 A2.h5 C.h5 A3.h5 D.h5 --checkpoint runs/seti --out scans/target
             """)
 
-    @Argument(help: "Observation file: SIGPROC filterbank (.fil) or Breakthrough Listen HDF5 (.h5).") var file: String
+    @Argument(help: "Observation file: SIGPROC filterbank (.fil) or Breakthrough Listen HDF5 (.h5); or --cadence.") var file: String?
     @Option(help: "Checkpoint (.safetensors) written by train.") var checkpoint: String
-    @Option(help: "Output folder for candidates.csv and hits.png.") var out: String = "scan"
+    @Option(help: "Output folder for candidates.csv, hits.csv and hits.png (and a cadence's events).") var out: String = "scan"
     @Option(help: "Channels each window shares with the next (0...127).") var overlap: Int = 64
     @Option(help: "Smallest calibrated probability of holding a signal, 1 - p(noise), that makes a candidate (0...1; default: the checkpoint's threshold for a 1% false-alarm rate on its validation noise, or 0.9 for checkpoints without calibration).")
     var minProbability: Double?
     @Option(help: "Candidates drawn in hits.png, strongest first (0...100).") var hits: Int = 16
     @Option(help: "Smallest integrated SNR of a track that makes a hit in hits.csv (0...1000000; turboSETI's -s). Pure noise reaches about 6.")
     var minSnr: Double = 10
+    @Option(parsing: .upToNextOption, help: "A cadence instead of one file: ON OFF ON OFF ... observations of the same band in time order (ABACAD: 6), or one text file listing them a line each.")
+    var cadence: [String] = []
+    @Option(help: "With --cadence, the events kept (turboSETI's filter levels): 1 every ON hit, 2 also in no OFF observation, 3 also in every ON observation. Default 3.")
+    var filter: CadenceFilter?
+    @Option(help: "With --cadence, the SNR along a path that counts as found in an OFF observation (0...1000000; default: half of --min-snr, so faint interference in an OFF still rejects).")
+    var offSnr: Double?
+    @Option(help: "With --cadence, events drawn as pictures in OUT/events (0...1000).") var eventPlots: Int = 50
 
     func validate() throws {
         guard (0...127).contains(overlap) else { throw ValidationError("--overlap \(overlap): allowed 0...127 channels") }
         if let minProbability { guard minProbability.isFinite, (0...1).contains(minProbability) else { throw ValidationError("--min-probability \(minProbability): allowed 0...1") } }
         guard (0...100).contains(hits) else { throw ValidationError("--hits \(hits): allowed 0...100") }
         guard minSnr.isFinite, (0...1_000_000).contains(minSnr) else { throw ValidationError("--min-snr \(minSnr): allowed 0...1000000") }
+        if let offSnr { guard offSnr.isFinite, (0...1_000_000).contains(offSnr) else { throw ValidationError("--off-snr \(offSnr): allowed 0...1000000") } }
+        guard (0...1_000).contains(eventPlots) else { throw ValidationError("--event-plots \(eventPlots): allowed 0...1000") }
+        switch (file, cadence.isEmpty) {
+        case (nil, true): throw ValidationError("give an observation file, or --cadence ON OFF ON OFF ...")
+        case (let file?, false): throw ValidationError("give one observation file (\(file)) or --cadence, not both")
+        case (nil, false): break
+        case (_?, true):
+            if filter != nil { throw ValidationError("--filter applies to a --cadence") }
+            if offSnr != nil { throw ValidationError("--off-snr applies to a --cadence") }
+        }
     }
 
     func run() throws {
-        let url = URL(fileURLWithPath: file)
         Job.run { job in
             let world = job.world
             let (network, meta) = try world.together { () -> (Network, CheckpointMetadata) in
@@ -71,40 +101,191 @@ struct Scan: ParsableCommand {
                 }
                 return loaded
             }
-            let header = try world.together { try ObservationFile.header(url) }
-            let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: file) }
-            try world.onRoot { try createFolder(URL(fileURLWithPath: out)) }
-
-            let began = Date()
             let threshold = minProbability ?? meta.calibration?.noiseThreshold ?? 0.9
+            let thresholdNote = "p_signal >= \(String(format: "%.4g", threshold))\(minProbability == nil && meta.calibration?.noiseThreshold != nil ? " (the checkpoint's 1% false-alarm threshold)" : "")"
+            let outURL = URL(fileURLWithPath: out)
+            let scanner = Scanner(world: world, network: network, meta: meta, threshold: threshold, overlap: overlap, minSNR: minSnr)
+
+            if cadence.isEmpty {
+                let url = URL(fileURLWithPath: file!)
+                let header = try world.together { try ObservationFile.header(url) }
+                try world.onRoot { try createFolder(outURL) }
+                let report = try scanner.scan(url, header: header)
+                try world.onRoot {
+                    let written = try write(report, of: file!, to: outURL)
+                    try Output.line("\(report.candidates.count) candidate window(s) with \(thresholdNote), \(report.hits.count) hit(s) -> \(written)")
+                    try Output.finish()
+                }
+                return
+            }
+
+            let files = try world.together { try Cadence.files(cadence) }
+            let headers = try world.together { try files.map { try ObservationFile.header(URL(fileURLWithPath: $0)) } }
+            let plan = try world.together { try Cadence(files: files, headers: headers) }
+            try world.onRoot { try createFolder(outURL) }
+            var reports: [ScanReport] = []
+            for (i, member) in plan.members.enumerated() {
+                let report = try scanner.scan(URL(fileURLWithPath: member.file), header: member.header)
+                try world.onRoot {
+                    let folder = outURL.appendingPathComponent(String(format: "%02d-%@-%@", i + 1, member.role.rawValue,
+                                                                      URL(fileURLWithPath: member.file).deletingPathExtension().lastPathComponent))
+                    try createFolder(folder)
+                    let written = try write(report, of: member.file, to: folder)
+                    try Output.line("  \(member.role.rawValue): \(report.candidates.count) candidate window(s), \(report.hits.count) hit(s) -> \(written)")
+                }
+                reports.append(report)
+            }
+            let level = filter ?? .everyOnNoOff
+            let events = try followThrough(plan, reports: reports, world: world, filter: level)
+            try world.onRoot {
+                try writeEvents(events, cadence: plan, reports: reports, to: outURL)
+                let onHits = plan.members.indices.filter { plan.members[$0].role == .on }.map { reports[$0].hits.count }.reduce(0, +)
+                let drawn = min(events.count, eventPlots)
+                try Output.line("cadence of \(plan.members.count) observations (\(plan.members.count / 2) ON, \(plan.members.count / 2) OFF): \(onHits) hit(s) in ON observations, \(events.count) event(s) at filter level \(level.rawValue) -> \(out)/events.csv"
+                                + (drawn > 0 ? ", \(drawn) picture(s) in \(out)/events" : ""))
+                try Output.finish()
+            }
+        }
+    }
+
+    /// One observation's scan, its windows spread over the ranks: every rank returns the
+    /// same report.
+    struct Scanner {
+        let world: Communicator
+        let network: Network
+        let meta: CheckpointMetadata
+        let threshold: Double
+        let overlap: Int
+        let minSNR: Double
+
+        func scan(_ url: URL, header: ObservationHeader) throws -> ScanReport {
+            let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: url.path) }
+            let began = Date()
             var (probabilities, tracks, _) = try world.together {
-                try Self.classify(url, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
+                try Scan.classify(url, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
                                   classNames: meta.classNames, calibration: meta.calibration, threshold: threshold)
             }
             let seconds = Date().timeIntervalSince(began)
             try world.allreduce(&probabilities, op: .sum)
             try world.allreduce(&tracks, op: .sum)
             let slowest = try world.allreduce(seconds, op: .max)
-
             try world.onRoot {
-                let candidates = try writeCandidates(probabilities, threshold: threshold, windows: windows, header: header, classNames: meta.classNames)
-                let found = try writeHits(candidates, tracks: tracks, probabilities: probabilities, windows: windows, header: header, classNames: meta.classNames)
-                // No candidates, no picture (and none left from an earlier scan into --out).
-                let hitsURL = URL(fileURLWithPath: out).appendingPathComponent("hits.png")
-                if candidates.isEmpty || hits == 0 {
-                    try? FileManager.default.removeItem(at: hitsURL)
-                } else {
-                    try drawHits(candidates.prefix(hits), windows: windows, header: header, classNames: meta.classNames, to: hitsURL)
-                }
                 let cores = world.size * BLAS.threads
                 try Output.line(String(format: "%@: %d windows (%d channels x %d time steps, overlap %d) in %.2f s on %d rank(s) x %d BLAS thread(s): %.0f windows/s, %.1f per core",
-                             file, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
-                             Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
-                try Output.line("\(candidates.count) candidate window(s) with p_signal >= \(String(format: "%.4g", threshold))\(minProbability == nil && meta.calibration?.noiseThreshold != nil ? " (the checkpoint's 1% false-alarm threshold)" : ""), \(found) hit(s) -> \(out)/candidates.csv, \(out)/hits.csv"
-                                + (candidates.isEmpty || hits == 0 ? "" : ", \(out)/hits.png"))
-                try Output.finish()
+                                       url.path, windows.count, header.channels, header.timeSteps, overlap, slowest, world.size, BLAS.threads,
+                                       Double(windows.count) / slowest, Double(windows.count) / slowest / Double(cores)))
+            }
+            return ScanReport(windows: windows, header: header, classNames: meta.classNames, probabilities: probabilities, tracks: tracks,
+                              threshold: threshold, minSNR: minSNR)
+        }
+    }
+
+    /// Writes candidates.csv, hits.csv and hits.png (none without candidates, and none
+    /// left from an earlier scan) into `folder`; returns what it wrote, for the summary.
+    private func write(_ report: ScanReport, of file: String, to folder: URL) throws -> String {
+        try OutputFile.write(Data(report.candidatesCSV.utf8), to: folder.appendingPathComponent("candidates.csv"))
+        try OutputFile.write(Data(report.hitsCSV.utf8), to: folder.appendingPathComponent("hits.csv"))
+        let hitsURL = folder.appendingPathComponent("hits.png")
+        let strongest = report.strongestCandidates.prefix(hits)
+        var written = "\(folder.path)/candidates.csv, \(folder.path)/hits.csv"
+        if strongest.isEmpty {
+            try? FileManager.default.removeItem(at: hitsURL)
+        } else {
+            try drawHits(strongest, report: report, file: file, to: hitsURL)
+            written += ", \(folder.path)/hits.png"
+        }
+        return written
+    }
+
+    /// Every ON hit's path measured in every observation of the cadence (the paths spread
+    /// over the ranks), then the filter.
+    private func followThrough(_ plan: Cadence, reports: [ScanReport], world: Communicator, filter: CadenceFilter) throws -> [Event] {
+        let paths = Events.paths(cadence: plan, reports: reports)
+        let n = plan.members.count
+        var snr = [Double](repeating: 0, count: paths.count * n)
+        try world.together {
+            for i in (paths.count * world.rank / world.size)..<(paths.count * (world.rank + 1) / world.size) {
+                for k in 0..<n {
+                    guard let channels = Events.channelsToRead(for: paths[i].path, from: paths[i].member, in: k, cadence: plan) else { continue }
+                    let observation = try ObservationFile.read(URL(fileURLWithPath: plan.members[k].file), channels: channels)
+                    snr[i * n + k] = Events.snr(along: paths[i].path, from: paths[i].member, in: k, cadence: plan, observation: observation)
+                }
             }
         }
+        try world.allreduce(&snr, op: .sum)
+        return Events.select(paths, snr: snr, cadence: plan, filter: filter, onSNR: minSnr, offSNR: offSnr ?? minSnr / 2)
+    }
+
+    /// events.csv (one row per event: where and when its hit was, its drift, class and
+    /// SNR, in how many ON and OFF observations it was found, and the SNR along its path in
+    /// each) and the events' pictures in OUT/events, replacing an earlier scan's.
+    private func writeEvents(_ events: [Event], cadence: Cadence, reports: [ScanReport], to folder: URL) throws {
+        let roles = cadence.members.enumerated().map { "snr_\($0.offset + 1)_\($0.element.role.rawValue.lowercased())" }
+        var lines = ["event,observation,file,frequency_mhz,drift_rate_hz_s,time_s,mjd,snr,class,p_signal,on_found,off_found," + roles.joined(separator: ",")]
+        let ons = cadence.members.indices.filter { cadence.members[$0].role == .on }, offs = cadence.members.indices.filter { cadence.members[$0].role == .off }
+        for (n, event) in events.enumerated() {
+            let member = cadence.members[event.member], report = reports[event.member]
+            var fields = ["\(n + 1)", "\(event.member + 1)", csvField(member.file), String(format: "%.6f", event.path.frequency),
+                          String(format: "%.6f", event.path.driftRate), String(format: "%.3f", event.path.time),
+                          String(format: "%.8f", member.header.startMJD + report.startTime(of: event.hit) / 86_400),
+                          String(format: "%.2f", event.hit.best.track.snr), report.classNames[event.hit.best.classIndex],
+                          String(format: "%.4f", event.hit.best.probability)]
+            fields += ["\(ons.filter { event.found[$0] }.count)/\(ons.count)", "\(offs.filter { event.found[$0] }.count)/\(offs.count)"]
+            fields += event.snr.map { String(format: "%.2f", $0) }
+            lines.append(fields.joined(separator: ","))
+        }
+        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: folder.appendingPathComponent("events.csv"))
+
+        let pictures = folder.appendingPathComponent("events")
+        if let stale = try? FileManager.default.contentsOfDirectory(atPath: pictures.path) {
+            for name in stale where name.hasPrefix("event-") && name.hasSuffix(".png") { try? FileManager.default.removeItem(at: pictures.appendingPathComponent(name)) }
+        }
+        guard !events.isEmpty, eventPlots > 0 else { return }
+        try createFolder(pictures)
+        for (n, event) in events.prefix(eventPlots).enumerated() {
+            try drawEvent(event, number: n + 1, cadence: cadence, reports: reports, to: pictures.appendingPathComponent(String(format: "event-%03d.png", n + 1)))
+        }
+    }
+
+    /// A CSV field: quoted when it holds a comma, a quote or a line break.
+    private func csvField(_ text: String) -> String {
+        text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    /// One event's picture: every observation's power over the channels around the path.
+    private func drawEvent(_ event: Event, number: Int, cadence: Cadence, reports: [ScanReport], to url: URL) throws {
+        let channels = Events.channelsToDraw(event.path, cadence: cadence)
+        var panels: [CadencePanel] = []
+        for (k, member) in cadence.members.enumerated() {
+            let observation = try ObservationFile.read(URL(fileURLWithPath: member.file), channels: channels)
+            // At most 256 rows: longer observations are averaged in blocks of steps.
+            let steps = member.header.timeSteps, rows = min(steps, 256), columns = channels.count
+            var power = [Float](repeating: 0, count: rows * columns)
+            for t in 0..<steps {
+                let row = t * rows / steps
+                for c in 0..<columns { power[row * columns + c] += observation.power[t * columns + c] }
+            }
+            for row in 0..<rows {
+                let count = Float((0..<steps).filter { $0 * rows / steps == row }.count)
+                for c in 0..<columns { power[row * columns + c] /= max(1, count) }
+            }
+            let end = member.start + member.duration
+            panels.append(CadencePanel(
+                power: power, rows: rows, columns: columns, role: member.role.rawValue, name: URL(fileURLWithPath: member.file).lastPathComponent,
+                time: member.start...end, path: (event.path.frequency(at: member.start), event.path.frequency(at: end)),
+                snr: event.snr[k], found: event.found[k]))
+        }
+        let low = cadence.lowestFrequency + (Double(channels.lowerBound) - 0.5) * cadence.channelWidth
+        let high = cadence.lowestFrequency + (Double(channels.upperBound) - 0.5) * cadence.channelWidth
+        let report = reports[event.member]
+        let figure = renderCadence(
+            panels, frequency: low...high,
+            heading: String(format: "Event %d: %.6f MHz, %.4f Hz/s, %@", number, event.path.frequency, event.path.driftRate, report.classNames[event.hit.best.classIndex]),
+            subheading: String(format: "hit SNR %.1f in observation %d (%@), p_signal %.2f; found in %d of %d ON and %d of %d OFF", event.hit.best.track.snr, event.member + 1,
+                               URL(fileURLWithPath: cadence.members[event.member].file).lastPathComponent, event.hit.best.probability,
+                               cadence.members.indices.filter { cadence.members[$0].role == .on && event.found[$0] }.count, cadence.members.count / 2,
+                               cadence.members.indices.filter { cadence.members[$0].role == .off && event.found[$0] }.count, cadence.members.count / 2))
+        try figure.write(to: url)
     }
 
     /// Where one rank's scan time went.
@@ -145,73 +326,10 @@ struct Scan: ParsableCommand {
         return (probabilities, tracks, timing)
     }
 
-    struct Candidate {
-        let window: Int
-        /// The most probable signal class.
-        let classIndex: Int
-        /// 1 - p(noise).
-        let probability: Double
-    }
-
-    /// Writes candidates.csv (window order) and returns the candidates, strongest first.
-    private func writeCandidates(_ probabilities: [Float], threshold: Double, windows: ScanWindows, header: ObservationHeader, classNames: [String]) throws -> [Candidate] {
-        let k = classNames.count
-        let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
-        var candidates: [Candidate] = []
-        var lines = ["window,channel,frequency_start_mhz,frequency_end_mhz,time_start_s,mjd_start,class,p_signal," + classNames.map { "p_\($0)" }.joined(separator: ",")]
-        let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth)
-        for i in 0..<windows.count {
-            let p = Array(probabilities[(i * k)..<((i + 1) * k)])
-            let signal = 1 - Double(noise.map { p[$0] } ?? 0)
-            guard signal >= threshold, let best = p.indices.filter({ $0 != noise }).max(by: { p[$0] < p[$1] }) else { continue }
-            candidates.append(Candidate(window: i, classIndex: best, probability: signal))
-            let w = windows.window(i)
-            let start = Double(w.timeStep) * header.timeStep
-            lines.append([
-                "\(i)", "\(w.channel)",
-                String(format: "%.6f", lowest + Double(w.channel) * width),
-                String(format: "%.6f", lowest + Double(w.channel + ScanWindows.width - 1) * width),
-                String(format: "%.3f", start), String(format: "%.8f", header.startMJD + start / 86_400),
-                classNames[best], String(format: "%.4f", signal),
-            ].joined(separator: ",") + "," + p.map { String(format: "%.4f", $0) }.joined(separator: ","))
-        }
-        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("candidates.csv"))
-        return candidates.sorted { ($0.probability, -$0.window) > ($1.probability, -$1.window) }
-    }
-
-    /// hits.csv: the candidate windows merged into one hit per track (``Hits``), strongest
-    /// first, in turboSETI's terms: drift rate in Hz/s, SNR integrated along the drift, the
-    /// frequency where the track starts, the band searched; then our class and
-    /// probabilities. Returns the number of hits.
-    private func writeHits(_ candidates: [Candidate], tracks: [Double], probabilities: [Float], windows: ScanWindows,
-                           header: ObservationHeader, classNames: [String]) throws -> Int {
-        let detections = candidates.map { c -> Detection in
-            let w = windows.window(c.window)
-            let t = Track(startChannel: tracks[3 * c.window], channelsPerStep: tracks[3 * c.window + 1], snr: tracks[3 * c.window + 2])
-            return Detection(window: c.window, classIndex: c.classIndex, probability: c.probability, channel: w.channel, timeStep: w.timeStep, track: t)
-        }
-        let merged = Hits.merge(detections.filter { $0.track.snr >= minSnr }, windowWidth: ScanWindows.width)
-        let lowest = header.ascendingFirstFrequency, width = abs(header.fileChannelWidth), k = classNames.count
-        var lines = ["top_hit,drift_rate_hz_s,snr,frequency_mhz,frequency_start_mhz,frequency_end_mhz,channel,time_start_s,mjd_start,class,p_signal,windows,"
-                     + classNames.map { "p_\($0)" }.joined(separator: ",")]
-        for (n, hit) in merged.enumerated() {
-            let d = hit.best, start = Double(d.timeStep) * header.timeStep
-            let drift: Double = d.track.channelsPerStep * width * 1e6 / header.timeStep
-            let bandStart: Double = lowest + Double(d.channel) * width, bandEnd: Double = lowest + Double(d.channel + ScanWindows.width - 1) * width
-            var fields: [String] = ["\(n + 1)", String(format: "%.6f", drift), String(format: "%.2f", d.track.snr)]
-            fields += [String(format: "%.6f", lowest + d.absoluteStartChannel * width), String(format: "%.6f", bandStart), String(format: "%.6f", bandEnd)]
-            fields += [String(format: "%.1f", d.absoluteStartChannel), String(format: "%.3f", start), String(format: "%.8f", header.startMJD + start / 86_400)]
-            fields += [classNames[d.classIndex], String(format: "%.4f", d.probability), "\(hit.windows)"]
-            fields += (0..<k).map { String(format: "%.4f", probabilities[d.window * k + $0]) }
-            lines.append(fields.joined(separator: ","))
-        }
-        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out).appendingPathComponent("hits.csv"))
-        return merged.count
-    }
-
     /// hits.png: the strongest candidates, read again from the file, each with its band in
     /// kHz from the window's first channel and its time in seconds.
-    private func drawHits(_ strongest: ArraySlice<Candidate>, windows: ScanWindows, header: ObservationHeader, classNames: [String], to url: URL) throws {
+    private func drawHits(_ strongest: ArraySlice<ScanReport.Candidate>, report: ScanReport, file: String, to url: URL) throws {
+        let (windows, header, classNames) = (report.windows, report.header, report.classNames)
         let pixels = ScanWindows.height * ScanWindows.width
         var tiles: [SpectrogramTile] = []
         for candidate in strongest {

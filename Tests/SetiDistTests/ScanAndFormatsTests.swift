@@ -125,6 +125,93 @@ final class ScanAndFormatsTests: XCTestCase {
         XCTAssertFalse(none.stdout.contains("hits.png"), none.stdout)
     }
 
+    /// Six 512-channel observations (ON, OFF, ...) of noise with a drifting signal in the
+    /// ON ones only (file channel 100 + t/2) and interference in all (file channel 300);
+    /// the OFF observations are twice as long as the ON ones.
+    private func cadence() throws -> [String] {
+        var files: [String] = []
+        for m in 0..<6 {
+            let steps = m % 2 == 0 ? 16 : 32
+            var header = ObservationHeader()
+            (header.firstFrequency, header.fileChannelWidth, header.timeStep, header.timeSteps, header.channels) = (8421, -2.79e-6, 18.25, steps, 512)
+            header.startMJD = 57_650.5 + Double(m) * 600 / 86_400
+            var power = (0..<(steps * 512)).map { 10 + Float(($0 * 7_919 + m * 31) % 101) / 25 }
+            let first = Double(m) * 600 / 18.25
+            for t in 0..<steps {
+                if m % 2 == 0 { power[t * 512 + 100 + Int(((first + Double(t)) / 2).rounded(.down))] += 40 }
+                power[t * 512 + 300] += 40
+            }
+            let url = dir.appendingPathComponent("\(m % 2 == 0 ? "on" : "off")\(m / 2 + 1).fil")
+            try Filterbank.write(power, header: header, to: url)
+            files.append(url.path)
+        }
+        return files
+    }
+
+    /// Issue 30.3: a cadence through the command: one folder per observation, events.csv
+    /// with the target and not the interference at filter 3, both at filter 1, the same on
+    /// 1 and 2 ranks, a picture per event; bad cadences in one line.
+    func testScanOfACadenceKeepsTheTargetAndNotTheInterference() throws {
+        let train = try MPIRun.run(np: nil, ["train", "--out", path("model"), "--epochs", "1", "--simulated-per-class", "4", "--global-batch", "16"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let files = try cadence()
+        let model = path("model/best.safetensors")
+        let one = try MPIRun.run(np: nil, ["scan", "--cadence"] + files + ["--checkpoint", model, "--out", path("c1"), "--min-probability", "0"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("cadence of 6 observations (3 ON, 3 OFF)"), one.stdout)
+        XCTAssertTrue(one.stdout.contains("1 event(s) at filter level 3"), one.stdout)
+        for name in ["01-ON-on1", "02-OFF-off1", "06-OFF-off3"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("c1/\(name)/hits.csv")), name)
+        }
+        let rows = try String(contentsOfFile: path("c1/events.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(String(rows[0]), "event,observation,file,frequency_mhz,drift_rate_hz_s,time_s,mjd,snr,class,p_signal,on_found,off_found,snr_1_on,snr_2_off,snr_3_on,snr_4_off,snr_5_on,snr_6_off")
+        XCTAssertEqual(rows.count, 2, "\(rows)")
+        let fields = rows[1].split(separator: ",")
+        // File channel 100 + t/2 with descending channels: ascending 411 at the start, falling half a channel a step.
+        XCTAssertEqual(Double(fields[3])!, 8421 - 100 * 2.79e-6, accuracy: 3 * 2.79e-6, "\(fields)")
+        XCTAssertEqual(Double(fields[4])!, -0.5 * 2.79 / 18.25, accuracy: 2.79 / 16 / 18.25, "\(fields)")
+        XCTAssertEqual(fields[10], "3/3")
+        XCTAssertEqual(fields[11], "0/3")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("c1/events/event-001.png")))
+        let image = try PNGImage(data: Data(contentsOf: URL(fileURLWithPath: path("c1/events/event-001.png"))), file: "event-001.png")
+        XCTAssertGreaterThan(image.height, 6 * 90, "six stacked panels")
+
+        let two = try MPIRun.run(np: 2, ["scan", "--cadence"] + files + ["--checkpoint", model, "--out", path("c2"), "--min-probability", "0"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertEqual(try String(contentsOfFile: path("c2/events.csv"), encoding: .utf8), try String(contentsOfFile: path("c1/events.csv"), encoding: .utf8))
+
+        // Filter 1 keeps the interference too, listed from a file; the earlier pictures go.
+        try Data(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("cadence.txt"))
+        let all = try MPIRun.run(np: nil, ["scan", "--cadence", path("cadence.txt"), "--filter", "1", "--event-plots", "1", "--checkpoint", model, "--out", path("c1"), "--min-probability", "0"])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        let allRows = try String(contentsOfFile: path("c1/events.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(allRows.count, 3, "the target and the interference: \(allRows)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("c1/events")), ["event-001.png"])
+
+        var mismatched = files
+        var header = ObservationHeader()
+        (header.firstFrequency, header.fileChannelWidth, header.timeStep, header.timeSteps, header.channels, header.startMJD) = (8421, -2.79e-6, 18.25, 16, 640, 57_650.51)
+        try Filterbank.write([Float](repeating: 1, count: 16 * 640), header: header, to: dir.appendingPathComponent("wide.fil"))
+        mismatched[3] = path("wide.fil")
+        let cases: [([String], String, Int32)] = [
+            (["--cadence", files[0]], "a cadence needs at least one ON and one OFF observation", 1),
+            (["--cadence"] + Array(files.prefix(5)), "the last ON (\(files[4])) has no OFF", 1),
+            (["--cadence"] + mismatched, "wide.fil: its frequency axis (640 channels", 1),
+            (["--cadence", files[0], files[1], path("missing.fil"), files[3]], "missing.fil", 1),
+            ([files[0], "--cadence", files[0], files[1]], "not both", 64),
+            ([files[0], "--filter", "2"], "--filter applies to a --cadence", 64),
+            (["--cadence", files[0], files[1], "--filter", "4"], "--filter", 64),
+            ([], "give an observation file, or --cadence", 64),
+        ]
+        for (arguments, words, status) in cases {
+            let result = try MPIRun.run(np: 2, ["scan"] + arguments + ["--checkpoint", model, "--out", path("bad")])
+            XCTAssertEqual(result.status, status, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(words), "\(words): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad/events.csv")))
+    }
+
     func testScanRefusesBadInputInOneLine() throws {
         let (fil, _) = try observations()
         try Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("bad.safetensors"))
