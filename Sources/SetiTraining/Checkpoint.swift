@@ -95,6 +95,9 @@ public enum Checkpoint {
             throw CheckpointError("\(url.path): checkpoint format \(metadata.format); this seti-dist reads format \(CheckpointMetadata.currentFormat)")
         }
         do { try metadata.model.validate() } catch { throw CheckpointError("\(url.path): \(error)") }
+        if let calibration = metadata.calibration, let problem = calibration.problem(classes: metadata.model.classes) {
+            throw CheckpointError("\(url.path): calibration \(problem)")
+        }
         guard metadata.classNames.count == metadata.model.classes else {
             throw CheckpointError("\(url.path): \(metadata.classNames.count) class names for a model with \(metadata.model.classes) outputs")
         }

@@ -189,6 +189,25 @@ public final class Trainer {
         return records
     }
 
+    /// Fresh samples to fit the calibration on when the data are simulated: `rounds`
+    /// further draws of the validation stream (round 0 is the validation set itself),
+    /// which no training step sees; nil for a data folder.
+    public func calibrationSet(rounds: Int = 4) -> SpectrogramSet? {
+        guard config.data == nil, rounds > 0 else { return nil }
+        let simulator = config.simulator(seed: config.seed, backgrounds: backgrounds)
+        let perClass = validation.count / max(1, validation.classNames.count)
+        var combined = validation
+        combined.images = []
+        combined.labels = []
+        for round in 1...rounds {
+            var set = validation
+            simulator.redraw(&set, indices: Array(0..<set.count), perClass: perClass, split: .validation, round: round)
+            combined.images += set.images
+            combined.labels += set.labels
+        }
+        return combined
+    }
+
     private func trainEpoch(_ epoch: Int) throws -> EpochRecord {
         let plan = plan(epoch: epoch)
         let start = Date()

@@ -85,8 +85,11 @@ struct Evaluate: ParsableCommand {
         } else {
             try printReport(evaluation, set: set, sensitivity: sensitivity, shifted: shiftedRows)
             if let c = calibrationReport {
-                try Output.line(String(format: "\ncalibration: temperature %@ (fitted on the run's validation set); expected calibration error here %.4f uncalibrated, %.4f calibrated",
-                                       c.temperatures.map { String(format: "%.3g", $0) }.joined(separator: ", "), c.eceBefore, c.eceAfter))
+                let fitted = calibrations.compactMap { $0 }.allSatisfy { $0.fitSamples != nil } ? "fitted on fresh samples of the run's data" : "fitted on the run's validation set"
+                let kind = calibrations.compactMap { $0 }.allSatisfy { $0.matrix != nil } ? "matrix scaling"
+                    : "temperature " + c.temperatures.map { String(format: "%.3g", $0) }.joined(separator: ", ")
+                try Output.line(String(format: "\ncalibration: %@ (%@); expected calibration error here %.4f uncalibrated, %.4f calibrated",
+                                       kind, fitted, c.eceBefore, c.eceAfter))
             } else {
                 try Output.line("\ncalibration: none in the checkpoint (written before 0.16); probabilities as the network gives them")
             }

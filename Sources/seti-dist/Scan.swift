@@ -260,15 +260,13 @@ struct Scan: ParsableCommand {
             let observation = try ObservationFile.read(URL(fileURLWithPath: member.file), channels: channels)
             // At most 256 rows: longer observations are averaged in blocks of steps.
             let steps = member.header.timeSteps, rows = min(steps, 256), columns = channels.count
-            var power = [Float](repeating: 0, count: rows * columns)
+            var power = [Float](repeating: 0, count: rows * columns), counts = [Float](repeating: 0, count: rows)
             for t in 0..<steps {
                 let row = t * rows / steps
+                counts[row] += 1
                 for c in 0..<columns { power[row * columns + c] += observation.power[t * columns + c] }
             }
-            for row in 0..<rows {
-                let count = Float((0..<steps).filter { $0 * rows / steps == row }.count)
-                for c in 0..<columns { power[row * columns + c] /= max(1, count) }
-            }
+            for row in 0..<rows { for c in 0..<columns { power[row * columns + c] /= max(1, counts[row]) } }
             let end = member.start + member.duration
             panels.append(CadencePanel(
                 power: power, rows: rows, columns: columns, role: member.role.rawValue, name: URL(fileURLWithPath: member.file).lastPathComponent,

@@ -159,10 +159,11 @@ struct Train: ParsableCommand {
                 let records = try EpochRecord.read(folder.metrics)
                 try curves(records, name: folder.url.lastPathComponent, monitor: config.monitor).write(to: folder.curves)
                 try Checkpoint.restore(folder.best, into: trainer.network)
-                let calibration = try Checkpoint.calibrate(folder.best, network: trainer.network, on: trainer.validation)
+                let calibration = try Checkpoint.calibrate(folder.best, network: trainer.network, on: trainer.validation, fitSet: trainer.calibrationSet())
                 if verbosity != .quiet {
-                    try Output.line(String(format: "calibrated %@: temperature %.3g, expected calibration error %.4f -> %.4f on validation%@",
-                                           folder.best.lastPathComponent, calibration.temperature, calibration.errorBefore, calibration.errorAfter,
+                    try Output.line(String(format: "calibrated %@ (matrix scaling%@): expected calibration error %.4f -> %.4f on validation%@",
+                                           folder.best.lastPathComponent, calibration.fitSamples.map { " fitted on \($0) fresh samples" } ?? "",
+                                           calibration.errorBefore, calibration.errorAfter,
                                            calibration.noiseThreshold.map { String(format: "; scan's threshold for 1%% false alarms on its noise: p_signal %.4g", $0) } ?? ""))
                 }
                 let evaluation = Evaluator.evaluate(trainer.network, on: trainer.validation)

@@ -175,10 +175,12 @@ final class CommandLineTests: XCTestCase {
         let normal = try train("normal")
         XCTAssertTrue(normal.stdout.contains("  model: 16 layers, 33,616,132 weights"), normal.stdout)
         XCTAssertFalse(normal.stdout.contains("Total params"), normal.stdout)
-        // Issue 30.2: the best checkpoint carries its temperature scaling; evaluate reports it.
-        XCTAssertTrue(normal.stdout.contains("calibrated best.safetensors: temperature "), normal.stdout)
+        // Issue 30.2: the best checkpoint carries its calibration, fitted on fresh simulated
+        // samples (4 more draws of the validation stream) and measured on validation.
+        XCTAssertTrue(normal.stdout.contains("calibrated best.safetensors (matrix scaling fitted on "), normal.stdout)
         let calibration = try XCTUnwrap(try Checkpoint.read(dir.appendingPathComponent("normal/best.safetensors")).metadata.calibration)
-        XCTAssertTrue(calibration.temperature > 0 && calibration.errorAfter <= calibration.errorBefore + 1e-9, "\(calibration)")
+        XCTAssertTrue(calibration.temperature > 0 && calibration.matrix?.count == 16 && calibration.bias?.count == 4, "\(calibration)")
+        XCTAssertEqual(calibration.fitSamples, 4 * 8, "4 rounds of the 8-sample validation set")
         let evaluated = try run(["evaluate", "--checkpoint", path("normal"), "--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])
         XCTAssertNotNil((report["calibration"] as? [String: Any])?["ece_after"], evaluated.stdout)
