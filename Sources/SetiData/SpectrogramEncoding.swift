@@ -10,19 +10,43 @@ public enum SpectrogramEncoding {
     /// Log power scaled so that the image's median maps to `background` and its maximum
     /// to 0 (dark), as the public data encode it; quantized to `levels` steps (255: k/255).
     /// `power` must be finite; values below 1e-6 count as 1e-6.
+    ///
+    /// The logarithm is monotonic, so the median and maximum are taken on the power
+    /// itself, and a pixel's level k/255 (k = round(255 (top - log10 p) / (top - bottom)))
+    /// is found by comparing p with the 255 powers where the level steps, not by taking a
+    /// logarithm of every pixel.
     public static func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double = standardBackground, levels: Int = 255) {
-        let logs = power.map { log10(max($0, 1e-6)) }
-        var scratch = logs
-        let median = orderStatistic(&scratch, logs.count / 2)
+        var scratch = power.map { max($0, 1e-6) }
+        let largest = scratch.max()!
+        let median = log10(orderStatistic(&scratch, scratch.count / 2))
         // A floor on the range keeps noise-only images from being stretched to full contrast.
-        let top = max(logs.max()!, median + 0.35)
+        let top = max(log10(largest), median + 0.35)
         let bottom = median - (1 - background) / background * (top - median)
-        for (i, v) in logs.enumerated() {
-            let pixel = min(1, max(0, 1 - (v - bottom) / (top - bottom)))
-            let level = levels == 255 ? pixel : (pixel * Double(levels)).rounded() / Double(levels)
-            out[i] = pixelValue(UInt8((level * 255).rounded()))
+        let range = top - bottom
+        guard levels == 255 else {
+            for (i, p) in power.enumerated() {
+                let pixel = min(1, max(0, (top - log10(max(p, 1e-6))) / range))
+                out[i] = pixelValue(UInt8(((pixel * Double(levels)).rounded() / Double(levels) * 255).rounded()))
+            }
+            return
+        }
+        // steps[j - 1]: the largest power of level j or more (falling with j).
+        let steps = (1...255).map { j in pow(10, top - (Double(j) - 0.5) / 255 * range) }
+        steps.withUnsafeBufferPointer { steps in
+            for (i, raw) in power.enumerated() {
+                let p = max(raw, 1e-6)
+                var low = 0, high = 255  // the level: the count of steps at or above p
+                while low < high {
+                    let middle = (low + high + 1) / 2
+                    if p <= steps[middle - 1] { low = middle } else { high = middle - 1 }
+                }
+                out[i] = levelValues[low]
+            }
         }
     }
+
+    /// k / 255 for k = 0...255, as stored.
+    private static let levelValues = (0...255).map { pixelValue(UInt8($0)) }
 
     /// The `k`-th smallest of `values` (what `values.sorted()[k]` is), found by selection
     /// in linear time (Hoare's quickselect, median-of-three pivots); `values` is reordered.

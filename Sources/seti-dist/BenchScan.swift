@@ -18,8 +18,10 @@ struct BenchScan: ParsableCommand {
             like Breakthrough Listen's fine-channel products) as .fil and as bitshuffle/LZ4 \\
             .h5 in a temporary folder, and scans both with the seed model (random weights: \\
             the work does not depend on them) on every rank, as scan does: reading, \\
-            stretching and encoding, the forward pass, tracks. Prints, per format, windows/s \\
-            end to end and per core, each part's share of the time, the forward pass alone on \\
+            stretching and encoding on a second thread a part ahead of the forward pass, \\
+            then tracks. Prints, per format, windows/s end to end and per core, the share of \\
+            the wall time in the forward pass, waiting for data and tracks (and how much \\
+            reading and encoding took beside them), the forward pass alone on \\
             the same windows, the effective share of the sgemm peak (the forward pass's FLOPs \\
             per second, so above 100% where Winograd saves multiplications) and the file's MB/s.
 
@@ -58,7 +60,7 @@ struct BenchScan: ParsableCommand {
                 let header = try ObservationFile.header(url)
                 let windows = try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: 64, file: url.path)
                 let share = windows.share(rank: world.rank, of: world.size)
-                var best = Scan.Timing(read: .infinity, encode: 0, forward: 0, tracks: 0)
+                var best = Scan.Timing(total: .infinity)
                 var forwardAlone = Double.infinity
                 for _ in 0..<repeats {
                     try world.barrier()
@@ -76,9 +78,9 @@ struct BenchScan: ParsableCommand {
                 let bytes = Double((try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
                 try world.onRoot {
                     let rate = Double(windows.count) / slowest
-                    try Output.line(String(format: "  %@: %d windows in %.2f s: %.0f windows/s, %.1f per core; read %.0f%%, stretch and encode %.0f%%, forward %.0f%%, tracks %.0f%% (rank 0)",
-                                           name, windows.count, slowest, rate, rate / cores, 100 * best.read / best.total, 100 * best.encode / best.total,
-                                           100 * best.forward / best.total, 100 * best.tracks / best.total))
+                    try Output.line(String(format: "  %@: %d windows in %.2f s: %.0f windows/s, %.1f per core; forward %.0f%%, waiting for data %.0f%%, tracks %.0f%%; overlapped with them: read %.0f%%, stretch and encode %.0f%% (rank 0)",
+                                           name, windows.count, slowest, rate, rate / cores, 100 * best.forward / best.total, 100 * best.waiting / best.total,
+                                           100 * best.tracks / best.total, 100 * best.read / best.total, 100 * best.encode / best.total))
                     try Output.line(String(format: "    forward pass alone %.0f samples/s (%.1f per core): end to end at %.0f%% of it; effective %.0f%% of the sgemm peak per core end to end, %.0f%% for the forward pass; %.1f MB/s of observation",
                                            forwardRate, forwardRate / cores, 100 * rate / forwardRate,
                                            100 * rate * forwardFlops / 1e9 / (peak * Double(world.size)), 100 * forwardRate * forwardFlops / 1e9 / (peak * Double(world.size)),

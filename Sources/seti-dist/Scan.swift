@@ -286,15 +286,22 @@ struct Scan: ParsableCommand {
         try figure.write(to: url)
     }
 
-    /// Where one rank's scan time went.
+    /// Where one rank's scan time went. Reading and encoding run on a second thread,
+    /// a part ahead of the forward pass, so they overlap it: `waiting` is the time the
+    /// forward pass waited for them, `total` the wall time.
     struct Timing {
-        var read = 0.0, encode = 0.0, forward = 0.0, tracks = 0.0
-        var total: Double { read + encode + forward + tracks }
+        var read = 0.0, encode = 0.0, waiting = 0.0, forward = 0.0, tracks = 0.0, total = 0.0
     }
+
+    /// Windows a part: small enough that preparing the first part, the only one not
+    /// overlapped, is short. The file is read in blocks of `blockWindows` (a compressed
+    /// file's chunks span many windows, and each read decompresses whole chunks).
+    static let partWindows = 128, blockWindows = 512
 
     /// Classifies windows `share` of `url` (all windows' slots, zero outside the share): the
     /// probabilities (windows x classes, calibrated) and, where p_signal reaches `threshold`,
     /// the track (start channel, channels a step, SNR), with the time each part took.
+    /// Part n + 1 is read and encoded while part n is classified.
     static func classify(_ url: URL, windows: ScanWindows, share: Range<Int>, network: Network, classNames: [String],
                          calibration: Calibration?, threshold: Double) throws -> (probabilities: [Float], tracks: [Double], timing: Timing) {
         let k = classNames.count
@@ -302,17 +309,30 @@ struct Scan: ParsableCommand {
         var probabilities = [Float](repeating: 0, count: windows.count * k)
         var tracks = [Double](repeating: 0, count: windows.count * 3)
         var timing = Timing()
-        var clock = Date()
-        func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
-        // A few thousand windows at a time, so that an observation of any width is read in
-        // parts of tens of megabytes.
-        for first in stride(from: share.lowerBound, to: share.upperBound, by: 2_048) {
-            let part = first..<min(first + 2_048, share.upperBound)
-            let observation = try ObservationFile.read(url, channels: windows.channels(of: part))
-            timing.read += lap()
-            let set = windows.images(part, from: observation, classNames: classNames)
-            timing.encode += lap()
-            if first == share.lowerBound { try Evaluator.checkCompatible(network, with: set, labelled: false, source: url.path) }
+        let began = Date()
+        let parts = stride(from: share.lowerBound, to: share.upperBound, by: partWindows).map { $0..<min($0 + partWindows, share.upperBound) }
+        // A part starting a block reads the block; the others reuse the block read before.
+        func prepare(_ part: Range<Int>, block: Observation?) -> Prepared {
+            Prepared {
+                let start = Date()
+                let blockStart = share.lowerBound + (part.lowerBound - share.lowerBound) / blockWindows * blockWindows
+                let observation = try block ?? ObservationFile.read(url, channels: windows.channels(of: blockStart..<min(blockStart + blockWindows, share.upperBound)))
+                let read = Date().timeIntervalSince(start)
+                let set = windows.images(part, from: observation, classNames: classNames)
+                return (observation, set, read, Date().timeIntervalSince(start) - read)
+            }
+        }
+        var next = parts.first.map { prepare($0, block: nil) }
+        for (n, part) in parts.enumerated() {
+            var clock = Date()
+            func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
+            let (observation, set, read, encode) = try next!.value()
+            if n + 1 < parts.count {
+                let sameBlock = (parts[n + 1].lowerBound - share.lowerBound) % blockWindows != 0
+                next = prepare(parts[n + 1], block: sameBlock ? observation : nil)
+            }
+            (timing.read, timing.encode, timing.waiting) = (timing.read + read, timing.encode + encode, timing.waiting + lap())
+            if n == 0 { try Evaluator.checkCompatible(network, with: set, labelled: false, source: url.path) }
             for (i, p) in Evaluator.probabilities([network], on: set, calibrations: [calibration]).enumerated() { probabilities[part.lowerBound * k + i] = p }
             timing.forward += lap()
             for i in part where 1 - Double(noise.map { probabilities[i * k + $0] } ?? 0) >= threshold {
@@ -321,7 +341,29 @@ struct Scan: ParsableCommand {
             }
             timing.tracks += lap()
         }
+        timing.total = Date().timeIntervalSince(began)
         return (probabilities, tracks, timing)
+    }
+
+    /// One part's observation and encoded windows, made on a thread of its own; `value()`
+    /// waits for them (and rethrows the reader's error).
+    final class Prepared: @unchecked Sendable {
+        typealias Part = (observation: Observation, set: SpectrogramSet, read: Double, encode: Double)
+        private var result: Result<Part, Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ work: @escaping @Sendable () throws -> Part) {
+            DispatchQueue.global().async { [self] in
+                result = Result { try work() }
+                done.signal()
+            }
+        }
+
+        func value() throws -> Part {
+            done.wait()
+            done.signal()  // a second call returns at once
+            return try result!.get()
+        }
     }
 
     /// hits.png: the strongest candidates, read again from the file, each with its band in

@@ -192,7 +192,7 @@ final class CommandLineTests: XCTestCase {
     func testBenchScanPrintsEveryFigureForBothFormats() throws {
         let result = try run(["bench", "scan", "--channels", "1024", "--steps", "4", "--repeats", "1"], np: 2)
         XCTAssertEqual(result.status, 0, result.stderr)
-        for words in ["2 rank(s)", "sgemm peak", "obs.fil: 15 windows", "obs.h5: 15 windows", "per core", "forward pass alone", "of the sgemm peak", "MB/s of observation"] {
+        for words in ["2 rank(s)", "sgemm peak", "obs.fil: 15 windows", "obs.h5: 15 windows", "per core", "waiting for data", "forward pass alone", "of the sgemm peak", "MB/s of observation"] {
             XCTAssertTrue(result.stdout.contains(words), "\(words): \(result.stdout)")
         }
         assertOneLineError(try run(["bench", "scan", "--channels", "64"]), "--channels 64: allowed 128...4194304")
