@@ -151,9 +151,9 @@ struct BenchScaling: ParsableCommand {
         for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let record: ScalingRecord
             do { record = try JSONDecoder().decode(ScalingRecord.self, from: Data(line.utf8)) } catch {
-                throw ValidationError("\(path):\(number + 1): not a bench scaling record")
+                throw CommandFailure("\(path):\(number + 1): not a bench scaling record")
             }
-            if let problem = record.problem { throw ValidationError("\(path):\(number + 1): \(problem)") }
+            if let problem = record.problem { throw CommandFailure("\(path):\(number + 1): \(problem)") }
             records.append((number + 1, record))
         }
         var lines = [ScalingRecord.header]
@@ -174,7 +174,7 @@ struct BenchScaling: ParsableCommand {
                                                 ("exposed communication share", r.communication_ms / r.step_ms),
                                                 ("step vs synchronized alone", r.synchronized_alone_step_ms.map { $0 / r.step_ms })]
             for case let (name, value?) in figures where !value.isFinite {
-                throw ValidationError("\(path):\(number): its \(name) comes out as \(value); the record's times and rates are too extreme to compare")
+                throw CommandFailure("\(path):\(number): its \(name) comes out as \(value); the record's times and rates are too extreme to compare")
             }
             lines.append(r.line(efficiency: efficiency, vsAlone: vsAlone))
             var row = (try JSONSerialization.jsonObject(with: JSONLines.encode(r))) as! [String: Any]

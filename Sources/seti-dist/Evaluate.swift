@@ -52,7 +52,7 @@ struct Evaluate: ParsableCommand {
         let loaded = try checkpoint.map { try Checkpoint.loadNetwork(URL(fileURLWithPath: $0), maxBatch: 64) }
         let networks = loaded.map(\.network), meta = loaded[0].metadata
         for (path, other) in zip(checkpoint, loaded).dropFirst() where other.metadata.classNames != meta.classNames {
-            throw ValidationError("\(path): its classes (\(other.metadata.classNames.joined(separator: ", "))) differ from \(checkpoint[0])'s")
+            throw CommandFailure("\(path): its classes (\(other.metadata.classNames.joined(separator: ", "))) differ from \(checkpoint[0])'s")
         }
         let (set, parameters) = try load(meta)
         for (network, path) in zip(networks, checkpoint) {
@@ -158,7 +158,7 @@ struct Evaluate: ParsableCommand {
     private func evaluateShifted(_ networks: [Network], meta: CheckpointMetadata, calibrations: [Calibration?]) throws -> [ShiftedRow] {
         let classes = meta.classNames.compactMap(SignalClass.init(rawValue:))
         guard classes.count == meta.classNames.count else {
-            throw ValidationError("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
+            throw CommandFailure("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
         }
         return DistributionShift.allCases.map { shift in
             var simulator = Simulator(seed: 0x5E71_F7ED, classes: classes)
@@ -213,70 +213,5 @@ struct Evaluate: ParsableCommand {
         let centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         let half = z * (p * (1 - p) / n + z * z / (4 * n * n)).squareRoot() / (1 + z * z / n)
         return (max(0, centre - half), min(1, centre + half))
-    }
-}
-
-/// `seti-dist predict`: class and probabilities per row of an images file.
-struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print each spectrogram's predicted class and probabilities (CSV, or JSON lines).",
-        discussion: """
-            --data is an images .csv/.npy file (rows of 64 x 128 values) or a data folder \
-            (its validation part).
-
-            Example:
-              seti-dist predict --checkpoint runs/seti/best.safetensors --data data/sim/validation/images.npy
-            """)
-
-    @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
-    @Option(help: "Images file (.csv or .npy) or data folder.") var data: String
-    @Flag(help: "One JSON object per row instead of CSV.") var json = false
-
-    func run() throws {
-        let (network, meta) = try Checkpoint.loadNetwork(URL(fileURLWithPath: checkpoint), maxBatch: 64)
-        let names = meta.classNames
-        let set = try DataFolder.loadImages(URL(fileURLWithPath: data), classes: names.count)
-        try Evaluator.checkCompatible(network, with: set, labelled: false, source: data)
-        if !json { try Output.line("row,class," + names.joined(separator: ",")) }
-        var failure: Error?
-        _ = Evaluator.evaluate(network, on: set) { i, raw in
-            guard failure == nil else { return }
-            var scaled = Array(raw)
-            meta.calibration?.apply(&scaled, classes: names.count)
-            let probs = scaled
-            let best = Evaluator.argmax(raw)
-            do {
-                if json {
-                    let fields = zip(names, probs).map { "\"\($0)\":\(String(format: "%.6f", $1))" }.joined(separator: ",")
-                    try Output.line("{\"row\":\(i),\"class\":\"\(names[best])\",\"probabilities\":{\(fields)}}")
-                } else {
-                    try Output.line("\(i),\(names[best])," + probs.map { String(format: "%.4f", $0) }.joined(separator: ","))
-                }
-            } catch { failure = error }
-        }
-        if let failure { throw failure }
-        try Output.finish()
-    }
-}
-
-/// `seti-dist plot`: training curves from a metrics log.
-struct Plot: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Draw training and validation curves from OUT/metrics.jsonl.",
-        discussion: "Example:\n  seti-dist plot --log runs/seti/metrics.jsonl --png curves.png")
-
-    @Option(help: "metrics.jsonl written by train.") var log: String
-    @Option(help: "Picture to write.") var png: String = "curves.png"
-
-    func run() throws {
-        try OutputFile.check(URL(fileURLWithPath: png))
-        let records: [EpochRecord]
-        do { records = try EpochRecord.read(URL(fileURLWithPath: log)) } catch {
-            throw ValidationError("\(log): \(reason(of: error))")
-        }
-        guard !records.isEmpty else { throw ValidationError("\(log): no epochs logged") }
-        try curves(records, name: URL(fileURLWithPath: log).deletingLastPathComponent().lastPathComponent).write(to: URL(fileURLWithPath: png))
-        try Output.line("wrote \(png)")
-        try Output.finish()
     }
 }
