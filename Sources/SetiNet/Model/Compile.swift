@@ -33,7 +33,40 @@ struct CompiledLayer {
         switch op {
         case .flatten, .relu(fused: true), .maxPool(_, _, _, _, fused: true): return nil
         case .batchNorm(let norm): return norm.pool.map { $0.pooledPixels * norm.channels } ?? outputSize
-        default: return outputSize
+        case .conv, .relu(fused: false), .maxPool(_, _, _, _, fused: false), .dropout, .dense: return outputSize
+        }
+    }
+
+    /// Floats per sample of the output buffer this layer owns when it is layer `index` (the
+    /// first layer always owns one: there is no input buffer to hand on); nil otherwise.
+    func outputBuffer(index: Int) -> Int? { ownOutputSize ?? (index == 0 ? outputSize : nil) }
+
+    /// What a layer keeps per sample for its backward pass besides its output.
+    enum Keeps {
+        case nothing
+        /// Which input won each max-pooling window (Int32 per output).
+        case poolIndices(Int)
+        /// A fused max pool's winner within each window (a byte per pooled output).
+        case poolWinners(Int)
+        /// Dropout's scaled keep mask (a float per output).
+        case dropoutMask(Int)
+
+        /// Bytes per sample.
+        var bytes: Int {
+            switch self {
+            case .nothing: return 0
+            case .poolIndices(let n), .dropoutMask(let n): return 4 * n
+            case .poolWinners(let n): return n
+            }
+        }
+    }
+
+    var keeps: Keeps {
+        switch op {
+        case .maxPool(_, _, _, _, fused: false): return .poolIndices(outputSize)
+        case .batchNorm(let norm): return norm.pool == nil ? .nothing : .poolWinners(ownOutputSize!)
+        case .dropout: return .dropoutMask(outputSize)
+        case .conv, .relu, .maxPool(_, _, _, _, fused: true), .flatten, .dense: return .nothing
         }
     }
 }
@@ -45,7 +78,7 @@ extension CompiledLayer {
         switch op {
         case .conv(let s, _, _): return 2 * s.pixels * s.patch * s.outChannels
         case .dense(let inputs, let units, _, _): return 2 * inputs * units
-        default: return 0
+        case .batchNorm, .relu, .maxPool, .dropout, .flatten: return 0
         }
     }
 }

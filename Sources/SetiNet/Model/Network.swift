@@ -135,25 +135,22 @@ public final class Network {
         var winograd: [Int: WinogradConvolution] = [:]
         for (i, layer) in layers.enumerated() {
             largest = max(largest, layer.outputSize)
-            guard let size = layer.ownOutputSize ?? (i == 0 ? layer.outputSize : nil) else {
+            guard let size = layer.outputBuffer(index: i) else {
                 outputs.append(outputs[i - 1])  // same buffer (read as (B, H*W*C) after Flatten)
                 continue
             }
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * size)
             ownedOutputs.append(buffer)
             outputs.append(buffer)
-            switch layer.op {
-            case .maxPool(_, _, _, _, fused: false):
-                argmax[i] = .allocate(capacity: maxBatch * layer.outputSize)
-            case .batchNorm(let norm) where norm.pool != nil:
-                poolMaxima[i] = .allocate(capacity: maxBatch * size)
-            case .dropout:
-                masks[i] = .allocate(capacity: maxBatch * layer.outputSize)
-            case .conv(let s, _, _):
+            switch layer.keeps {
+            case .poolIndices(let n): argmax[i] = .allocate(capacity: maxBatch * n)
+            case .poolWinners(let n): poolMaxima[i] = .allocate(capacity: maxBatch * n)
+            case .dropoutMask(let n): masks[i] = .allocate(capacity: maxBatch * n)
+            case .nothing: break
+            }
+            if case .conv(let s, _, _) = layer.op {
                 convShapes.append(s)
                 if convolutions == .winograd { winograd[i] = WinogradConvolution.make(s) }
-            default:
-                break
             }
         }
         self.winograd = winograd
@@ -181,17 +178,14 @@ public final class Network {
     /// Bytes a network of `spec` allocates for batches of `maxBatch` (activations, pooling
     /// indices, dropout masks, scratch) besides its parameters: what the batch size costs.
     public static func activationBytes(of spec: ModelSpec, maxBatch: Int) -> Int {
+        // The same buffers Network.init allocates, from the same declarations.
         let plan = compile(spec)
         var perSample = spec.height * spec.width * spec.channels  // the input copy
         var largest = perSample
-        for layer in plan.layers {
+        for (i, layer) in plan.layers.enumerated() {
             largest = max(largest, layer.outputSize)
-            guard let size = layer.ownOutputSize else { continue }
-            switch layer.op {
-            case .maxPool, .dropout: perSample += 2 * size  // and the pooling indices or the dropout mask
-            case .batchNorm(let norm) where norm.pool != nil: perSample += size + (size + 3) / 4  // and a byte per maximum
-            default: perSample += size
-            }
+            guard let size = layer.outputBuffer(index: i) else { continue }
+            perSample += size + (layer.keeps.bytes + 3) / 4
         }
         perSample += 2 * largest  // the two gradient scratch buffers
         let (bytes, overflow) = perSample.multipliedReportingOverflow(by: 4 * maxBatch)
@@ -395,7 +389,7 @@ public final class Network {
             switch layer.op {
             case .conv(let s, _, _): shape = "\(s.height)x\(s.width) px x (\(s.kernel)x\(s.kernel)x\(s.inChannels)) x \(s.outChannels)"
             case .dense(let inputs, let units, _, _): shape = "\(inputs) x \(units)"
-            default: return nil
+            case .batchNorm, .relu, .maxPool, .dropout, .flatten: return nil
             }
             let f = layer.forwardFlops
             return LayerFlops(name: layer.name, shape: shape, forward: f, backward: i == 0 ? f : 2 * f)
@@ -416,7 +410,7 @@ public final class Network {
             case .relu(fused: false): floats = (2 * output, 3 * output)  // x -> y; y, dy -> dx
             case .maxPool(_, _, _, _, fused: false): floats = (input + 2 * output, 2 * output + input)  // x -> y, argmax; dy, argmax -> dx
             case .dropout: floats = (3 * output, 3 * output)  // x -> y, mask; dy, mask -> dx
-            default: return nil
+            case .conv, .dense, .flatten, .relu(fused: true), .maxPool(_, _, _, _, fused: true): return nil
             }
             return (i, layer.name, 4 * floats.0, 4 * floats.1)
         }
