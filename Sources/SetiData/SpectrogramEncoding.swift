@@ -16,17 +16,33 @@ public enum SpectrogramEncoding {
     /// is found by comparing p with the 255 powers where the level steps, not by taking a
     /// logarithm of every pixel.
     public static func encode(_ power: [Double], into out: UnsafeMutablePointer<Float>, background: Double = standardBackground, levels: Int = 255) {
+        encode(power, rowRepeats: 1, width: power.count, into: out, background: background, levels: levels)
+    }
+
+    /// ``encode(_:into:background:levels:)`` of an image whose rows are each `rowRepeats`
+    /// times the same (`power`'s rows of `width`, stretched in time as `scan` stretches a
+    /// short observation): the same pixels, found once per distinct row. Each value
+    /// appears `rowRepeats` times, so the stretched image's k-th smallest value is the
+    /// distinct values' (k / rowRepeats)-th.
+    public static func encode(_ power: [Double], rowRepeats: Int, width: Int, into out: UnsafeMutablePointer<Float>,
+                              background: Double = standardBackground, levels: Int = 255) {
+        precondition(rowRepeats >= 1 && width >= 1 && power.count % width == 0)
         var scratch = power.map { max($0, 1e-6) }
         let largest = scratch.max()!
-        let median = log10(orderStatistic(&scratch, scratch.count / 2))
+        let median = log10(orderStatistic(&scratch, scratch.count * rowRepeats / 2 / rowRepeats))
         // A floor on the range keeps noise-only images from being stretched to full contrast.
         let top = max(log10(largest), median + 0.35)
         let bottom = median - (1 - background) / background * (top - median)
         let range = top - bottom
+        // The pixel at `i` of the distinct rows, written to each of its row's repeats.
+        func store(_ i: Int, _ value: Float) {
+            let row = i / width, column = i % width
+            for r in 0..<rowRepeats { out[(row * rowRepeats + r) * width + column] = value }
+        }
         guard levels == 255 else {
             for (i, p) in power.enumerated() {
                 let pixel = min(1, max(0, (top - log10(max(p, 1e-6))) / range))
-                out[i] = pixelValue(UInt8(((pixel * Double(levels)).rounded() / Double(levels) * 255).rounded()))
+                store(i, pixelValue(UInt8(((pixel * Double(levels)).rounded() / Double(levels) * 255).rounded())))
             }
             return
         }
@@ -40,7 +56,7 @@ public enum SpectrogramEncoding {
                     let middle = (low + high + 1) / 2
                     if p <= steps[middle - 1] { low = middle } else { high = middle - 1 }
                 }
-                out[i] = levelValues[low]
+                store(i, levelValues[low])
             }
         }
     }

@@ -42,6 +42,9 @@ public struct ObservationHeader: Sendable {
     public var timeStep = 0.0
     public var timeSteps = 0
     public var channels = 0
+    /// Channels of one stored chunk of a chunked (compressed) file, or nil: a read decodes
+    /// whole chunks, so reading in parts narrower than a chunk decodes it again and again.
+    public var chunkChannels: Int?
 
     public init() {}
 

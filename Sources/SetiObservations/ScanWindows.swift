@@ -74,7 +74,20 @@ public struct ScanWindows: Sendable {
     }
 
     /// The encoded 64 x 128 image of `window`, from an observation holding its channels.
+    /// A short observation whose steps divide 64 is encoded from its distinct rows (each
+    /// repeated 64 / steps times): the same pixels, a fraction of the work.
     public func image(_ window: Window, from observation: Observation, into out: UnsafeMutablePointer<Float>) {
+        if timeSteps < Self.height && Self.height % timeSteps == 0 {
+            let have = observation.channelRange
+            precondition(have.lowerBound <= window.channel && window.channel + Self.width <= have.upperBound)
+            var power = [Double](repeating: 0, count: timeSteps * Self.width)
+            for t in 0..<timeSteps {
+                let base = (window.timeStep + t) * have.count + window.channel - have.lowerBound
+                for c in 0..<Self.width { power[t * Self.width + c] = Double(observation.power[base + c]) }
+            }
+            SpectrogramEncoding.encode(power, rowRepeats: Self.height / timeSteps, width: Self.width, into: out)
+            return
+        }
         var power = [Double](repeating: 0, count: Self.height * Self.width)
         self.power(window, from: observation, into: &power)
         SpectrogramEncoding.encode(power, into: out)

@@ -64,7 +64,7 @@ struct BenchScan: ParsableCommand {
                 var forwardAlone = Double.infinity
                 for _ in 0..<repeats {
                     try world.barrier()
-                    let (_, _, timing) = try Scan.classify(url, windows: windows, share: share, network: network, classNames: classNames, calibration: nil, threshold: 0.9)
+                    let (_, _, timing) = try Scan.classify(url, header: header, windows: windows, share: share, network: network, classNames: classNames, calibration: nil, threshold: 0.9)
                     if timing.total < best.total { best = timing }
                     // The forward pass alone on this rank's windows, already encoded.
                     let observation = try ObservationFile.read(url, channels: windows.channels(of: share.prefix(512)))

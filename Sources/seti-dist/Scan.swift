@@ -162,7 +162,7 @@ struct Scan: ParsableCommand {
             let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: url.path) }
             let began = Date()
             var (probabilities, tracks, _) = try world.together {
-                try Scan.classify(url, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
+                try Scan.classify(url, header: header, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
                                   classNames: meta.classNames, calibration: meta.calibration, threshold: threshold)
             }
             let seconds = Date().timeIntervalSince(began)
@@ -294,16 +294,25 @@ struct Scan: ParsableCommand {
     }
 
     /// Windows a part: small enough that preparing the first part, the only one not
-    /// overlapped, is short. The file is read in blocks of `blockWindows` (a compressed
-    /// file's chunks span many windows, and each read decompresses whole chunks).
-    static let partWindows = 128, blockWindows = 512
+    /// overlapped, is short.
+    static let partWindows = 128
+
+    /// Windows a read: 512, or for a chunked file enough to span a whole chunk (each read
+    /// decodes every chunk it touches), within 256 MB of power.
+    static func blockWindows(_ windows: ScanWindows, header: ObservationHeader) -> Int {
+        let stride = ScanWindows.width - windows.overlap
+        let chunk = header.chunkChannels.map { ($0 + stride - 1) / stride } ?? 0
+        let budget = (256 << 20) / (4 * max(1, header.timeSteps) * stride)
+        return max(partWindows, min(max(512, chunk), budget) / partWindows * partWindows)
+    }
 
     /// Classifies windows `share` of `url` (all windows' slots, zero outside the share): the
     /// probabilities (windows x classes, calibrated) and, where p_signal reaches `threshold`,
     /// the track (start channel, channels a step, SNR), with the time each part took.
     /// Part n + 1 is read and encoded while part n is classified.
-    static func classify(_ url: URL, windows: ScanWindows, share: Range<Int>, network: Network, classNames: [String],
+    static func classify(_ url: URL, header: ObservationHeader, windows: ScanWindows, share: Range<Int>, network: Network, classNames: [String],
                          calibration: Calibration?, threshold: Double) throws -> (probabilities: [Float], tracks: [Double], timing: Timing) {
+        let blockWindows = blockWindows(windows, header: header)
         let k = classNames.count
         let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
         var probabilities = [Float](repeating: 0, count: windows.count * k)

@@ -35,6 +35,29 @@ final class SimulatorTests: XCTestCase {
         }
     }
 
+    /// The levels found among the 255 powers where they step are the formula's (a
+    /// logarithm a pixel: k = round(255 (1 - (log p - bottom) / (top - bottom)))), and a
+    /// stretched image encoded from its distinct rows is the stretched image encoded whole.
+    func testTheEncodingMatchesItsFormulaAndItsStretchedRows() {
+        var rng = SplitMix64(seed: 12)
+        for trial in 0..<60 {
+            let steps = [1, 2, 4, 8, 16, 32][trial % 6], repeats = 64 / steps
+            let distinct = (0..<(steps * 128)).map { _ in trial % 3 == 0 ? Double(rng.next() % 7) : 10 * -log(max(1e-12, rng.uniform01())) }
+            var stretched: [Double] = []
+            for row in 0..<64 { stretched += distinct[((row / repeats) * 128)..<((row / repeats + 1) * 128)] }
+            var whole = [Float](repeating: -1, count: 8192), fromRows = [Float](repeating: -1, count: 8192)
+            SpectrogramEncoding.encode(stretched, into: &whole)
+            SpectrogramEncoding.encode(distinct, rowRepeats: repeats, width: 128, into: &fromRows)
+            XCTAssertEqual(whole, fromRows, "trial \(trial), \(steps) steps")
+            let logs = stretched.map { log10(max($0, 1e-6)) }
+            let median = logs.sorted()[logs.count / 2]
+            let top = max(logs.max()!, median + 0.35)
+            let bottom = median - (1 - 0.675) / 0.675 * (top - median)
+            let formula = logs.map { v in pixelValue(UInt8((min(1, max(0, 1 - (v - bottom) / (top - bottom))) * 255).rounded())) }
+            XCTAssertEqual(zip(formula, whole).filter { $0 != $1 }.count, 0, "trial \(trial)")
+        }
+    }
+
     func testPixelsAreEncodedLikeThePublicData() {
         let set = Simulator(seed: 4).generate(perClass: 20, split: .train)
         XCTAssertTrue(set.images.allSatisfy { $0 >= 0 && $0 <= 1 && pixelValue(UInt8(($0 * 255).rounded())) == $0 })

@@ -80,6 +80,8 @@ final class HDF5Tests: XCTestCase {
             let part = try BreakthroughListenHDF5.read(url, channels: 10..<20)
             XCTAssertEqual(part.power, (0..<16).flatMap { t in (10..<20).map { read.power[t * 300 + $0] } })
             XCTAssertEqual(try ObservationFile.header(url).channels, 300)
+            // A compressed file's chunks (half the steps, every channel) set scan's reads.
+            XCTAssertEqual(try ObservationFile.header(url).chunkChannels, compressed ? 300 : nil)
         }
     }
 

@@ -138,23 +138,30 @@ public enum BreakthroughListenHDF5 {
         header.fileChannelWidth = number("foff") ?? .nan
         header.timeStep = number("tsamp") ?? .nan
         header.startMJD = number("tstart") ?? 0
+        header.chunkChannels = chunkDimensions(of: dataset)?.last
         return try header.validated(file: file)
     }
 
-    /// The bytes of one stored chunk of `dataset` (HDF5 stores edge chunks whole), or nil
-    /// when it is not chunked.
-    private static func chunkBytes(of dataset: hid_t) -> Int? {
+    /// The dimensions of one stored chunk of `dataset`, or nil when it is not chunked.
+    private static func chunkDimensions(of dataset: hid_t) -> [Int]? {
         let properties = H5Dget_create_plist(dataset)
         guard properties >= 0 else { return nil }
         defer { H5Pclose(properties) }
         var dims = [hsize_t](repeating: 0, count: 8)
         let rank = Int(H5Pget_chunk(properties, 8, &dims))
         guard rank > 0 else { return nil }
+        return dims.prefix(rank).map { Int(clamping: $0) }
+    }
+
+    /// The bytes of one stored chunk of `dataset` (HDF5 stores edge chunks whole), or nil
+    /// when it is not chunked.
+    private static func chunkBytes(of dataset: hid_t) -> Int? {
+        guard let dims = chunkDimensions(of: dataset) else { return nil }
         let type = H5Dget_type(dataset)
         defer { H5Tclose(type) }
         var bytes = H5Tget_size(type)
-        for d in dims.prefix(rank) {
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: d))
+        for d in dims {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: d)
             guard !overflow else { return nil }
             bytes = product
         }
