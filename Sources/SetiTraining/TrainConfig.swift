@@ -26,7 +26,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// With `generator` injection: the observation (.fil or .h5) whose quiet windows the
     /// signals are injected into (an absolute path once the CLI has resolved it).
     public var background: String?
-    public var epochs = 12
+    /// 24: on fresh samples every epoch the model is still learning at 12 (twice as long
+    /// gained 4-10 points on every other generator's data; README, docs/GUIDE.md).
+    public var epochs = 24
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32
     public var optimizer = OptimizerChoice.adam
@@ -67,7 +69,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var powerSGDRank = 2
     /// With `compression` powersgd or acpsgd: optimizer steps summed exactly before compression
     /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
-    /// fastest, loses nothing. 100 (the default run's first 2 of 12 epochs) brought its
+    /// fastest, loses nothing. 100 (the default run's first 2 epochs) brought its
     /// validation accuracy back to the exact exchange's (docs/PERFORMANCE.md, 3 seeds).
     public var powerSGDStartStep = 100
     /// Batch-norm statistics per group of this many consecutive samples of a rank's batch
@@ -117,10 +119,11 @@ public struct TrainConfig: Codable, Hashable, Sendable {
 
     public init() {}
 
-    /// The default recipe (the struct's defaults): the course's optimizer, initial rate,
-    /// batch and epochs, with four changes measured in README: a slower rate decay,
+    /// The default recipe (the struct's defaults): the course's optimizer, initial rate
+    /// and batch, with changes measured in README and docs/: a slower rate decay,
     /// batch-norm statistics re-estimated before each validation, new simulated training
-    /// samples every epoch, decoupled weight decay (AdamW) and contrast scaling.
+    /// samples every epoch, decoupled weight decay (AdamW), contrast scaling, and twice
+    /// the course's epochs.
     public static var standard: TrainConfig { TrainConfig() }
 
     /// The course's recipe exactly: Adam, ExponentialDecay(0.005, 5, 0.96, staircase),
@@ -129,6 +132,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public static var kerasSeed: TrainConfig {
         var config = TrainConfig()
         config.schedule = .kerasSeed
+        config.epochs = 12
         config.weightDecay = 0
         config.augmentation = Augmentation(horizontalFlip: true)
         config.batchNormEstimationBatches = 0

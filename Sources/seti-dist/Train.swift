@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
             spectrograms; --generator mixed: half from the ML4SETI challenge's own simulator, \
             half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra) \
             and the standard recipe: the course's Adam from learning rate \
-            0.005, horizontal flips, global batch 32 and 12 epochs, but the rate decays 0.96x \
+            0.005, horizontal flips and global batch 32, but 24 epochs (not 12), the rate decays 0.96x \
             every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
             batches before each validation, 1,600 new training samples are simulated every \
             epoch, Adam decays the weights (AdamW, --weight-decay 0.05), contrast is scaled \
