@@ -9,7 +9,8 @@ import SetiNet
 /// pair of classes and a bias for each (temperature scaling is W = I / T, b = 0; a model
 /// trained on several generators is over-confident in some classes and under-confident in
 /// others, which one T cannot mend). Stored in the best checkpoint's metadata; evaluate,
-/// predict, show and scan apply it. Checkpoints of 0.16 hold a temperature only.
+/// predict, show and scan apply it. Checkpoints of 0.16, and fits on fewer than
+/// ``matrixSamplesPerParameter`` samples per number, hold a temperature only.
 public struct Calibration: Codable, Hashable, Sendable {
     /// T: above 1 softens an over-confident model, below 1 sharpens it (the start of the
     /// matrix fit, and all there is in checkpoints of 0.16).
@@ -27,6 +28,10 @@ public struct Calibration: Codable, Hashable, Sendable {
     /// The samples T was fitted on when they were not the validation set (fresh
     /// simulated ones); nil when it was fitted on the validation set itself.
     public var fitSamples: Int?
+
+    /// Samples per fitted number below which only the temperature is fitted (the default
+    /// run's 1,600 fresh samples fit a 4-class matrix).
+    public static let matrixSamplesPerParameter = 50
 
     /// The false-alarm rate on pure noise that chooses ``noiseThreshold``.
     public static let falseAlarmRate = 0.01
@@ -55,7 +60,11 @@ public struct Calibration: Codable, Hashable, Sendable {
             if fa < fb { high = b; b = a; fb = fa; a = high - ratio * (high - low); fa = loss(exp(a)) } else { low = a; a = b; fa = fb; b = low + ratio * (high - low); fb = loss(exp(b)) }
         }
         var calibration = Calibration(temperature: exp((low + high) / 2), noiseThreshold: nil, errorBefore: 0, errorAfter: 0)
-        (calibration.matrix, calibration.bias) = fitMatrix(logs: logs, labels: labels, classes: k, temperature: calibration.temperature)
+        // k (k + 1) numbers need many samples: with fewer, the matrix would learn their
+        // noise (and move predictions), so a small set keeps the temperature alone.
+        if count >= matrixSamplesPerParameter * k * (k + 1) {
+            (calibration.matrix, calibration.bias) = fitMatrix(logs: logs, labels: labels, classes: k, temperature: calibration.temperature)
+        }
         calibration.measure(probabilities: probabilities, labels: labels, classes: k)
         var scaled = probabilities
         calibration.apply(&scaled, classes: k)

@@ -88,8 +88,10 @@ struct Evaluate: ParsableCommand {
                 let fitted = calibrations.compactMap { $0 }.allSatisfy { $0.fitSamples != nil } ? "fitted on fresh samples of the run's data" : "fitted on the run's validation set"
                 let kind = calibrations.compactMap { $0 }.allSatisfy { $0.matrix != nil } ? "matrix scaling"
                     : "temperature " + c.temperatures.map { String(format: "%.3g", $0) }.joined(separator: ", ")
-                try Output.line(String(format: "\ncalibration: %@ (%@); expected calibration error here %.4f uncalibrated, %.4f calibrated",
-                                       kind, fitted, c.eceBefore, c.eceAfter))
+                // A matrix may move predictions; the run's val_accuracy is the network's own.
+                let rawAccuracy = Evaluator.evaluation(of: raw, on: set, classes: k).accuracy
+                try Output.line(String(format: "\ncalibration: %@ (%@); expected calibration error here %.4f uncalibrated, %.4f calibrated; accuracy %.4f uncalibrated",
+                                       kind, fitted, c.eceBefore, c.eceAfter, rawAccuracy))
             } else {
                 try Output.line("\ncalibration: none in the checkpoint (written before 0.16); probabilities as the network gives them")
             }

@@ -161,8 +161,9 @@ struct Train: ParsableCommand {
                 try Checkpoint.restore(folder.best, into: trainer.network)
                 let calibration = try Checkpoint.calibrate(folder.best, network: trainer.network, on: trainer.validation, fitSet: trainer.calibrationSet())
                 if verbosity != .quiet {
-                    try Output.line(String(format: "calibrated %@ (matrix scaling%@): expected calibration error %.4f -> %.4f on validation%@",
-                                           folder.best.lastPathComponent, calibration.fitSamples.map { " fitted on \($0) fresh samples" } ?? "",
+                    try Output.line(String(format: "calibrated %@ (%@ scaling%@): expected calibration error %.4f -> %.4f on validation%@",
+                                           folder.best.lastPathComponent, calibration.matrix == nil ? "temperature" : "matrix",
+                                           calibration.fitSamples.map { " fitted on \($0) fresh samples" } ?? "",
                                            calibration.errorBefore, calibration.errorAfter,
                                            calibration.noiseThreshold.map { String(format: "; scan's threshold for 1%% false alarms on its noise: p_signal %.4g", $0) } ?? ""))
                 }

@@ -177,9 +177,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(normal.stdout.contains("Total params"), normal.stdout)
         // Issue 30.2: the best checkpoint carries its calibration, fitted on fresh simulated
         // samples (4 more draws of the validation stream) and measured on validation.
-        XCTAssertTrue(normal.stdout.contains("calibrated best.safetensors (matrix scaling fitted on "), normal.stdout)
+        // 32 samples are too few for a 4-class matrix (20 numbers): the temperature alone.
+        XCTAssertTrue(normal.stdout.contains("calibrated best.safetensors (temperature scaling fitted on 32 fresh samples)"), normal.stdout)
         let calibration = try XCTUnwrap(try Checkpoint.read(dir.appendingPathComponent("normal/best.safetensors")).metadata.calibration)
-        XCTAssertTrue(calibration.temperature > 0 && calibration.matrix?.count == 16 && calibration.bias?.count == 4, "\(calibration)")
+        XCTAssertTrue(calibration.temperature > 0 && calibration.matrix == nil, "\(calibration)")
         XCTAssertEqual(calibration.fitSamples, 4 * 8, "4 rounds of the 8-sample validation set")
         let evaluated = try run(["evaluate", "--checkpoint", path("normal"), "--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])

@@ -83,6 +83,8 @@ final class CalibrationTests: XCTestCase {
 
     func testDamagedCalibrationsAreNamed() {
         var c = Calibration.fit(probabilities: [0.7, 0.3, 0.2, 0.8], labels: [0, 1], classes: 2, noiseClass: nil)
+        XCTAssertNil(c.matrix, "2 samples fit the temperature alone")
+        (c.matrix, c.bias) = ([1, 0, 0, 1], [0, 0])
         XCTAssertNil(c.problem(classes: 2))
         XCTAssertNotNil(c.problem(classes: 3), "a matrix for 2 classes on a 3-class model")
         c.matrix![1] = .nan
