@@ -224,6 +224,12 @@ final class ScanAndFormatsTests: XCTestCase {
             ([fil, "--checkpoint", "x", "--hits", "101"], "--hits 101"),
             ([fil, "--checkpoint", "x", "--min-snr", "nan"], "--min-snr nan: allowed 0...1000000"),
             ([fil, "--checkpoint", "x", "--min-snr=-1"], "--min-snr -1.0: allowed 0...1000000"),
+            (["--cadence", fil, fil, "--checkpoint", "x", "--off-snr", "nan"], "--off-snr nan: allowed 0...1000000"),
+            (["--cadence", fil, fil, "--checkpoint", "x", "--off-snr=-1"], "--off-snr -1.0: allowed 0...1000000"),
+            (["--cadence", fil, fil, "--checkpoint", "x", "--event-plots", "1001"], "--event-plots 1001: allowed 0...1000"),
+            (["--cadence", fil, fil, "--checkpoint", "x", "--filter", "0"], "--filter"),
+            ([fil, "--checkpoint", "x", "--off-snr", "3"], "--off-snr applies to a --cadence"),
+            (["--cadence", fil, fil, "--checkpoint", path("bad.safetensors")], "bad.safetensors"),
         ]
         for (arguments, words) in cases {
             let result = try MPIRun.run(np: nil, ["scan"] + arguments + ["--out", path("out")])
