@@ -46,10 +46,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Strong scaling: samples per step, all ranks together (default 32).") var globalBatch: Int?
     @Option(help: "Timed steps.") var steps: Int = 6
     @Option(help: "Steps run before the timed ones, untimed (0...1000).") var untimedSteps: Int = 2
-    @Option(help: "Gradient exchange.") var allreduce: AllreduceMethod = .hierarchical
-    @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap = true
-    @Option(help: "What the exchange may lose to move fewer bytes (none, bf16, powersgd, acpsgd).") var compression: GradientCompression = .none
-    @Option(help: "Rank of the PowerSGD and ACP-SGD factors (1...64).") var powersgdRank: Int = TrainConfig().powerSGDRank
+    @OptionGroup(title: "Gradient exchange") var exchange: ExchangeOptions
     @Flag(help: "Every rank trains alone, no exchange: the baseline of ranks sharing a machine (weak scaling).") var alone = false
     @Flag(help: "Weak scaling: also time the ranks alone in the same job, in turns with the exchange (see below).") var paired = false
     @Option(help: "Name of the setup, e.g. local, sim-2x2, sim-2x1-10gbit.") var label: String = "local"
@@ -61,12 +58,13 @@ struct BenchScaling: ParsableCommand {
         if let b = batchPerRank, !(1...4096).contains(b) { throw ValidationError("--batch-per-rank \(b): allowed 1...4096") }
         if let g = globalBatch, !(1...65_536).contains(g) { throw ValidationError("--global-batch \(g): allowed 1...65536") }
         guard (0...1000).contains(untimedSteps) else { throw ValidationError("--untimed-steps \(untimedSteps): allowed 0...1000") }
-        guard (1...64).contains(powersgdRank) else { throw ValidationError("--powersgd-rank \(powersgdRank): allowed 1...64") }
-        if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
-        if paired && (batchPerRank == nil || alone) { throw ValidationError("--paired measures weak scaling with an exchange: give --batch-per-rank, not --alone") }
-        if compression == .bf16 && allreduce != .hierarchical {
+        if let rank = exchange.powersgdRank, !(1...64).contains(rank) { throw ValidationError("--powersgd-rank \(rank): allowed 1...64") }
+        if let step = exchange.powersgdStartStep, !(0...1_000_000_000).contains(step) { throw ValidationError("--powersgd-start-step \(step): allowed 0...1000000000") }
+        if exchange.compression == .bf16 && (exchange.allreduce ?? .hierarchical) != .hierarchical {
             throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical")
         }
+        if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
+        if paired && (batchPerRank == nil || alone) { throw ValidationError("--paired measures weak scaling with an exchange: give --batch-per-rank, not --alone") }
     }
 
     func run() throws {
@@ -109,11 +107,8 @@ struct BenchScaling: ParsableCommand {
         var config = TrainConfig.kerasSeed
         config.globalBatch = batchPerRank.map { $0 * ranks } ?? globalBatch ?? 32
         config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
-        config.allreduce = allreduce
-        config.overlap = overlap
-        config.compression = compression
-        config.powerSGDRank = powersgdRank
-        config.powerSGDStartStep = 0  // every timed step compresses
+        config.powerSGDStartStep = 0  // every timed step compresses, unless --powersgd-start-step says otherwise
+        exchange.apply(to: &config)
         return config
     }
 

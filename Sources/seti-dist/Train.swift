@@ -88,14 +88,7 @@ struct Train: ParsableCommand {
     @Option(help: "Share of training samples re-encoded min-max (lightest pixel 1, darkest 0) instead of median-anchored, so the model holds under either encoding (0...1; \(recipeDefault(\.augmentation.minMaxEncoding))).") var minMaxEncoding: Float?
     @Flag(inversion: .prefixedNo, help: "Dropout layers (off: the model without them; \(recipeDefault(\.dropout))).") var dropout: Bool?
     @Option(help: "Seed for weights, shuffles, augmentation and dropout (\(recipeDefault(\.seed))).") var seed: UInt64?
-    @Flag(inversion: .prefixedNo, help: "Overlap the gradient exchange with backward.") var overlap: Bool?
-    @Option(help: ArgumentHelp("Gradient exchange.", discussion: AllreduceMethod.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
-    var allreduce: AllreduceMethod?
-    @Option(help: ArgumentHelp("What the gradient exchange may lose to move fewer bytes (\(recipeDefault(\.compression.rawValue))).", discussion: GradientCompression.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ")))
-    var compression: GradientCompression?
-    @Option(help: "Rank of the PowerSGD and ACP-SGD factors (1...64; \(recipeDefault(\.powerSGDRank))).") var powersgdRank: Int?
-    @Option(help: "Optimizer steps summed exactly before PowerSGD or ACP-SGD starts compressing (0...1000000000; \(recipeDefault(\.powerSGDStartStep))).")
-    var powersgdStartStep: Int?
+    @OptionGroup(title: "Gradient exchange") var exchange: ExchangeOptions
     @Option(help: "Batch-norm statistics per group of this many samples (0 = whole per-rank batch).") var batchNormGroupSize: Int?
     @Option(help: "Before each validation, re-estimate batch-norm statistics over this many training batches (0 = Keras's moving averages; \(recipeDefault(\.batchNormEstimationBatches))).")
     var batchNormEstimationBatches: Int?
@@ -220,11 +213,7 @@ struct Train: ParsableCommand {
         if let minMaxEncoding { c.augmentation.minMaxEncoding = minMaxEncoding }
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
-        if let overlap { c.overlap = overlap }
-        if let allreduce { c.allreduce = allreduce }
-        if let compression { c.compression = compression }
-        if let powersgdRank { c.powerSGDRank = powersgdRank }
-        if let powersgdStartStep { c.powerSGDStartStep = powersgdStartStep }
+        exchange.apply(to: &c)
         if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
         if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
         if let monitor { c.monitor = monitor }
@@ -237,7 +226,7 @@ struct Train: ParsableCommand {
 }
 
 /// "default: X", or each recipe's value when they differ, for --help.
-private func recipeDefault<T: Equatable>(_ field: (TrainConfig) -> T) -> String {
+func recipeDefault<T: Equatable>(_ field: (TrainConfig) -> T) -> String {
     let values = Recipe.allCases.map { ($0.rawValue, field($0.config)) }
     guard values.contains(where: { $0.1 != values[0].1 }) else { return "default: \(values[0].1)" }
     return "default: " + values.map { "\($0.1) (\($0.0))" }.joined(separator: ", ")
