@@ -237,8 +237,13 @@ struct Scan: ParsableCommand {
         try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: folder.appendingPathComponent("events.csv"))
 
         let pictures = folder.appendingPathComponent("events")
+        // An earlier scan's pictures: files only (a folder of that name is not ours to empty).
         if let stale = try? FileManager.default.contentsOfDirectory(atPath: pictures.path) {
-            for name in stale where name.hasPrefix("event-") && name.hasSuffix(".png") { try? FileManager.default.removeItem(at: pictures.appendingPathComponent(name)) }
+            for name in stale where name.hasPrefix("event-") && name.hasSuffix(".png") {
+                let url = pictures.appendingPathComponent(name)
+                let type = (try? FileManager.default.attributesOfItem(atPath: url.path)[.type]) as? FileAttributeType
+                if type == .typeRegular || type == .typeSymbolicLink { try? FileManager.default.removeItem(at: url) }
+            }
         }
         guard !events.isEmpty, eventPlots > 0 else { return }
         try createFolder(pictures)

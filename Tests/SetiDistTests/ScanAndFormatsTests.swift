@@ -180,13 +180,15 @@ final class ScanAndFormatsTests: XCTestCase {
         XCTAssertEqual(two.status, 0, two.stderr)
         XCTAssertEqual(try String(contentsOfFile: path("c2/events.csv"), encoding: .utf8), try String(contentsOfFile: path("c1/events.csv"), encoding: .utf8))
 
-        // Filter 1 keeps the interference too, listed from a file; the earlier pictures go.
+        // Filter 1 keeps the interference too, listed from a file; the earlier pictures go
+        // (files only: a folder that happens to be named like one stays).
+        try FileManager.default.createDirectory(atPath: path("c1/events/event-009.png"), withIntermediateDirectories: true)
         try Data(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("cadence.txt"))
         let all = try MPIRun.run(np: nil, ["scan", "--cadence", path("cadence.txt"), "--filter", "1", "--event-plots", "1", "--checkpoint", model, "--out", path("c1"), "--min-probability", "0"])
         XCTAssertEqual(all.status, 0, all.stderr)
         let allRows = try String(contentsOfFile: path("c1/events.csv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(allRows.count, 3, "the target and the interference: \(allRows)")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("c1/events")), ["event-001.png"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("c1/events")).sorted(), ["event-001.png", "event-009.png"])
 
         var mismatched = files
         var header = ObservationHeader()
