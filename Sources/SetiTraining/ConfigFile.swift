@@ -80,7 +80,14 @@ extension TrainConfig {
             object[path[0]] = inner
         }
         for (key, value) in fields {
-            if let path = flagFields[key], path.count > 1 || path[0] != key {
+            if key == "model", let name = value as? String {
+                // A named model (`model: classic`), as --model names it; a mapping is a whole spec.
+                guard let model = ModelName(rawValue: name) else {
+                    let names = ModelName.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "model")): field 'model': '\(name.prefix(40))' is not one of \(names) (or a whole model: height, width, channels, layers)")
+                }
+                result["model"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.spec))
+            } else if let path = flagFields[key], path.count > 1 || path[0] != key {
                 set(path, value, in: &result)
             } else if !["schedule", "decay-steps", "decay-rate", "staircase"].contains(key) {
                 result[key] = value

@@ -26,9 +26,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// With `generator` injection: the observation (.fil or .h5) whose quiet windows the
     /// signals are injected into (an absolute path once the CLI has resolved it).
     public var background: String?
-    /// 24: on fresh samples every epoch the model is still learning at 12 (twice as long
-    /// gained 4-10 points on every other generator's data; README, docs/GUIDE.md).
-    public var epochs = 24
+    /// 48: on fresh samples every epoch the deep model is still learning at 24 (twice as
+    /// long gained 4-9 points on every other generator's data; docs/GUIDE.md).
+    public var epochs = 48
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32
     public var optimizer = OptimizerChoice.adam
@@ -89,7 +89,8 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var earlyStoppingPatience = 0
     /// Smallest change of the monitored quantity that counts as an improvement.
     public var minDelta = 0.0
-    public var model = ModelSpec.setiCNN
+    /// seti-dist's own CNN (``ModelSpec/deep``); keras-seed trains the course's classic one.
+    public var model = ModelSpec.deep
 
     public enum OptimizerChoice: String, Codable, Hashable, Sendable, CaseIterable {
         /// Adam (Keras defaults: beta 0.9 / 0.999, epsilon 1e-7).
@@ -138,6 +139,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
         config.batchNormEstimationBatches = 0
         config.freshSimulationEachEpoch = false
         config.monitor = .valAccuracy
+        config.model = .setiCNN
         return config
     }
 

@@ -7,6 +7,7 @@ import SetiTraining
 // Every choice a flag offers is an enum of the libraries; these conformances let
 // ArgumentParser parse them, list them in --help and refuse anything else.
 extension Recipe: ExpressibleByArgument {}
+extension ModelName: ExpressibleByArgument {}
 extension AllreduceMethod: ExpressibleByArgument {}
 extension GradientCompression: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}

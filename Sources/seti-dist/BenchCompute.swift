@@ -9,7 +9,7 @@ import SetiNet
 struct BenchCompute: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compute",
-        abstract: "sgemm peak vs. forward, forward+backward and full training step of the SETI CNN.",
+        abstract: "sgemm peak vs. forward, forward+backward and full training step of a SETI CNN.",
         discussion: """
             For each BLAS thread count: sgemm on 2048x2048 matrices (the peak), and the model \
             at the given batch: forward (inference), forward + backward, and the full \
@@ -36,6 +36,9 @@ struct BenchCompute: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.")
     var threads: [Int] = [1, 2]
 
+    @Option(help: "The network to measure: deep (the standard recipe's) or classic (the course's Keras SETI CNN).")
+    var model: ModelName = .deep
+
     @Option(help: "Convolution algorithm: winograd (where it applies; the default) or im2col everywhere (the direct algorithm).")
     var convolutions: ConvolutionAlgorithm = .winograd
 
@@ -52,7 +55,7 @@ struct BenchCompute: ParsableCommand {
     }
 
     func run() throws {
-        let net = Network(spec: .setiCNN, maxBatch: batch, seed: 1, convolutions: convolutions)
+        let net = Network(spec: model.spec, maxBatch: batch, seed: 1, convolutions: convolutions)
         let adam = Adam(parameterCount: net.parameters.count)
         let flops = net.flopsPerSample
         try printFlopsTable(net)
@@ -70,9 +73,9 @@ struct BenchCompute: ParsableCommand {
         let n = 2048
         let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)
-        // The memory bandwidth the element-wise work is measured against: buffers of the
-        // parameters' size (134 MB), far beyond any cache.
-        let count = net.parameters.count
+        // The memory bandwidth the element-wise work is measured against: buffers far
+        // beyond any cache (134 MB), whatever the model's size.
+        let count = 1 << 25
         let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: count), y = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         x.initialize(repeating: 1)
         y.initialize(repeating: 2)
@@ -111,7 +114,7 @@ struct BenchCompute: ParsableCommand {
             try Output.line("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * stepGflops / peak))% of the sgemm peak")
             let bytes = Double(4 * count)
             let copyRate = 2 * bytes / seconds[5] / 1e9, addRate = 3 * bytes / seconds[6] / 1e9
-            let adamRate = 7 * bytes / optimizer / 1e9
+            let adamRate = 7 * Double(4 * net.parameters.count) / optimizer / 1e9
             try Output.line("  memory bandwidth: copy \(f1(copyRate)) GB/s, a += b \(f1(addRate)) GB/s (134 MB buffers)")
             try Output.line("  Adam moves 7 floats per parameter: \(f1(adamRate)) GB/s, \(f1(100 * adamRate / addRate))% of a += b")
             if layers {

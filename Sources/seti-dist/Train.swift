@@ -9,18 +9,19 @@ import SetiTraining
 /// `seti-dist train`: the default subcommand.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the SETI CNN, data-parallel over the MPI ranks (the default command).",
+        abstract: "Train a SETI CNN, data-parallel over the MPI ranks (the default command).",
         discussion: """
             With no arguments: the built-in simulated data (1,600 training and 400 validation \
             spectrograms; --generator mixed: half from the ML4SETI challenge's own simulator, \
             half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra) \
-            and the standard recipe: the course's Adam from learning rate \
-            0.005, horizontal flips and global batch 32, but 24 epochs (not 12), the rate decays 0.96x \
+            and the standard recipe: seti-dist's deep CNN (--model deep: four convolution \
+            blocks, 26 times fewer weights than the course's), the course's Adam from learning rate \
+            0.005, horizontal flips and global batch 32, but 48 epochs (not 12), the rate decays 0.96x \
             every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
             batches before each validation, 1,600 new training samples are simulated every \
             epoch, Adam decays the weights (AdamW, --weight-decay 0.05), contrast is scaled \
             by up to 20% and half the samples are re-encoded min-max.
-            --recipe keras-seed is the course's recipe exactly (a fixed training set, Keras's \
+            --recipe keras-seed is the course's recipe exactly (its classic CNN, a fixed training set, Keras's \
             moving batch-norm averages); on the simulated data it overfits and its moving \
             statistics go stale, so it validates worse (see README).
 
@@ -64,6 +65,8 @@ struct Train: ParsableCommand {
     var config: String?
     @Flag(help: "Print the configuration the flags, file and recipe give, and exit.")
     var printConfig = false
+    @Option(help: "The network: deep (seti-dist's CNN, four convolution blocks) or classic (the course's Keras SETI CNN) (\(recipeDefault { ModelName(spec: $0.model)?.rawValue ?? "custom" })).")
+    var model: ModelName?
     @Option(help: "Epochs (1...1000000; \(recipeDefault(\.epochs))).") var epochs: Int?
     @Option(help: "Samples per optimizer step, all ranks together (1...65536; \(recipeDefault(\.globalBatch))).") var globalBatch: Int?
     @Option(help: "Samples per rank per step (sets the global batch to ranks x this).") var batchPerRank: Int?
@@ -191,6 +194,7 @@ struct Train: ParsableCommand {
         // Absolute, from the flag or a config file alike, as the data folder is.
         if let file = c.background { c.background = URL(fileURLWithPath: file).standardizedFileURL.path }
         if let classes { c.simulatedClasses = classes }
+        if let model { c.model = model.spec }
         if let epochs { c.epochs = epochs }
         if let globalBatch { c.globalBatch = globalBatch }
         if let optimizer { c.optimizer = optimizer }

@@ -156,8 +156,14 @@ final class CommandLineTests: XCTestCase {
     func testSummaryQuietAndVerbose() throws {
         let summary = try run(["summary"])
         XCTAssertEqual(summary.status, 0, summary.stderr)
-        XCTAssertTrue(summary.stdout.contains("dense (Dense)") && summary.stdout.contains("(None, 32768)"), summary.stdout)
-        XCTAssertTrue(summary.stdout.contains("Total params: 33,616,132"), summary.stdout)
+        // The standard recipe's network, and the course's (keras-seed's, or by name).
+        XCTAssertTrue(summary.stdout.contains("dense (Dense)") && summary.stdout.contains("(None, 4096)"), summary.stdout)
+        XCTAssertTrue(summary.stdout.contains("Total params: 1,293,060"), summary.stdout)
+        for flags in [["--model", "classic"], ["--recipe", "keras-seed"]] {
+            let classic = try run(["summary"] + flags)
+            XCTAssertTrue(classic.stdout.contains("(None, 32768)") && classic.stdout.contains("Total params: 33,616,132"), "\(flags): \(classic.stdout)")
+        }
+        assertOneLineError(try run(["summary", "--model", "resnet"]), "--model")
         let seven = try run(["summary", "--classes", "7"])
         XCTAssertTrue(seven.stdout.contains("dense_1 (Dense)") && seven.stdout.contains("(None, 7)"), seven.stdout)
         assertOneLineError(try run(["summary", "--classes", "1"]), "--classes 1: allowed 2...1000")
@@ -168,12 +174,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(quiet.stdout.hasPrefix("done in "), quiet.stdout)
         let verbose = try train("verbose", ["--verbose"])
         XCTAssertEqual(verbose.status, 0, verbose.stderr)
-        XCTAssertTrue(verbose.stdout.contains("Total params: 33,616,132"), verbose.stdout)
+        XCTAssertTrue(verbose.stdout.contains("Total params: 1,293,060"), verbose.stdout)
         let steps = verbose.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1/1  step ") }
         XCTAssertEqual(steps.count, 2, "every step of the epoch's two: \(verbose.stdout)")
         XCTAssertTrue(steps.allSatisfy { $0.contains("  accuracy 0.") || $0.contains("  accuracy 1.") }, "the running accuracy on the step line: \(steps)")
         let normal = try train("normal")
-        XCTAssertTrue(normal.stdout.contains("  model: 16 layers, 33,616,132 weights"), normal.stdout)
+        XCTAssertTrue(normal.stdout.contains("  model: 22 layers, 1,293,060 weights"), normal.stdout)
         XCTAssertFalse(normal.stdout.contains("Total params"), normal.stdout)
         // Issue 30.2: the best checkpoint carries its calibration, fitted on fresh simulated
         // samples (4 more draws of the validation stream) and measured on validation.

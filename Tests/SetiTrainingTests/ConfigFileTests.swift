@@ -197,6 +197,10 @@ final class ConfigFileFlagNameTests: XCTestCase {
         spec.layers.removeAll { $0 == .flatten }
         let broken = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
         assertRefused("{\"model\": \(broken)}", saying: "Dense needs a Flatten before it")
+        // Or by the name --model takes.
+        XCTAssertEqual(try merge("model: classic\n").model, .setiCNN)
+        XCTAssertEqual(try merge("model: deep\n").model, .deep)
+        assertRefused("epochs: 3\nmodel: resnet\n", saying: ":2: field 'model': 'resnet' is not one of deep, classic")
     }
 
     func testDefaultsAreTheStandardRecipeAndKerasSeedIsTheCourse() {
@@ -207,5 +211,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
         XCTAssertTrue(seed.monitorMaximizes)
         XCTAssertFalse(seed.freshSimulationEachEpoch)
         XCTAssertEqual(seed.batchNormEstimationBatches, 0)
+        XCTAssertEqual(seed.model, .setiCNN, "the course's network")
+        XCTAssertEqual(Recipe.standard.config.model, .deep)
     }
 }

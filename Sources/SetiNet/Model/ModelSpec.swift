@@ -44,10 +44,50 @@ public struct ModelSpec: Codable, Hashable, Sendable {
             .dense(units: 4),
         ])
 
+    /// seti-dist's own CNN, the standard recipe's: four convolution blocks (a 5x5 kernel,
+    /// then 3x3; 32, 64, 128 and 128 filters; each block halves the image) under a 256-unit
+    /// dense layer. For two thirds of the classic's compute it holds 26 times fewer weights, and it
+    /// learns the shapes that tell the classes apart (a track's curvature, a faint track's
+    /// continuity) from the feature maps rather than from a 33-million-weight dense layer
+    /// over raw positions: the transfer matrix in docs/GUIDE.md measures the difference.
+    public static let deep = ModelSpec(
+        height: 64, width: 128, channels: 1,
+        layers: [
+            .conv2D(filters: 32, kernel: 5), .batchNorm, .relu, .maxPool(size: 2),
+            .conv2D(filters: 64, kernel: 3), .batchNorm, .relu, .maxPool(size: 2),
+            .conv2D(filters: 128, kernel: 3), .batchNorm, .relu, .maxPool(size: 2),
+            .conv2D(filters: 128, kernel: 3), .batchNorm, .relu, .maxPool(size: 2),
+            .flatten,
+            .dense(units: 256), .batchNorm, .relu, .dropout(rate: 0.4),
+            .dense(units: 4),
+        ])
+
     /// Number of classes: the units of the final dense layer.
     public var classes: Int {
         guard case .dense(let units) = layers.last else { return 0 }
         return units
+    }
+}
+
+/// The models `train --model` and `summary --model` name; a configuration file may give a
+/// name too (`model: classic`), or a whole layer list.
+public enum ModelName: String, CaseIterable, Codable, Sendable {
+    /// ``ModelSpec/deep``: the standard recipe's.
+    case deep
+    /// ``ModelSpec/setiCNN``: the course's (keras-seed's).
+    case classic
+
+    public var spec: ModelSpec {
+        switch self {
+        case .deep: return .deep
+        case .classic: return .setiCNN
+        }
+    }
+
+    /// The name of exactly `spec` (nil for a model of one's own).
+    public init?(spec: ModelSpec) {
+        guard let name = Self.allCases.first(where: { $0.spec == spec }) else { return nil }
+        self = name
     }
 }
 
