@@ -189,11 +189,18 @@ private func withConfigDefaults(_ json: Data) -> Data {
     legacy.augmentation.minMaxEncoding = 0
     legacy.powerSGDStartStep = 0
     legacy.generator = .image
+    legacy.model = .setiCNN
     guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
           let stored = object["config"] as? [String: Any],
           let defaults = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(legacy))) as? [String: Any]
     else { return json }
-    object["config"] = mergeFields(stored, into: defaults)
+    var config = stored
+    // 0.17 and earlier named the exchange by two fields.
+    if config["exchange"] == nil, let allreduce = config.removeValue(forKey: "allreduce") as? String {
+        let compression = config.removeValue(forKey: "compression") as? String ?? "none"
+        config["exchange"] = ExchangeMethod(allreduce: allreduce, compression: compression)?.rawValue ?? "\(allreduce), \(compression)"
+    }
+    object["config"] = mergeFields(config, into: defaults)
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json
 }
 

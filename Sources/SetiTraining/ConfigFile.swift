@@ -30,7 +30,7 @@ extension TrainConfig {
         var base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         // Optional fields that are nil are left out of the encoding; they are still fields.
         if base["data"] == nil { base["data"] = NSNull() }
-        let nested = try Self.expandFlagNames(document.fields, currentDecay: schedule.decay, file: url.path, lines: document.lines)
+        let nested = try Self.expandFlagNames(document.fields, current: self, file: url.path, lines: document.lines)
         let merged = try Self.merge(nested, into: base, current: self, path: "", filePath: "", file: url.path, lines: document.lines)
         let config: TrainConfig
         do {
@@ -63,15 +63,17 @@ extension TrainConfig {
         "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
         "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
         "intensity-scale": ["augmentation", "intensityScale"], "min-max-encoding": ["augmentation", "minMaxEncoding"],
-        "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "allreduce": ["allreduce"],
-        "compression": ["compression"], "powersgd-rank": ["powerSGDRank"], "powersgd-start-step": ["powerSGDStartStep"],
+        "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "exchange": ["exchange"],
+        "powersgd-rank": ["powerSGDRank"], "powersgd-start-step": ["powerSGDStartStep"],
         "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
         "monitor": ["monitor"], "mode": ["mode"], "early-stopping-patience": ["earlyStoppingPatience"], "min-delta": ["minDelta"],
     ]
 
     /// Rewrites flag-name keys into the nested form. `schedule` given as a name
-    /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay.
-    private static func expandFlagNames(_ fields: [String: Any], currentDecay: LearningRateSchedule.Decay, file: String, lines: [String: Int]) throws -> [String: Any] {
+    /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay;
+    /// 0.17's `allreduce` and `compression` name the exchange method.
+    private static func expandFlagNames(_ fields: [String: Any], current: TrainConfig, file: String, lines: [String: Int]) throws -> [String: Any] {
+        let currentDecay = current.schedule.decay
         var result: [String: Any] = [:]
         func set(_ path: [String], _ value: Any, in object: inout [String: Any]) {
             guard path.count > 1 else { object[path[0]] = value; return }
@@ -89,9 +91,23 @@ extension TrainConfig {
                 result["model"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.spec))
             } else if let path = flagFields[key], path.count > 1 || path[0] != key {
                 set(path, value, in: &result)
-            } else if !["schedule", "decay-steps", "decay-rate", "staircase"].contains(key) {
+            } else if !["schedule", "decay-steps", "decay-rate", "staircase", "allreduce", "compression"].contains(key) {
                 result[key] = value
             }
+        }
+        let legacyKeys = ["allreduce", "compression"].filter { fields[$0] != nil }
+        if let first = legacyKeys.first {
+            let place = ConfigDocument.place(file, lines, first)
+            guard fields["exchange"] == nil else {
+                throw ConfigFileError(description: "\(place): give 'exchange' or 0.17's \(legacyKeys.joined(separator: " and ")), not both")
+            }
+            let old = current.exchange.legacySettings
+            let allreduce = fields["allreduce"] ?? old.allreduce, compression = fields["compression"] ?? old.compression
+            guard let a = allreduce as? String, let c = compression as? String, let method = ExchangeMethod(allreduce: a, compression: c) else {
+                let names = ExchangeMethod.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigFileError(description: "\(place): allreduce '\(allreduce)' with compression '\(compression)' is no exchange method (0.17's settings; 'exchange' is one of \(names))")
+            }
+            result["exchange"] = method.rawValue
         }
         let decayKeys = ["decay-steps", "decay-rate", "staircase"].filter { fields[$0] != nil }
         if let schedule = fields["schedule"], !(schedule is String) {
@@ -227,8 +243,8 @@ extension TrainConfig {
     /// The choices of the fields that are enums, for error messages.
     private static let choices: [String: [String]] = [
         "monitor": Monitor.allCases.map(\.rawValue), "mode": MonitorMode.allCases.map(\.rawValue),
-        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "generator": Simulator.Generator.allCases.map(\.rawValue), "allreduce": AllreduceMethod.allCases.map(\.rawValue),
-        "compression": GradientCompression.allCases.map(\.rawValue), "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
+        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "generator": Simulator.Generator.allCases.map(\.rawValue), "exchange": ExchangeMethod.allCases.map(\.rawValue),
+        "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
     ]
 
     /// A Swift type as a configuration file's author reads it.

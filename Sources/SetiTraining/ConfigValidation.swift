@@ -70,9 +70,6 @@ extension TrainConfig {
         try check("batch-norm-estimation-batches", batchNormEstimationBatches, 0...100_000)
         try check("powersgd-rank", powerSGDRank, 1...64)
         try check("powersgd-start-step", powerSGDStartStep, 0...1_000_000_000)
-        if compression == .bf16 && allreduce != .hierarchical {
-            throw ConfigValueError("compression = bf16 compresses the cross-machine leg of allreduce = hierarchical; with allreduce = \(allreduce.rawValue) use none, powersgd or acpsgd")
-        }
         try check("early-stopping-patience", earlyStoppingPatience, 0...1_000_000)
         guard minDelta.isFinite, minDelta >= 0 else { throw ConfigValueError("min-delta = \(minDelta): allowed a finite number >= 0") }
         try model.validate()

@@ -59,15 +59,14 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     public var seed: UInt64 = 1
     /// Start each bucket's allreduce while backward computes earlier layers.
     public var overlap = true
-    /// How gradients are summed over ranks; every method gives the fp32 sum.
-    public var allreduce = AllreduceMethod.hierarchical
-    /// What the exchange may lose to move fewer bytes (none: the exact sum).
-    public var compression = GradientCompression.none
-    /// With `compression` powersgd or acpsgd: the rank of each large matrix's factors. 2 gave
+    /// How gradients are summed over ranks (``ExchangeMethod``): hierarchical and mpi give
+    /// the exact fp32 sum; the others move fewer bytes for a little precision.
+    public var exchange = ExchangeMethod.hierarchical
+    /// With `exchange` powersgd or acpsgd: the rank of each large matrix's factors. 2 gave
     /// the default run the exact exchange's validation accuracy, as 4 did, for half the
     /// work; 1 cost a point (docs/PERFORMANCE.md, 3 seeds).
     public var powerSGDRank = 2
-    /// With `compression` powersgd or acpsgd: optimizer steps summed exactly before compression
+    /// With `exchange` powersgd or acpsgd: optimizer steps summed exactly before compression
     /// starts (PyTorch's `start_powerSGD_iter`), so early training, where gradients change
     /// fastest, loses nothing. 100 (the default run's first 2 epochs) brought its
     /// validation accuracy back to the exact exchange's (docs/PERFORMANCE.md, 3 seeds).
@@ -204,7 +203,7 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     private var resumeIdentity: TrainConfig {
         var c = self
         c.epochs = 0
-        if !c.compression.isLowRank {
+        if !c.exchange.kind.isLowRank {
             // They change nothing without PowerSGD (and 0.13 changed the rank's default).
             let defaults = TrainConfig()
             c.powerSGDRank = defaults.powerSGDRank

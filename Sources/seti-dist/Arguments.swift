@@ -8,8 +8,7 @@ import SetiTraining
 // ArgumentParser parse them, list them in --help and refuse anything else.
 extension Recipe: ExpressibleByArgument {}
 extension ModelName: ExpressibleByArgument {}
-extension AllreduceMethod: ExpressibleByArgument {}
-extension GradientCompression: ExpressibleByArgument {}
+extension ExchangeMethod: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
 extension TrainConfig.OptimizerChoice: ExpressibleByArgument {}
 extension TrainConfig.Monitor: ExpressibleByArgument {}

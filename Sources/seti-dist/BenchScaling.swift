@@ -60,9 +60,7 @@ struct BenchScaling: ParsableCommand {
         guard (0...1000).contains(untimedSteps) else { throw ValidationError("--untimed-steps \(untimedSteps): allowed 0...1000") }
         if let rank = exchange.powersgdRank, !(1...64).contains(rank) { throw ValidationError("--powersgd-rank \(rank): allowed 1...64") }
         if let step = exchange.powersgdStartStep, !(0...1_000_000_000).contains(step) { throw ValidationError("--powersgd-start-step \(step): allowed 0...1000000000") }
-        if exchange.compression == .bf16 && (exchange.allreduce ?? .hierarchical) != .hierarchical {
-            throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical")
-        }
+        _ = try exchange.method(over: TrainConfig.kerasSeed.exchange)
         if alone && batchPerRank == nil { throw ValidationError("--alone measures weak scaling: give --batch-per-rank") }
         if paired && (batchPerRank == nil || alone) { throw ValidationError("--paired measures weak scaling with an exchange: give --batch-per-rank, not --alone") }
     }
@@ -92,8 +90,8 @@ struct BenchScaling: ParsableCommand {
             let record = ScalingRecord(
                 label: command.label, mode: command.batchPerRank != nil ? "weak" : "strong", ranks: world.size, nodes: Int(nodes),
                 batch_per_rank: batchPerRank, global_batch: globalBatch, blas_threads: BLAS.threads,
-                allreduce: config.allreduce.rawValue, overlap: config.overlap, alone: command.alone ? true : nil,
-                compression: config.compression == .none ? nil : config.compression.rawValue + (config.compression.isLowRank ? "-\(config.powerSGDRank)" : ""),
+                exchange: config.exchange.rawValue + (config.exchange.kind.isLowRank ? "-\(config.powerSGDRank)" : ""),
+                overlap: config.overlap, alone: command.alone ? true : nil,
                 step_ms: step * 1e3, data_ms: parts[0] * 1e3, compute_ms: parts[1] * 1e3, communication_ms: parts[2] * 1e3,
                 optimizer_ms: parts[3] * 1e3, samples_per_s: Double(globalBatch) / step,
                 alone_step_ms: aloneSteps.map { $0[0] * 1e3 }, synchronized_alone_step_ms: aloneSteps.map { $0[1] * 1e3 })
@@ -108,7 +106,7 @@ struct BenchScaling: ParsableCommand {
         config.globalBatch = batchPerRank.map { $0 * ranks } ?? globalBatch ?? 32
         config.simulatedPerClass = max(2, (config.globalBatch + 3) / 4)
         config.powerSGDStartStep = 0  // every timed step compresses, unless --powersgd-start-step says otherwise
-        exchange.apply(to: &config)
+        try? exchange.apply(to: &config)  // validate() checked the flags
         return config
     }
 
@@ -187,11 +185,14 @@ struct BenchScaling: ParsableCommand {
 struct ScalingRecord: Codable {
     var label: String, mode: String
     var ranks: Int, nodes: Int, batch_per_rank: Int, global_batch: Int, blas_threads: Int
-    var allreduce: String, overlap: Bool
+    /// The method, with PowerSGD's rank ("powersgd-2"); nil in files before 0.18, which
+    /// named it by `allreduce` and `compression` (nil: exact).
+    var exchange: String?
+    var allreduce: String?
+    var compression: String?
+    var overlap: Bool
     /// true: ranks trained alone, without exchange (nil otherwise and in older files).
     var alone: Bool?
-    /// nil: exact (and in files written before compression existed).
-    var compression: String?
     var step_ms: Double, data_ms: Double, compute_ms: Double, communication_ms: Double, optimizer_ms: Double
     var samples_per_s: Double
     /// --paired: the step of the same ranks alone, and alone waiting for each other after
@@ -218,7 +219,8 @@ struct ScalingRecord: Codable {
     static let header = "setup               mode    ranks nodes threads batch/rank global  step ms  compute  exposed comm  optimizer  data   samples/s  efficiency  vs alone"
 
     func line(efficiency: Double?, vsAlone: Double?) -> String {
-        let exchange = alone == true ? " alone" : "\(overlap ? "" : " no-overlap")\(allreduce == "mpi" ? " mpi" : "")\(compression.map { " " + $0 } ?? "")"
+        let method = exchange.map { $0 == "hierarchical" ? "" : " " + $0 } ?? "\(allreduce == "mpi" ? " mpi" : "")\(compression.map { " " + $0 } ?? "")"
+        let exchange = alone == true ? " alone" : (overlap ? "" : " no-overlap") + method
         let setup = pad(label + exchange, 19)
         return setup + " " + pad(mode, 7) + String(
             format: " %5d %5d %7d %10d %6d %8.1f %8.1f %8.1f (%2.0f%%) %9.1f %5.1f %10.1f",

@@ -143,7 +143,7 @@ struct Train: ParsableCommand {
             try job.world.onRoot { try resume ? folder.open(for: intent) : folder.check(intent) }
             let trainer = try Trainer(config: config, world: job.world, folder: folder, start: start)
             if !resume { try job.world.onRoot { try folder.open(for: intent) } }
-            let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeSummary(ranks: job.world.size), verbosity: verbosity)
+            let progress = TrainingProgress(binding: job.binding, exchange: config.exchangeDescription(ranks: job.world.size), verbosity: verbosity)
             trainer.onEvent = { event in
                 progress.handle(event)
                 notice.handle(event)
@@ -217,7 +217,7 @@ struct Train: ParsableCommand {
         if let minMaxEncoding { c.augmentation.minMaxEncoding = minMaxEncoding }
         if let dropout { c.dropout = dropout }
         if let seed { c.seed = seed }
-        exchange.apply(to: &c)
+        try exchange.apply(to: &c)
         if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
         if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
         if let monitor { c.monitor = monitor }

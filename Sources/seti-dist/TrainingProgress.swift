@@ -2,26 +2,6 @@ import Foundation
 import SetiNet
 import SetiTraining
 
-extension TrainConfig {
-    /// The gradient exchange in words, for the start of a run: nil for one process that
-    /// does not compress (nothing is exchanged).
-    func exchangeSummary(ranks: Int) -> String? {
-        guard ranks > 1 || compression != .none else { return nil }
-        // PowerSGD sums its factors and the small tensors by MPI allreduce, whatever
-        // --allreduce says.
-        let method = compression.isLowRank ? "MPI allreduce" : allreduce.rawValue
-        var parts: [String] = []
-        if compression.isLowRank {
-            parts.append((compression == .acpsgd ? "ACP-SGD" : "PowerSGD") + " rank \(powerSGDRank) on the large matrices "
-                + (powerSGDStartStep == 0 ? "from the first step" : "after \(powerSGDStartStep) exact step\(powerSGDStartStep == 1 ? "" : "s")")
-                + (ranks == 1 ? " (one process compresses as N ranks would)" : ""))
-        }
-        if ranks > 1 { parts.append(method + (overlap ? ", overlapped with backward" : "")) }
-        if compression == .bf16 { parts.append("bfloat16 across machines") }
-        return parts.joined(separator: ", ")
-    }
-}
-
 /// How much `train` prints (Keras's `verbose`).
 enum Verbosity {
     case quiet, normal, verbose
@@ -80,7 +60,7 @@ final class TrainingProgress {
     private var lineOpen = false
     /// Where the ranks run (see Job), printed after the start line.
     private let binding: String
-    /// How the ranks sum their gradients (``TrainConfig/exchangeSummary(ranks:)``), printed
+    /// How the ranks sum their gradients (``TrainConfig/exchangeDescription(ranks:)``), printed
     /// after it when there is something to say.
     private let exchange: String?
 

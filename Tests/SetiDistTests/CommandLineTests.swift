@@ -233,7 +233,8 @@ final class CommandLineTests: XCTestCase {
             (["--background", "/nonexistent/obs.fil"], "/nonexistent/obs.fil: cannot open the file"),
             (["--generator", "image", "--background", "/tmp/obs.fil"], "only the injection generator uses it"),
             (["--save-last", "sometimes"], "save-last"),
-            (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "compression = bf16"),
+            (["--compression", "zip"], "compression"), (["--compression", "bf16", "--allreduce", "mpi"], "--compression bf16 compresses the cross-machine leg"),
+            (["--exchange", "nccl"], "--exchange"), (["--exchange", "mpi", "--allreduce", "mpi"], "--exchange replaces --allreduce and --compression"),
         ] {
             assertOneLineError(try run(["train", "--out", path("never")] + flags), words)
         }
@@ -280,7 +281,7 @@ final class CommandLineTests: XCTestCase {
 
     /// The start of a run says how gradients are exchanged when there is something to say.
     func testTheStartLinesNameTheCompression() throws {
-        let result = try run(["train", "--out", path("compressed"), "--epochs", "1", "--simulated-per-class", "8", "--compression", "powersgd"])
+        let result = try run(["train", "--out", path("compressed"), "--epochs", "1", "--simulated-per-class", "8", "--exchange", "powersgd"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let defaults = TrainConfig()
         XCTAssertTrue(result.stdout.contains(
@@ -357,7 +358,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try train("four").status, 0)
         let export = try run(["export", "--checkpoint", path("four/best.safetensors"), "--file", path("four.keras")])
         XCTAssertEqual(export.status, 0, export.stderr)
-        XCTAssertTrue(export.stdout.contains("4 classes, 33616132 weights"), export.stdout)
+        XCTAssertTrue(export.stdout.contains("4 classes, 1293060 weights"), export.stdout)
         try simulate("seven", classes: 7, perClass: 4)
         let result = try run(["train", "--out", path("tuned"), "--epochs", "1", "--global-batch", "16", "--data", path("seven"),
                               "--init-from", path("four/best.safetensors"), "--new-head", "--lr", "0.001"])
@@ -378,7 +379,7 @@ final class CommandLineTests: XCTestCase {
         let config = try String(contentsOfFile: path("tuned/config.json"), encoding: .utf8)
         XCTAssertTrue(config.contains("\"data\":\"\(path("seven"))\""), "the data folder is stored absolute: \(config)")
         assertOneLineError(try run(["train", "--out", path("wrong"), "--epochs", "1", "--data", path("seven"), "--init-from", path("four/best.safetensors")]),
-                           "tensor dense_1/kernel has shape [1024, 4], the model needs [1024, 7]")
+                           "tensor dense_1/kernel has shape [256, 4], the model needs [256, 7]")
     }
 
     func testModelAndDataMismatchesAreOneLineErrors() throws {
@@ -517,14 +518,14 @@ final class CommandLineTests: XCTestCase {
     func testPairedScalingTimesTheRanksAloneInTheSameJob() throws {
         let file = path("paired.jsonl")
         let result = try run(["bench", "scaling", "--batch-per-rank", "4", "--steps", "2", "--untimed-steps", "0", "--paired",
-                              "--compression", "acpsgd", "--append", file])
+                              "--exchange", "acpsgd", "--append", file])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("vs synced"), result.stdout)
         let record = try JSONSerialization.jsonObject(with: Data(try String(contentsOfFile: file, encoding: .utf8).utf8)) as? [String: Any]
         for key in ["step_ms", "alone_step_ms", "synchronized_alone_step_ms"] {
             XCTAssertGreaterThan(record?[key] as? Double ?? 0, 0, key)
         }
-        XCTAssertEqual(record?["compression"] as? String, "acpsgd-\(TrainConfig().powerSGDRank)")
+        XCTAssertEqual(record?["exchange"] as? String, "acpsgd-\(TrainConfig().powerSGDRank)")
     }
 
     /// The scaling report: efficiency against the one-rank run, and weak-scaling rows

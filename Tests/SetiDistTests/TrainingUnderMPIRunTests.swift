@@ -132,7 +132,7 @@ final class TrainingUnderMPIRunTests: XCTestCase {
     /// a real mistake.
     func testTwoNodesWithBFloat16ExchangeMatchOneProcess() throws {
         if let reason = MPIRun.simulatedClusterUnavailable { throw XCTSkip(reason) }
-        try assertEquivalent(.simulatedCluster(nodes: 2, ranks: 1), exchange: ["--compression", "bf16"], tolerance: 5e-2)
+        try assertEquivalent(.simulatedCluster(nodes: 2, ranks: 1), exchange: ["--exchange", "hierarchical-bf16"], tolerance: 5e-2)
     }
 
     /// SIGKILL one rank on the second node in the middle of training: mpirun must end the
@@ -178,22 +178,22 @@ final class TrainingUnderMPIRunTests: XCTestCase {
 
     /// The default exchange is hierarchical (shared memory); plain MPI must agree too.
     func testTwoRanksWithPlainMPIAllreduceMatchOneProcess() throws {
-        try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--no-overlap"])
+        try assertEquivalent(.local(np: 2), exchange: ["--exchange", "mpi", "--no-overlap"])
     }
 
     /// Plain MPI with overlap: non-blocking bucketed allreduces started during backward.
     func testTwoRanksWithOverlappedMPIAllreduceMatchOneProcess() throws {
-        try assertEquivalent(.local(np: 2), exchange: ["--allreduce", "mpi", "--overlap"])
+        try assertEquivalent(.local(np: 2), exchange: ["--exchange", "mpi", "--overlap"])
     }
 
     /// PowerSGD on 2 ranks against one process with PowerSGD: the same sums up to rounding.
     func testTwoRanksWithPowerSGDMatchOneProcessWithPowerSGD() throws {
-        try assertEquivalent(.local(np: 2), both: ["--compression", "powersgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
+        try assertEquivalent(.local(np: 2), both: ["--exchange", "powersgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
     }
 
     /// ACP-SGD (PowerSGD alternating its factors) likewise.
     func testTwoRanksWithACPSGDMatchOneProcessWithACPSGD() throws {
-        try assertEquivalent(.local(np: 2), both: ["--compression", "acpsgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
+        try assertEquivalent(.local(np: 2), both: ["--exchange", "acpsgd", "--powersgd-rank", "2", "--powersgd-start-step", "0"])
     }
 
     func testResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
@@ -202,19 +202,19 @@ final class TrainingUnderMPIRunTests: XCTestCase {
 
     /// PowerSGD's error feedback and Q are part of the state a resumed run continues from.
     func testResumedPowerSGDRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
-        try assertResumeIsExact(["--compression", "powersgd", "--powersgd-start-step", "0"])
+        try assertResumeIsExact(["--compression", "powersgd", "--powersgd-start-step", "0"])  // 0.17's flag for --exchange powersgd
     }
 
     /// ACP-SGD keeps P too; the resumed part starts on a step that makes Q from it (3
     /// compressed steps per epoch here).
     func testResumedACPSGDRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
-        try assertResumeIsExact(["--compression", "acpsgd", "--powersgd-start-step", "0"])
+        try assertResumeIsExact(["--exchange", "acpsgd", "--powersgd-start-step", "0"])
     }
 
     /// The step compression starts at counts from the checkpoint's step (epochs here have
     /// 3 steps: compression starts in the resumed part).
     func testResumedPowerSGDRunStartsCompressingAtTheSameStep() throws {
-        try assertResumeIsExact(["--compression", "powersgd", "--powersgd-start-step", "4"])
+        try assertResumeIsExact(["--exchange", "powersgd", "--powersgd-start-step", "4"])
     }
 
     private func assertResumeIsExact(_ extra: [String]) throws {

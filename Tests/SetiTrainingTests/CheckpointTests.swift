@@ -59,6 +59,10 @@ final class CheckpointTests: XCTestCase {
         augmentation["noise"] = 0.25
         config["augmentation"] = augmentation
         config["epochs"] = 7
+        // 0.17 named the exchange by two fields.
+        config["exchange"] = nil
+        config["allreduce"] = "hierarchical"
+        config["compression"] = "bf16"
         // An enum stored as another case than the default's replaces it whole.
         var constant = TrainConfig()
         constant.schedule.decay = .constant
@@ -76,6 +80,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(read.epochs, 7, "the fields it holds are kept")
         XCTAssertEqual(read.augmentation.noise, 0.25, "nested fields it holds are kept")
         XCTAssertEqual(read.schedule.decay, .constant)
+        XCTAssertEqual(read.exchange, .hierarchicalBF16)
     }
 
     func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {

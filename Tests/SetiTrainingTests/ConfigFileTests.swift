@@ -44,17 +44,30 @@ final class ConfigFileTests: XCTestCase {
         var config = TrainConfig.standard
         config.epochs = 3
         config.seed = 42
-        config.allreduce = .mpi
+        config.exchange = .mpi
         let url = try write(config.json, "config.json")
         XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: url), config)
         // Issue 27.8: one key style with metrics.jsonl; acronyms and enum payloads read back.
-        config.compression = .powersgd
+        config.exchange = .powersgd
         config.powerSGDRank = 3
         config.schedule.decay = .cosine(decaySteps: 40, alpha: 0.1)
         XCTAssertTrue(config.json.contains("\"global_batch\":") && config.json.contains("\"power_sgd_rank\":3") && config.json.contains("\"decay_steps\":40"), config.json)
         XCTAssertFalse(config.json.contains("globalBatch"), config.json)
         XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: try write(config.json, "snake.json")), config)
         XCTAssertEqual(try TrainConfig.kerasSeed.merging(file: try write(config.prettyJSON, "pretty.json")), config)
+    }
+
+    /// 0.17's config.json named the exchange by two settings; they name one method now.
+    func testOldExchangeSettingsNameOneMethod() throws {
+        for (text, method) in [("allreduce: mpi\n", ExchangeMethod.mpi), ("compression: bf16\n", .hierarchicalBF16),
+                               ("allreduce: mpi\ncompression: powersgd\n", .powersgd), ("compression: acpsgd\n", .acpsgd),
+                               ("{\"allreduce\": \"hierarchical\", \"compression\": \"none\"}", .hierarchical)] {
+            XCTAssertEqual(try TrainConfig.standard.merging(file: try write(text, "old.yaml")).exchange, method, text)
+        }
+        for method in ExchangeMethod.allCases {
+            let old = method.legacySettings
+            XCTAssertEqual(ExchangeMethod(allreduce: old.allreduce, compression: old.compression), method)
+        }
     }
 
     /// A resumed run must match the checkpoint's configuration, but for the epoch count and,
@@ -67,9 +80,9 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(saved.resumeHash, TrainConfig().resumeHash)
         XCTAssertEqual(TrainConfig().resumeDifferences(from: saved), [])
 
-        saved.compression = .powersgd
+        saved.exchange = .powersgd
         var now = TrainConfig()
-        now.compression = .powersgd
+        now.exchange = .powersgd
         XCTAssertNotEqual(saved.resumeHash, now.resumeHash)
         XCTAssertEqual(now.resumeDifferences(from: saved), ["power_sgd_rank: 4 -> 2"])
 
@@ -81,13 +94,13 @@ final class ConfigFileTests: XCTestCase {
 
         // ACP-SGD takes PowerSGD's settings, and is not PowerSGD.
         var alternating = TrainConfig(), alternatingSaved = TrainConfig()
-        alternating.compression = .acpsgd
-        alternatingSaved.compression = .acpsgd
+        alternating.exchange = .acpsgd
+        alternatingSaved.exchange = .acpsgd
         alternatingSaved.powerSGDRank = 4
         XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["power_sgd_rank: 4 -> 2"])
         alternatingSaved.powerSGDRank = 2
-        alternatingSaved.compression = .powersgd
-        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["compression: \"powersgd\" -> \"acpsgd\""])
+        alternatingSaved.exchange = .powersgd
+        XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["exchange: \"powersgd\" -> \"acpsgd\""])
     }
 
     func testMistakesAreNamedWithFileAndField() throws {
@@ -168,9 +181,12 @@ final class ConfigFileFlagNameTests: XCTestCase {
     /// because the string held "acc" the best checkpoint kept the highest loss.
     func testAnUnknownMonitorIsRefusedWithTheChoices() {
         assertRefused("monitor: val_acc\n", saying: "field 'monitor': allowed val_loss, val_accuracy, loss, accuracy")
-        assertRefused("allreduce: nccl\n", saying: "field 'allreduce': allowed hierarchical, mpi")
-        assertRefused("compression: fp8\n", saying: "field 'compression': allowed none, bf16, powersgd, acpsgd")
-        assertRefused("compression: bf16\nallreduce: mpi\n", saying: "compression = bf16 compresses the cross-machine leg of allreduce = hierarchical")
+        assertRefused("exchange: nccl\n", saying: "field 'exchange': allowed hierarchical, hierarchical-bf16, mpi, powersgd, acpsgd")
+        // 0.17's two settings name one method; what 0.17 refused stays refused.
+        assertRefused("allreduce: nccl\n", saying: ":1: allreduce 'nccl' with compression 'none' is no exchange method")
+        assertRefused("compression: fp8\n", saying: "compression 'fp8' is no exchange method")
+        assertRefused("compression: bf16\nallreduce: mpi\n", saying: "allreduce 'mpi' with compression 'bf16' is no exchange method")
+        assertRefused("exchange: mpi\nallreduce: mpi\n", saying: "give 'exchange' or 0.17's allreduce, not both")
         assertRefused("powersgd-rank: 0\n", saying: "powersgd-rank = 0: allowed 1...64")
         assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")
         assertRefused("intensity-scale: 0.7\n", saying: "intensity-scale = 0.7: allowed 0.0...0.5")

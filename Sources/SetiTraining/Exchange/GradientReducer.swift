@@ -2,7 +2,7 @@ import SetiNet
 
 /// How the ranks of a job sum their gradients and apply the update: one type per
 /// exchange algorithm (in the spirit of Horovod's allreduce ops and PyTorch DDP's
-/// communication hooks), chosen by ``AllreduceMethod``.
+/// communication hooks), chosen by ``ExchangeMethod``.
 ///
 /// A reducer owns the flat parameter and gradient buffers (the network computes in them),
 /// because where they live is the algorithm's business: plain memory, or shared memory

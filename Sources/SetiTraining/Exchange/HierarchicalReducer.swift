@@ -1,12 +1,27 @@
 import SetiNet
 import SwiftMPI
 
-/// `--allreduce hierarchical`: ``HierarchicalAllreduce`` with a sharded update. The ranks
+/// `--exchange hierarchical` (and `hierarchical-bf16`): ``HierarchicalAllreduce`` with a sharded update. The ranks
 /// of a machine hold one parameter copy in shared memory; each sums its slices of every
 /// bucket over the machine's ranks (and across machines with MPI), updates only those
 /// slices, and a barrier publishes the result. No gradient or parameter is copied, and the
 /// optimizer's work is split over the machine's ranks.
 final class HierarchicalReducer: GradientReducer {
+    static let exact = ExchangeKind(
+        summary: "shared memory within a machine, MPI among machines (the exact fp32 sum)", isLowRank: false,
+        describe: { config, _ in "hierarchical" + config.overlapWords },
+        make: { world, spec, config in
+            try HierarchicalReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap, crossNodeBFloat16: false)
+        })
+    /// Sums within a machine stay fp32; the cross-machine leg sends bfloat16 and adds in
+    /// fp32: half the bytes, 8 bits of mantissa.
+    static let bfloat16 = ExchangeKind(
+        summary: "as hierarchical, bfloat16 across machines, fp32 within", isLowRank: false,
+        describe: { config, _ in "hierarchical" + config.overlapWords + ", bfloat16 across machines" },
+        make: { world, spec, config in
+            try HierarchicalReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap, crossNodeBFloat16: true)
+        })
+
     var parameters: UnsafeMutableBufferPointer<Float> { shared.parameters! }
     var gradients: UnsafeMutableBufferPointer<Float> { shared.buffer }
     private let shared: HierarchicalAllreduce

@@ -1,11 +1,16 @@
 import SetiNet
 import SwiftMPI
 
-/// `--allreduce mpi`: the gradients summed by MPI allreduce over all ranks. With overlap,
+/// `--exchange mpi`: the gradients summed by MPI allreduce over all ranks. With overlap,
 /// each bucket's non-blocking allreduce starts as soon as backward has finished its layers
 /// (the 134 MB dense gradient first) and runs while the convolutions' backward computes;
 /// without, one blocking allreduce after backward. Every rank then applies the whole update.
 final class MPIAllreduceReducer: GradientReducer {
+    static let kind = ExchangeKind(
+        summary: "MPI allreduce over all ranks, in non-blocking buckets when overlapped (OpenMPI picks the algorithm)", isLowRank: false,
+        describe: { config, _ in "mpi" + config.overlapWords },
+        make: { world, spec, config in MPIAllreduceReducer(world: world, count: Network.parameterCount(of: spec), overlap: config.overlap) })
+
     let parameters: UnsafeMutableBufferPointer<Float>
     let gradients: UnsafeMutableBufferPointer<Float>
     private let world: Communicator

@@ -3,7 +3,7 @@ import SetiNet
 import SetiRandom
 import SwiftMPI
 
-/// `--compression powersgd`: PowerSGD (Vogels, Karimireddy and Jaggi 2019, the algorithm of
+/// `--exchange powersgd`: PowerSGD (Vogels, Karimireddy and Jaggi 2019, the algorithm of
 /// PyTorch DDP's `powerSGD_hook`). Each large weight matrix's gradient, viewed as rows x
 /// columns (all dimensions but the last x the last), is exchanged as two thin factors:
 ///
@@ -36,7 +36,7 @@ import SwiftMPI
 /// non-blocking allreduce as soon as backward has finished it (the dense kernel is the
 /// second layer backward reaches), while the convolutions' backward computes.
 ///
-/// `alternating` (`--compression acpsgd`): ACP-SGD (Zhang, Zhang, Shi, Chu and Li 2023),
+/// `alternating` (`--exchange acpsgd`): ACP-SGD (Zhang, Zhang, Shi, Chu and Li 2023),
 /// which makes one factor per step, in turn, from the other one of the step before:
 ///
 ///     even steps: Q orthonormalized,  P = sum over ranks of M Q,    G = P Q^T
@@ -49,6 +49,26 @@ import SwiftMPI
 /// factor to be kept is made orthonormal and the other absorbs the change, so that the P Q^T
 /// still owed by M stays the same (``prepareStep()``).
 final class PowerSGDReducer: GradientReducer {
+    static let powerSGD = lowRank(alternating: false)
+    static let acpSGD = lowRank(alternating: true)
+
+    private static func lowRank(alternating: Bool) -> ExchangeKind {
+        ExchangeKind(
+            summary: alternating ? "as powersgd, one factor per step in turn, made and sent during backward (ACP-SGD)"
+                : "rank-r factors of the large matrices with error feedback (--powersgd-rank), small tensors exact",
+            isLowRank: true,
+            describe: { config, ranks in
+                let start = config.powerSGDStartStep
+                return (alternating ? "ACP-SGD" : "PowerSGD") + " rank \(config.powerSGDRank) on the large matrices "
+                    + (start == 0 ? "from the first step" : "after \(start) exact step\(start == 1 ? "" : "s")")
+                    + (ranks == 1 ? " (one process compresses as N ranks would)" : ", MPI allreduce" + config.overlapWords)
+            },
+            make: { world, spec, config in
+                PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: config.powerSGDRank,
+                                startStep: config.powerSGDStartStep, seed: config.seed, overlap: config.overlap, alternating: alternating)
+            })
+    }
+
     /// A matrix exchanged as factors, inside the gradient buffer.
     struct Matrix {
         let name: String
