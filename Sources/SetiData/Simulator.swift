@@ -33,7 +33,9 @@ public struct Simulator: Sendable {
         case ml4seti
         /// Each sample from either, with even odds; the image model's samples then average
         /// 4 to 512 spectra per pixel (log-uniform) instead of 8, so the noise's grain spans
-        /// smooth Breakthrough Listen products to coarse single spectra.
+        /// smooth Breakthrough Listen products to coarse single spectra, and half of them
+        /// are short observations (32 or 16 steps) stretched to 64 rows as `scan` stretches
+        /// them, so a model knows the blocky noise of Breakthrough Listen's 16-step products.
         case mixed
         /// The image model's signals injected into windows of a real observation
         /// (``backgrounds``), as Breakthrough Listen builds training data.
@@ -109,7 +111,8 @@ public struct Simulator: Sendable {
                             out[j] = renderML4SETI(classes[c], into: base + i * pixels, rng: &rng)
                         } else {
                             let k = Int(exp(rng.uniform(log(4)...log(512))).rounded())
-                            out[j] = render(classes[c], into: base + i * pixels, rng: &rng, averagedSpectra: k)
+                            let steps = [height, height, height / 2, height / 4][Int(rng.next() % 4)]
+                            out[j] = render(classes[c], into: base + i * pixels, rng: &rng, averagedSpectra: k, timeSteps: steps)
                         }
                     }
                 }
@@ -157,7 +160,11 @@ public struct Simulator: Sendable {
         return parameters
     }
 
-    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64, averagedSpectra drawn: Int? = nil) -> SignalParameters {
+    /// One sample of the image model. `timeSteps` below `height`: an observation of that
+    /// many steps (each the mean of height / timeSteps rows' power), stretched back to
+    /// `height` rows as ``ScanWindows`` stretches a short observation.
+    func render(_ kind: SignalClass, into out: UnsafeMutablePointer<Float>, rng: inout SplitMix64, averagedSpectra drawn: Int? = nil,
+                timeSteps: Int? = nil) -> SignalParameters {
         let k = shift.averagedSpectra ?? drawn ?? averagedSpectra
         let noiseStd = 1 / Double(k).squareRoot()
         // Receiver bandpass: tilt up to +-10 %, ripple of 2 to 8 % over 20 to 80 channels.
@@ -183,8 +190,30 @@ public struct Simulator: Sendable {
         var parameters = SignalParameters(className: kind.rawValue, averagedSpectra: k, shift: shift.rawValue)
         addSignal(kind, to: &power, noiseStd: noiseStd, bandpass: bandpass, parameters: &parameters, rng: &rng)
         shift.addInterference(to: &power, height: height, width: width, noiseStd: noiseStd, rng: &rng)
+        if let timeSteps, timeSteps < height {
+            stretch(&power, from: timeSteps)
+            parameters.averagedSpectra = k * height / timeSteps
+        }
         SpectrogramEncoding.encode(power, into: out, background: rng.uniform(0.6...0.75), levels: shift == .quantization ? 63 : 255)
         return parameters
+    }
+
+    /// `power` (height x width) integrated into `steps` time steps, then each row given its
+    /// step's power (row r: step r x steps / height, scan's nearest-neighbour stretch).
+    func stretch(_ power: inout [Double], from steps: Int) {
+        var integrated = [Double](repeating: 0, count: steps * width)
+        for row in 0..<height {
+            let s = row * steps / height
+            for f in 0..<width { integrated[s * width + f] += power[row * width + f] }
+        }
+        for s in 0..<steps {
+            let rows = Double((0..<height).filter { $0 * steps / height == s }.count)
+            for f in 0..<width { integrated[s * width + f] /= rows }
+        }
+        for row in 0..<height {
+            let s = row * steps / height
+            for f in 0..<width { power[row * width + f] = integrated[s * width + f] }
+        }
     }
 
     /// Adds `kind`'s track to `power` (height x width, noise of standard deviation

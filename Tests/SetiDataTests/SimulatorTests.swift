@@ -117,6 +117,29 @@ final class SimulatorTests: XCTestCase {
             XCTAssertLessThan(darkest.max()!, 8, "noise sample \(i) has a track")
         }
     }
+
+    /// Short observations as scan presents them (16 or 32 steps stretched to 64 rows): the
+    /// rows of a step are the same, the steps differ, and the mixed generator makes them.
+    func testShortObservationsRepeatEachStepAsScanStretchesIt() {
+        let simulator = Simulator(seed: 5)
+        for steps in [16, 32] {
+            var image = [Float](repeating: 0, count: 64 * 128), rng = SplitMix64(seed: 9)
+            let parameters = image.withUnsafeMutableBufferPointer { simulator.render(.narrowband, into: $0.baseAddress!, rng: &rng, averagedSpectra: 8, timeSteps: steps) }
+            func row(_ r: Int) -> ArraySlice<Float> { image[(r * 128)..<((r + 1) * 128)] }
+            for r in 0..<64 { XCTAssertEqual(row(r), row(r / (64 / steps) * (64 / steps)), "\(steps) steps: row \(r)") }
+            for s in 1..<steps { XCTAssertNotEqual(row(s * 64 / steps), row((s - 1) * 64 / steps), "\(steps) steps: step \(s)") }
+            XCTAssertEqual(parameters.averagedSpectra, 8 * 64 / steps, "each step integrates its rows' spectra")
+        }
+        var mixed = Simulator(seed: 5)
+        mixed.generator = .mixed
+        let set = mixed.generate(perClass: 40, split: .train)
+        let blocky = set.labels.indices.filter { i in
+            let image = Array(set.image(i))
+            return (1..<4).allSatisfy { image[($0 * 128)..<(($0 + 1) * 128)] == image[0..<128] }
+        }
+        // A quarter of the samples on average (half of the image model's half): 40 of 160.
+        XCTAssertTrue((20...60).contains(blocky.count), "\(blocky.count) of 160 samples are short observations")
+    }
 }
 
 extension SignalClass {
