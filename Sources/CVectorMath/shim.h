@@ -2,7 +2,7 @@
 //
 // Swift's Float.squareRoot() keeps C's errno contract: each lane becomes a scalar
 // sqrtss plus a guarded call to sqrtf, so a SIMD16 square root costs 16 scalar ones
-// (Adam's update ran 2.4x slower for it). Clang's elementwise builtin is the IEEE
+// (Adam's update ran several times slower for it). Clang's elementwise builtin is the IEEE
 // square root with no errno, one vsqrtps per register. ext_vector_type(16) floats
 // import into Swift as SIMD16<Float>; static inline keeps the call free, as in
 // swift-numerics' _NumericsShims.

@@ -120,9 +120,9 @@ final class ConvWorkspace {
 
 // Both directions go one sample at a time, samples split over the worker threads, each
 // running single-threaded GEMMs on its own col buffer. One sample's col stays in cache
-// between im2col and the GEMMs that read it (with whole-batch im2col, these GEMMs ran at
-// 86 instead of 120 GFLOP/s on one core); and splitting samples rather than each GEMM
-// parallelizes im2col and col2im too (199 instead of 146 GFLOP/s on two cores).
+// between im2col and the GEMMs that read it (with whole-batch im2col it had left the
+// cache, and the GEMMs ran slower); and splitting samples rather than each GEMM
+// parallelizes im2col and col2im too (docs/PERFORMANCE.md and the CHANGELOG have the figures).
 //
 // GEMM g covers kernel rows g * rowsPerBand ..< (g + 1) * rowsPerBand: its rows of col
 // start at band row g * rowsPerBand, and its slice of the kernel at that kernel row.
