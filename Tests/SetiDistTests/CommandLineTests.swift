@@ -338,6 +338,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(object["monitor"] as? String, "val_accuracy", "keras-seed keeps the highest validation accuracy, as the course")
         XCTAssertEqual(object["epochs"] as? Int, 3)
         XCTAssertEqual(object["weight_decay"] as? Double, 0, "keras-seed is plain Adam, as the course")
+        func denseUnits(_ flags: [String]) throws -> [Int] {
+            let printed = try run(["train", "--print-config"] + flags)
+            XCTAssertEqual(printed.status, 0, printed.stderr)
+            let model = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as? [String: Any])?["model"] as? [String: Any])
+            let layers = try XCTUnwrap(model["layers"] as? [[String: Any]])
+            return layers.compactMap { ($0["dense"] as? [String: Any])?["units"] as? Int }
+        }
+        XCTAssertEqual(try denseUnits(["--recipe", "keras-seed"]), [1024, 4], "the course's classic CNN")
+        XCTAssertEqual(try denseUnits([]), [256, 4], "the standard recipe's deep CNN")
+        XCTAssertEqual(try denseUnits(["--model", "classic"]), [1024, 4])
+        XCTAssertEqual(try denseUnits(["--recipe", "keras-seed", "--model", "deep"]), [256, 4])
         let augmentation = try XCTUnwrap(object["augmentation"] as? [String: Any])
         XCTAssertEqual(augmentation["intensity_scale"] as? Double, 0, "keras-seed augments with horizontal flips only, as the course")
         XCTAssertEqual(augmentation["horizontal_flip"] as? Bool, true)
