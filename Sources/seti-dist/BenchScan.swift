@@ -14,15 +14,15 @@ struct BenchScan: ParsableCommand {
         commandName: "scan",
         abstract: "Scan speed: windows/s per core end to end, the forward pass alone, the share of the sgemm peak, observation MB/s.",
         discussion: """
-            Writes a synthetic observation (chi-squared noise with drifting tones, 16 steps \\
-            like Breakthrough Listen's fine-channel products) as .fil and as bitshuffle/LZ4 \\
-            .h5 in a temporary folder, and scans both with the seed model (random weights: \\
-            the work does not depend on them) on every rank, as scan does: reading, \\
-            stretching and encoding on a second thread a part ahead of the forward pass, \\
-            then tracks. Prints, per format, windows/s end to end and per core, the share of \\
-            the wall time in the forward pass, waiting for data and tracks (and how much \\
-            reading and encoding took beside them), the forward pass alone on \\
-            the same windows, the effective share of the sgemm peak (the forward pass's FLOPs \\
+            Writes a synthetic observation (chi-squared noise with drifting tones, 16 steps \
+            like Breakthrough Listen's fine-channel products) as .fil and as bitshuffle/LZ4 \
+            .h5 in a temporary folder, and scans both with the standard recipe's network (or \
+            --model's; random weights: the work does not depend on them) on every rank, as scan does: reading, \
+            stretching and encoding on a second thread a part ahead of the forward pass, \
+            then tracks. Prints, per format, windows/s end to end and per core, the share of \
+            the wall time in the forward pass, waiting for data and tracks (and how much \
+            reading and encoding took beside them), the forward pass alone on \
+            the same windows, the effective share of the sgemm peak (the forward pass's FLOPs \
             per second, so above 100% where Winograd saves multiplications) and the file's MB/s.
 
             Examples:
@@ -33,6 +33,7 @@ struct BenchScan: ParsableCommand {
     @Option(help: "Channels of the synthetic observation (128...4194304).") var channels: Int = 65_536
     @Option(help: "Time steps (1...1024; 16 as Breakthrough Listen's fine-channel products).") var steps: Int = 16
     @Option(help: "Timed repeats of each measurement; the fastest counts (1...20).") var repeats: Int = 2
+    @Option(help: "The network: deep (the standard recipe's) or classic (the course's Keras SETI CNN).") var model: ModelName = .deep
 
     func validate() throws {
         guard (128...4_194_304).contains(channels) else { throw ValidationError("--channels \(channels): allowed 128...4194304") }
@@ -47,7 +48,7 @@ struct BenchScan: ParsableCommand {
             defer { if world.isRoot { try? FileManager.default.removeItem(at: folder) } }
             try world.onRoot { try writeObservation(to: folder) }
             try world.barrier()
-            let network = Network(spec: TrainConfig.standard.effectiveModel(classes: 4), maxBatch: 64, seed: 1)
+            let network = Network(spec: model.spec, maxBatch: 64, seed: 1)
             let classNames = SignalClass.classic.map(\.rawValue)
             let peak = sgemmPeak()
             let forwardFlops = Double(network.flopsPerSample.forward)

@@ -150,6 +150,9 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(generated.status, 0, generated.stderr)
         let committed = try String(contentsOf: MPIRun.repository.appendingPathComponent("docs/CLI.md"), encoding: .utf8)
         XCTAssertTrue(generated.stdout == committed, "docs/CLI.md is stale: run scripts/cli-reference > docs/CLI.md")
+        // A doubled line continuation in a discussion prints a backslash of its own.
+        let stray = generated.stdout.split(separator: "\n").filter { $0.hasSuffix("\\") }
+        XCTAssertEqual(stray, [], "help text with a stray backslash")
     }
 
     /// Issue 27.7: a model summary as Keras prints it, and train's --quiet and --verbose.
