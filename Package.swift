@@ -77,16 +77,18 @@ let package = Package(
         // Writes the git commit into the tool for --version.
         .plugin(name: "BuildInfo", capability: .buildTool()),
 
+        // Scaffolding the test targets share (a scratch folder per test).
+        .target(name: "SetiTestSupport", path: "Tests/SetiTestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
         .testTarget(name: "SetiNetTests", dependencies: ["SetiNet", "SetiRandom", "CKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "SetiFilesTests", dependencies: ["SetiFiles"]),
-        .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "SetiFiles", "CZlib"]),
-        .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData", "SetiRandom"], exclude: ["Fixtures"]),
-        .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels"]),
+        .testTarget(name: "SetiFilesTests", dependencies: ["SetiFiles", "SetiTestSupport"]),
+        .testTarget(name: "SetiDataTests", dependencies: ["SetiData", "SetiFiles", "CZlib", "SetiTestSupport"]),
+        .testTarget(name: "SetiObservationsTests", dependencies: ["SetiObservations", "SetiData", "SetiRandom", "SetiTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "SetiTrainingTests", dependencies: ["SetiTraining", "SetiNet", "SetiData", "CKernels", "SetiTestSupport"]),
         .testTarget(name: "SetiPlotTests", dependencies: ["SetiPlot", "SetiData"]),
         .testTarget(name: "SetiKerasTests", dependencies: ["SetiKeras", "SetiNet", "CHDF5"]),
         // Runs the built `seti-dist` under mpirun, so it depends on the executable.
-        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiData", "SetiTraining", "SetiObservations"]),
+        .testTarget(name: "SetiDistTests", dependencies: ["seti-dist", "SetiNet", "SetiData", "SetiTraining", "SetiObservations", "SetiTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

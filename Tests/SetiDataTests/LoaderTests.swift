@@ -1,18 +1,17 @@
 import Foundation
 import XCTest
 @testable import SetiData
+import SetiTestSupport
 
 /// The public layout's loaders: every kind of bad input gets one line naming the file
 /// (and line, column), and CSV <-> .npy round trips are exact.
-final class LoaderTests: XCTestCase {
-    var dir: URL!
+final class LoaderTests: ScratchFolderTestCase {
+    override var scratchName: String { "data" }
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-data-\(UUID().uuidString)")
+        try super.setUpWithError()
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("train"), withIntermediateDirectories: true)
     }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     /// Writes train/images.csv with `rows` (each a full row text) and train/labels.csv.
     private func write(images: String, labels: String) throws {

@@ -1,18 +1,12 @@
 import Foundation
 @testable import SetiData
 import XCTest
+import SetiTestSupport
 
 /// ML4SETI `.dat` files: the header rules of the reference reader, hostile files refused
 /// in one line, and spectrograms whose tracks sit where the simulated signal was.
-final class ML4SETITests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-ml4seti-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class ML4SETITests: ScratchFolderTestCase {
+    override var scratchName: String { "ml4seti" }
 
     func testAFileRoundTripsAndAPrivateHeaderIsSkipped() throws {
         let file = ML4SETISimulator(seed: 3).file(.narrowband, index: 0).file

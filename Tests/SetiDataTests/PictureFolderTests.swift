@@ -2,17 +2,11 @@ import CZlib
 import Foundation
 import XCTest
 @testable import SetiData
+import SetiTestSupport
 
 /// Class folders of PNG pictures (the Kaggle copy of the ML4SETI data).
-final class PictureFolderTests: XCTestCase {
-    private var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-png-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class PictureFolderTests: ScratchFolderTestCase {
+    override var scratchName: String { "png" }
 
     /// A PNG file: `rows` of samples already laid out for `colour` at `depth` bits.
     static func png(width: Int, height: Int, depth: Int, colour: Int, rows: [[UInt8]], palette: [UInt8] = [], filter: UInt8 = 0) -> Data {

@@ -3,18 +3,12 @@ import SetiData
 import SetiNet
 import SetiTraining
 import XCTest
+import SetiTestSupport
 
 /// The command-line tool as a user meets it: names, versions, run folders, fine-tuning,
 /// pictures with extreme inputs, and hostile inputs that must end in one line, never a trap.
-final class CommandLineTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class CommandLineTests: ScratchFolderTestCase {
+    override var scratchName: String { "cli" }
 
     private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 

@@ -4,20 +4,14 @@ import SetiNet
 import SetiObservations
 import SetiTraining
 import XCTest
+import SetiTestSupport
 
 /// The SETI formats as a user meets them: a folder of ML4SETI .dat files trains and
 /// converts like the CSV layout, and `scan` reads filterbank and HDF5 observations, splits
 /// its windows over ranks with the same result as one process, and refuses bad input in
 /// one line.
-final class ScanAndFormatsTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-scan-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class ScanAndFormatsTests: ScratchFolderTestCase {
+    override var scratchName: String { "scan" }
 
     private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 

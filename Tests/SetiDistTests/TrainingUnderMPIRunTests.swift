@@ -2,18 +2,12 @@ import Foundation
 import SetiNet
 import SetiTraining
 import XCTest
+import SetiTestSupport
 
 /// `seti-dist train` as users run it, under mpirun: N ranks equal one process, a resumed
 /// run equals an uninterrupted one, failures end the job with one clear message.
-final class TrainingUnderMPIRunTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class TrainingUnderMPIRunTests: ScratchFolderTestCase {
+    override var scratchName: String { "train" }
 
     private func weights(_ run: String, _ name: String = "last.safetensors") throws -> [String: Safetensors.Tensor] {
         try Safetensors(contentsOf: dir.appendingPathComponent(run).appendingPathComponent(name)).tensors

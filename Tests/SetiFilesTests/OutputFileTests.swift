@@ -1,17 +1,11 @@
 import Foundation
 import SetiFiles
 import XCTest
+import SetiTestSupport
 
 /// Issue 29.1: an output never replaces what is not a regular file; the error always says why.
-final class OutputFileTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-files-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class OutputFileTests: ScratchFolderTestCase {
+    override var scratchName: String { "files" }
 
     private func url(_ name: String) -> URL { dir.appendingPathComponent(name) }
 

@@ -2,20 +2,14 @@ import Foundation
 import SetiRandom
 @testable import SetiObservations
 import XCTest
+import SetiTestSupport
 
 /// Issue 30.3: ON/OFF cadences: the checks on the files, and the cadence test on
 /// synthetic cadences whose signals are known (a drifting signal in the ON observations
 /// only, interference in all, a signal in one ON only, a zero-drift line everywhere),
 /// at each filter level.
-final class CadenceTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-cadence-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class CadenceTests: ScratchFolderTestCase {
+    override var scratchName: String { "cadence" }
 
     static let steps = 16, channels = 1_024, timeStep = 18.25, channelWidth = 2.79e-6, firstMJD = 57_650.5
     /// Seconds between observations' starts: 16 steps and 10 s to slew.

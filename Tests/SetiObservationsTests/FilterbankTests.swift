@@ -3,18 +3,12 @@ import SetiData
 import SetiRandom
 @testable import SetiObservations
 import XCTest
+import SetiTestSupport
 
 /// SIGPROC filterbank files: values and axes read back in ascending frequency, any
 /// channel range, 8/16/32-bit data, and hostile headers refused in one line.
-final class FilterbankTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-fil-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class FilterbankTests: ScratchFolderTestCase {
+    override var scratchName: String { "fil" }
 
     /// A header as SIGPROC writes it, keyword by keyword.
     private struct Header {

@@ -1,18 +1,12 @@
 import Foundation
 @testable import SetiObservations
 import XCTest
+import SetiTestSupport
 
 /// Breakthrough Listen HDF5 and the bitshuffle/LZ4 codec: round trips, a file written by
 /// h5py with hdf5plugin's bitshuffle (code nobody here wrote), and hostile inputs.
-final class HDF5Tests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-h5-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class HDF5Tests: ScratchFolderTestCase {
+    override var scratchName: String { "h5" }
 
     func testBitshuffleRoundTripsEveryLengthAndElementSize() throws {
         for size in [1, 2, 4, 8] {

@@ -3,17 +3,11 @@ import SetiRandom
 import XCTest
 @testable import SetiData
 @testable import SetiObservations
+import SetiTestSupport
 
 /// Signals injected into a real observation's quiet windows.
-final class InjectionTests: XCTestCase {
-    private var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-inject-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class InjectionTests: ScratchFolderTestCase {
+    override var scratchName: String { "inject" }
 
     /// 512 channels x 32 steps of chi-squared-like noise; window 2 (channels 256-383)
     /// holds a strong zero-drift line (RFI).

@@ -3,18 +3,12 @@ import SetiData
 import SetiNet
 @testable import SetiTraining
 import XCTest
+import SetiTestSupport
 
 /// Checkpoints and run folders: typed metadata that round-trips, untrusted files refused
 /// with one line, one run per folder.
-final class CheckpointTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("seti-ckpt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+final class CheckpointTests: ScratchFolderTestCase {
+    override var scratchName: String { "ckpt" }
 
     /// A small model, so the tests write kilobytes, not the SETI CNN's 134 MB.
     private let spec = ModelSpec(height: 8, width: 8, channels: 1, layers: [
