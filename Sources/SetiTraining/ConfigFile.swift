@@ -82,11 +82,11 @@ extension TrainConfig {
             object[path[0]] = inner
         }
         for (key, value) in fields {
-            if key == "model", let name = value as? String {
+            if key == "model", !(value is [String: Any]) {
                 // A named model (`model: classic`), as --model names it; a mapping is a whole spec.
-                guard let model = ModelName(rawValue: name) else {
+                guard let name = value as? String, let model = ModelName(rawValue: name) else {
                     let names = ModelName.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "model")): field 'model': '\(name.prefix(40))' is not one of \(names) (or a whole model: height, width, channels, layers)")
+                    throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "model")): field 'model' = \(describeValue(value)): expected one of \(names), or a whole model (height, width, channels, layers)")
                 }
                 result["model"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.spec))
             } else if let path = flagFields[key], path.count > 1 || path[0] != key {

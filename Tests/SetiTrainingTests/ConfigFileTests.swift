@@ -216,7 +216,10 @@ final class ConfigFileFlagNameTests: XCTestCase {
         // Or by the name --model takes.
         XCTAssertEqual(try merge("model: classic\n").model, .setiCNN)
         XCTAssertEqual(try merge("model: deep\n").model, .deep)
-        assertRefused("epochs: 3\nmodel: resnet\n", saying: ":2: field 'model': 'resnet' is not one of deep, classic")
+        assertRefused("epochs: 3\nmodel: resnet\n", saying: ":2: field 'model' = 'resnet': expected one of deep, classic, or a whole model")
+        for value in ["5", "null", "[1, 2]", "''"] {
+            assertRefused("model: \(value)\n", saying: ":1: field 'model' = ")
+        }
     }
 
     func testDefaultsAreTheStandardRecipeAndKerasSeedIsTheCourse() {
