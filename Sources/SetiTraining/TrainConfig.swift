@@ -195,9 +195,17 @@ public struct TrainConfig: Codable, Hashable, Sendable {
             return flat
         }
         let mine = fields(self), theirs = fields(other)
-        return Set(mine.keys).union(theirs.keys).sorted().compactMap { name in
+        var differences = Set(mine.keys).union(theirs.keys).sorted().compactMap { name in
             mine[name] == theirs[name] ? nil : "\(name): \(theirs[name] ?? "none") -> \(mine[name] ?? "none")"
         }
+        // A model differs by name (--model's), not by its whole layer list.
+        if model != other.model {
+            func name(_ spec: ModelSpec) -> String { ModelName(spec: spec).map { "\"\($0.rawValue)\"" } ?? "a model of its own" }
+            differences.removeAll { $0.hasPrefix("model.") }
+            differences.append("model: \(name(other.model)) -> \(name(model))")
+            differences.sort()
+        }
+        return differences
     }
 
     private var resumeIdentity: TrainConfig {

@@ -101,6 +101,13 @@ final class ConfigFileTests: XCTestCase {
         alternatingSaved.powerSGDRank = 2
         alternatingSaved.exchange = .powersgd
         XCTAssertEqual(alternating.resumeDifferences(from: alternatingSaved), ["exchange: \"powersgd\" -> \"acpsgd\""])
+        // A run of 0.17's default (the classic CNN) resumed with 0.18's: the model by name.
+        var classic = TrainConfig()
+        classic.model = .setiCNN
+        XCTAssertEqual(TrainConfig().resumeDifferences(from: classic), ["model: \"classic\" -> \"deep\""])
+        var custom = TrainConfig()
+        custom.model.layers[0] = .conv2D(filters: 16, kernel: 5)
+        XCTAssertEqual(custom.resumeDifferences(from: classic), ["model: \"classic\" -> a model of its own"])
     }
 
     func testMistakesAreNamedWithFileAndField() throws {
