@@ -201,14 +201,14 @@ public struct Simulator: Sendable {
     /// `power` (height x width) integrated into `steps` time steps, then each row given its
     /// step's power (row r: step r x steps / height, scan's nearest-neighbour stretch).
     func stretch(_ power: inout [Double], from steps: Int) {
-        var integrated = [Double](repeating: 0, count: steps * width)
+        var integrated = [Double](repeating: 0, count: steps * width), rows = [Double](repeating: 0, count: steps)
         for row in 0..<height {
             let s = row * steps / height
+            rows[s] += 1
             for f in 0..<width { integrated[s * width + f] += power[row * width + f] }
         }
         for s in 0..<steps {
-            let rows = Double((0..<height).filter { $0 * steps / height == s }.count)
-            for f in 0..<width { integrated[s * width + f] /= rows }
+            for f in 0..<width { integrated[s * width + f] /= rows[s] }
         }
         for row in 0..<height {
             let s = row * steps / height
