@@ -1,9 +1,11 @@
 import Foundation
 import PackagePlugin
 
-/// Before every build, writes the git commit the sources are at into a Swift file of the
-/// target (`buildCommit`), so `seti-dist --version` names what it was built from. The file
-/// is rewritten only when the commit changes, so it costs no recompilation otherwise.
+/// Writes the git commit the sources are at into a Swift file of the target
+/// (`buildCommit`), so `seti-dist --version` names what it was built from. SwiftPM runs it
+/// when it evaluates the package's plugins (after the manifest changed: `launch/install`
+/// touches Package.swift for that). The file is rewritten only when the commit changes, so
+/// it costs no recompilation otherwise.
 @main
 struct BuildInfo: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
