@@ -13,7 +13,8 @@ struct Train: ParsableCommand {
         discussion: """
             With no arguments: the built-in simulated data (1,600 training and 400 validation \
             spectrograms; --generator mixed: half from the ML4SETI challenge's own simulator, \
-            half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra) \
+            half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra, \
+            half of those 16- or 32-step observations stretched to 64 rows as scan stretches them) \
             and the standard recipe: seti-dist's deep CNN (--model deep: four convolution \
             blocks, 26 times fewer weights than the course's), the course's Adam from learning rate \
             0.005, horizontal flips and global batch 32, but 48 epochs (not 12), the rate decays 0.96x \
