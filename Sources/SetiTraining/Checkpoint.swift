@@ -197,8 +197,8 @@ private func withConfigDefaults(_ json: Data) -> Data {
     var config = stored
     // 0.17 and earlier named the exchange by two fields.
     if config["exchange"] == nil, let allreduce = config.removeValue(forKey: "allreduce") as? String {
-        let compression = config.removeValue(forKey: "compression") as? String ?? "none"
-        config["exchange"] = ExchangeMethod(allreduce: allreduce, compression: compression)?.rawValue ?? "\(allreduce), \(compression)"
+        let compression = config.removeValue(forKey: "compression") as? String
+        config["exchange"] = legacy.exchange.changing(allreduce: allreduce, compression: compression)?.rawValue ?? "\(allreduce), \(compression ?? "none")"
     }
     object["config"] = mergeFields(config, into: defaults)
     return (try? JSONSerialization.data(withJSONObject: object)) ?? json

@@ -101,11 +101,10 @@ extension TrainConfig {
             guard fields["exchange"] == nil else {
                 throw ConfigFileError(description: "\(place): give 'exchange' or 0.17's \(legacyKeys.joined(separator: " and ")), not both")
             }
-            let old = current.exchange.legacySettings
-            let allreduce = fields["allreduce"] ?? old.allreduce, compression = fields["compression"] ?? old.compression
-            guard let a = allreduce as? String, let c = compression as? String, let method = ExchangeMethod(allreduce: a, compression: c) else {
-                let names = ExchangeMethod.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigFileError(description: "\(place): allreduce '\(allreduce)' with compression '\(compression)' is no exchange method (0.17's settings; 'exchange' is one of \(names))")
+            func text(_ key: String) -> String? { fields[key].map { $0 as? String ?? "\($0)" } }
+            guard let method = current.exchange.changing(allreduce: text("allreduce"), compression: text("compression")) else {
+                let old = current.exchange.legacySettings, names = ExchangeMethod.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigFileError(description: "\(place): allreduce '\(text("allreduce") ?? old.allreduce)' with compression '\(text("compression") ?? old.compression)' is no exchange method (0.17's settings; 'exchange' is one of \(names))")
             }
             result["exchange"] = method.rawValue
         }

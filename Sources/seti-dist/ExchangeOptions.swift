@@ -24,8 +24,7 @@ struct ExchangeOptions: ParsableArguments {
     func method(over current: ExchangeMethod) throws -> ExchangeMethod? {
         guard allreduce != nil || compression != nil else { return exchange }
         guard exchange == nil else { throw ValidationError("--exchange replaces --allreduce and --compression: give it alone") }
-        let old = current.legacySettings
-        guard let method = ExchangeMethod(allreduce: allreduce?.rawValue ?? old.allreduce, compression: compression?.rawValue ?? old.compression) else {
+        guard let method = current.changing(allreduce: allreduce?.rawValue, compression: compression?.rawValue) else {
             throw ValidationError("--compression bf16 compresses the cross-machine leg of --allreduce hierarchical (now --exchange hierarchical-bf16)")
         }
         return method

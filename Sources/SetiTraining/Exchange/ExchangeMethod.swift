@@ -42,6 +42,12 @@ public enum ExchangeMethod: String, Codable, Hashable, Sendable, CaseIterable {
         }
     }
 
+    /// The method 0.17's settings name when they change this one: either may be nil (this
+    /// method's own); nil as ``init(allreduce:compression:)``.
+    public func changing(allreduce: String?, compression: String?) -> ExchangeMethod? {
+        ExchangeMethod(allreduce: allreduce ?? legacySettings.allreduce, compression: compression ?? legacySettings.compression)
+    }
+
     /// This method in 0.17's two settings (the inverse of ``init(allreduce:compression:)``).
     public var legacySettings: (allreduce: String, compression: String) {
         switch self {
