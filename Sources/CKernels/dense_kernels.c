@@ -20,6 +20,20 @@
 #define IV 2
 #define IR 8
 #include "dense_tiles.h"
+#include "dense_fold_tiles.h"
+#undef LOADV
+#undef VEC
+#undef NAME
+#undef VL
+#undef FC
+#undef FB
+#undef SLAB
+#undef GC
+#undef GR
+#undef GBLOCK
+#undef IV
+#undef IR
+#undef FOLD_AHEAD
 #pragma clang attribute pop
 
 void seti_dense_forward(float *out, const float *xt, const float *kernel, long batch, long inputs, long outputs,

@@ -23,7 +23,7 @@ final class PowerSGDTests: XCTestCase {
     /// Runs one exchange of `gradient`; returns the gradient the optimizer was given. The
     /// optimizer's ranges must cover the buffer in order; while compressing, the matrices'
     /// G comes from `prepare`, range by range (their elements of the buffer are NaN here).
-    private func exchange(_ reducer: PowerSGDReducer, _ gradient: [Float]) throws -> [Float] {
+    private func exchange(_ reducer: LowRankReducer, _ gradient: [Float]) throws -> [Float] {
         _ = reducer.gradients.update(fromContentsOf: gradient)
         var applied: [Float] = []
         try reducer.applyUpdate { source in
@@ -84,8 +84,7 @@ final class PowerSGDTests: XCTestCase {
     /// left in M: it passes all that is owed, so every two steps apply the gradient twice.
     func testAlternatingPassesAGradientOfRankAtMostRWholeEveryTwoSteps() throws {
         for (rank, gradientRank) in [(2, 2), (4, 3), (7, 5)] {
-            let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false,
-                                          alternating: true, blockFloats: 1000)
+            let reducer = ACPSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
             let gradient = lowRankGradient(rank: gradientRank, seed: 8)
             let scale = gradient.map(abs).max()!
             for pair in 0..<3 {
@@ -112,8 +111,9 @@ final class PowerSGDTests: XCTestCase {
 
     private func checkErrorFeedback(rank: Int, alternating: Bool) throws {
         let elements = Self.elements
-        let reducer = PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false,
-                                      alternating: alternating, blockFloats: 1000)
+        let reducer: LowRankReducer = alternating
+            ? ACPSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
+            : PowerSGDReducer(world: world, tensors: tensors, count: count, rank: rank, seed: 3, overlap: false, blockFloats: 1000)
         var rng = SplitMix64(seed: 4)
         var trueSum = [Double](repeating: 0, count: count), appliedSum = trueSum
         var firstRelativeError = 0.0

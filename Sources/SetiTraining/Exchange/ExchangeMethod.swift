@@ -14,7 +14,7 @@ public enum ExchangeMethod: String, Codable, Hashable, Sendable, CaseIterable {
     case mpi
     /// ``PowerSGDReducer``: rank-r factors of the large matrices.
     case powersgd
-    /// ``PowerSGDReducer`` alternating: ACP-SGD.
+    /// ``ACPSGDReducer``: ACP-SGD.
     case acpsgd
 
     public var kind: ExchangeKind {
@@ -22,8 +22,8 @@ public enum ExchangeMethod: String, Codable, Hashable, Sendable, CaseIterable {
         case .hierarchical: return HierarchicalReducer.exact
         case .hierarchicalBF16: return HierarchicalReducer.bfloat16
         case .mpi: return MPIAllreduceReducer.kind
-        case .powersgd: return PowerSGDReducer.powerSGD
-        case .acpsgd: return PowerSGDReducer.acpSGD
+        case .powersgd: return PowerSGDReducer.kind
+        case .acpsgd: return ACPSGDReducer.kind
         }
     }
 
