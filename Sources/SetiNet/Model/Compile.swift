@@ -102,8 +102,17 @@ struct CompiledPlan {
 }
 
 /// Resolves shapes layer by layer, names tensors as Keras would (conv2d, conv2d_1, ...,
-/// batch_normalization, dense, ...) and places them in forward order.
+/// batch_normalization, dense, ...) and places them in forward order. `spec` is one that
+/// ``ModelSpec/validate()`` accepted (it runs this same pass).
 func compile(_ spec: ModelSpec) -> CompiledPlan {
+    do { return try checkedCompile(spec) } catch { preconditionFailure("\(error)") }
+}
+
+/// ``compile(_:)``, refusing each layer whose shapes or settings do not fit: the one shape
+/// pass, shared by ``ModelSpec/validate()``.
+func checkedCompile(_ spec: ModelSpec) throws -> CompiledPlan {
+    func fail(_ why: String) -> ModelSpecError { ModelSpecError(description: "model: \(why)") }
+    let limit = 1 << 31  // floats per tensor or activation: far above any sane model
     var plan = CompiledPlan()
     var h = spec.height, w = spec.width, c = spec.channels
     var flat = false
@@ -122,21 +131,25 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         return offset
     }
 
-    for layerSpec in spec.layers {
+    for (i, layerSpec) in spec.layers.enumerated() {
+        let at = "layer \(i + 1) (\(layerSpec))"
         let inputSize = h * w * c
         let firstParameter = plan.parameterCount, firstState = plan.stateCount
         let op: CompiledLayer.Op
         let name: String
         switch layerSpec {
         case .conv2D(let filters, let k):
-            precondition(!flat, "Conv2D after Flatten or Dense")
-            precondition(k % 2 == 1, "Conv2D kernel must be odd for same padding")
+            guard !flat else { throw fail("\(at): Conv2D after Flatten") }
+            guard (1...4096).contains(filters), k >= 1, k % 2 == 1, k <= 31 else { throw fail("\(at): filters 1...4096 and an odd kernel 1...31") }
             name = uniqueName("conv2d")
             let kernel = add("\(name)/kernel", [k, k, c, filters], trainable: true, .glorotUniform)
             let bias = add("\(name)/bias", [filters], trainable: true, .zeros)
             op = .conv(ConvShape(height: h, width: w, inChannels: c, outChannels: filters, kernel: k), kernel: kernel, bias: bias)
             c = filters
         case .batchNorm(let momentum, let epsilon):
+            guard momentum.isFinite, (0...1).contains(momentum), epsilon.isFinite, epsilon > 0 else {
+                throw fail("\(at): momentum in 0...1 and epsilon > 0")
+            }
             name = uniqueName("batch_normalization")
             let gamma = add("\(name)/gamma", [c], trainable: true, .ones)
             let beta = add("\(name)/beta", [c], trainable: true, .zeros)
@@ -159,7 +172,7 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
                 op = .relu(fused: false)
             }
         case .maxPool(let size):
-            precondition(!flat && h >= size && w >= size, "MaxPool2D window larger than the image")
+            guard !flat, size >= 1, size <= h, size <= w else { throw fail("\(at): a pooling window of 1...\(min(h, w)) before Flatten") }
             // BatchNorm, ReLU, then MaxPool (both conv blocks of the SETI model): the batch
             // norm writes the pooled output, a quarter of the full one, and its backward
             // reads the pooled gradient.
@@ -175,15 +188,19 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
             name = uniqueName("max_pooling2d")
             h /= size; w /= size
         case .dropout(let rate):
-            precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1)")
+            guard rate.isFinite, rate >= 0, rate < 1 else { throw fail("\(at): a rate in [0, 1)") }
             op = .dropout(rate: rate)
             name = uniqueName("dropout")
         case .flatten:
+            guard !flat else { throw fail("\(at): a second Flatten") }
             op = .flatten
             name = uniqueName("flatten")
             c = h * w * c; h = 1; w = 1; flat = true
         case .dense(let units):
-            precondition(flat, "Dense needs a Flatten before it")
+            guard flat else { throw fail("\(at): Dense needs a Flatten before it") }
+            guard (1...65_536).contains(units) else { throw fail("\(at): units 1...65536") }
+            let (size, overflow) = c.multipliedReportingOverflow(by: units)
+            guard !overflow, size < limit else { throw fail("\(at): a \(c) x \(units) kernel is too large") }
             name = uniqueName("dense")
             let kernel = add("\(name)/kernel", [c, units], trainable: true, .glorotUniform)
             let bias = add("\(name)/bias", [units], trainable: true, .zeros)
@@ -193,6 +210,7 @@ func compile(_ spec: ModelSpec) -> CompiledPlan {
         plan.layers.append(
             CompiledLayer(op: op, name: name, inputSize: inputSize, outputSize: h * w * c, parameterRange: firstParameter..<plan.parameterCount,
                           stateCount: plan.stateCount - firstState, outputShape: flat ? [c] : [h, w, c]))
+        guard h * w * c < limit, plan.parameterCount < limit else { throw fail("\(at): the model is too large (over 2^31 floats)") }
     }
     return plan
 }

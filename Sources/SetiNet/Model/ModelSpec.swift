@@ -102,45 +102,10 @@ extension ModelSpec {
     /// checkpoints are untrusted, so they pass here before anything is allocated.
     public func validate() throws {
         func fail(_ why: String) -> ModelSpecError { ModelSpecError(description: "model: \(why)") }
-        let limit = 1 << 31  // floats per tensor or activation: far above any sane model
         guard (1...4096).contains(height), (1...4096).contains(width), (1...64).contains(channels) else {
             throw fail("input \(height)x\(width)x\(channels) outside 1...4096 x 1...4096 x 1...64")
         }
-        var h = height, w = width, c = channels, flat = false
-        var parameters = 0
-        for (i, layer) in layers.enumerated() {
-            let at = "layer \(i + 1) (\(layer))"
-            switch layer {
-            case .conv2D(let filters, let k):
-                guard !flat else { throw fail("\(at): Conv2D after Flatten") }
-                guard (1...4096).contains(filters), k >= 1, k % 2 == 1, k <= 31 else { throw fail("\(at): filters 1...4096 and an odd kernel 1...31") }
-                parameters += k * k * c * filters + filters
-                c = filters
-            case .batchNorm(let momentum, let epsilon):
-                guard momentum.isFinite, (0...1).contains(momentum), epsilon.isFinite, epsilon > 0 else {
-                    throw fail("\(at): momentum in 0...1 and epsilon > 0")
-                }
-                parameters += 2 * c
-            case .relu:
-                break
-            case .maxPool(let size):
-                guard !flat, size >= 1, size <= h, size <= w else { throw fail("\(at): a pooling window of 1...\(min(h, w)) before Flatten") }
-                h /= size; w /= size
-            case .dropout(let rate):
-                guard rate.isFinite, rate >= 0, rate < 1 else { throw fail("\(at): a rate in [0, 1)") }
-            case .flatten:
-                guard !flat else { throw fail("\(at): a second Flatten") }
-                c = h * w * c; h = 1; w = 1; flat = true
-            case .dense(let units):
-                guard flat else { throw fail("\(at): Dense needs a Flatten before it") }
-                guard (1...65_536).contains(units) else { throw fail("\(at): units 1...65536") }
-                let (kernel, overflow) = c.multipliedReportingOverflow(by: units)
-                guard !overflow, kernel < limit else { throw fail("\(at): a \(c) x \(units) kernel is too large") }
-                parameters += kernel + units
-                c = units
-            }
-            guard h * w * c < limit, parameters < limit else { throw fail("\(at): the model is too large (over 2^31 floats)") }
-        }
+        _ = try checkedCompile(self)
         guard case .dense = layers.last, classes >= 2 else { throw fail("the last layer must be Dense with one unit per class (2 or more)") }
     }
 }
