@@ -12,10 +12,11 @@ public struct ConfigFileError: OneLineError {
 extension TrainConfig {
     /// This configuration with the fields a JSON or YAML file sets replaced, so a file may
     /// hold just the fields a run changes (`epochs: 30`, `lr: 0.001`) or a whole
-    /// `OUT/config.json`. Keys are the train command's flag names (`global-batch`, `lr`,
-    /// `schedule: cosine`, `decay-steps`) or the nested field names of config.json;
-    /// nested objects merge field by field (`schedule: {warmupSteps: 100}` keeps the rest
-    /// of the schedule). The result is validated as flags are.
+    /// `OUT/config.json`. Keys are the train command's flag names, decoded into a
+    /// ``TrainConfigPatch`` (`global-batch`, `lr`, `schedule: cosine`, `decay-steps`), or the
+    /// nested field names of config.json, merged field by field (`schedule: {warmupSteps:
+    /// 100}` keeps the rest of the schedule); the patch applies last. The result is
+    /// validated as flags are.
     public func merging(file url: URL) throws -> TrainConfig {
         let bytes = try readInputFile(url, maximumBytes: ConfigDocument.maximumBytes, what: "a configuration file")
         guard let text = String(data: bytes, encoding: .utf8) else {
@@ -26,20 +27,38 @@ extension TrainConfig {
 
     /// ``merging(file:)`` for text already read from `source`.
     public func merging(text: String, source url: URL) throws -> TrainConfig {
-        let document = try ConfigDocument(text: text, file: url.path)
+        let file = url.path
+        let document = try ConfigDocument(text: text, file: file)
+        // A flag's name holds the flag's value; config.json spells a schedule and a model as
+        // mappings and an unset data folder or background as null under the same names.
+        var flags: [String: Any] = [:], nested: [String: Any] = [:]
+        for (key, value) in document.fields {
+            let configJSONForm = ((key == "schedule" || key == "model") && value is [String: Any]) || (value is NSNull && (key == "data" || key == "background"))
+            if TrainConfigPatch.flagNames.contains(key) && !configJSONForm { flags[key] = value } else { nested[key] = value }
+        }
         var base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         // Optional fields that are nil are left out of the encoding; they are still fields.
-        if base["data"] == nil { base["data"] = NSNull() }
-        let nested = try Self.expandFlagNames(document.fields, current: self, file: url.path, lines: document.lines)
-        let merged = try Self.merge(nested, into: base, current: self, path: "", filePath: "", file: url.path, lines: document.lines)
-        let config: TrainConfig
+        for key in ["data", "background"] where base[key] == nil { base[key] = NSNull() }
+        let merged = try Self.merge(nested, into: base, current: self, path: "", filePath: "", file: file, lines: document.lines)
+        var config: TrainConfig
         do {
             config = try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
-            throw ConfigFileError(description: "\(url.path): \(Self.explain(error))")
+            throw ConfigFileError(description: Self.explain(error, current: self, file: file, lines: document.lines))
         }
-        do { try config.validate() } catch {
-            throw ConfigFileError(description: "\(url.path): \(error)")
+        let patch = try TrainConfigPatch.decoded(from: flags, file: file, lines: document.lines)
+        // A contradiction or a value out of range names its key's line when it names a key.
+        func place(of error: Error) -> String {
+            let message = "\(error)"
+            let keys = document.fields.keys.filter { message.hasPrefix($0) || message.contains(" \($0) ") || message.contains("'\($0)'") || message.hasPrefix("give \($0)") }
+            let line = keys.compactMap { document.lines[$0] }.min()
+            return line.map { "\(file):\($0)" } ?? file
+        }
+        do {
+            config = try patch.applied(to: config)
+            try config.validate()
+        } catch {
+            throw ConfigFileError(description: "\(place(of: error)): \(error)")
         }
         return config
     }
@@ -50,98 +69,6 @@ extension TrainConfig {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-    }
-
-    /// Flag names and the fields they set (see `seti-dist help train`).
-    static let flagFields: [String: [String]] = [
-        "data": ["data"], "simulated-per-class": ["simulatedPerClass"], "fresh-simulation": ["freshSimulationEachEpoch"],
-        "generator": ["generator"], "classes": ["simulatedClasses"], "background": ["background"],
-        "epochs": ["epochs"], "global-batch": ["globalBatch"], "optimizer": ["optimizer"], "lr": ["schedule", "initial"],
-        "warmup-steps": ["schedule", "warmupSteps"], "scale-lr": ["scaleLearningRate"],
-        "plateau-patience": ["plateauPatience"], "plateau-factor": ["plateauFactor"],
-        "label-smoothing": ["labelSmoothing"], "weight-decay": ["weightDecay"],
-        "hflip": ["augmentation", "horizontalFlip"], "vflip": ["augmentation", "verticalFlip"],
-        "shift": ["augmentation", "frequencyShift"], "fill": ["augmentation", "fill"], "noise": ["augmentation", "noise"],
-        "intensity-scale": ["augmentation", "intensityScale"], "min-max-encoding": ["augmentation", "minMaxEncoding"],
-        "dropout": ["dropout"], "seed": ["seed"], "overlap": ["overlap"], "exchange": ["exchange"],
-        "powersgd-rank": ["powerSGDRank"], "powersgd-start-step": ["powerSGDStartStep"],
-        "batch-norm-group-size": ["batchNormGroupSize"], "batch-norm-estimation-batches": ["batchNormEstimationBatches"],
-        "monitor": ["monitor"], "mode": ["mode"], "early-stopping-patience": ["earlyStoppingPatience"], "min-delta": ["minDelta"],
-    ]
-
-    /// Rewrites flag-name keys into the nested form. `schedule` given as a name
-    /// (`schedule: cosine`) and `decay-steps`, `decay-rate`, `staircase` build the decay;
-    /// 0.17's `allreduce` and `compression` name the exchange method.
-    private static func expandFlagNames(_ fields: [String: Any], current: TrainConfig, file: String, lines: [String: Int]) throws -> [String: Any] {
-        let currentDecay = current.schedule.decay
-        var result: [String: Any] = [:]
-        func set(_ path: [String], _ value: Any, in object: inout [String: Any]) {
-            guard path.count > 1 else { object[path[0]] = value; return }
-            var inner = object[path[0]] as? [String: Any] ?? [:]
-            set(Array(path.dropFirst()), value, in: &inner)
-            object[path[0]] = inner
-        }
-        for (key, value) in fields {
-            if key == "model", !(value is [String: Any]) {
-                // A named model (`model: classic`), as --model names it; a mapping is a whole spec.
-                guard let name = value as? String, let model = ModelName(rawValue: name) else {
-                    let names = ModelName.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "model")): field 'model' = \(describeValue(value)): expected one of \(names), or a whole model (height, width, channels, layers)")
-                }
-                result["model"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.spec))
-            } else if let path = flagFields[key], path.count > 1 || path[0] != key {
-                set(path, value, in: &result)
-            } else if !["schedule", "decay-steps", "decay-rate", "staircase", "allreduce", "compression"].contains(key) {
-                result[key] = value
-            }
-        }
-        let legacyKeys = ["allreduce", "compression"].filter { fields[$0] != nil }
-        if let first = legacyKeys.first {
-            let place = ConfigDocument.place(file, lines, first)
-            guard fields["exchange"] == nil else {
-                throw ConfigFileError(description: "\(place): give 'exchange' or 0.17's \(legacyKeys.joined(separator: " and ")), not both")
-            }
-            func text(_ key: String) -> String? { fields[key].map { $0 as? String ?? "\($0)" } }
-            guard let method = current.exchange.changing(allreduce: text("allreduce"), compression: text("compression")) else {
-                let old = current.exchange.legacySettings, names = ExchangeMethod.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigFileError(description: "\(place): allreduce '\(text("allreduce") ?? old.allreduce)' with compression '\(text("compression") ?? old.compression)' is no exchange method (0.17's settings; 'exchange' is one of \(names))")
-            }
-            result["exchange"] = method.rawValue
-        }
-        let decayKeys = ["decay-steps", "decay-rate", "staircase"].filter { fields[$0] != nil }
-        if let schedule = fields["schedule"], !(schedule is String) {
-            guard decayKeys.isEmpty else {
-                throw ConfigFileError(description: "\(file): give the decay either nested under 'schedule' or as \(decayKeys.joined(separator: ", ")) beside 'schedule: NAME', not both")
-            }
-            result["schedule"] = schedule
-            return result
-        }
-        guard fields["schedule"] != nil || !decayKeys.isEmpty else { return result }
-        // The decay in force changed as the flags change it (one rule for both).
-        var kind: LearningRateSchedule.Decay.Kind?
-        if let name = fields["schedule"] {
-            let kinds = LearningRateSchedule.Decay.Kind.allCases.map(\.rawValue)
-            guard let text = name as? String, let known = LearningRateSchedule.Decay.Kind(rawValue: text) else {
-                throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, "schedule")): field 'schedule': '\(name)' is not one of \(kinds.joined(separator: ", "))")
-            }
-            kind = known
-        }
-        func typed<T>(_ key: String, _ what: String, _ convert: (Any) -> T?) throws -> T? {
-            guard let value = fields[key] else { return nil }
-            guard let converted = convert(value) else { throw ConfigFileError(description: "\(ConfigDocument.place(file, lines, key)): field '\(key)' = \(value): allowed \(what)") }
-            return converted
-        }
-        let steps = try typed("decay-steps", "a whole number") { $0 as? Int }
-        let rate = try typed("decay-rate", "a finite number") { (($0 as? Double) ?? ($0 as? Int).map(Double.init)).flatMap { $0.isFinite ? $0 : nil } }
-        let staircase = try typed("staircase", "true or false") { $0 as? Bool }
-        let decay: LearningRateSchedule.Decay
-        do { decay = try currentDecay.reshaped(to: kind, steps: steps, rate: rate, staircase: staircase) } catch {
-            throw ConfigFileError(description: "\(file): \(error)")
-        }
-        var schedule = result["schedule"] as? [String: Any] ?? [:]
-        schedule["decay"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(decay))
-        result["schedule"] = schedule
-        return result
     }
 
     /// `overrides` merged into `base` (the configuration as JSON), field by field; `current`
@@ -156,11 +83,10 @@ extension TrainConfig {
             let key = base[given] != nil ? given : base.keys.first { JSONLines.snakeCase($0) == given } ?? given
             let name = path.isEmpty ? key : path + "." + key
             let givenPath = filePath.isEmpty ? given : filePath + "." + given
-            let flag = flagFields.first { $0.value.joined(separator: ".") == name && $0.key != name }?.key
-            let place = ConfigDocument.place(file, lines, lines[givenPath] != nil ? givenPath : flag ?? givenPath)
-            let shown = "field '\(JSONLines.snakeCase(name))'" + (flag.map { " (\($0))" } ?? "")
+            let place = ConfigDocument.place(file, lines, givenPath)
+            let shown = "field '\(JSONLines.snakeCase(name))'"
             guard let baseValue = base[key] else {
-                let known = path.isEmpty ? (Array(flagFields.keys) + ["schedule", "decay-steps", "decay-rate", "staircase", "model"]).sorted() : base.keys.map(JSONLines.snakeCase).sorted()
+                let known = path.isEmpty ? TrainConfigPatch.flagNames.sorted() : base.keys.map(JSONLines.snakeCase).sorted()
                 throw ConfigFileError(description: "\(place): unknown field '\(JSONLines.snakeCase(path.isEmpty ? given : path + "." + given))'; known: \(known.joined(separator: ", "))")
             }
             if let number = value as? Double, !number.isFinite {
@@ -172,7 +98,7 @@ extension TrainConfig {
                 result[key] = try merge(inner, into: currentInner, current: swiftValue ?? NSNull(), path: name, filePath: givenPath, file: file, lines: lines)
             } else {
                 if let swiftValue, let expected = expectedType(of: swiftValue), !expected.accepts(value) {
-                    let choice = choices[name].map { "one of \($0.joined(separator: ", "))" }
+                    let choice = choices(of: type(of: swiftValue)).map { "one of \($0.joined(separator: ", "))" }
                     throw ConfigFileError(description: "\(place): \(shown) = \(describeValue(value)): expected \(choice ?? expected.what)")
                 }
                 try rejectNonFinite(value, name: name, file: place)
@@ -213,7 +139,7 @@ extension TrainConfig {
         return nil
     }
 
-    private static func describeValue(_ value: Any) -> String {
+    static func describeValue(_ value: Any) -> String {
         switch value {
         case let text as String: return "'\(text.prefix(40))'"
         case is NSNull: return "null"
@@ -223,7 +149,7 @@ extension TrainConfig {
         }
     }
 
-    private static func rejectNonFinite(_ value: Any, name: String, file: String) throws {
+    static func rejectNonFinite(_ value: Any, name: String, file: String) throws {
         if let number = value as? Double, !number.isFinite {
             throw ConfigFileError(description: "\(file): field '\(JSONLines.snakeCase(name))' = \(number): allowed a finite number")
         } else if let object = value as? [String: Any] {
@@ -239,15 +165,24 @@ extension TrainConfig {
         new.count == 1 && old.count == 1 && new.keys.first != old.keys.first
     }
 
-    /// The choices of the fields that are enums, for error messages.
-    private static let choices: [String: [String]] = [
-        "monitor": Monitor.allCases.map(\.rawValue), "mode": MonitorMode.allCases.map(\.rawValue),
-        "optimizer": OptimizerChoice.allCases.map(\.rawValue), "generator": Simulator.Generator.allCases.map(\.rawValue), "exchange": ExchangeMethod.allCases.map(\.rawValue),
-        "augmentation.fill": Augmentation.Fill.allCases.map(\.rawValue),
-    ]
+    /// The names an enum field takes (its raw values), for error messages; nil for other types.
+    static func choices(of type: Any.Type) -> [String]? {
+        func names<T: CaseIterable>(_: T.Type) -> [String] { T.allCases.map { ($0 as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\($0)" } }
+        if let wrapped = type as? any OptionalType.Type { return choices(of: wrapped.wrappedType) }
+        return (type as? any CaseIterable.Type).map { names($0) }
+    }
+
+    /// The current value of the field at `path` (Swift names) inside `root`.
+    private static func value(at path: [String], in root: Any) -> Any? {
+        guard let first = path.first else { return root }
+        guard let child = Mirror(reflecting: root).children.first(where: { $0.label == first }) else { return nil }
+        return value(at: Array(path.dropFirst()), in: child.value)
+    }
 
     /// A Swift type as a configuration file's author reads it.
-    private static func words(for type: Any.Type) -> String {
+    static func words(for type: Any.Type) -> String {
+        if let wrapped = type as? any OptionalType.Type { return words(for: wrapped.wrappedType) }
+        if type is UInt64.Type { return "a whole number, 0 or more" }
         switch type {
         case is String.Type: return "text"
         case is Bool.Type: return "true or false"
@@ -258,22 +193,88 @@ extension TrainConfig {
         }
     }
 
-    /// A decoding error in one line, naming the field as decoded and, when a flag-name
-    /// key sets it, that key too (files may use either form).
-    private static func explain(_ error: Error) -> String {
+    /// A decoding error in one line, naming the field as decoded; `current` is the
+    /// configuration the file changes, whose field types tell the choices.
+    private static func explain(_ error: Error, current: TrainConfig, file: String, lines: [String: Int]) -> String {
         switch error {
         case DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context),
              DecodingError.valueNotFound(_, let context):
             let path = context.codingPath.map(\.stringValue)
             let dotted = path.joined(separator: ".")
-            let flag = flagFields.first { $0.value == path && $0.key != dotted }?.key
-            let field = "field '\(JSONLines.snakeCase(dotted))'" + (flag.map { " (\($0))" } ?? "")
-            if let allowed = choices[dotted] { return "\(field): allowed \(allowed.joined(separator: ", "))" }
+            let place = ConfigDocument.place(file, lines, lines[dotted] != nil ? dotted : JSONLines.snakeCase(dotted))
+            let field = "\(place): field '\(JSONLines.snakeCase(dotted))'"
+            if let now = value(at: path, in: current), let allowed = choices(of: type(of: now)) { return "\(field): allowed \(allowed.joined(separator: ", "))" }
             if case DecodingError.typeMismatch(let type, _) = error, !dotted.isEmpty { return "\(field): expected \(words(for: type))" }
             if case DecodingError.valueNotFound(let type, _) = error, !dotted.isEmpty { return "\(field): null is not allowed; expected \(words(for: type))" }
-            return dotted.isEmpty ? describe(error) : "\(field): \(context.debugDescription)"
+            return dotted.isEmpty ? "\(file): \(describe(error))" : "\(field): \(context.debugDescription)"
         default:
-            return describe(error)
+            return "\(file): \(describe(error))"
         }
     }
+}
+
+/// Optional's wrapped type, for error messages about optional fields.
+protocol OptionalType { static var wrappedType: Any.Type { get } }
+extension Optional: OptionalType { static var wrappedType: Any.Type { Wrapped.self } }
+
+extension TrainConfigPatch {
+    /// A configuration file's flag-name keys (`fields`, plain values as ``ConfigDocument``
+    /// reads them) decoded; each mistake names its line, the key, the value and what the
+    /// key takes, checked here against the field's type before any decoder sees it.
+    static func decoded(from fields: [String: Any], file: String, lines: [String: Int]) throws -> TrainConfigPatch {
+        let types = Dictionary(uniqueKeysWithValues: Mirror(reflecting: TrainConfigPatch()).children.compactMap { child in
+            child.label.map { (kebabCase($0), type(of: child.value)) }
+        })
+        var values = fields
+        for (key, value) in fields {
+            func fail(_ why: String) -> ConfigFileError {
+                ConfigFileError(description: "\(ConfigDocument.place(file, lines, key)): field '\(key)' = \(TrainConfig.describeValue(value)): \(why)")
+            }
+            if key == "model" {
+                // A named model (`model: classic`), as --model names it; config.json's whole
+                // spec (a mapping) is merged as the nested fields are.
+                guard let name = value as? String, let model = ModelName(rawValue: name) else {
+                    throw fail("expected one of \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")), or a whole model (height, width, channels, layers)")
+                }
+                values[key] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.spec))
+                continue
+            }
+            if let number = value as? Double, !number.isFinite { throw fail("allowed a finite number") }
+            guard let type = types[key] else { continue }
+            if let choices = TrainConfig.choices(of: type) {
+                guard let name = value as? String, choices.contains(name) else { throw fail("expected one of \(choices.joined(separator: ", "))") }
+                continue
+            }
+            let accepted: Bool
+            switch type {
+            case is Int?.Type: accepted = value is Int
+            case is UInt64?.Type: accepted = (value as? Int).map { $0 >= 0 } ?? false
+            case is Double?.Type: accepted = value is Int || value is Double
+            case is Float?.Type: accepted = ((value as? Double) ?? (value as? Int).map(Double.init)).map { abs($0) <= Double(Float.greatestFiniteMagnitude) } ?? false
+            case is Bool?.Type: accepted = value is Bool
+            case is String?.Type: accepted = value is String
+            default: accepted = true
+            }
+            guard accepted else { throw fail("expected \(TrainConfig.words(for: type))") }
+        }
+        do {
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .custom { path in
+                let key = path.last!.stringValue
+                return AnyKey(key.split(separator: "-").enumerated().map { $0.offset == 0 ? String($0.element) : $0.element.capitalized }.joined())
+            }
+            return try decoder.decode(TrainConfigPatch.self, from: JSONSerialization.data(withJSONObject: values))
+        } catch {
+            throw ConfigFileError(description: "\(file): \(describe(error))")
+        }
+    }
+}
+
+/// A coding key made at run time (the flag-name keys' field names).
+private struct AnyKey: CodingKey {
+    let stringValue: String
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
 }

@@ -73,6 +73,8 @@ public final class Trainer {
         self.config = config
         self.world = world
         self.folder = folder
+        // The one validator, for configurations from library callers as from flags and files.
+        try config.validate()
         guard config.globalBatch % world.size == 0 else {
             throw TrainingFailure(description: "the global batch \(config.globalBatch) does not split over \(world.size) ranks; use a multiple of \(world.size) or a per-rank batch")
         }

@@ -175,7 +175,8 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// Recipe, then --config file, then flags; validated, with the data folder absolute.
+    /// Recipe, then --config file, then flags; validated, with the data folder and the
+    /// background observation absolute.
     func makeConfig() throws -> TrainConfig {
         var c = recipe.config
         if let path = config {
@@ -183,50 +184,61 @@ struct Train: ParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if let data { c.data = data }
-        if let folder = c.data { c.data = URL(fileURLWithPath: folder).standardizedFileURL.path }
-        if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
-        if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
-        if let generator { c.generator = generator }
-        if let background {
-            c.background = background
-            if generator == nil { c.generator = .injection }
-        }
-        // Absolute, from the flag or a config file alike, as the data folder is.
-        if let file = c.background { c.background = URL(fileURLWithPath: file).standardizedFileURL.path }
-        if let classes { c.simulatedClasses = classes }
-        if let model { c.model = model.spec }
-        if let epochs { c.epochs = epochs }
-        if let globalBatch { c.globalBatch = globalBatch }
-        if let optimizer { c.optimizer = optimizer }
-        if let lr { c.schedule.initial = lr }
-        do { c.schedule.decay = try c.schedule.decay.reshaped(to: schedule, steps: decaySteps, rate: decayRate, staircase: staircase) } catch {
+        do {
+            c = try flags.applied(to: c)
+            try exchange.apply(to: &c)
+            for path in [\TrainConfig.data, \TrainConfig.background] {
+                if let file = c[keyPath: path] { c[keyPath: path] = URL(fileURLWithPath: file).standardizedFileURL.path }
+            }
+            try c.validate()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
             throw ValidationError("\(error)")
         }
-        if let warmupSteps { c.schedule.warmupSteps = warmupSteps }
-        if scaleLr { c.scaleLearningRate = true }
-        if let plateauPatience { c.plateauPatience = plateauPatience }
-        if let plateauFactor { c.plateauFactor = plateauFactor }
-        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
-        if let weightDecay { c.weightDecay = weightDecay }
-        if let hflip { c.augmentation.horizontalFlip = hflip }
-        if let vflip { c.augmentation.verticalFlip = vflip }
-        if let shift { c.augmentation.frequencyShift = shift }
-        if let fill { c.augmentation.fill = fill }
-        if let noise { c.augmentation.noise = noise }
-        if let intensityScale { c.augmentation.intensityScale = intensityScale }
-        if let minMaxEncoding { c.augmentation.minMaxEncoding = minMaxEncoding }
-        if let dropout { c.dropout = dropout }
-        if let seed { c.seed = seed }
-        try exchange.apply(to: &c)
-        if let batchNormGroupSize { c.batchNormGroupSize = batchNormGroupSize }
-        if let batchNormEstimationBatches { c.batchNormEstimationBatches = batchNormEstimationBatches }
-        if let monitor { c.monitor = monitor }
-        if let mode { c.mode = mode }
-        if let earlyStoppingPatience { c.earlyStoppingPatience = earlyStoppingPatience }
-        if let minDelta { c.minDelta = minDelta }
-        do { try c.validate() } catch { throw ValidationError("\(error)") }
         return c
+    }
+
+    /// The configuration flags given (the exchange's are ``exchange``'s).
+    private var flags: TrainConfigPatch {
+        var p = TrainConfigPatch()
+        p.data = data
+        p.simulatedPerClass = simulatedPerClass
+        p.freshSimulation = freshSimulation
+        p.generator = generator
+        p.background = background
+        p.classes = classes
+        p.model = model?.spec
+        p.epochs = epochs
+        p.globalBatch = globalBatch
+        p.optimizer = optimizer
+        p.lr = lr
+        p.schedule = schedule
+        p.decaySteps = decaySteps
+        p.decayRate = decayRate
+        p.staircase = staircase
+        p.warmupSteps = warmupSteps
+        p.scaleLr = scaleLr ? true : nil
+        p.plateauPatience = plateauPatience
+        p.plateauFactor = plateauFactor
+        p.labelSmoothing = labelSmoothing
+        p.weightDecay = weightDecay
+        p.hflip = hflip
+        p.vflip = vflip
+        p.shift = shift
+        p.fill = fill
+        p.noise = noise
+        p.intensityScale = intensityScale
+        p.minMaxEncoding = minMaxEncoding
+        p.dropout = dropout
+        p.seed = seed
+        p.batchNormGroupSize = batchNormGroupSize
+        p.batchNormEstimationBatches = batchNormEstimationBatches
+        p.monitor = monitor
+        p.mode = mode
+        p.earlyStoppingPatience = earlyStoppingPatience
+        p.minDelta = minDelta
+        return p
     }
 }
 

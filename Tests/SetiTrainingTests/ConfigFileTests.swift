@@ -117,18 +117,18 @@ final class ConfigFileTests: XCTestCase {
         }
         let wrongType = try write("schedule:\n  warmupSteps: many\n", "type.yaml")
         XCTAssertThrowsError(try TrainConfig.standard.merging(file: wrongType)) {
-            XCTAssertTrue("\($0)".contains("type.yaml:2: field 'schedule.warmup_steps' (warmup-steps) = 'many': expected a whole number"), "\($0)")
+            XCTAssertTrue("\($0)".contains("type.yaml:2: field 'schedule.warmup_steps' = 'many': expected a whole number"), "\($0)")
         }
         // Issue 29.3: the field, the value, the type expected and the line, never decoder jargon.
         for (text, words) in [
-            ("epochs: 3\nglobal-batch: 8.5\n", "types.yaml:2: field 'global_batch' (global-batch) = 8.5: expected a whole number"),
+            ("epochs: 3\nglobal-batch: 8.5\n", "types.yaml:2: field 'global-batch' = 8.5: expected a whole number"),
             ("seed: -1\n", "types.yaml:1: field 'seed' = -1: expected a whole number, 0 or more"),
-            ("hflip: 1\n", "types.yaml:1: field 'augmentation.horizontal_flip' (hflip) = 1: expected true or false"),
+            ("hflip: 1\n", "types.yaml:1: field 'hflip' = 1: expected true or false"),
             ("\nepochs: !!binary aGVsbG8=\n", "types.yaml:2: the value 'aGVsbG8=' tagged tag:yaml.org,2002:binary is not a number"),
             ("? [a, b]\n: 1\n", "types.yaml:1: a key must be a plain name, not a list"),
             ("schedule:\n\twarmupSteps: 3\n", "types.yaml:2: a tab in the indentation"),
             ("lr: 0.5\nmonitor: 3\n", "types.yaml:2: field 'monitor' = 3: expected one of"),
-            ("data: 3\n", "types.yaml: field 'data': expected text"),
+            ("data: 3\n", "types.yaml:1: field 'data' = 3: expected text"),
         ] {
             XCTAssertThrowsError(try TrainConfig.standard.merging(file: try write(text, "types.yaml")), text) {
                 XCTAssertTrue("\($0)".hasSuffix(words) || "\($0)".contains(words), "\(text): \($0)")
@@ -175,8 +175,28 @@ final class ConfigFileFlagNameTests: XCTestCase {
         XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 25, factor: 0.96))
         XCTAssertEqual(try merge("schedule: exponential\n", over: .kerasSeed).schedule.decay, TrainConfig.kerasSeed.schedule.decay)
         XCTAssertEqual(try merge("schedule: cosine\ndecay-rate: 0.1\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0.1))
-        assertRefused("schedule: cosine\ndecay-steps: 8.5\n", saying: "field 'decay-steps' = 8.5: allowed a whole number")
+        assertRefused("schedule: cosine\ndecay-steps: 8.5\n", saying: ":2: field 'decay-steps' = 8.5: expected a whole number")
         assertRefused("schedule: constant\ndecay-rate: 0.5\n", saying: "decay-rate need a decaying schedule")
+    }
+
+    /// Issue 28.3: flags and files go through one typed patch, whose keys are the flag
+    /// names; a value out of range names its line; a background alone means injection.
+    func testOneTypedPatchForFlagsAndFiles() throws {
+        XCTAssertTrue(["global-batch", "simulated-per-class", "powersgd-start-step", "min-max-encoding", "scale-lr"].allSatisfy(TrainConfigPatch.flagNames.contains))
+        var patch = TrainConfigPatch()
+        patch.globalBatch = 64
+        patch.hflip = false
+        patch.schedule = .cosine
+        patch.background = "obs.fil"
+        let config = try patch.applied(to: .standard)
+        XCTAssertEqual(config.globalBatch, 64)
+        XCTAssertFalse(config.augmentation.horizontalFlip)
+        XCTAssertEqual(config.schedule.decay, .cosine(decaySteps: nil, alpha: 0))
+        XCTAssertEqual(config.generator, .injection)
+        XCTAssertEqual(try merge("background: obs.fil\n").generator, .injection)
+        XCTAssertEqual(try merge("global-batch: 64\nhflip: false\nschedule: cosine\nbackground: obs.fil\n"), config)
+        assertRefused("epochs: 3\nlr: -0.1\n", saying: ":2: lr = -0.1: allowed a finite number > 0")
+        assertRefused("noise: 1e300\n", saying: ":1: field 'noise' = 1e+300: expected a number")
     }
 
     func testDecayStepsAloneChangeTheRecipesDecay() throws {
@@ -187,18 +207,18 @@ final class ConfigFileFlagNameTests: XCTestCase {
     /// The defect of issue 11: `monitor: val_acc` was accepted, fell back to val_loss, and
     /// because the string held "acc" the best checkpoint kept the highest loss.
     func testAnUnknownMonitorIsRefusedWithTheChoices() {
-        assertRefused("monitor: val_acc\n", saying: "field 'monitor': allowed val_loss, val_accuracy, loss, accuracy")
-        assertRefused("exchange: nccl\n", saying: "field 'exchange': allowed hierarchical, hierarchical-bf16, mpi, powersgd, acpsgd")
+        assertRefused("monitor: val_acc\n", saying: ":1: field 'monitor' = 'val_acc': expected one of val_loss, val_accuracy, loss, accuracy")
+        assertRefused("exchange: nccl\n", saying: ":1: field 'exchange' = 'nccl': expected one of hierarchical, hierarchical-bf16, mpi, powersgd, acpsgd")
         // 0.17's two settings name one method; what 0.17 refused stays refused.
         assertRefused("allreduce: nccl\n", saying: ":1: allreduce 'nccl' with compression 'none' is no exchange method")
         assertRefused("compression: fp8\n", saying: "compression 'fp8' is no exchange method")
         assertRefused("compression: bf16\nallreduce: mpi\n", saying: "allreduce 'mpi' with compression 'bf16' is no exchange method")
-        assertRefused("exchange: mpi\nallreduce: mpi\n", saying: "give 'exchange' or 0.17's allreduce, not both")
+        assertRefused("exchange: mpi\nallreduce: mpi\n", saying: ":1: give exchange or 0.17's allreduce, not both")
         assertRefused("powersgd-rank: 0\n", saying: "powersgd-rank = 0: allowed 1...64")
         assertRefused("powersgd-start-step: 2000000000\n", saying: "powersgd-start-step = 2000000000: allowed 0...1000000000")
         assertRefused("intensity-scale: 0.7\n", saying: "intensity-scale = 0.7: allowed 0.0...0.5")
-        assertRefused("augmentation:\n  fill: mirror\n", saying: "field 'augmentation.fill' (fill): allowed wrap, nearest, constant")
-        assertRefused("powersgd-start-step: many\n", saying: "field 'power_sgd_start_step' (powersgd-start-step) = 'many': expected a whole number")
+        assertRefused("augmentation:\n  fill: mirror\n", saying: ":2: field 'augmentation.fill': allowed wrap, nearest, constant")
+        assertRefused("powersgd-start-step: many\n", saying: ":1: field 'powersgd-start-step' = 'many': expected a whole number")
     }
 
     func testNumbersOutsideTheirRangeAreRefusedNamingTheRange() {
