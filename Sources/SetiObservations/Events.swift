@@ -168,3 +168,30 @@ public enum Events {
         return first..<last
     }
 }
+
+extension Events {
+    /// events.csv: one row per event (where and when its hit was, its drift, class and SNR,
+    /// in how many ON and OFF observations it was found, and the SNR along its path in each).
+    public static func csv(_ events: [Event], cadence: Cadence, reports: [ScanReport]) -> String {
+        let roles = cadence.members.enumerated().map { "snr_\($0.offset + 1)_\($0.element.role.rawValue.lowercased())" }
+        var lines = ["event,observation,file,frequency_mhz,drift_rate_hz_s,time_s,mjd,snr,class,p_signal,on_found,off_found," + roles.joined(separator: ",")]
+        let ons = cadence.members.indices.filter { cadence.members[$0].role == .on }, offs = cadence.members.indices.filter { cadence.members[$0].role == .off }
+        for (n, event) in events.enumerated() {
+            let member = cadence.members[event.member], report = reports[event.member]
+            var fields = ["\(n + 1)", "\(event.member + 1)", csvField(member.file), String(format: "%.6f", event.path.frequency),
+                          String(format: "%.6f", event.path.driftRate), String(format: "%.3f", event.path.time),
+                          String(format: "%.8f", member.header.startMJD + report.startTime(of: event.hit) / 86_400),
+                          String(format: "%.2f", event.hit.best.track.snr), report.classNames[event.hit.best.classIndex],
+                          String(format: "%.4f", event.hit.best.probability)]
+            fields += ["\(ons.filter { event.found[$0] }.count)/\(ons.count)", "\(offs.filter { event.found[$0] }.count)/\(offs.count)"]
+            fields += event.snr.map { String(format: "%.2f", $0) }
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A CSV field: quoted when it holds a comma, a quote or a line break.
+    static func csvField(_ text: String) -> String {
+        text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+}

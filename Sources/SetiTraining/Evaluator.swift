@@ -130,3 +130,35 @@ extension Evaluation {
         count += 1
     }
 }
+
+/// A model's accuracy on one shifted validation set (``DistributionShift``).
+public struct ShiftedEvaluation: Codable, Sendable {
+    public var shift: String
+    public var accuracy: Double
+    public var faintThirdRecall: Double?
+    public var noiseRecall: Double?
+}
+
+extension Evaluator {
+    /// The most probable class of each sample of `probabilities` (samples x `k`).
+    public static func predictions(_ probabilities: [Float], _ k: Int) -> [Int] {
+        probabilities.withUnsafeBufferPointer { all in
+            (0..<(all.count / k)).map { argmax(UnsafeBufferPointer(rebasing: all[($0 * k)..<(($0 + 1) * k)])) }
+        }
+    }
+
+    /// The networks (an ensemble, averaged) on each shifted validation set of `perClass`
+    /// samples per class of `classes`, simulated from a seed no run trains on.
+    public static func shiftedEvaluations(_ networks: [Network], classes: [SignalClass], perClass: Int, flips: Bool,
+                                          calibrations: [Calibration?]) -> [ShiftedEvaluation] {
+        DistributionShift.allCases.map { shift in
+            var simulator = Simulator(seed: 0x5E71_F7ED, classes: classes)
+            simulator.shift = shift
+            let (set, parameters) = simulator.generateWithParameters(perClass: perClass, split: .validation)
+            let probabilities = probabilities(networks, on: set, flips: flips, calibrations: calibrations)
+            let evaluation = evaluation(of: probabilities, on: set, classes: classes.count)
+            let report = SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, classes.count), parameters: parameters)
+            return ShiftedEvaluation(shift: shift.rawValue, accuracy: evaluation.accuracy, faintThirdRecall: report.faintThirdRecall, noiseRecall: report.noiseRecall)
+        }
+    }
+}

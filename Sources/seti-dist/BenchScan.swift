@@ -61,11 +61,11 @@ struct BenchScan: ParsableCommand {
                 let header = try ObservationFile.header(url)
                 let windows = try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: 64, file: url.path)
                 let share = windows.share(rank: world.rank, of: world.size)
-                var best = Scan.Timing(total: .infinity)
+                var best = WindowClassifier.Timing(total: .infinity)
                 var forwardAlone = Double.infinity
                 for _ in 0..<repeats {
                     try world.barrier()
-                    let (_, _, timing) = try Scan.classify(url, header: header, windows: windows, share: share, network: network, classNames: classNames, calibration: nil, threshold: 0.9)
+                    let (_, _, timing) = try WindowClassifier.classify(url, header: header, windows: windows, share: share, network: network, classNames: classNames, calibration: nil, threshold: 0.9)
                     if timing.total < best.total { best = timing }
                     // The forward pass alone on this rank's windows, already encoded.
                     let observation = try ObservationFile.read(url, channels: windows.channels(of: share.prefix(512)))

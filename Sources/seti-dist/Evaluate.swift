@@ -58,7 +58,7 @@ struct Evaluate: ParsableCommand {
         for (network, path) in zip(networks, checkpoint) {
             try Evaluator.checkCompatible(network, with: set, classNames: meta.classNames, source: data ?? path)
         }
-        guard set.count > 0 else { throw ValidationError("\(data ?? checkpoint[0]): the \(split.rawValue) data hold no samples") }
+        guard set.count > 0 else { throw CommandFailure("\(data ?? checkpoint[0]): the \(split.rawValue) data hold no samples") }
         let k = meta.classNames.count
         // The checkpoints' temperature scaling (fitted when their runs ended), and the
         // calibration error it leaves on these data.
@@ -76,9 +76,18 @@ struct Evaluate: ParsableCommand {
             eceAfter: Calibration.expectedCalibrationError(probabilities, labels: set.labels, classes: k)) : nil
         let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
         let sensitivity = parameters.map {
-            SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: $0)
+            SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: Evaluator.predictions(probabilities, k), parameters: $0)
         }
-        let shiftedRows = shifted ? try evaluateShifted(networks, meta: meta, calibrations: calibrations) : []
+        let shiftedRows: [ShiftedEvaluation]
+        if shifted {
+            let classes = meta.classNames.compactMap(SignalClass.init(rawValue:))
+            guard classes.count == meta.classNames.count else {
+                throw CommandFailure("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
+            }
+            shiftedRows = Evaluator.shiftedEvaluations(networks, classes: classes, perClass: shiftedPerClass, flips: tta, calibrations: calibrations)
+        } else {
+            shiftedRows = []
+        }
         if json {
             let report = JSONReport(evaluation: evaluation.summary(classNames: set.classNames), calibration: calibrationReport, sensitivity: sensitivity, shifted: shiftedRows)
             try Output.line(String(decoding: try JSONLines.encode(report, snakeCase: true), as: UTF8.self))
@@ -104,7 +113,7 @@ struct Evaluate: ParsableCommand {
             if !json { try Output.line("wrote \(png)") }
         }
         if let sensitivityPng {
-            guard let sensitivity else { throw ValidationError("--sensitivity-png needs simulated data with their parameters.csv") }
+            guard let sensitivity else { throw CommandFailure("--sensitivity-png needs simulated data with their parameters.csv") }
             try sensitivityChart(sensitivity, heading: "\(title): recall vs signal strength").write(to: URL(fileURLWithPath: sensitivityPng))
             if !json { try Output.line("wrote \(sensitivityPng)") }
         }
@@ -130,19 +139,6 @@ struct Evaluate: ParsableCommand {
         return (set, parameters)
     }
 
-    private func predictions(_ probabilities: [Float], _ k: Int) -> [Int] {
-        probabilities.withUnsafeBufferPointer { all in
-            (0..<(all.count / k)).map { Evaluator.argmax(UnsafeBufferPointer(rebasing: all[($0 * k)..<(($0 + 1) * k)])) }
-        }
-    }
-
-    struct ShiftedRow: Codable {
-        var shift: String
-        var accuracy: Double
-        var faintThirdRecall: Double?
-        var noiseRecall: Double?
-    }
-
     struct CalibrationReport: Codable {
         var temperatures: [Double]
         var eceBefore: Double
@@ -153,28 +149,10 @@ struct Evaluate: ParsableCommand {
         var evaluation: Evaluation.Summary
         var calibration: CalibrationReport?
         var sensitivity: SensitivityReport?
-        var shifted: [ShiftedRow]
+        var shifted: [ShiftedEvaluation]
     }
 
-    /// The networks on each shifted validation set, simulated from a seed no run trains on.
-    private func evaluateShifted(_ networks: [Network], meta: CheckpointMetadata, calibrations: [Calibration?]) throws -> [ShiftedRow] {
-        let classes = meta.classNames.compactMap(SignalClass.init(rawValue:))
-        guard classes.count == meta.classNames.count else {
-            throw CommandFailure("--shifted needs a model of the simulator's classes; this one has \(meta.classNames.joined(separator: ", "))")
-        }
-        return DistributionShift.allCases.map { shift in
-            var simulator = Simulator(seed: 0x5E71_F7ED, classes: classes)
-            simulator.shift = shift
-            let (set, parameters) = simulator.generateWithParameters(perClass: shiftedPerClass, split: .validation)
-            let probabilities = Evaluator.probabilities(networks, on: set, flips: tta, calibrations: calibrations)
-            let k = meta.classNames.count
-            let evaluation = Evaluator.evaluation(of: probabilities, on: set, classes: k)
-            let report = SensitivityReport(classNames: set.classNames, labels: set.labels, predicted: predictions(probabilities, k), parameters: parameters)
-            return ShiftedRow(shift: shift.rawValue, accuracy: evaluation.accuracy, faintThirdRecall: report.faintThirdRecall, noiseRecall: report.noiseRecall)
-        }
-    }
-
-    private func printReport(_ evaluation: Evaluation, set: SpectrogramSet, sensitivity: SensitivityReport?, shifted: [ShiftedRow]) throws {
+    private func printReport(_ evaluation: Evaluation, set: SpectrogramSet, sensitivity: SensitivityReport?, shifted: [ShiftedEvaluation]) throws {
         try Output.line(evaluation.report(classNames: set.classNames))
         try Output.line(String(format: "\nloss %.4f  accuracy %.4f  (%d samples)", evaluation.loss, evaluation.accuracy, evaluation.count))
         try Output.line("\nconfusion matrix (rows: true, columns: predicted)")

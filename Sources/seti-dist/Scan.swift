@@ -162,8 +162,8 @@ struct Scan: ParsableCommand {
             let windows = try world.together { try ScanWindows(channels: header.channels, timeSteps: header.timeSteps, overlap: overlap, file: url.path) }
             let began = Date()
             var (probabilities, tracks, _) = try world.together {
-                try Scan.classify(url, header: header, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
-                                  classNames: meta.classNames, calibration: meta.calibration, threshold: threshold)
+                try WindowClassifier.classify(url, header: header, windows: windows, share: windows.share(rank: world.rank, of: world.size), network: network,
+                                              classNames: meta.classNames, calibration: meta.calibration, threshold: threshold)
             }
             let seconds = Date().timeIntervalSince(began)
             try world.allreduce(&probabilities, op: .sum)
@@ -220,21 +220,7 @@ struct Scan: ParsableCommand {
     /// SNR, in how many ON and OFF observations it was found, and the SNR along its path in
     /// each) and the events' pictures in OUT/events, replacing an earlier scan's.
     private func writeEvents(_ events: [Event], cadence: Cadence, reports: [ScanReport], to folder: URL) throws {
-        let roles = cadence.members.enumerated().map { "snr_\($0.offset + 1)_\($0.element.role.rawValue.lowercased())" }
-        var lines = ["event,observation,file,frequency_mhz,drift_rate_hz_s,time_s,mjd,snr,class,p_signal,on_found,off_found," + roles.joined(separator: ",")]
-        let ons = cadence.members.indices.filter { cadence.members[$0].role == .on }, offs = cadence.members.indices.filter { cadence.members[$0].role == .off }
-        for (n, event) in events.enumerated() {
-            let member = cadence.members[event.member], report = reports[event.member]
-            var fields = ["\(n + 1)", "\(event.member + 1)", csvField(member.file), String(format: "%.6f", event.path.frequency),
-                          String(format: "%.6f", event.path.driftRate), String(format: "%.3f", event.path.time),
-                          String(format: "%.8f", member.header.startMJD + report.startTime(of: event.hit) / 86_400),
-                          String(format: "%.2f", event.hit.best.track.snr), report.classNames[event.hit.best.classIndex],
-                          String(format: "%.4f", event.hit.best.probability)]
-            fields += ["\(ons.filter { event.found[$0] }.count)/\(ons.count)", "\(offs.filter { event.found[$0] }.count)/\(offs.count)"]
-            fields += event.snr.map { String(format: "%.2f", $0) }
-            lines.append(fields.joined(separator: ","))
-        }
-        try OutputFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: folder.appendingPathComponent("events.csv"))
+        try OutputFile.write(Data(Events.csv(events, cadence: cadence, reports: reports).utf8), to: folder.appendingPathComponent("events.csv"))
 
         let pictures = folder.appendingPathComponent("events")
         // An earlier scan's pictures: files only (a folder of that name is not ours to empty).
@@ -250,11 +236,6 @@ struct Scan: ParsableCommand {
         for (n, event) in events.prefix(eventPlots).enumerated() {
             try drawEvent(event, number: n + 1, cadence: cadence, reports: reports, to: pictures.appendingPathComponent(String(format: "event-%03d.png", n + 1)))
         }
-    }
-
-    /// A CSV field: quoted when it holds a comma, a quote or a line break.
-    private func csvField(_ text: String) -> String {
-        text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
     /// One event's picture: every observation's power over the channels around the path.
@@ -289,95 +270,6 @@ struct Scan: ParsableCommand {
                                cadence.members.indices.filter { cadence.members[$0].role == .on && event.found[$0] }.count, cadence.members.count / 2,
                                cadence.members.indices.filter { cadence.members[$0].role == .off && event.found[$0] }.count, cadence.members.count / 2))
         try figure.write(to: url)
-    }
-
-    /// Where one rank's scan time went. Reading and encoding run on a second thread,
-    /// a part ahead of the forward pass, so they overlap it: `waiting` is the time the
-    /// forward pass waited for them, `total` the wall time.
-    struct Timing {
-        var read = 0.0, encode = 0.0, waiting = 0.0, forward = 0.0, tracks = 0.0, total = 0.0
-    }
-
-    /// Windows a part: small enough that preparing the first part, the only one not
-    /// overlapped, is short.
-    static let partWindows = 128
-
-    /// Windows a read: 512, or for a chunked file enough to span a whole chunk (each read
-    /// decodes every chunk it touches), within 256 MB of power.
-    static func blockWindows(_ windows: ScanWindows, header: ObservationHeader) -> Int {
-        let stride = ScanWindows.width - windows.overlap
-        let chunk = header.chunkChannels.map { ($0 + stride - 1) / stride } ?? 0
-        let budget = (256 << 20) / (4 * max(1, header.timeSteps) * stride)
-        return max(partWindows, min(max(512, chunk), budget) / partWindows * partWindows)
-    }
-
-    /// Classifies windows `share` of `url` (all windows' slots, zero outside the share): the
-    /// probabilities (windows x classes, calibrated) and, where p_signal reaches `threshold`,
-    /// the track (start channel, channels a step, SNR), with the time each part took.
-    /// Part n + 1 is read and encoded while part n is classified.
-    static func classify(_ url: URL, header: ObservationHeader, windows: ScanWindows, share: Range<Int>, network: Network, classNames: [String],
-                         calibration: Calibration?, threshold: Double) throws -> (probabilities: [Float], tracks: [Double], timing: Timing) {
-        let blockWindows = blockWindows(windows, header: header)
-        let k = classNames.count
-        let noise = classNames.firstIndex(of: SignalClass.noise.rawValue)
-        var probabilities = [Float](repeating: 0, count: windows.count * k)
-        var tracks = [Double](repeating: 0, count: windows.count * 3)
-        var timing = Timing()
-        let began = Date()
-        let parts = stride(from: share.lowerBound, to: share.upperBound, by: partWindows).map { $0..<min($0 + partWindows, share.upperBound) }
-        // A part starting a block reads the block; the others reuse the block read before.
-        func prepare(_ part: Range<Int>, block: Observation?) -> Prepared {
-            Prepared {
-                let start = Date()
-                let blockStart = share.lowerBound + (part.lowerBound - share.lowerBound) / blockWindows * blockWindows
-                let observation = try block ?? ObservationFile.read(url, channels: windows.channels(of: blockStart..<min(blockStart + blockWindows, share.upperBound)))
-                let read = Date().timeIntervalSince(start)
-                let set = windows.images(part, from: observation, classNames: classNames)
-                return (observation, set, read, Date().timeIntervalSince(start) - read)
-            }
-        }
-        var next = parts.first.map { prepare($0, block: nil) }
-        for (n, part) in parts.enumerated() {
-            var clock = Date()
-            func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
-            let (observation, set, read, encode) = try next!.value()
-            if n + 1 < parts.count {
-                let sameBlock = (parts[n + 1].lowerBound - share.lowerBound) % blockWindows != 0
-                next = prepare(parts[n + 1], block: sameBlock ? observation : nil)
-            }
-            (timing.read, timing.encode, timing.waiting) = (timing.read + read, timing.encode + encode, timing.waiting + lap())
-            if n == 0 { try Evaluator.checkCompatible(network, with: set, labelled: false, source: url.path) }
-            for (i, p) in Evaluator.probabilities([network], on: set, calibrations: [calibration]).enumerated() { probabilities[part.lowerBound * k + i] = p }
-            timing.forward += lap()
-            for i in part where 1 - Double(noise.map { probabilities[i * k + $0] } ?? 0) >= threshold {
-                let track = windows.track(windows.window(i), from: observation)
-                tracks.replaceSubrange((3 * i)..<(3 * i + 3), with: [track.startChannel, track.channelsPerStep, track.snr])
-            }
-            timing.tracks += lap()
-        }
-        timing.total = Date().timeIntervalSince(began)
-        return (probabilities, tracks, timing)
-    }
-
-    /// One part's observation and encoded windows, made on a thread of its own; `value()`
-    /// waits for them (and rethrows the reader's error).
-    final class Prepared: @unchecked Sendable {
-        typealias Part = (observation: Observation, set: SpectrogramSet, read: Double, encode: Double)
-        private var result: Result<Part, Error>?
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ work: @escaping @Sendable () throws -> Part) {
-            DispatchQueue.global().async { [self] in
-                result = Result { try work() }
-                done.signal()
-            }
-        }
-
-        func value() throws -> Part {
-            done.wait()
-            done.signal()  // a second call returns at once
-            return try result!.get()
-        }
     }
 
     /// hits.png: the strongest candidates, read again from the file, each with its band in
