@@ -265,7 +265,12 @@ public struct Simulator: Sendable {
         let maximumDrift = shift == .fastDrift ? 2.0 : 1.0
         var drift = 0.0, curvature = 0.0
         func straight(curvature: Double) -> [(Double, Double)?] {
-            // Draw start and drift until the whole track stays inside the band.
+            // Draw start and drift until the whole track stays inside the band or, for half
+            // of the straight tracks, until at least a quarter of it does: a drifting signal
+            // crosses the edge of a window as often as not, in scan's windows as in setigen's
+            // frames. A curved track stays whole: a short piece of one looks straight, and
+            // the class would then be a guess.
+            let mayLeave = curvature == 0 && rng.next() & 1 == 0
             while true {
                 drift = rng.uniform01() < 0.2 ? 0 : rng.uniform(-maximumDrift...maximumDrift)
                 let start = rng.uniform(4...(w - 5))
@@ -273,15 +278,21 @@ public struct Simulator: Sendable {
                     let x = Double(t)
                     return start + drift * x + 0.5 * curvature * x * x
                 }
-                if path.allSatisfy({ $0 >= 3 && $0 <= w - 4 }) { return path.map { ($0, 1) } }
+                let inside = path.filter { $0 >= 3 && $0 <= w - 4 }.count
+                if inside == height || (mayLeave && inside >= height / 4) { return path.map { ($0, 1) } }
             }
         }
         func squiggle() -> [(Double, Double)?] {
-            let step = rng.uniform(0.6...2.0)
+            // A random walk of the frequency around a slow drift: steps with a standard
+            // deviation of 0.6 to 5 px a row, Gaussian or uniform (setigen's random-walk
+            // interference), reflected at the band's edges so the track stays in the image.
+            let step = exp(rng.uniform(log(0.6)...log(5.0))), uniformSteps = rng.next() & 1 == 0
             drift = rng.uniform(-0.3...0.3)
             var f = rng.uniform(w * 0.25...w * 0.75)
+            let low = 3.0, high = w - 4
             return (0..<height).map { _ in
-                f = min(w - 4, max(3, f + drift + step * rng.gaussian()))
+                f += drift + (uniformSteps ? step * 3.0.squareRoot() * rng.uniform(-1...1) : step * rng.gaussian())
+                while f < low || f > high { f = f < low ? 2 * low - f : 2 * high - f }
                 return (f, 1)
             }
         }

@@ -15,6 +15,14 @@ enum Output {
         guard fwrite(bytes, 1, bytes.count, stdout) == bytes.count else { throw failure() }
     }
 
+    /// Writes progress text (with `ending`: a newline, or a live line's "clear to the end
+    /// of the line") and flushes. Best effort: a run whose terminal went away keeps
+    /// training, its results are in its files.
+    static func progress(_ text: String, ending: String = "\n") {
+        fputs(text + ending, stdout)
+        fflush(stdout)
+    }
+
     /// Flushes standard output; call at the end of a command that printed results.
     static func finish() throws {
         guard fflush(stdout) == 0 else { throw failure() }

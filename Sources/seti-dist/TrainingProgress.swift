@@ -93,9 +93,8 @@ final class TrainingProgress {
             let text = String(format: "epoch %d/%d  step %d/%d  loss %.4g  accuracy %.4f  %.0f samples/s  ETA %@ (run %@)",
                               epoch, epochs, step, steps, loss, accuracy, rate, Self.clock(eta), Self.clock(run))
             if terminal {
-                print("\r" + text, terminator: "\u{1B}[K")
+                Output.progress("\r" + text, ending: "\u{1B}[K")
                 lineOpen = true
-                fflush(stdout)
             } else if verbosity == .verbose || step == steps || step - lastPrinted >= max(1, steps / 10) {
                 say(text)
                 lastPrinted = step
@@ -103,9 +102,8 @@ final class TrainingProgress {
         case .phase(let phase, let epoch, let epochs):
             // Only the live line says it: a log gets the epoch line a moment later.
             guard terminal else { break }
-            print("\r" + String(format: "epoch %d/%d  %@ ...", epoch, epochs, phase.rawValue), terminator: "\u{1B}[K")
+            Output.progress("\r" + String(format: "epoch %d/%d  %@ ...", epoch, epochs, phase.rawValue), ending: "\u{1B}[K")
             lineOpen = true
-            fflush(stdout)
         case .epochEnded(let r, let epochs):
             epochSeconds.append(r.seconds + (r.validation_seconds ?? 0) + (r.checkpoint_seconds ?? 0))
             say(String(format: "Epoch %d/%d - %.1fs (validation %.1fs, saving %.1fs) - %.0f samples/s - loss: %.4g - accuracy: %.4f - val_loss: %.4g - val_accuracy: %.4f - lr: %.3g",
@@ -122,9 +120,8 @@ final class TrainingProgress {
 
     /// A whole line, after clearing a live progress line.
     private func say(_ text: String) {
-        if lineOpen { print("\r", terminator: "\u{1B}[K"); lineOpen = false }
-        print(text)
-        fflush(stdout)
+        Output.progress((lineOpen ? "\r\u{1B}[K" : "") + text)
+        lineOpen = false
     }
 
     static func clock(_ seconds: Double) -> String {
