@@ -12,8 +12,9 @@ import SetiRandom
 ///   width w (0.6 to 1.6 px) and amplitude A = SNR x noise std, the SNR drawn
 ///   log-uniformly from `snr` (barely visible to bright);
 /// - f0(t) per class: narrowband a straight drifting track (constant drift, sometimes
-///   zero); narrowbanddrd a drift rate that itself changes (a curved track); squiggle a
-///   random walk; noise nothing; the extended set adds brightpixel (one short burst),
+///   zero; half of them may cross the band's edge, a quarter of the track staying in);
+///   narrowbanddrd a drift rate that itself changes (a curved track, whole); squiggle a
+///   random walk of 0.6 to 5 px a row (Gaussian or uniform steps); noise nothing; the extended set adds brightpixel (one short burst),
 ///   squarepulsednarrowband and squigglesquarepulsednarrowband (switched on and off in time);
 /// - encoding as the public data: log power, scaled per image and inverted so the signal
 ///   is dark on a background of about 0.6 to 0.75, quantized to multiples of 1/255.

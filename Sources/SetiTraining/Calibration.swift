@@ -30,7 +30,7 @@ public struct Calibration: Codable, Hashable, Sendable {
     public var fitSamples: Int?
 
     /// Samples per fitted number below which only the temperature is fitted (the default
-    /// run's 1,600 fresh samples fit a 4-class matrix).
+    /// run's 3,200 fresh samples fit a 4-class matrix).
     public static let matrixSamplesPerParameter = 50
 
     /// The false-alarm rate on pure noise that chooses ``noiseThreshold``.

@@ -11,15 +11,15 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a SETI CNN, data-parallel over the MPI ranks (the default command).",
         discussion: """
-            With no arguments: the built-in simulated data (1,600 training and 400 validation \
+            With no arguments: the built-in simulated data (3,200 training and 800 validation \
             spectrograms; --generator mixed: half from the ML4SETI challenge's own simulator, \
             half from seti-dist's image model over backgrounds of 4 to 512 averaged spectra, \
             half of those 16- or 32-step observations stretched to 64 rows as scan stretches them) \
             and the standard recipe: seti-dist's deep CNN (--model deep: four convolution \
             blocks, 26 times fewer weights than the course's), the course's Adam from learning rate \
             0.005, horizontal flips and global batch 32, but 48 epochs (not 12), the rate decays 0.96x \
-            every 25 steps (not 5), batch-norm statistics are re-estimated over 25 training \
-            batches before each validation, 1,600 new training samples are simulated every \
+            every 50 steps (not 5), batch-norm statistics are re-estimated over 25 training \
+            batches before each validation, 3,200 new training samples are simulated every \
             epoch, Adam decays the weights (AdamW, --weight-decay 0.05), contrast is scaled \
             by up to 20% and half the samples are re-encoded min-max.
             --recipe keras-seed is the course's recipe exactly (its classic CNN, a fixed training set, Keras's \

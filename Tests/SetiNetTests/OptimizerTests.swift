@@ -131,11 +131,11 @@ final class OptimizerTests: XCTestCase {
     /// and takes the standard recipe's otherwise; a cosine spans the run.
     func testReshapingADecayKeepsWhatItCan() throws {
         typealias Decay = LearningRateSchedule.Decay
-        let standard = Decay.exponential(decaySteps: 25, rate: 0.96, staircase: true)
+        let standard = Decay.exponential(decaySteps: Decay.standardSteps, rate: Decay.standardRate, staircase: true)
         XCTAssertEqual(try standard.reshaped(to: .exponential, steps: nil, rate: nil, staircase: nil), standard)
-        XCTAssertEqual(try standard.reshaped(to: .step, steps: nil, rate: nil, staircase: nil), .step(every: 25, factor: 0.96))
+        XCTAssertEqual(try standard.reshaped(to: .step, steps: nil, rate: nil, staircase: nil), .step(every: Decay.standardSteps, factor: 0.96))
         XCTAssertEqual(try standard.reshaped(to: .cosine, steps: nil, rate: nil, staircase: nil), .cosine(decaySteps: nil, alpha: 0))
-        XCTAssertEqual(try standard.reshaped(to: nil, steps: 50, rate: nil, staircase: nil), .exponential(decaySteps: 50, rate: 0.96, staircase: true))
+        XCTAssertEqual(try standard.reshaped(to: nil, steps: 75, rate: nil, staircase: nil), .exponential(decaySteps: 75, rate: 0.96, staircase: true))
         let seed = Decay.exponential(decaySteps: 5, rate: 0.96, staircase: true)
         XCTAssertEqual(try seed.reshaped(to: .exponential, steps: nil, rate: 0.9, staircase: false), .exponential(decaySteps: 5, rate: 0.9, staircase: false))
         let cosine = Decay.cosine(decaySteps: 600, alpha: 0.1)

@@ -172,7 +172,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
     func testANamedScheduleKeepsTheRecipesSettingsAndCosineSpansTheRun() throws {
         XCTAssertEqual(try merge("schedule: cosine\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0))
         XCTAssertEqual(try merge("schedule: exponential\n").schedule.decay, TrainConfig.standard.schedule.decay)
-        XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 25, factor: 0.96))
+        XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 50, factor: 0.96))
         XCTAssertEqual(try merge("schedule: exponential\n", over: .kerasSeed).schedule.decay, TrainConfig.kerasSeed.schedule.decay)
         XCTAssertEqual(try merge("schedule: cosine\ndecay-rate: 0.1\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0.1))
         assertRefused("schedule: cosine\ndecay-steps: 8.5\n", saying: ":2: field 'decay-steps' = 8.5: expected a whole number")
@@ -200,8 +200,8 @@ final class ConfigFileFlagNameTests: XCTestCase {
     }
 
     func testDecayStepsAloneChangeTheRecipesDecay() throws {
-        let config = try merge("decay-steps: 50\n")
-        XCTAssertEqual(config.schedule.decay, .exponential(decaySteps: 50, rate: 0.96, staircase: true))
+        let config = try merge("decay-steps: 75\n")
+        XCTAssertEqual(config.schedule.decay, .exponential(decaySteps: 75, rate: 0.96, staircase: true))
     }
 
     /// The defect of issue 11: `monitor: val_acc` was accepted, fell back to val_loss, and
@@ -259,5 +259,9 @@ final class ConfigFileFlagNameTests: XCTestCase {
         XCTAssertEqual(seed.batchNormEstimationBatches, 0)
         XCTAssertEqual(seed.model, .setiCNN, "the course's network")
         XCTAssertEqual(Recipe.standard.config.model, .deep)
+        // The decay a shape takes when the one in force has none of its kind is the recipe's.
+        typealias Decay = LearningRateSchedule.Decay
+        XCTAssertEqual(Recipe.standard.config.schedule.decay, .exponential(decaySteps: Decay.standardSteps, rate: Decay.standardRate, staircase: true))
+        XCTAssertEqual(seed.simulatedPerClass, 400, "keras-seed keeps its fixed 1,600 simulated samples")
     }
 }

@@ -32,8 +32,8 @@ public struct LearningRateSchedule: Codable, Hashable, Sendable {
         }
 
         /// The standard recipe's decay settings, which a shape takes when the decay in force
-        /// has none of its kind: 0.96x every 25 steps.
-        public static let standardSteps = 25, standardRate = 0.96
+        /// has none of its kind: 0.96x every 50 steps.
+        public static let standardSteps = 50, standardRate = 0.96
 
         /// This decay changed to `kind` (this one's when nil) with the settings given; a
         /// setting not given keeps this decay's value when it has one of that meaning
