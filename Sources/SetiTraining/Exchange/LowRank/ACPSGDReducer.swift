@@ -15,14 +15,8 @@ import SwiftMPI
 /// kept is made orthonormal and the other absorbs the change, so that the P Q^T still owed
 /// by M stays the same (``prepareStep()``).
 final class ACPSGDReducer: LowRankReducer {
-    static let kind = ExchangeKind(
-        summary: "as powersgd, one factor per step in turn, made and sent during backward (ACP-SGD)",
-        isLowRank: true,
-        describe: { config, ranks in "ACP-SGD" + lowRankDescription(config, ranks: ranks) },
-        make: { world, spec, config in
-            ACPSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: config.powerSGDRank,
-                          startStep: config.powerSGDStartStep, seed: config.seed, overlap: config.overlap)
-        })
+    static let kind = registration(
+        name: "ACP-SGD", summary: "as powersgd, one factor per step in turn, made and sent during backward (ACP-SGD)")
 
     /// On the steps that make Q: each block's part of Q^T = P^T M (see
     /// ``KernelGradientFold/rightSums``), each matrix's from its ``sumsOffset`` entry.
@@ -36,7 +30,7 @@ final class ACPSGDReducer: LowRankReducer {
     /// Every other compressed step the fold makes Q from P.
     private var makesRight: Bool { compressedSteps % 2 == 1 }
 
-    override init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
+    required init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
                   blockFloats: Int = 1 << 18) {
         super.init(world: world, tensors: tensors, count: count, rank: rank, startStep: startStep, seed: seed, overlap: overlap,
                    blockFloats: blockFloats)

@@ -88,10 +88,28 @@ class LowRankReducer: GradientReducer {
     private var startedFrom: Int
     private var pending: [AllreduceRequest] = []
 
+    /// The registry entry (``ExchangeKind``) of the subclass it is called on, which the run's
+    /// start line calls `name`, made with the `--powersgd-*` settings.
+    static func registration(name: String, summary: String) -> ExchangeKind {
+        ExchangeKind(
+            summary: summary, isLowRank: true,
+            describe: { config, ranks in
+                let start = config.powerSGDStartStep
+                return name + " rank \(config.powerSGDRank) on the large matrices "
+                    + (start == 0 ? "from the first step" : "after \(start) exact step\(start == 1 ? "" : "s")")
+                    + (ranks == 1 ? " (one process compresses as N ranks would)" : ", MPI allreduce" + config.overlapWords)
+            },
+            make: { world, spec, config in
+                self.init(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: config.powerSGDRank,
+                          startStep: config.powerSGDStartStep, seed: config.seed, overlap: config.overlap)
+            })
+    }
+
     /// Collective over `world`. `tensors` is the model's layout of the `count` parameters.
     /// The optimizer reaches the matrices' G in blocks of whole rows of about
     /// `blockFloats` floats (1 MB: a core's share of L2 on two cores).
-    init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int, seed: UInt64, overlap: Bool, blockFloats: Int) {
+    required init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
+                  blockFloats: Int = 1 << 18) {
         self.world = world
         self.rank = rank
         self.startStep = startStep

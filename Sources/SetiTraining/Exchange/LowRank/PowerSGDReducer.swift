@@ -17,20 +17,8 @@ import SwiftMPI
 /// overlap it goes out while the convolutions' backward computes. Q needs the summed P, so
 /// its pass over M and its sum come after backward.
 final class PowerSGDReducer: LowRankReducer {
-    static let kind = ExchangeKind(
-        summary: "rank-r factors of the large matrices with error feedback (--powersgd-rank), small tensors exact",
-        isLowRank: true,
-        describe: { config, ranks in "PowerSGD" + lowRankDescription(config, ranks: ranks) },
-        make: { world, spec, config in
-            PowerSGDReducer(world: world, tensors: Network.tensors(of: spec), count: Network.parameterCount(of: spec), rank: config.powerSGDRank,
-                            startStep: config.powerSGDStartStep, seed: config.seed, overlap: config.overlap)
-        })
-
-    override init(world: Communicator, tensors: [TensorInfo], count: Int, rank: Int, startStep: Int = 0, seed: UInt64, overlap: Bool,
-                  blockFloats: Int = 1 << 18) {
-        super.init(world: world, tensors: tensors, count: count, rank: rank, startStep: startStep, seed: seed, overlap: overlap,
-                   blockFloats: blockFloats)
-    }
+    static let kind = registration(
+        name: "PowerSGD", summary: "rank-r factors of the large matrices with error feedback (--powersgd-rank), small tensors exact")
 
     /// P summed: orthonormalize it, then Q = M^T P, summed.
     override func completeFactors() throws {
@@ -66,12 +54,4 @@ final class PowerSGDReducer: LowRankReducer {
             }
         }
     }
-}
-
-/// The start line's words after the method's name, shared by the low-rank exchanges.
-func lowRankDescription(_ config: TrainConfig, ranks: Int) -> String {
-    let start = config.powerSGDStartStep
-    return " rank \(config.powerSGDRank) on the large matrices "
-        + (start == 0 ? "from the first step" : "after \(start) exact step\(start == 1 ? "" : "s")")
-        + (ranks == 1 ? " (one process compresses as N ranks would)" : ", MPI allreduce" + config.overlapWords)
 }
