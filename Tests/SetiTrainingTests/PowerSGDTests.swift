@@ -64,7 +64,7 @@ final class PowerSGDTests: XCTestCase {
         XCTAssertEqual(reducer.matrices.map { [$0.rows, $0.columns] }, [[32768, 1024]])
         // The factors of a step: 0.5 MB against the kernel's 134 MB.
         XCTAssertEqual(4 * (32768 + 1024) * 4, 540_672)
-        XCTAssertEqual(reducer.exact.reduce(0) { $0 + $1.count } + 32768 * 1024, Network.parameterCount(of: spec))
+        XCTAssertEqual(reducer.layout.exact.reduce(0) { $0 + $1.count } + 32768 * 1024, Network.parameterCount(of: spec))
     }
 
     /// Ranks up to 4 run the kernels' fused passes, larger ones the general loops.

@@ -17,11 +17,12 @@ import SwiftMPI
 /// backward computes) and ``completeFactors()`` (what is left after backward). The defaults
 /// make the left factor, P = M Q, and send it.
 ///
-/// This class holds the rest: which tensors are compressed (large ones whose factors are
-/// at most half of them; the others, convolutions, biases and batch norm, are summed
-/// exactly), the first `startStep` steps summed exactly (`--powersgd-start-step`), the
-/// factors' memory, the non-blocking sums started as backward finishes each tensor, and
-/// G = P Q^T made block by block as the optimizer reaches it.
+/// This class holds the rest: which tensors are compressed (``LowRankLayout``: large ones
+/// whose factors are at most half of them; the others, convolutions, biases and batch norm,
+/// are summed exactly), the first `startStep` steps summed exactly
+/// (`--powersgd-start-step`), the factors' memory, the non-blocking sums started as
+/// backward finishes each tensor, and G = P Q^T made block by block as the optimizer
+/// reaches it.
 ///
 /// Since every step is linear in the ranks' M, the sum over ranks follows exactly the
 /// recursion one process would run on the whole batch (E summed over ranks is that
@@ -36,23 +37,13 @@ import SwiftMPI
 /// dense layer's kernel gradient goes straight into M as backward computes it
 /// (``kernelGradientFolds()``), so G never goes to memory.
 class LowRankReducer: GradientReducer {
-    /// A matrix exchanged as factors, inside the gradient buffer.
-    struct Matrix {
-        let name: String
-        let range: Range<Int>
-        let rows: Int, columns: Int
-        /// Its first element in ``errors``, its P in ``p``, its Q in ``q``, its Q^T in ``qt``.
-        let errorOffset: Int, pOffset: Int, qOffset: Int, qtOffset: Int
-    }
-
-    /// Matrices smaller than this are summed exactly: their factors would save little.
-    static let minimumCompressed = 1 << 16
+    typealias Matrix = LowRankLayout.Matrix
 
     let parameters: UnsafeMutableBufferPointer<Float>
     let gradients: UnsafeMutableBufferPointer<Float>
-    let matrices: [Matrix]
-    /// Ranges of the gradient summed exactly (everything outside ``matrices``).
-    let exact: [Range<Int>]
+    /// Which tensors are compressed, and where their factors live.
+    let layout: LowRankLayout
+    var matrices: [Matrix] { layout.matrices }
     let world: Communicator
     /// The factors' rank r.
     let rank: Int
@@ -63,12 +54,6 @@ class LowRankReducer: GradientReducer {
     /// Q transposed (rank x columns per matrix, rows ``qtStride(columns:)`` apart), so that each
     /// column of Q is contiguous for the passes; kept equal to ``q`` by ``transposeQ()``.
     let qt: UnsafeMutableBufferPointer<Float>
-    /// The optimizer's ranges while compressing, in order: the exact ranges whole, the
-    /// matrices in blocks of rows (about 1 MB), whose G = P Q^T is made block by block just
-    /// before the optimizer reads it.
-    private let updateRanges: [Range<Int>]
-    /// The index in ``matrices`` of each matrix block in ``updateRanges``, by its first element.
-    private let blockMatrix: [Int: Int]
     /// One block's G, for the optimizer.
     private let expanded: UnsafeMutableBufferPointer<Float>
     /// This step's folds handed to backward, by the offset of their matrix.
@@ -115,45 +100,14 @@ class LowRankReducer: GradientReducer {
         self.startStep = startStep
         self.overlap = overlap
         startedFrom = count
-        var matrices: [Matrix] = []
-        var sizes = (errors: 0, p: 0, q: 0, qt: 0)
-        for t in tensors where t.trainable && t.shape.count >= 2 {
-            let columns = t.shape.last!, rows = t.count / columns
-            guard t.count >= Self.minimumCompressed, 2 * (rows + columns) * rank <= t.count else { continue }
-            matrices.append(Matrix(name: t.name, range: t.offset..<(t.offset + t.count), rows: rows, columns: columns,
-                                   errorOffset: sizes.errors, pOffset: sizes.p, qOffset: sizes.q, qtOffset: sizes.qt))
-            sizes.errors += t.count
-            sizes.p += rows * rank
-            sizes.q += columns * rank
-            sizes.qt += rank * Self.qtStride(columns: columns)
-        }
-        self.matrices = matrices
-        var exact: [Range<Int>] = []
-        var start = 0
-        for m in matrices.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
-            if start < m.range.lowerBound { exact.append(start..<m.range.lowerBound) }
-            start = m.range.upperBound
-        }
-        if start < count { exact.append(start..<count) }
-        self.exact = exact
-        var ranges = exact.map { (range: $0, matrix: Int?.none) }
-        for (k, m) in matrices.enumerated() {
-            let rowsPerBlock = max(1, blockFloats / m.columns)
-            for first in stride(from: 0, to: m.rows, by: rowsPerBlock) {
-                let start = m.range.lowerBound + first * m.columns
-                ranges.append((start..<min(m.range.upperBound, start + rowsPerBlock * m.columns), k))
-            }
-        }
-        ranges.sort { $0.range.lowerBound < $1.range.lowerBound }
-        updateRanges = ranges.map(\.range)
-        expanded = .allocateAligned(zeroed: ranges.filter { $0.matrix != nil }.map(\.range.count).max() ?? 0)
-        blockMatrix = Dictionary(uniqueKeysWithValues: ranges.compactMap { r in r.matrix.map { (r.range.lowerBound, $0) } })
+        layout = LowRankLayout(tensors: tensors, count: count, rank: rank, blockFloats: blockFloats)
+        expanded = .allocateAligned(zeroed: layout.largestBlock)
         parameters = .allocateAligned(zeroed: count)
         gradients = .allocateAligned(zeroed: count)
-        errors = .allocateAligned(zeroed: sizes.errors)
-        p = .allocateAligned(zeroed: sizes.p)
-        q = .allocateAligned(zeroed: sizes.q)
-        qt = .allocateAligned(zeroed: sizes.qt)
+        errors = .allocateAligned(zeroed: layout.sizes.errors)
+        p = .allocateAligned(zeroed: layout.sizes.p)
+        q = .allocateAligned(zeroed: layout.sizes.q)
+        qt = .allocateAligned(zeroed: layout.sizes.qt)
         // Q starts Gaussian, the same on every rank (same seed).
         for (k, m) in matrices.enumerated() {
             var rng = CounterRandom.generator(seed: seed, .powerSGD(matrix: k), index: 0)
@@ -224,7 +178,7 @@ class LowRankReducer: GradientReducer {
             let factor = outgoing(m)
             if world.size > 1 { pending.append(try world.startAllreduce(factor, op: .sum)) }
         }
-        for range in exact where finished.contains(range.lowerBound) {
+        for range in layout.exact where finished.contains(range.lowerBound) {
             if world.size > 1 { pending.append(try world.startAllreduce(UnsafeMutableBufferPointer(rebasing: gradients[range]), op: .sum)) }
         }
     }
@@ -241,8 +195,8 @@ class LowRankReducer: GradientReducer {
         // G = P Q^T, block by block as the optimizer reaches it, into one small buffer that
         // stays in the cache: G never goes to memory.
         owedShare = 1 / Float(world.size)
-        update(GradientSource(ranges: updateRanges) { [self] range in
-            guard let k = blockMatrix[range.lowerBound] else { return UnsafePointer(gradients.baseAddress! + range.lowerBound) }
+        update(GradientSource(ranges: layout.updateRanges) { [self] range in
+            guard let k = layout.blockMatrix[range.lowerBound] else { return UnsafePointer(gradients.baseAddress! + range.lowerBound) }
             let m = matrices[k], first = (range.lowerBound - m.range.lowerBound) / m.columns
             let g = expanded.baseAddress!, pm = p.baseAddress! + m.pOffset + first * rank
             Parallel.forEachRange(range.count / m.columns, minimumPerThread: 64) { rows in
@@ -279,9 +233,7 @@ class LowRankReducer: GradientReducer {
 
     final func qtPointer(_ m: Matrix) -> UnsafePointer<Float> { UnsafePointer(qt.baseAddress! + m.qtOffset) }
 
-    /// Floats between the rows of Q^T as the C passes get it: a cache line more than the
-    /// columns, so that rows 4 KB apart do not share L1 sets (see powersgd_passes.c).
-    static func qtStride(columns: Int) -> Int { columns + 16 }
+    static func qtStride(columns: Int) -> Int { LowRankLayout.qtStride(columns: columns) }
 
     // MARK: Checkpoints
 
