@@ -1,4 +1,3 @@
-import SetiRandom
 import ArgumentParser
 import Foundation
 import SetiData
@@ -55,79 +54,34 @@ struct BenchCompute: ParsableCommand {
     }
 
     func run() throws {
-        let net = Network(spec: model.spec, maxBatch: batch, seed: 1, convolutions: convolutions)
-        let adam = Adam(parameterCount: net.parameters.count)
-        let flops = net.flopsPerSample
+        let bench = ComputeBenchmark(spec: model.spec, batch: batch, repeats: repeats, convolutions: convolutions)
+        let net = bench.network
         try printFlopsTable(net)
-        var input = [Float](repeating: 0, count: batch * net.inputSize)
-        var rng = SplitMix64(seed: 1)
-        for i in input.indices { input[i] = 0.6 + 0.15 * Float(rng.next() >> 40) / Float(1 << 24) }
-        let labels = (0..<batch).map { Int32($0 % 4) }
-
-        func runForwardBackward() {
-            net.forward(input, batch: batch, options: ForwardOptions(training: true))
-            _ = net.loss(labels: labels, batch: batch, gradientScale: 1 / Float(batch))
-            net.backward(batch: batch)
-        }
-        func runUpdate() { adam.step(parameters: net.parameters, gradients: UnsafeBufferPointer(net.gradients), lr: 1e-4) }
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), bm = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        // The memory bandwidth the element-wise work is measured against: buffers far
-        // beyond any cache (134 MB), whatever the model's size.
-        let count = 1 << 25
-        let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: count), y = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
-        x.initialize(repeating: 1)
-        y.initialize(repeating: 2)
-        defer { x.deallocate(); y.deallocate() }
-        // Split over the BLAS threads, as the optimizer's update is.
-        func copy() { Parallel.forEachRange(count) { r in (y.baseAddress! + r.lowerBound).update(from: x.baseAddress! + r.lowerBound, count: r.count) } }
-        func add() { Parallel.forEachRange(count) { r in for i in r { y[i] += x[i] } } }
-
         var results: [[String: Double]] = []
         for t in threads {
-            BLAS.threads = t
-            // Rounds interleave the sgemm peak with the model, so both see the same machine.
-            let seconds = fastestOfRounds([
-                { BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: bm, ldb: n, c: &c, ldc: n) },
-                { net.forward(input, batch: batch, options: .inference) },
-                runForwardBackward,
-                runUpdate,
-                { runForwardBackward(); runUpdate() },
-                copy,
-                add,
-            ])
-            let peak = 2 * Double(n * n * n) / seconds[0] / 1e9
-            let (forward, forwardBackward, optimizer, step) = (seconds[1], seconds[2], seconds[3], seconds[4])
+            let m = bench.measure(threads: t)
             let b = Double(batch)
-            let fwdGflops = b * Double(flops.forward) / forward / 1e9
-            let trainFlops = b * Double(flops.forward + flops.backward)
-            let stepGflops = trainFlops / step / 1e9
             try Output.line("")
-            try Output.line("BLAS threads \(t): sgemm peak \(f1(peak)) GFLOP/s")
-            try Output.line(row("forward (inference)", forward, b, fwdGflops, peak))
-            try Output.line(row("forward + backward", forwardBackward, b, trainFlops / forwardBackward / 1e9, peak))
-            try Output.line("  \(pad("Adam update", 22)) \(f1(optimizer * 1e3)) ms")
-            try Output.line(row("training step", step, b, stepGflops, peak))
+            try Output.line("BLAS threads \(t): sgemm peak \(f1(m.peakGFLOPs)) GFLOP/s")
+            try Output.line(row("forward (inference)", m.forward, b, m.forwardGFLOPs, m.peakGFLOPs))
+            try Output.line(row("forward + backward", m.forwardBackward, b, m.forwardBackwardGFLOPs, m.peakGFLOPs))
+            try Output.line("  \(pad("Adam update", 22)) \(f1(m.optimizer * 1e3)) ms")
+            try Output.line(row("training step", m.step, b, m.stepGFLOPs, m.peakGFLOPs))
             // The FLOPs are the direct algorithm's whatever the convolutions run, so a faster
             // algorithm shows as an effective rate above the peak.
-            try Output.line("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * stepGflops / peak))% of the sgemm peak")
-            let bytes = Double(4 * count)
-            let copyRate = 2 * bytes / seconds[5] / 1e9, addRate = 3 * bytes / seconds[6] / 1e9
-            let adamRate = 7 * Double(4 * net.parameters.count) / optimizer / 1e9
-            try Output.line("  memory bandwidth: copy \(f1(copyRate)) GB/s, a += b \(f1(addRate)) GB/s (134 MB buffers)")
-            try Output.line("  Adam moves 7 floats per parameter: \(f1(adamRate)) GB/s, \(f1(100 * adamRate / addRate))% of a += b")
-            if layers {
-                try printLayerTimes(net, optimizerSeconds: optimizer, step: runForwardBackward, bandwidth: addRate)
-            }
+            try Output.line("  training step, effective (direct-algorithm FLOPs per second): \(f1(100 * m.stepGFLOPs / m.peakGFLOPs))% of the sgemm peak")
+            try Output.line("  memory bandwidth: copy \(f1(m.copyGBs)) GB/s, a += b \(f1(m.addGBs)) GB/s (134 MB buffers)")
+            try Output.line("  Adam moves 7 floats per parameter: \(f1(m.adamGBs)) GB/s, \(f1(100 * m.adamGBs / m.addGBs))% of a += b")
+            if layers { try printLayerTimes(bench.layerTimes(), optimizerSeconds: m.optimizer, bandwidth: m.addGBs) }
             results.append([
-                "threads": Double(t), "sgemm_peak_gflops": peak, "batch": b,
-                "forward_samples_per_s": b / forward, "forward_backward_samples_per_s": b / forwardBackward,
-                "adam_ms": optimizer * 1e3, "step_samples_per_s": b / step, "step_gflops": stepGflops,
-                "step_effective_fraction_of_peak": stepGflops / peak,
-                "copy_gb_per_s": copyRate, "add_gb_per_s": addRate, "adam_fraction_of_add_bandwidth": adamRate / addRate,
+                "threads": Double(t), "sgemm_peak_gflops": m.peakGFLOPs, "batch": b,
+                "forward_samples_per_s": b / m.forward, "forward_backward_samples_per_s": b / m.forwardBackward,
+                "adam_ms": m.optimizer * 1e3, "step_samples_per_s": b / m.step, "step_gflops": m.stepGFLOPs,
+                "step_effective_fraction_of_peak": m.stepGFLOPs / m.peakGFLOPs,
+                "copy_gb_per_s": m.copyGBs, "add_gb_per_s": m.addGBs, "adam_fraction_of_add_bandwidth": m.adamGBs / m.addGBs,
             ])
         }
+        let flops = net.flopsPerSample
         let peakMB = Double(peakResidentBytes()) / 1e6
         try Output.line("\npeak resident memory: \(f1(peakMB)) MB")
         // The peak, and so every share of it, depends on which kernels OpenBLAS runs.
@@ -142,38 +96,18 @@ struct BenchCompute: ParsableCommand {
         }
     }
 
-    /// The shortest time of each body, in seconds, over `repeats` rounds that run every
-    /// body once in turn (after a warm-up round). On a shared machine, the fastest run is
-    /// the one least disturbed by neighbours.
-    private func fastestOfRounds(_ bodies: [() -> Void]) -> [Double] {
-        var fastest = [Double](repeating: .infinity, count: bodies.count)
-        for round in 0...repeats {
-            for (i, body) in bodies.enumerated() {
-                let start = DispatchTime.now().uptimeNanoseconds
-                body()
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if round > 0 { fastest[i] = min(fastest[i], seconds) }
-            }
-        }
-        return fastest
-    }
-
-    /// Runs `step` `repeats` times with per-layer timing on and prints the mean per layer,
-    /// and for the memory-bound layers their bytes per second as a share of `bandwidth`
-    /// (GB/s, the a += b rate measured in the same run).
-    private func printLayerTimes(_ net: Network, optimizerSeconds: Double, step: () -> Void, bandwidth: Double) throws {
-        let times = LayerTimes(net)
-        net.layerTimes = times
-        defer { net.layerTimes = nil }
-        for _ in 0..<repeats { step() }
-        let n = Double(repeats)
-        let traffic = Dictionary(uniqueKeysWithValues: net.memoryTrafficPerLayer.map { ($0.layer, ($0.forward, $0.backward)) })
-        try Output.line("  per layer, ms per step (mean of \(repeats)):    forward  backward   memory-bound: share of a += b, forward / backward")
-        for (i, name) in times.names.enumerated() where times.forward[i] + times.backward[i] > 0.5e-3 * n {
-            var line = "    \(pad(name, 38)) \(lpad(f1(times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.backward[i] / n * 1e3), 9))"
-            if let (forward, backward) = traffic[i] {
+    /// The mean time per layer of a training step, and for the memory-bound layers their
+    /// bytes per second as a share of `bandwidth` (GB/s, the a += b rate measured in the
+    /// same run).
+    private func printLayerTimes(_ times: (times: LayerTimes, steps: Int, traffic: [Int: (forward: Int, backward: Int)]), optimizerSeconds: Double,
+                                 bandwidth: Double) throws {
+        let n = Double(times.steps)
+        try Output.line("  per layer, ms per step (mean of \(times.steps)):    forward  backward   memory-bound: share of a += b, forward / backward")
+        for (i, name) in times.times.names.enumerated() where times.times.forward[i] + times.times.backward[i] > 0.5e-3 * n {
+            var line = "    \(pad(name, 38)) \(lpad(f1(times.times.forward[i] / n * 1e3), 7)) \(lpad(f1(times.times.backward[i] / n * 1e3), 9))"
+            if let (forward, backward) = times.traffic[i] {
                 func share(_ bytes: Int, _ seconds: Double) -> String { seconds > 0 ? f1(100 * Double(bytes * batch) / (seconds / n) / 1e9 / bandwidth) + "%" : "-" }
-                line += "   \(share(forward, times.forward[i])) / \(share(backward, times.backward[i]))"
+                line += "   \(share(forward, times.times.forward[i])) / \(share(backward, times.times.backward[i]))"
             }
             try Output.line(line)
         }
