@@ -27,18 +27,33 @@ enum Bitshuffle {
         }
     }
 
-    /// The inverse of ``shuffle(_:_:count:size:)``.
+    /// The inverse of ``shuffle(_:_:count:size:)``, eight elements at a time: the eight bit
+    /// rows of byte j hold, for elements 8q..<8q+8, an 8 x 8 bit matrix whose transpose is
+    /// those elements' byte j.
     static func unshuffle(_ input: UnsafePointer<UInt8>, _ output: UnsafeMutablePointer<UInt8>, count: Int, size: Int) {
         let rowBytes = count / 8
-        output.update(repeating: 0, count: count * size)
-        for row in 0..<(size * 8) {
-            let j = row / 8, k = UInt8(row % 8)
+        for j in 0..<size {
             for q in 0..<rowBytes {
-                let bits = input[row * rowBytes + q]
-                guard bits != 0 else { continue }
-                for m in 0..<8 where bits & (1 << m) != 0 { output[(q * 8 + m) * size + j] |= 1 << k }
+                var x: UInt64 = 0
+                for k in 0..<8 { x |= UInt64(input[(j * 8 + k) * rowBytes + q]) << (8 * k) }
+                x = transposed8x8(x)
+                for m in 0..<8 { output[(q * 8 + m) * size + j] = UInt8(truncatingIfNeeded: x >> (8 * m)) }
             }
         }
+    }
+
+    /// The 8 x 8 bit matrix `x` (row i in byte i, column j in bit j) transposed: bit j of
+    /// byte i becomes bit i of byte j (Hacker's Delight, section 7-3).
+    @inline(__always)
+    static func transposed8x8(_ x: UInt64) -> UInt64 {
+        var x = x
+        var t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA
+        x ^= t ^ (t << 7)
+        t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC
+        x ^= t ^ (t << 14)
+        t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0
+        x ^= t ^ (t << 28)
+        return x
     }
 
     /// Block size in elements for `size`-byte elements (the reference's default: 8 KB
