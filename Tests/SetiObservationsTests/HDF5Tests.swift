@@ -10,7 +10,7 @@ final class HDF5Tests: ScratchFolderTestCase {
 
     func testBitshuffleRoundTripsEveryLengthAndElementSize() throws {
         for size in [1, 2, 4, 8] {
-            for count in [0, 1, 7, 8, 9, 2047, 2048, 2049, 5000] {
+            for count in [0, 1, 7, 8, 9, 2047, 2048, 2049, 5000, 70_001] {  // 70,001: blocks in several parallel runs
                 let input = (0..<(count * size)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
                 let packed = Bitshuffle.compress(input, size: size)
                 let output = try packed.withUnsafeBytes { try Bitshuffle.decompress($0, size: size, expectedBytes: input.count) }
@@ -47,6 +47,16 @@ final class HDF5Tests: ScratchFolderTestCase {
         cases.append(garbage)
         for (i, chunk) in cases.enumerated() {
             XCTAssertThrowsError(try chunk.withUnsafeBytes { try Bitshuffle.decompress($0, size: 4, expectedBytes: 4000) }, "case \(i)")
+        }
+        // A bad block in the last of several runs decoded in parallel is still found.
+        let long = (0..<280_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 9) }
+        var late = Bitshuffle.compress(long, size: 4)
+        let layout = try late.withUnsafeBytes { try Bitshuffle.Layout($0, size: 4, expectedBytes: long.count) }
+        XCTAssertGreaterThan(layout.blocks.count, 32)
+        let last = layout.blocks[layout.blocks.count - 1]
+        for i in last.at..<(last.at + last.length) { late[i] = 0xFF }
+        XCTAssertThrowsError(try late.withUnsafeBytes { try Bitshuffle.decompress($0, size: 4, expectedBytes: long.count) }) {
+            XCTAssertTrue("\($0)".contains("does not decompress"), "\($0)")
         }
         // Issue 29.5: a header claiming more than LZ4 could expand to is refused before any
         // allocation, even when the chunk's size is not known.

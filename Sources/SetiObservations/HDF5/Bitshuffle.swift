@@ -1,5 +1,6 @@
 import CLZ4
 import Foundation
+import Synchronization
 
 /// The bitshuffle/LZ4 codec of HDF5 filter 32008 (Masui et al. 2015), which Breakthrough
 /// Listen's HDF5 files use: written here from the format's definition because Debian's
@@ -91,47 +92,86 @@ enum Bitshuffle {
     /// The elements of a compressed chunk; every length in it is checked against the
     /// input and the expected size (`expectedBytes`, when known).
     static func decompress(_ input: UnsafeRawBufferPointer, size: Int, expectedBytes: Int?) throws -> [UInt8] {
-        let bytes = input.bindMemory(to: UInt8.self)
-        func bigEndian(_ at: Int, _ width: Int) throws -> Int {
-            guard at + width <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
-            return (0..<width).reduce(0) { $0 << 8 | Int(bytes[at + $1]) }
+        let layout = try Layout(input, size: size, expectedBytes: expectedBytes)
+        var out = [UInt8](repeating: 0, count: layout.total)
+        try out.withUnsafeMutableBytes { try layout.decode(input, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Where a compressed chunk's blocks are and where their elements go, read from its
+    /// headers alone, so the blocks can then be decoded in parallel.
+    struct Layout {
+        /// One LZ4 block: its bytes in the chunk and its elements in the output.
+        struct Block {
+            var at: Int, length: Int, start: Int, count: Int
         }
-        let total = try bigEndian(0, 8), blockBytes = try bigEndian(8, 4)
-        if let expectedBytes, total != expectedBytes {
-            throw Failure(description: "a bitshuffle chunk's header claims \(total) bytes where the dataset's chunks hold \(expectedBytes)")
-        }
-        // LZ4 expands at most 255-fold: a claim beyond that is a lie, refused before allocating.
-        guard size > 0, total % size == 0, total <= 255 * bytes.count + 8 * size else {
-            throw Failure(description: "a bitshuffle chunk of \(bytes.count) bytes claims \(total) bytes of \(size)-byte elements")
-        }
-        let block = blockBytes / size
-        guard blockBytes % size == 0, block > 0, block % 8 == 0 else {
-            throw Failure(description: "a bitshuffle block of \(blockBytes) bytes is not a multiple of 8 elements")
-        }
-        let count = total / size
-        var out = [UInt8](repeating: 0, count: total)
-        var at = 12, start = 0
-        try out.withUnsafeMutableBufferPointer { destination in
-            var packed = [UInt8](repeating: 0, count: min(block, count) * size)
+
+        let size: Int, total: Int
+        private(set) var blocks: [Block] = []
+        /// Where the unshuffled last elements (count % 8) start, in the chunk and the output.
+        private(set) var tailAt = 12, tailStart = 0
+
+        init(_ input: UnsafeRawBufferPointer, size: Int, expectedBytes: Int?) throws {
+            let bytes = input.bindMemory(to: UInt8.self)
+            func bigEndian(_ at: Int, _ width: Int) throws -> Int {
+                guard at + width <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
+                return (0..<width).reduce(0) { $0 << 8 | Int(bytes[at + $1]) }
+            }
+            let total = try bigEndian(0, 8), blockBytes = try bigEndian(8, 4)
+            if let expectedBytes, total != expectedBytes {
+                throw Failure(description: "a bitshuffle chunk's header claims \(total) bytes where the dataset's chunks hold \(expectedBytes)")
+            }
+            // LZ4 expands at most 255-fold: a claim beyond that is a lie, refused before allocating.
+            guard size > 0, total % size == 0, total <= 255 * bytes.count + 8 * size else {
+                throw Failure(description: "a bitshuffle chunk of \(bytes.count) bytes claims \(total) bytes of \(size)-byte elements")
+            }
+            let block = blockBytes / size
+            guard blockBytes % size == 0, block > 0, block % 8 == 0 else {
+                throw Failure(description: "a bitshuffle block of \(blockBytes) bytes is not a multiple of 8 elements")
+            }
+            (self.size, self.total) = (size, total)
+            let count = total / size
+            var at = 12, start = 0
             while count - start >= 8 {
                 let n = min(block, (count - start) / 8 * 8)
                 let length = try bigEndian(at, 4)
                 at += 4
                 guard length <= bytes.count - at else { throw Failure(description: "bitshuffle block of \(length) bytes past the chunk's end") }
-                let got = packed.withUnsafeMutableBytes { d in
-                    LZ4_decompress_safe(
-                        UnsafeRawPointer(bytes.baseAddress! + at).assumingMemoryBound(to: CChar.self),
-                        d.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(length), Int32(n * size))
-                }
-                guard got == Int32(n * size) else { throw Failure(description: "bitshuffle block does not decompress to \(n * size) bytes (LZ4 says \(got))") }
-                packed.withUnsafeBufferPointer { unshuffle($0.baseAddress!, destination.baseAddress! + start * size, count: n, size: size) }
+                blocks.append(Block(at: at, length: length, start: start, count: n))
                 at += length
                 start += n
             }
-            let rest = (count - start) * size
-            guard at + rest <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
-            (destination.baseAddress! + start * size).update(from: bytes.baseAddress! + at, count: rest)
+            guard at + (count - start) * size <= bytes.count else { throw Failure(description: "bitshuffle chunk ends early (\(bytes.count) bytes)") }
+            (tailAt, tailStart) = (at, start)
         }
-        return out
+
+        /// Decodes the chunk `input` into `output` (`total` bytes), runs of blocks on every
+        /// core: a scan's first read waits for its chunks with the cores otherwise idle.
+        func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer) throws {
+            // Each run reads the chunk and writes its own blocks' elements only.
+            nonisolated(unsafe) let bytes = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            nonisolated(unsafe) let destination = output.assumingMemoryBound(to: UInt8.self)
+            let perRun = 32, runs = (blocks.count + perRun - 1) / perRun
+            let failures = Mutex<[Int: String]>([:])
+            DispatchQueue.concurrentPerform(iterations: runs) { run in
+                let mine = blocks[(run * perRun)..<min(blocks.count, (run + 1) * perRun)]
+                var packed = [UInt8](repeating: 0, count: (mine.map(\.count).max() ?? 0) * size)
+                packed.withUnsafeMutableBufferPointer { scratch in
+                    for block in mine {
+                        let got = LZ4_decompress_safe(
+                            UnsafeRawPointer(bytes + block.at).assumingMemoryBound(to: CChar.self),
+                            UnsafeMutableRawPointer(scratch.baseAddress!).assumingMemoryBound(to: CChar.self),
+                            Int32(block.length), Int32(block.count * size))
+                        guard got == Int32(block.count * size) else {
+                            failures.withLock { $0[run] = "bitshuffle block does not decompress to \(block.count * size) bytes (LZ4 says \(got))" }
+                            return
+                        }
+                        unshuffle(scratch.baseAddress!, destination + block.start * size, count: block.count, size: size)
+                    }
+                }
+            }
+            if let first = failures.withLock({ $0.min { $0.key < $1.key }?.value }) { throw Failure(description: first) }
+            (destination + tailStart * size).update(from: bytes + tailAt, count: total - tailStart * size)
+        }
     }
 }

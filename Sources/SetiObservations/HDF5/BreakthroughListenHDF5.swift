@@ -188,22 +188,34 @@ private let bitshuffleCallback: H5Z_func_t = { flags, optionCount, options, byte
     guard let buffer, let input = buffer.pointee, let bufferSize, optionCount >= 3, let options else { return 0 }
     let size = Int(options[2])
     guard size > 0, optionCount < 5 || options[4] == 2 else { return 0 }  // element size; LZ4 only
-    let result: [UInt8]
-    if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
-        let expected = BreakthroughListenHDF5.chunkCheck.withLock { $0.expectedBytes }
-        do {
-            result = try Bitshuffle.decompress(UnsafeRawBufferPointer(start: input, count: bytes), size: size, expectedBytes: expected)
-        } catch {
-            BreakthroughListenHDF5.chunkCheck.withLock { if $0.failure == nil { $0.failure = "\(error)" } }
-            return 0
-        }
-    } else {
-        result = Bitshuffle.compress([UInt8](UnsafeRawBufferPointer(start: input, count: bytes)), size: size)
+    if flags & UInt32(H5Z_FLAG_REVERSE) == 0 {
+        let result = Bitshuffle.compress([UInt8](UnsafeRawBufferPointer(start: input, count: bytes)), size: size)
+        guard let output = malloc(max(1, result.count)) else { return 0 }
+        result.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: result.count) }
+        return replace(buffer, bufferSize, input, with: output, bytes: result.count)
     }
-    guard let output = malloc(max(1, result.count)) else { return 0 }
-    result.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: result.count) }
+    let chunk = UnsafeRawBufferPointer(start: input, count: bytes)
+    do {
+        let layout = try Bitshuffle.Layout(chunk, size: size, expectedBytes: BreakthroughListenHDF5.chunkCheck.withLock { $0.expectedBytes })
+        guard let output = malloc(max(1, layout.total)) else { return 0 }
+        do {
+            try layout.decode(chunk, into: output)
+        } catch {
+            free(output)
+            throw error
+        }
+        return replace(buffer, bufferSize, input, with: output, bytes: layout.total)
+    } catch {
+        BreakthroughListenHDF5.chunkCheck.withLock { if $0.failure == nil { $0.failure = "\(error)" } }
+        return 0
+    }
+}
+
+/// Hands HDF5 the filter's `output` in place of its `input` buffer.
+private func replace(_ buffer: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ bufferSize: UnsafeMutablePointer<Int>,
+                     _ input: UnsafeMutableRawPointer, with output: UnsafeMutableRawPointer, bytes: Int) -> Int {
     free(input)
     buffer.pointee = output
-    bufferSize.pointee = result.count
-    return result.count
+    bufferSize.pointee = bytes
+    return bytes
 }
