@@ -41,8 +41,9 @@ public enum BreakthroughListenHDF5 {
             defer { H5Sclose(space) }
             var start: [hsize_t] = [0, 0, hsize_t(fileRange.lowerBound)]
             var count: [hsize_t] = [hsize_t(header.timeSteps), 1, hsize_t(range.count)]
-            var memoryDims: [hsize_t] = [hsize_t(header.timeSteps * range.count)]
-            let memory = H5Screate_simple(1, &memoryDims, nil)
+            // The memory space has the selection's shape: with any other shape HDF5 maps
+            // every element to its chunk one at a time.
+            let memory = H5Screate_simple(3, &count, nil)
             defer { H5Sclose(memory) }
             var power = [Float](repeating: 0, count: header.timeSteps * range.count)
             chunkCheck.withLock { $0 = (chunkBytes(of: dataset), nil) }
