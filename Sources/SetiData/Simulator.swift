@@ -14,7 +14,8 @@ import SetiRandom
 /// - f0(t) per class: narrowband a straight drifting track (constant drift, sometimes
 ///   zero; half of them may cross the band's edge, a quarter of the track staying in);
 ///   narrowbanddrd a drift rate that itself changes (a curved track, whole); squiggle a
-///   random walk of 0.6 to 5 px a row (Gaussian or uniform steps); noise nothing; the extended set adds brightpixel (one short burst),
+///   random walk of 0.6 to 8 px a row (Gaussian or uniform steps; half of them not held in
+///   the band, a quarter staying in); noise nothing; the extended set adds brightpixel (one short burst),
 ///   squarepulsednarrowband and squigglesquarepulsednarrowband (switched on and off in time);
 /// - encoding as the public data: log power, scaled per image and inverted so the signal
 ///   is dark on a background of about 0.6 to 0.75, quantized to multiples of 1/255.
@@ -261,7 +262,7 @@ public struct Simulator: Sendable {
 
     /// Where the signal is in each row: (centre frequency in pixels, relative power), or
     /// nil for a row without signal. Nil for the noise class.
-    private func track(_ kind: SignalClass, rng: inout SplitMix64) -> (path: [(Double, Double)?], drift: Double, curvature: Double)? {
+    func track(_ kind: SignalClass, rng: inout SplitMix64) -> (path: [(Double, Double)?], drift: Double, curvature: Double)? {
         let h = Double(height), w = Double(width)
         let maximumDrift = shift == .fastDrift ? 2.0 : 1.0
         var drift = 0.0, curvature = 0.0
@@ -285,16 +286,24 @@ public struct Simulator: Sendable {
         }
         func squiggle() -> [(Double, Double)?] {
             // A random walk of the frequency around a slow drift: steps with a standard
-            // deviation of 0.6 to 5 px a row, Gaussian or uniform (setigen's random-walk
-            // interference), reflected at the band's edges so the track stays in the image.
-            let step = exp(rng.uniform(log(0.6)...log(5.0))), uniformSteps = rng.next() & 1 == 0
-            drift = rng.uniform(-0.3...0.3)
-            var f = rng.uniform(w * 0.25...w * 0.75)
+            // deviation of 0.6 to 8 px a row, Gaussian or uniform (setigen's random-walk
+            // interference steps up to 4.6 channels a row, a wandering carrier more). Half of
+            // them are free to walk on past the band's edge, as a walk does in a window of a
+            // wider band (the wide ones do: about one squiggle in fifteen), redrawn until a
+            // quarter of the track at least is inside; the others are reflected at the edges.
+            let step = exp(rng.uniform(log(0.6)...log(8.0))), uniformSteps = rng.next() & 1 == 0
+            let mayLeave = rng.next() & 1 == 0
             let low = 3.0, high = w - 4
-            return (0..<height).map { _ in
-                f += drift + (uniformSteps ? step * 3.0.squareRoot() * rng.uniform(-1...1) : step * rng.gaussian())
-                while f < low || f > high { f = f < low ? 2 * low - f : 2 * high - f }
-                return (f, 1)
+            while true {
+                drift = rng.uniform(-0.3...0.3)
+                var f = rng.uniform(w * 0.25...w * 0.75)
+                let path = (0..<height).map { _ -> Double in
+                    f += drift + (uniformSteps ? step * 3.0.squareRoot() * rng.uniform(-1...1) : step * rng.gaussian())
+                    if !mayLeave { while f < low || f > high { f = f < low ? 2 * low - f : 2 * high - f } }
+                    return f
+                }
+                let inside = path.filter { $0 >= low && $0 <= high }
+                if inside.count >= height / 4 { return path.map { ($0, 1) } }
             }
         }
         func pulsed(_ path: [(Double, Double)?]) -> [(Double, Double)?] {

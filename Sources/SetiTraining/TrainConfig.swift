@@ -27,9 +27,9 @@ public struct TrainConfig: Codable, Hashable, Sendable {
     /// With `generator` injection: the observation (.fil or .h5) whose quiet windows the
     /// signals are injected into (an absolute path once the CLI has resolved it).
     public var background: String?
-    /// 48: on fresh samples every epoch the deep model is still learning at 24 (twice as
-    /// long gained 4-9 points on every other generator's data; docs/GUIDE.md).
-    public var epochs = 48
+    /// 64: on fresh samples every epoch the deep model is still learning at 24, and at 48
+    /// (a third longer gained 1-2 points on most generators' data; docs/GUIDE.md).
+    public var epochs = 64
     /// Samples per optimizer step, all ranks together. Each rank takes globalBatch / ranks.
     public var globalBatch = 32
     public var optimizer = OptimizerChoice.adam

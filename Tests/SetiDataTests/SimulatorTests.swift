@@ -118,6 +118,32 @@ final class SimulatorTests: XCTestCase {
         }
     }
 
+    /// Tracks that leave the window, a quarter of their rows at least inside: half of the
+    /// straight tracks may (and many drift far enough to), half of the squiggles are not
+    /// reflected at the edges (the wide walks among them leave: about one squiggle in
+    /// fifteen); curved tracks stay whole; squiggles step up to 8 px a row.
+    func testStraightTracksAndSquigglesMayLeaveTheBandCurvesStay() {
+        let simulator = Simulator(seed: 12)
+        var rng = SplitMix64(seed: 4)
+        let inBand = 3.0...Double(simulator.width - 4)
+        for kind in [SignalClass.narrowband, .squiggle, .narrowbanddrd] {
+            var partial = 0, widestStep = 0.0
+            for _ in 0..<400 {
+                let path = simulator.track(kind, rng: &rng)!.path.map { $0!.0 }
+                let inside = path.filter { inBand.contains($0) }.count
+                XCTAssertGreaterThanOrEqual(inside, simulator.height / 4, "\(kind): a track mostly outside the band")
+                if inside < simulator.height { partial += 1 }
+                widestStep = max(widestStep, zip(path, path.dropFirst()).map { abs($1 - $0) }.max()!)
+            }
+            switch kind {
+            case .narrowbanddrd: XCTAssertEqual(partial, 0, "a curved track stays whole")
+            case .squiggle: XCTAssertTrue((10...60).contains(partial), "squiggle: \(partial) of 400 leave the band")
+            default: XCTAssertTrue((40...220).contains(partial), "\(kind): \(partial) of 400 leave the band")
+            }
+            if kind == .squiggle { XCTAssertGreaterThan(widestStep, 10, "steps of up to 8 px a row (standard deviation)") }
+        }
+    }
+
     /// Short observations as scan presents them (16 or 32 steps stretched to 64 rows): the
     /// rows of a step are the same, the steps differ, and the mixed generator makes them.
     func testShortObservationsRepeatEachStepAsScanStretchesIt() {
