@@ -77,6 +77,7 @@ public struct TrainConfigPatch: Codable, Equatable, Sendable {
     /// settings, or 0.17's settings that name no method).
     public func applied(to config: TrainConfig) throws -> TrainConfig {
         var c = config
+        let classesBefore = config.simulatedClasses
         if let data { c.data = data }
         if let simulatedPerClass { c.simulatedPerClass = simulatedPerClass }
         if let freshSimulation { c.freshSimulationEachEpoch = freshSimulation }
@@ -93,6 +94,11 @@ public struct TrainConfigPatch: Codable, Equatable, Sendable {
         if let lr { c.schedule.initial = lr }
         do { c.schedule.decay = try c.schedule.decay.reshaped(to: schedule, steps: decaySteps, rate: decayRate, staircase: staircase) } catch {
             throw ConfigValueError("\(error)")
+        }
+        // The decay keeps its pace per epoch of simulated data: with 7 classes an epoch
+        // holds 7/4 as many steps, and at the 4-class pace the rate would be spent by mid-run.
+        if let classes, decaySteps == nil, classes != classesBefore, classesBefore > 0 {
+            c.schedule.decay = c.schedule.decay.paced(by: Double(classes) / Double(classesBefore))
         }
         if let warmupSteps { c.schedule.warmupSteps = warmupSteps }
         if let scaleLr { c.scaleLearningRate = scaleLr }

@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer (\(recipeDefault(\.optimizer.rawValue))).") var optimizer: TrainConfig.OptimizerChoice?
     @Option(help: "Initial learning rate (> 0; \(recipeDefault(\.schedule.initial))).") var lr: Double?
     @Option(help: "Learning-rate decay (\(recipeDefault(\.scheduleSummary))).") var schedule: LearningRateSchedule.Decay.Kind?
-    @Option(help: "Steps per decay (exponential, step; kept from the recipe when only --schedule changes, else \(LearningRateSchedule.Decay.standardSteps)) or decay length (cosine; default: the whole run after the warm-up); >= 1.") var decaySteps: Int?
+    @Option(help: "Steps per decay (exponential, step; kept from the recipe when only --schedule changes, else \(LearningRateSchedule.Decay.standardSteps); --classes 7 stretches it 7/4-fold, the same pace per epoch) or decay length (cosine; default: the whole run after the warm-up); >= 1.") var decaySteps: Int?
     @Option(help: "Decay factor (exponential, step; kept from the recipe, else \(LearningRateSchedule.Decay.standardRate)) or final fraction 0...1 (cosine; default: 0).") var decayRate: Double?
     @Flag(inversion: .prefixedNo, help: "Staircase exponential decay (default: on).") var staircase: Bool?
     @Option(help: "Linear warm-up steps (\(recipeDefault(\.schedule.warmupSteps))).") var warmupSteps: Int?

@@ -104,7 +104,10 @@ final class TrainingUnderMPIRunTests: ScratchFolderTestCase {
                 XCTAssertGreaterThan(update, 0, "\(name) did not train")
                 XCTAssertLessThan(relative, tolerance, "\(name): relative L2 difference of the updates on \(np) ranks vs one process")
             }
-            XCTAssertLessThan(largest, 2e-3, "\(name): largest difference on \(np) ranks vs one process")
+            // Re-estimated batch-norm statistics are functions of the trained weights, which
+            // may differ by the updates' tolerance: they are held to it, not to the element bound.
+            let estimated = estimation > 0 && (name.hasSuffix("/moving_mean") || name.hasSuffix("/moving_variance"))
+            if !estimated { XCTAssertLessThan(largest, 2e-3, "\(name): largest difference on \(np) ranks vs one process") }
         }
         print("differences (updates' relative L2 / largest element), \(np) ranks vs one process: " + report.sorted().joined(separator: ", "))
     }

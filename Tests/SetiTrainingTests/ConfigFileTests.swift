@@ -199,6 +199,20 @@ final class ConfigFileFlagNameTests: XCTestCase {
         assertRefused("noise: 1e300\n", saying: ":1: field 'noise' = 1e+300: expected a number")
     }
 
+    /// Seven simulated classes make an epoch of 7/4 as many steps: the decay keeps its pace
+    /// per epoch unless the steps are given; a run already at 7 classes is not paced twice.
+    func testMoreClassesKeepTheDecaysPacePerEpoch() throws {
+        XCTAssertEqual(try merge("classes: 7\n").schedule.decay, .exponential(decaySteps: 88, rate: 0.96, staircase: true))
+        XCTAssertEqual(try merge("classes: 7\ndecay-steps: 50\n").schedule.decay, .exponential(decaySteps: 50, rate: 0.96, staircase: true))
+        XCTAssertEqual(try merge("classes: 4\n").schedule.decay, TrainConfig.standard.schedule.decay)
+        var seven = TrainConfigPatch()
+        seven.classes = 7
+        let once = try seven.applied(to: .standard)
+        XCTAssertEqual(try seven.applied(to: once), once)
+        XCTAssertEqual(LearningRateSchedule.Decay.cosine(decaySteps: 100, alpha: 0).paced(by: 1.75), .cosine(decaySteps: 175, alpha: 0))
+        XCTAssertEqual(LearningRateSchedule.Decay.step(every: 1, factor: 0.5).paced(by: 0.1), .step(every: 1, factor: 0.5))
+    }
+
     func testDecayStepsAloneChangeTheRecipesDecay() throws {
         let config = try merge("decay-steps: 75\n")
         XCTAssertEqual(config.schedule.decay, .exponential(decaySteps: 75, rate: 0.96, staircase: true))

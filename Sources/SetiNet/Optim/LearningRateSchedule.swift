@@ -35,10 +35,23 @@ public struct LearningRateSchedule: Codable, Hashable, Sendable {
         /// has none of its kind: 0.96x every 50 steps.
         public static let standardSteps = 50, standardRate = 0.96
 
+        /// This decay with its period (steps per decay, a cosine's length when set) scaled
+        /// by `factor`, rounded, at least one step: the same pace per epoch when an epoch
+        /// holds `factor` times as many steps.
+        public func paced(by factor: Double) -> Decay {
+            func scaled(_ steps: Int) -> Int { max(1, Int((Double(steps) * factor).rounded())) }
+            switch self {
+            case .constant: return self
+            case .exponential(let steps, let rate, let staircase): return .exponential(decaySteps: scaled(steps), rate: rate, staircase: staircase)
+            case .step(let every, let factor): return .step(every: scaled(every), factor: factor)
+            case .cosine(let steps, let alpha): return .cosine(decaySteps: steps.map(scaled), alpha: alpha)
+            }
+        }
+
         /// This decay changed to `kind` (this one's when nil) with the settings given; a
         /// setting not given keeps this decay's value when it has one of that meaning
         /// (steps and rate carry between exponential and step), else takes the standard
-        /// recipe's (25 steps, 0.96, staircase) or, for cosine, the whole run down to 0.
+        /// recipe's (50 steps, 0.96, staircase) or, for cosine, the whole run down to 0.
         /// Settings for a constant rate are refused, naming them by flag.
         public func reshaped(to kind: Kind?, steps: Int?, rate: Double?, staircase: Bool?) throws -> Decay {
             let kind = kind ?? self.kind
