@@ -93,6 +93,7 @@ enum Bitshuffle {
     /// input and the expected size (`expectedBytes`, when known).
     static func decompress(_ input: UnsafeRawBufferPointer, size: Int, expectedBytes: Int?) throws -> [UInt8] {
         let layout = try Layout(input, size: size, expectedBytes: expectedBytes)
+        guard layout.total > 0 else { return [] }
         var out = [UInt8](repeating: 0, count: layout.total)
         try out.withUnsafeMutableBytes { try layout.decode(input, into: $0.baseAddress!) }
         return out
