@@ -12,10 +12,7 @@ enum CSV {
     static func readMatrix(_ url: URL, columns expected: [Int]?) throws -> (values: [Float], rows: Int, columns: Int) {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw DataError(file: path, "cannot read: \(reason(of: error))")
-        }
+        let data = try mapInputFile(url, what: "a CSV file of spectrograms or labels")
         return try data.withUnsafeBytes { raw in
             try parse(raw.bindMemory(to: UInt8.self), path: path, columns: expected)
         }

@@ -132,8 +132,7 @@ extension DataFolder {
     public static func loadParameters(_ split: Split, from folder: URL, count: Int) throws -> [SignalParameters]? {
         let url = folder.appendingPathComponent(split.rawValue).appendingPathComponent("parameters.csv")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DataError(file: url.path, "cannot read: \(reason(of: error))") }
+        let text = String(decoding: try readInputFile(url, maximumBytes: 1 << 30, what: "a parameters.csv file"), as: UTF8.self)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first.map({ $0.split(separator: ",").map(String.init) == SignalParameters.columns }) == true else {
             throw DataError(file: url.path, line: 1, "expected the header \(SignalParameters.columns.joined(separator: ","))")

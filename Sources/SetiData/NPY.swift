@@ -41,11 +41,7 @@ enum NPY {
     static func read(_ url: URL) throws -> Array {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError(file: path, "no such file") }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw DataError(file: path, "cannot read: \(reason(of: error))")
-        }
-        return try parse(data, path: path)
+        return try parse(try mapInputFile(url, what: "a NumPy .npy file"), path: path)
     }
 
     /// Parses a .npy file's bytes. Every header field is untrusted: the shape must be

@@ -29,31 +29,61 @@ func linkTarget(_ path: String) -> String {
 /// The bytes of the file at `url`, refused without reading when it holds more than
 /// `maximumBytes` (`what` names the kind of file in the message): inputs are untrusted,
 /// and a reader must not load a huge file only to reject it. Pipes and devices
-/// (`/dev/stdin`, a FIFO) are read up to the same bound.
-public func readInputFile(_ url: URL, maximumBytes: Int, what: String) throws -> Data {
+/// (`/dev/stdin`, a FIFO, `<(...)`) are read up to the same bound, and never waited on for
+/// long: a named pipe nobody writes to is an error after `pipeWaitSeconds`, not a hang.
+/// With `pipes` false (a data folder's files), a pipe or a device is refused at once.
+public func readInputFile(_ url: URL, maximumBytes: Int, what: String, pipes: Bool = true) throws -> Data {
     let path = url.path
     var status = stat()
     guard stat(path, &status) == 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
+    let regular = status.st_mode & S_IFMT == S_IFREG
     switch status.st_mode & S_IFMT {
     case S_IFDIR: throw FileError(path: path, "is a folder; expected \(what)")
     case S_IFREG:
         guard Int(status.st_size) <= maximumBytes else { throw FileError(path: path, "\(status.st_size) bytes is too large for \(what)") }
-    default: break
+    default: guard pipes else { throw FileError(path: path, "not a regular file (a pipe or a device); expected \(what)") }
     }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // Opening a FIFO blocks until a writer opens it; without O_NONBLOCK it may never return.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | (regular ? 0 : O_NONBLOCK))
     guard fd >= 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
     defer { close(fd) }
     var data = Data()
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
+        if !regular {
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&waiting, 1, Int32(pipeWaitSeconds * 1000))
+            if ready < 0 && errno == EINTR { continue }
+            if ready == 0 { throw FileError(path: path, "nothing to read for \(pipeWaitSeconds) s (a pipe nobody writes to?); expected \(what)") }
+        }
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
-            if errno == EINTR { continue }
+            if errno == EINTR || errno == EAGAIN { continue }
             throw FileError(path: path, "cannot read the file (\(systemReason()))")
         }
         if n == 0 { return data }
         guard data.count + n <= maximumBytes else { throw FileError(path: path, "more than \(maximumBytes) bytes is too large for \(what)") }
         data.append(contentsOf: chunk[0..<n])
+    }
+}
+
+/// How long ``readInputFile`` waits for a pipe's next bytes.
+public let pipeWaitSeconds = 10
+
+/// The bytes of the regular file at `url`, mapped rather than read (data sets run to
+/// gigabytes). A folder, a pipe or a device is refused by name with `what`: mapping needs a
+/// file, and reading one that never ends would not.
+public func mapInputFile(_ url: URL, what: String) throws -> Data {
+    let path = url.path
+    var status = stat()
+    guard stat(path, &status) == 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
+    switch status.st_mode & S_IFMT {
+    case S_IFDIR: throw FileError(path: path, "is a folder; expected \(what)")
+    case S_IFREG: break
+    default: throw FileError(path: path, "not a regular file (a pipe or a device); expected \(what)")
+    }
+    do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+        throw FileError(path: path, "cannot read the file (\(reason(of: error)))")
     }
 }
 

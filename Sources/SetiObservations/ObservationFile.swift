@@ -38,7 +38,7 @@ public enum ObservationFile {
         }
         var status = stat()
         guard stat(url.path, &status) == 0 else { throw ObservationError(file: url.path, "cannot open the file (\(String(cString: strerror(errno))))") }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw ObservationError(file: url.path, "not a regular file; scan reads .fil and .h5 files") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ObservationError(file: url.path, "not a regular file (a pipe or a device); expected an observation (.fil or .h5)") }
         return format
     }
 }

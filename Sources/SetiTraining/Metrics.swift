@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// Classification results over a set: loss, accuracy and the confusion matrix
 /// (rows = true class, columns = predicted class).
@@ -86,10 +87,10 @@ public struct EpochRecord: Codable, Hashable, Sendable {
     public var checkpoint_seconds: Double?
 
     public static func read(_ url: URL) throws -> [EpochRecord] {
-        let text = try String(contentsOf: url, encoding: .utf8)
+        let text = String(decoding: try readInputFile(url, maximumBytes: 1 << 30, what: "a metrics log (JSON lines)"), as: UTF8.self)
         return try text.split(separator: "\n").enumerated().map { n, line in
             do { return try JSONDecoder().decode(EpochRecord.self, from: Data(line.utf8)) } catch {
-                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "\(url.path):\(n + 1): not an epoch record"])
+                throw FileError(path: "\(url.path):\(n + 1)", "not an epoch record")
             }
         }
     }

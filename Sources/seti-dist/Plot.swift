@@ -17,10 +17,7 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         try OutputFile.check(URL(fileURLWithPath: png))
-        let records: [EpochRecord]
-        do { records = try EpochRecord.read(URL(fileURLWithPath: log)) } catch {
-            throw CommandFailure("\(log): \(reason(of: error))")
-        }
+        let records = try EpochRecord.read(URL(fileURLWithPath: log))
         guard !records.isEmpty else { throw CommandFailure("\(log): no epochs logged") }
         try curves(records, name: URL(fileURLWithPath: log).deletingLastPathComponent().lastPathComponent).write(to: URL(fileURLWithPath: png))
         try Output.line("wrote \(png)")

@@ -7,9 +7,9 @@ import SetiTraining
 @main
 struct SetiDist: ParsableCommand {
     /// Parses and runs a command, speaking with one voice: every failure is one line
-    /// starting "seti-dist: error:". A usage error (a flag, a value, a command name) adds the
-    /// usage and exits 64 (EX_USAGE); a failure while running (a missing file, a bad header)
-    /// exits 1 without usage. Under mpirun every rank parses the same arguments, so a
+    /// starting "seti-dist: error:". A usage error (a flag, a value, a command name) names
+    /// the option's help and where the usage is, and exits 64 (EX_USAGE); a failure while
+    /// running (a missing file, a bad header) exits 1. Under mpirun every rank parses the same arguments, so a
     /// mistake is found by all of them: only rank 0 reports it, and every rank exits with
     /// the same status, before MPI starts.
     static func main() {
@@ -26,9 +26,7 @@ struct SetiDist: ParsableCommand {
             if reporting, let hint = unknownOptionHint(arguments) {
                 fputs("\(errorPrefix)\(hint)\n", stderr)
             } else if reporting {
-                let message = fullMessage(for: error)
-                let body = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
-                fputs("\(errorPrefix)\(body)\n", stderr)
+                fputs("\(errorPrefix)\(oneLineUsageError(fullMessage(for: error), arguments: arguments))\n", stderr)
             }
             Foundation.exit(code.rawValue)
         }
@@ -45,6 +43,27 @@ struct SetiDist: ParsableCommand {
     }
 
     static let errorPrefix = "seti-dist: error: "
+
+    /// ArgumentParser's message for a usage error, which runs over several lines (the
+    /// error, the option's help, the usage), as one: the error, the option's help where it
+    /// names one (its allowed range), and where the whole usage is. A negative number after
+    /// an option is read by ArgumentParser as another option; the line says what happened.
+    static func oneLineUsageError(_ message: String, arguments: [String]) -> String {
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var error = lines.first.map { $0.hasPrefix("Error: ") ? String($0.dropFirst("Error: ".count)) : $0 } ?? message
+        if error.hasPrefix("Missing value for '"), let option = error.dropFirst("Missing value for '".count).split(separator: " ").first,
+           let index = arguments.firstIndex(of: String(option)), index + 1 < arguments.count,
+           let value = Double(arguments[index + 1]), value < 0 {
+            error = "\(option) \(arguments[index + 1]): a negative number is not allowed here"
+        }
+        // The option's help may wrap onto the lines before "Usage:".
+        let help = lines.firstIndex { $0.hasPrefix("Help:") }.map { start in
+            lines[start...].prefix { !$0.hasPrefix("Usage:") && !$0.isEmpty }.joined(separator: " ")
+                .dropFirst("Help:".count).split(separator: " ").joined(separator: " ")
+        }.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
+        let see = lines.first { $0.hasPrefix("See '") }.flatMap { $0.split(separator: "'").dropFirst().first }
+        return error + (help.map { "; \($0)" } ?? "") + (see.map { " (see \($0))" } ?? "")
+    }
 
     /// Other tools' names (and seti-dist's old ones) for options seti-dist spells otherwise;
     /// ArgumentParser itself suggests the nearest spelling of a mistyped one.
@@ -82,7 +101,7 @@ struct SetiDist: ParsableCommand {
         guard let first = arguments.first, !first.hasPrefix("-") else { return }
         let asked = first == "help" ? arguments.dropFirst().first : first
         guard let asked, !asked.hasPrefix("-"), !names.contains(asked) else { return }
-        throw ValidationError("unknown command '\(asked)'; commands: \(names.filter { $0 != "help" }.joined(separator: ", ")) (see seti-dist --help)")
+        throw ValidationError("unknown command '\(asked)'; commands: \(names.filter { $0 != "help" }.joined(separator: ", "))")
     }
 
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import SetiData
+import SetiFiles
 import SetiNet
 import SetiTraining
 import XCTest
@@ -21,8 +22,9 @@ final class CommandLineTests: ScratchFolderTestCase {
     private func assertOneLineError(_ result: MPIRun.Result, _ words: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertNotEqual(result.status, 0, "succeeded: \(result.stdout)", file: file, line: line)
         XCTAssertFalse([124, 132, 134, 139].contains(result.status), "status \(result.status): \(result.stderr)", file: file, line: line)
-        let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See ") && !$0.hasPrefix("Help:") }
+        let lines = result.stderr.split(separator: "\n")
         XCTAssertEqual(lines.filter { $0.lowercased().contains("error") }.count, 1, result.stderr, file: file, line: line)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("Usage:") || $0.hasPrefix("Help:") || $0.contains("See '") }, "a usage error runs over one line: \(result.stderr)", file: file, line: line)
         XCTAssertTrue(result.stderr.contains(words), result.stderr, file: file, line: line)
         XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("Backtrace"), result.stderr, file: file, line: line)
     }
@@ -402,17 +404,22 @@ final class CommandLineTests: ScratchFolderTestCase {
         assertOneLineError(try run(["evaluate", "--checkpoint", path("four-run/best.safetensors"), "--data", path("seven")]), "the data have 7 classes")
     }
 
-    /// Issue 27.8 and 29.1-2, 29.6: one voice ("seti-dist: error:", usage and 64 only for
-    /// usage), outputs that never replace a device, a pipe or a folder, run folders taken as
+    /// Issue 27.8 and 29.1-2, 29.6: one voice (one line, "seti-dist: error:", 64 only for
+    /// usage), inputs that are pipes refused or bounded, outputs that never replace a device, a pipe or a folder, run folders taken as
     /// their best checkpoint, and a conversion refused before it writes anything.
     func testOneVoiceAndOutputsThatReplaceNothingTheyShouldNot() throws {
         let missing = try run(["plot", "--log", path("none.jsonl"), "--png", path("c.png")])
-        assertOneLineError(missing, "seti-dist: error: \(path("none.jsonl")): No such file or directory")
+        assertOneLineError(missing, "seti-dist: error: \(path("none.jsonl")): cannot read the file (No such file or directory)")
         XCTAssertEqual(missing.status, 1, "a run-time failure, not a usage error")
         XCTAssertFalse(missing.stderr.contains("Usage:"), missing.stderr)
         let usage = try run(["export", "--checkpoint", path("x"), "--file", path("model.h5")])
         assertOneLineError(usage, "seti-dist: error: --file \(path("model.h5")): export writes Keras's .keras format")
         XCTAssertEqual(usage.status, 64)
+        // A negative number after an option is taken by ArgumentParser for an option; the
+        // one line says so, with the option's allowed range.
+        let negative = try run(["train", "--epochs", "-1"])
+        assertOneLineError(negative, "seti-dist: error: --epochs -1: a negative number is not allowed here; --epochs <epochs> Epochs (1...1000000")
+        XCTAssertEqual(negative.status, 64)
 
         XCTAssertEqual(try train("run").status, 0)
         let folder = try run(["evaluate", "--checkpoint", path("run"), "--json"])
@@ -439,6 +446,17 @@ final class CommandLineTests: ScratchFolderTestCase {
         assertOneLineError(try run(["scan", path("pipe.fil"), "--checkpoint", path("run")], timeout: 30), "pipe.fil: not a regular file")
         assertOneLineError(try run(["evaluate", "--checkpoint", "/dev/null"], timeout: 30), "/dev/null: not a regular file")
         assertStillDevice("/dev/null", S_IFCHR)
+        // So are a data folder's files, spectrograms and pictures alike; a file read whole
+        // (a configuration, a metrics log) may be a pipe, but one nobody writes to is refused
+        // after pipeWaitSeconds instead of hanging.
+        for file in ["piped/train/images.npy", "piped/train/labels.npy", "pictures/train/noise/a.png", "pictures/validation/noise/a.png"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(file).deletingLastPathComponent(), withIntermediateDirectories: true)
+            XCTAssertEqual(mkfifo(path(file), 0o600), 0)
+        }
+        assertOneLineError(try run(["convert", "--data", path("piped"), "--out", path("unpiped")], timeout: 30), "piped/train/images.npy: not a regular file (a pipe or a device); expected a NumPy .npy file")
+        assertOneLineError(try run(["evaluate", "--checkpoint", path("run"), "--data", path("pictures")], timeout: 30), "noise/a.png: not a regular file (a pipe or a device)")
+        assertOneLineError(try run(["plot", "--log", path("pipe.fil"), "--png", path("c.png")], timeout: 60), "pipe.fil: nothing to read for \(pipeWaitSeconds) s")
+        assertOneLineError(try run(["train", "--config", path("pipe.fil"), "--out", path("never")], timeout: 60), "pipe.fil: nothing to read for \(pipeWaitSeconds) s")
 
         // Issue 29.7: the real cause, never "SetiData.DataError error 1".
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("linked"), withIntermediateDirectories: true)

@@ -65,6 +65,28 @@ final class OutputFileTests: ScratchFolderTestCase {
         XCTAssertEqual(kind(fifo.path), S_IFIFO)
     }
 
+    func testAPipeIsReadWholeWhenItsWriterComesLate() throws {
+        let fifo = url("config-pipe")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        // The writer opens the pipe after the reader and writes in two parts, as a slow
+        // `<(...)` would: the reader waits for it (within pipeWaitSeconds) and reads to the end.
+        let writer = Thread {
+            Thread.sleep(forTimeInterval: 0.3)
+            let fd = open(fifo.path, O_WRONLY)
+            guard fd >= 0 else { return }
+            _ = "epochs: ".withCString { write(fd, $0, 8) }
+            Thread.sleep(forTimeInterval: 0.3)
+            _ = "3\n".withCString { write(fd, $0, 2) }
+            close(fd)
+        }
+        writer.start()
+        let data = try readInputFile(fifo, maximumBytes: 1024, what: "a configuration file")
+        XCTAssertEqual(String(decoding: data, as: UTF8.self), "epochs: 3\n")
+        XCTAssertThrowsError(try readInputFile(fifo, maximumBytes: 1024, what: "a picture", pipes: false)) { error in
+            XCTAssertEqual("\(error)", "\(fifo.path): not a regular file (a pipe or a device); expected a picture")
+        }
+    }
+
     func testFoldersSocketsAndLinksToNothingAreRefused() throws {
         try FileManager.default.createDirectory(at: url("folder"), withIntermediateDirectories: true)
         assertRefused(url("folder"), "is a folder")

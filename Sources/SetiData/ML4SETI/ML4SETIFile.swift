@@ -34,7 +34,7 @@ public struct ML4SETIFile: Sendable {
     /// Reads and checks `url`; every problem is a ``DataError`` naming the file.
     public init(contentsOf url: URL) throws {
         let data = try readInputFile(url, maximumBytes: 2 * Self.maximumHeaderBytes + Self.sampleBytes,
-                                     what: "an ML4SETI file (headers and \(Self.sampleBytes) bytes of samples)")
+                                     what: "an ML4SETI file (headers and \(Self.sampleBytes) bytes of samples)", pipes: false)
         try self.init(data: data, file: url.path)
     }
 

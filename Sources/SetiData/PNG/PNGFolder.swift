@@ -1,4 +1,5 @@
 import Foundation
+import SetiFiles
 
 /// Folders of spectrogram pictures, one subfolder per class, as the Kaggle copy of the
 /// ML4SETI data ("SETI data": `primary_small/{train,valid,test}/<class>/*.png`, 512 x 384
@@ -71,10 +72,9 @@ extension DataFolder {
                 // Each iteration writes its own image and error slot only.
                 nonisolated(unsafe) let base = buffer.baseAddress!, failed = errors.baseAddress!
                 DispatchQueue.concurrentPerform(iterations: files.count) { i in
-                    do { try pictureSpectrogram(files[i].1, into: base + i * pixels) } catch let error as DataError {
-                        failed[i] = error
-                    } catch {
-                        failed[i] = DataError(file: files[i].1.path, "\(error)")
+                    do { try pictureSpectrogram(files[i].1, into: base + i * pixels) } catch {
+                        // Every reader's error names the file already; any other is given its name.
+                        failed[i] = error is OneLineError ? DataError(reason(of: error)) : DataError(file: files[i].1.path, reason(of: error))
                     }
                 }
             }

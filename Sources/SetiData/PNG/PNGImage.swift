@@ -20,7 +20,7 @@ public struct PNGImage: Sendable {
 
     /// Reads `url` (at most 64 MiB); every problem names the file.
     public init(contentsOf url: URL) throws {
-        try self.init(data: try readInputFile(url, maximumBytes: 64 << 20, what: "a spectrogram picture (at most 64 MiB)"), file: url.path)
+        try self.init(data: try readInputFile(url, maximumBytes: 64 << 20, what: "a spectrogram picture (at most 64 MiB)", pipes: false), file: url.path)
     }
 
     /// Decodes a file's bytes; `file` names it in errors.
