@@ -41,3 +41,20 @@ private let cocoaFileErrorWords: [Int: String] = [
 
 /// `errno`'s words ("Permission denied").
 public func systemReason(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+/// `text` with its control characters written as escapes (a newline as `\n`): a path or a
+/// value the user typed may hold them, and an error line must stay one line.
+public func escapingControlCharacters(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
+            out += "\\u{\(String(scalar.value, radix: 16))}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}

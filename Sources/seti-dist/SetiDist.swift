@@ -24,7 +24,7 @@ struct SetiDist: ParsableCommand {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
             if reporting, let hint = unknownOptionHint(arguments) {
-                fputs("\(errorPrefix)\(hint)\n", stderr)
+                fputs("\(errorPrefix)\(escapingControlCharacters(hint))\n", stderr)
             } else if reporting {
                 fputs("\(errorPrefix)\(oneLineUsageError(fullMessage(for: error), arguments: arguments))\n", stderr)
             }
@@ -37,7 +37,7 @@ struct SetiDist: ParsableCommand {
         } catch where exitCode(for: error) == .success {
             exit(withError: error)  // `help COMMAND` prints the help as it runs
         } catch {
-            if reporting { fputs("\(errorPrefix)\(reason(of: error))\n", stderr) }
+            if reporting { fputs("\(errorPrefix)\(escapingControlCharacters(reason(of: error)))\n", stderr) }
             Foundation.exit(1)
         }
     }
@@ -49,6 +49,11 @@ struct SetiDist: ParsableCommand {
     /// names one (its allowed range), and where the whole usage is. A negative number after
     /// an option is read by ArgumentParser as another option; the line says what happened.
     static func oneLineUsageError(_ message: String, arguments: [String]) -> String {
+        // Arguments holding a newline would break the message's lines apart: escape them first.
+        var message = message
+        for argument in Set(arguments) where escapingControlCharacters(argument) != argument {
+            message = message.replacingOccurrences(of: argument, with: escapingControlCharacters(argument))
+        }
         let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         var error = lines.first.map { $0.hasPrefix("Error: ") ? String($0.dropFirst("Error: ".count)) : $0 } ?? message
         if error.hasPrefix("Missing value for '"), let option = error.dropFirst("Missing value for '".count).split(separator: " ").first,
@@ -62,7 +67,8 @@ struct SetiDist: ParsableCommand {
                 .dropFirst("Help:".count).split(separator: " ").joined(separator: " ")
         }.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
         let see = lines.first { $0.hasPrefix("See '") }.flatMap { $0.split(separator: "'").dropFirst().first }
-        return error + (help.map { "; \($0)" } ?? "") + (see.map { " (see \($0))" } ?? "")
+        if error.hasSuffix("."), help != nil { error.removeLast() }
+        return escapingControlCharacters(error + (help.map { "; \($0)" } ?? "") + (see.map { " (see \($0))" } ?? ""))
     }
 
     /// Other tools' names (and seti-dist's old ones) for options seti-dist spells otherwise;

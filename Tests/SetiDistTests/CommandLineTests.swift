@@ -420,6 +420,11 @@ final class CommandLineTests: ScratchFolderTestCase {
         let negative = try run(["train", "--epochs", "-1"])
         assertOneLineError(negative, "seti-dist: error: --epochs -1: a negative number is not allowed here; --epochs <epochs> Epochs (1...1000000")
         XCTAssertEqual(negative.status, 64)
+        // A newline in a path or a value is written as an escape: the error stays one line.
+        assertOneLineError(try run(["predict", "--checkpoint", path("a\nb.safetensors"), "--data", path("x.csv")]), "a\\nb.safetensors: cannot read")
+        let recipe = try run(["train", "--recipe", "st\nx"])
+        assertOneLineError(recipe, "The value 'st\\nx' is invalid for '--recipe <recipe>'")
+        XCTAssertTrue(recipe.stderr.contains("; --recipe <recipe> Named recipe"), recipe.stderr)
 
         XCTAssertEqual(try train("run").status, 0)
         let folder = try run(["evaluate", "--checkpoint", path("run"), "--json"])
