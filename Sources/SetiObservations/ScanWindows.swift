@@ -13,6 +13,9 @@ import SetiData
 /// (``SpectrogramEncoding``).
 public struct ScanWindows: Sendable {
     public static let height = 64, width = 128
+    /// Fewer steps than this, stretched to 64 rows, show no drift a model could read (one
+    /// step repeated is a band of vertical stripes: every window looked like a signal).
+    public static let minimumTimeSteps = 8
 
     public struct Window: Sendable, Equatable {
         /// First ascending channel and first time step of the window.
@@ -29,6 +32,9 @@ public struct ScanWindows: Sendable {
 
     public init(channels: Int, timeSteps: Int, overlap: Int, file: String) throws {
         guard channels >= Self.width else { throw ObservationError(file: file, "\(channels) channels; scan needs at least \(Self.width)") }
+        guard timeSteps >= Self.minimumTimeSteps else {
+            throw ObservationError(file: file, "\(timeSteps) time step\(timeSteps == 1 ? "" : "s"); scan needs at least \(Self.minimumTimeSteps) (Breakthrough Listen's fine-channel products hold 16)")
+        }
         guard (0..<Self.width).contains(overlap) else { throw ObservationError(file: file, "overlap \(overlap): allowed 0...\(Self.width - 1) channels") }
         self.channels = channels
         self.timeSteps = timeSteps

@@ -189,6 +189,13 @@ final class FilterbankTests: ScratchFolderTestCase {
         XCTAssertEqual(windows.channelStarts, [0, 64, 128, 172], "the last window ends at the top of the band")
         XCTAssertEqual(windows.timeStarts, [0])
         XCTAssertEqual(try ScanWindows(channels: 128, timeSteps: 150, overlap: 0, file: "x").timeStarts, [0, 64, 86])
+        XCTAssertEqual(try ScanWindows(channels: 128, timeSteps: 8, overlap: 0, file: "x").timeStarts, [0])
+        for steps in [0, 1, 7] {
+            XCTAssertThrowsError(try ScanWindows(channels: 128, timeSteps: steps, overlap: 0, file: "x")) { error in
+                XCTAssertTrue("\(error)".hasPrefix("x: \(steps) time step"), "\(error)")
+                XCTAssertTrue("\(error)".contains("scan needs at least 8"), "\(error)")
+            }
+        }
         for ranks in 1...5 {
             let shares = (0..<ranks).map { windows.share(rank: $0, of: ranks) }
             XCTAssertEqual(shares.flatMap { Array($0) }, Array(0..<windows.count), "\(ranks) ranks cover every window once, in order")
