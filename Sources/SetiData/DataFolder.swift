@@ -57,32 +57,37 @@ public enum DataFolder {
             return try loadPictures(classes, split: split, folder: folder)
         }
         let (imagesURL, labelsURL) = try locate(split, in: folder)
-        let pixels = height * width
-        var images: [Float]
-        let rows: Int
-        if imagesURL.pathExtension == "npy" {
-            let array = try NPY.read(imagesURL)
-            let perSample = checkedProduct(Array(array.shape.dropFirst()))
-            guard array.shape.count >= 2, perSample == pixels else {
-                throw DataError(file: imagesURL.path, "shape \(array.shape) is not [N, \(height), \(width)] or [N, \(pixels)]")
-            }
-            if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
-                throw DataError(file: imagesURL.path, "sample \(bad / pixels) holds a non-finite value (\(array.values[bad]))")
-            }
-            images = array.values
-            rows = array.shape[0]
-        } else {
-            let csv = try CSV.readMatrix(imagesURL, columns: [pixels])
-            images = csv.values
-            rows = csv.rows
-        }
-        guard rows > 0 else { throw DataError(file: imagesURL.path, "holds no images") }
+        let (images, rows) = try readImages(imagesURL, height: height, width: width)
         let labels = try loadLabels(labelsURL)
         guard labels.indices.count == rows else {
             throw DataError(file: labelsURL.path, "has \(labels.indices.count) labels but \(imagesURL.lastPathComponent) has \(rows) images")
         }
         let names = SignalClass.allCases.prefix(labels.classes).map(\.description)
         return SpectrogramSet(height: height, width: width, images: images, labels: labels.indices, classNames: Array(names))
+    }
+
+    /// The spectrograms of an images file (.csv rows or .npy [N, height, width] / [N,
+    /// height x width]), checked: finite, and within 0...1 as the public layout's levels k/255
+    /// are (a file of 0...255 levels or of raw power would be classified as nonsense).
+    static func readImages(_ url: URL, height: Int, width: Int) throws -> (values: [Float], rows: Int) {
+        let pixels = height * width
+        let values: [Float], rows: Int
+        if url.pathExtension == "npy" {
+            let array = try NPY.read(url)
+            guard array.shape.count >= 2, checkedProduct(Array(array.shape.dropFirst())) == pixels else {
+                throw DataError(file: url.path, "shape \(array.shape) is not [N, \(height), \(width)] or [N, \(pixels)]")
+            }
+            (values, rows) = (array.values, array.shape[0])
+        } else {
+            (values, rows, _) = try CSV.readMatrix(url, columns: [pixels])
+        }
+        guard rows > 0 else { throw DataError(file: url.path, "holds no images") }
+        // A rounding error's worth of slack: levels written by other tools as k/255.0 in float64.
+        if let bad = values.firstIndex(where: { !($0 >= -1e-3 && $0 <= 1 + 1e-3) }) {
+            let what = values[bad].isFinite ? "\(values[bad])" : "a non-finite value (\(values[bad]))"
+            throw DataError(file: url.path, "sample \(bad / pixels), pixel \(bad % pixels) holds \(what): the public layout's values are 0...1 (levels k/255)")
+        }
+        return (values, rows)
     }
 
     /// Class indices from one-hot rows (CSV or .npy [N, K]) or an integer vector ([N]).
@@ -155,19 +160,7 @@ extension DataFolder {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { throw DataError(file: url.path, "no such file") }
         if isFolder.boolValue { return try load(.validation, from: url, height: height, width: width) }
-        let pixels = height * width
-        let values: [Float], rows: Int
-        if url.pathExtension == "npy" {
-            let array = try NPY.read(url)
-            guard array.shape.count >= 2, checkedProduct(Array(array.shape.dropFirst())) == pixels, array.values.allSatisfy(\.isFinite) else {
-                throw DataError(file: url.path, "shape \(array.shape) is not [N, \(height), \(width)] of finite values")
-            }
-            (values, rows) = (array.values, array.shape[0])
-        } else {
-            let csv = try CSV.readMatrix(url, columns: [pixels])
-            (values, rows) = (csv.values, csv.rows)
-        }
-        guard rows > 0 else { throw DataError(file: url.path, "holds no images") }
+        let (values, rows) = try readImages(url, height: height, width: width)
         let names = SignalClass.allCases.prefix(classes).map(\.description)
         return SpectrogramSet(height: height, width: width, images: values, labels: [Int32](repeating: 0, count: rows), classNames: names)
     }

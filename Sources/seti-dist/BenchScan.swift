@@ -31,13 +31,13 @@ struct BenchScan: ParsableCommand {
             """)
 
     @Option(help: "Channels of the synthetic observation (128...4194304).") var channels: Int = 65_536
-    @Option(help: "Time steps (1...1024; 16 as Breakthrough Listen's fine-channel products).") var steps: Int = 16
+    @Option(help: "Time steps (\(ScanWindows.minimumTimeSteps)...1024; 16 as Breakthrough Listen's fine-channel products).") var steps: Int = 16
     @Option(help: "Timed repeats of each measurement; the fastest counts (1...20).") var repeats: Int = 2
     @Option(help: "The network: deep (the standard recipe's) or classic (the course's Keras SETI CNN).") var model: ModelName = .deep
 
     func validate() throws {
         guard (128...4_194_304).contains(channels) else { throw ValidationError("--channels \(channels): allowed 128...4194304") }
-        guard (1...1024).contains(steps) else { throw ValidationError("--steps \(steps): allowed 1...1024") }
+        guard (ScanWindows.minimumTimeSteps...1024).contains(steps) else { throw ValidationError("--steps \(steps): allowed \(ScanWindows.minimumTimeSteps)...1024") }
         guard (1...20).contains(repeats) else { throw ValidationError("--repeats \(repeats): allowed 1...20") }
     }
 

@@ -81,6 +81,27 @@ final class LoaderTests: ScratchFolderTestCase {
         assertLoadFails("value -inf is not finite")
     }
 
+    /// Levels of 0...255 or raw power are refused by name, in CSV and .npy alike; a rounding
+    /// error over 1 is not.
+    func testValuesOutsideTheLayoutsRangeAreRefused() throws {
+        var fields = Array(repeating: "0.5", count: 8192)
+        fields[17] = "255"
+        try write(images: row() + "\n" + fields.joined(separator: ",") + "\n", labels: "1.0,0.0,0.0,0.0\n0.0,1.0,0.0,0.0\n")
+        assertLoadFails("train/images.csv: sample 1, pixel 17 holds 255.0: the public layout's values are 0...1 (levels k/255)")
+        fields[17] = "1.0000001"
+        fields[18] = "-0.0"
+        try write(images: fields.joined(separator: ",") + "\n", labels: "1.0,0.0,0.0,0.0\n")
+        XCTAssertEqual(try DataFolder.load(.train, from: dir).count, 1)
+
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("train/images.csv"))
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("train/labels.csv"))
+        var values = [Float](repeating: 0.5, count: 2 * 8192)
+        values[8192 + 5] = -3
+        try NPY.write(values, shape: [2, 64, 128], to: dir.appendingPathComponent("train/images.npy"))
+        try NPY.write([1, 0, 0, 0, 0, 1, 0, 0] as [Float], shape: [2, 4], to: dir.appendingPathComponent("train/labels.npy"))
+        assertLoadFails("train/images.npy: sample 1, pixel 5 holds -3.0")
+    }
+
     func testLabelsMustBeOneHotAndMatchTheImages() throws {
         try write(images: row() + "\n", labels: "1.0,1.0,0.0,0.0\n")
         assertLoadFails("train/labels.csv:1: label row is not one-hot: 1.0,1.0,0.0,0.0")

@@ -196,12 +196,13 @@ final class CommandLineTests: ScratchFolderTestCase {
     /// Issue 30.4: bench scan prints, per format and in one run, windows/s end to end and
     /// per core, the forward pass alone, the share of the sgemm peak and MB/s, on N ranks.
     func testBenchScanPrintsEveryFigureForBothFormats() throws {
-        let result = try run(["bench", "scan", "--channels", "1024", "--steps", "4", "--repeats", "1"], np: 2)
+        let result = try run(["bench", "scan", "--channels", "1024", "--steps", "8", "--repeats", "1"], np: 2)
         XCTAssertEqual(result.status, 0, result.stderr)
         for words in ["2 rank(s)", "sgemm peak", "obs.fil: 15 windows", "obs.h5: 15 windows", "per core", "waiting for data", "forward pass alone", "of the sgemm peak", "MB/s of observation"] {
             XCTAssertTrue(result.stdout.contains(words), "\(words): \(result.stdout)")
         }
         assertOneLineError(try run(["bench", "scan", "--channels", "64"]), "--channels 64: allowed 128...4194304")
+        assertOneLineError(try run(["bench", "scan", "--steps", "4"]), "--steps 4: allowed 8...1024")
     }
 
     /// Every rank finds a bad flag; the user reads it once.
