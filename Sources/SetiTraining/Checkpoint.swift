@@ -76,6 +76,10 @@ public enum Checkpoint {
         try OutputFile.write(try Safetensors(tensors: tensors, metadata: [CheckpointMetadata.key: json]).serialized(), to: url)
     }
 
+    /// The largest epoch, step or optimizer count a checkpoint may hold (2^40 steps would
+    /// take a fast machine centuries).
+    public static let maximumCounter = 1 << 40
+
     /// The file's tensors and metadata, checked: a seti-dist checkpoint of this format,
     /// a model the engine can build, every value finite.
     public static func read(_ given: URL) throws -> (file: Safetensors, metadata: CheckpointMetadata) {
@@ -95,6 +99,12 @@ public enum Checkpoint {
             throw CheckpointError("\(url.path): checkpoint format \(metadata.format); this seti-dist reads format \(CheckpointMetadata.currentFormat)")
         }
         do { try metadata.model.validate() } catch { throw CheckpointError("\(url.path): \(error)") }
+        // The counters a resumed run continues from: a negative or vast one would trap the
+        // arithmetic of the schedule and the randomness later, mid-run.
+        for (name, value) in [("epoch", metadata.epoch), ("step", metadata.step), ("optimizerIterations", metadata.optimizerIterations ?? 0)]
+        where !(0...Self.maximumCounter).contains(value) {
+            throw CheckpointError("\(url.path): \(name) = \(value): allowed 0...\(Self.maximumCounter)")
+        }
         if let calibration = metadata.calibration, let problem = calibration.problem(classes: metadata.model.classes) {
             throw CheckpointError("\(url.path): calibration \(problem)")
         }

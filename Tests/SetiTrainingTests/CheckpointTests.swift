@@ -87,6 +87,28 @@ final class CheckpointTests: ScratchFolderTestCase {
         }
     }
 
+    /// A resumed run continues from the checkpoint's counters: negative ones trapped the
+    /// schedule's arithmetic mid-run, so they are refused when the file is read.
+    func testCountersOutOfRangeAreRefusedNamingTheField() throws {
+        let network = Network(spec: spec, maxBatch: 1, seed: 5)
+        let cases: [(WritableKeyPath<CheckpointMetadata, Int>, Int, String)] = [
+            (\.epoch, -5, "epoch = -5: allowed 0...\(Checkpoint.maximumCounter)"),
+            (\.step, -3, "step = -3: allowed 0..."),
+            (\.step, Int.max, "step = \(Int.max): allowed 0..."),
+        ]
+        for (field, value, words) in cases {
+            var meta = metadata(network)
+            meta[keyPath: field] = value
+            let url = dir.appendingPathComponent("counters.safetensors")
+            try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: url)
+            XCTAssertThrowsError(try Checkpoint.read(url)) { XCTAssertTrue("\($0)".contains("counters.safetensors: \(words)"), "\($0)") }
+        }
+        var edge = metadata(network)
+        edge.step = Checkpoint.maximumCounter
+        try Checkpoint.save(network: network, optimizer: nil, metadata: edge, to: dir.appendingPathComponent("edge.safetensors"))
+        XCTAssertEqual(try Checkpoint.read(dir.appendingPathComponent("edge.safetensors")).metadata.step, Checkpoint.maximumCounter)
+    }
+
     func testAPlainSafetensorsFileIsNotACheckpoint() throws {
         let url = dir.appendingPathComponent("plain.safetensors")
         try Safetensors(tensors: ["x": .init(shape: [1], values: [1])]).serialized().write(to: url)
