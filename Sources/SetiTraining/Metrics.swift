@@ -86,13 +86,28 @@ public struct EpochRecord: Codable, Hashable, Sendable {
     /// Writing the epoch's checkpoints (nil in the checkpoint's own copy of the record).
     public var checkpoint_seconds: Double?
 
+    /// The log's records; a line that is not one is an error naming it.
     public static func read(_ url: URL) throws -> [EpochRecord] {
-        let text = String(decoding: try readInputFile(url, maximumBytes: 1 << 30, what: "a metrics log (JSON lines)"), as: UTF8.self)
-        return try text.split(separator: "\n").enumerated().map { n, line in
-            do { return try JSONDecoder().decode(EpochRecord.self, from: Data(line.utf8)) } catch {
-                throw FileError(path: "\(url.path):\(n + 1)", "not an epoch record")
-            }
+        try lines(of: url).enumerated().map { n, line in
+            guard let record = decode(line) else { throw FileError(path: "\(url.path):\(n + 1)", "not an epoch record") }
+            return record
         }
+    }
+
+    /// The log's records, passing over lines that are not one (a line torn by a crash in
+    /// mid-write, or damage), and how many those were.
+    public static func readReadable(_ url: URL) throws -> (records: [EpochRecord], unreadable: Int) {
+        let all = try lines(of: url).map(decode)
+        let records = all.compactMap { $0 }
+        return (records, all.count - records.count)
+    }
+
+    private static func lines(of url: URL) throws -> [Substring] {
+        String(decoding: try readInputFile(url, maximumBytes: 1 << 30, what: "a metrics log (JSON lines)"), as: UTF8.self).split(separator: "\n")
+    }
+
+    private static func decode(_ line: Substring) -> EpochRecord? {
+        try? JSONDecoder().decode(EpochRecord.self, from: Data(line.utf8))
     }
 }
 

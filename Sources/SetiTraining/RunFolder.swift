@@ -69,12 +69,14 @@ public final class RunFolder {
     }
 
     /// Keeps the first `epochs` records of metrics.jsonl (a resumed run continues after
-    /// its checkpoint's epoch; later lines belong to epochs it will train again).
+    /// its checkpoint's epoch; later lines belong to epochs it will train again), and drops
+    /// lines that are no record (one torn by a crash in mid-write), so the resumed run's
+    /// log reads whole.
     public func truncateLog(toEpochs epochs: Int) throws {
         guard FileManager.default.fileExists(atPath: metrics.path) else { return }
-        let records = (try? EpochRecord.read(metrics)) ?? []
+        let (records, unreadable) = try EpochRecord.readReadable(metrics)
         let kept = records.filter { $0.epoch <= epochs }
-        guard kept.count != records.count else { return }
+        guard kept.count != records.count || unreadable > 0 else { return }
         var data = Data()
         for record in kept { data += try JSONLines.encode(record) + Data("\n".utf8) }
         try OutputFile.write(data, to: metrics)

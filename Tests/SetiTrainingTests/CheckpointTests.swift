@@ -176,6 +176,16 @@ final class CheckpointTests: ScratchFolderTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
         try folder.truncateLog(toEpochs: 2)
         XCTAssertEqual(try EpochRecord.read(folder.metrics).map(\.epoch), [1, 2])
+
+        // A line torn by a crash in mid-write, and damage between records, are dropped on
+        // resume: the resumed run's log must read whole at its end.
+        let handle = try FileHandle(forWritingTo: folder.metrics)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("garbage\n{\"epoch\": 3, \"lo".utf8))
+        try handle.close()
+        XCTAssertThrowsError(try EpochRecord.read(folder.metrics))
+        try folder.truncateLog(toEpochs: 2)
+        XCTAssertEqual(try EpochRecord.read(folder.metrics).map(\.epoch), [1, 2])
     }
 
     func testAFailedWriteNamesTheFileAndLeavesTheOldOne() throws {
