@@ -154,6 +154,15 @@ public enum DataFolder {
 func pixelValue(_ level: UInt8) -> Float { Float(Double(level) / 255) }
 
 extension DataFolder {
+    /// The data-set files `folder` holds (each split's images, labels and parameters, in
+    /// either format), as paths relative to it.
+    public static func dataFiles(in folder: URL) -> [String] {
+        Split.allCases.flatMap { split in
+            (["images", "labels"].flatMap { name in Format.allCases.map { "\(name).\($0.rawValue)" } } + ["parameters.csv"])
+                .map { "\(split.rawValue)/\($0)" }
+        }.filter { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+    }
+
     /// Images to classify: a data folder (its validation part) or one images file
     /// (.csv rows or .npy [N, 64, 128] / [N, 8192]). Labels are set to 0.
     public static func loadImages(_ url: URL, classes: Int, height: Int = 64, width: Int = 128) throws -> SpectrogramSet {

@@ -31,6 +31,9 @@ struct Convert: ParsableCommand {
     @Option(help: "Output format.")
     var format: DataFolder.Format = .npy
 
+    @Flag(help: "Replace the data set already in --out (its files in the other format too).")
+    var overwrite = false
+
     /// Both parts are read and checked before anything is written: a refused input leaves
     /// no half-converted folder.
     func run() throws {
@@ -40,9 +43,11 @@ struct Convert: ParsableCommand {
         guard train.classNames == validation.classNames else {
             throw DataError("\(data): train holds the classes \(train.classNames.joined(separator: ", ")) and validation \(validation.classNames.joined(separator: ", ")); convert needs one class list")
         }
-        for (split, set) in parts {
-            try DataFolder.write(set, as: split, to: URL(fileURLWithPath: out), formats: [format])
-            try Output.line("\(split.rawValue): \(set.count) spectrograms")
+        try writeDataFolder(out, overwrite: overwrite) {
+            for (split, set) in parts {
+                try DataFolder.write(set, as: split, to: URL(fileURLWithPath: out), formats: [format])
+                try Output.line("\(split.rawValue): \(set.count) spectrograms")
+            }
         }
         try Output.line("converted in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         try Output.finish()

@@ -67,6 +67,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Format to write; repeat for both (default: csv and npy).")
     var format: [DataFolder.Format] = [.csv, .npy]
 
+    @Flag(help: "Replace the data set already in --out.")
+    var overwrite = false
+
     /// The SNR bounds the flags give, an end not given taking the generator's own; nil
     /// when neither flag is given.
     private var snrBounds: (low: Double, high: Double)? {
@@ -111,17 +114,19 @@ struct Simulate: ParsableCommand {
         simulator.shift = shift
         let folder = URL(fileURLWithPath: out)
         let validation = validationPerClass ?? max(1, perClass / 4)
-        for (split, n) in [(DataFolder.Split.train, perClass), (.validation, validation)] {
-            let start = Date()
-            let (set, parameters) = simulator.generateWithParameters(perClass: n, split: split)
-            try DataFolder.write(set, as: split, to: folder, formats: Array(Set(format)).sorted { $0.rawValue < $1.rawValue })
-            try DataFolder.writeParameters(parameters, as: split, to: folder)
-            if dat {
-                try DataFolder.writeML4SETIFiles(count: set.count, as: split, to: folder.appendingPathComponent("dat")) {
-                    simulator.ml4setiFile(sample: $0, perClass: n, split: split)
+        try writeDataFolder(out, overwrite: overwrite) {
+            for (split, n) in [(DataFolder.Split.train, perClass), (.validation, validation)] {
+                let start = Date()
+                let (set, parameters) = simulator.generateWithParameters(perClass: n, split: split)
+                try DataFolder.write(set, as: split, to: folder, formats: Array(Set(format)).sorted { $0.rawValue < $1.rawValue })
+                try DataFolder.writeParameters(parameters, as: split, to: folder)
+                if dat {
+                    try DataFolder.writeML4SETIFiles(count: set.count, as: split, to: folder.appendingPathComponent("dat")) {
+                        simulator.ml4setiFile(sample: $0, perClass: n, split: split)
+                    }
                 }
+                try Output.line("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
             }
-            try Output.line("\(split.rawValue): \(set.count) spectrograms (\(n) per class) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s -> \(folder.appendingPathComponent(split.rawValue).path)")
         }
     }
 }

@@ -480,6 +480,30 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("converted")), "nothing written before the refusal")
     }
 
+    /// simulate and convert leave a data set in --out alone without --overwrite (it may be
+    /// the only copy of real data); with it, the old set's files the new one did not rewrite
+    /// are removed, so no stale format or parameters are read with the new set.
+    func testADataSetInOutIsReplacedOnlyWithOverwrite() throws {
+        try simulate("data")
+        let images = path("data/train/images.npy")
+        let original = try Data(contentsOf: URL(fileURLWithPath: images))
+        let again = try run(["simulate", "--out", path("data"), "--per-class", "2", "--format", "npy"])
+        assertOneLineError(again, "\(path("data")) already holds a data set (train/images.npy, train/labels.npy, train/parameters.csv, validation/images.npy")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: images)), original, "the data set is untouched")
+        assertOneLineError(try run(["convert", "--data", path("data"), "--out", path("data"), "--format", "csv"]), "pass --overwrite to replace it")
+
+        let converted = try run(["convert", "--data", path("data"), "--out", path("data"), "--format", "csv", "--overwrite"])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        let train = try FileManager.default.contentsOfDirectory(atPath: path("data/train")).sorted()
+        XCTAssertEqual(train, ["images.csv", "labels.csv"], "the .npy files and the parameters of the old set are gone")
+        XCTAssertEqual(try DataFolder.load(.train, from: URL(fileURLWithPath: path("data"))).count, 16)
+
+        let replaced = try run(["simulate", "--out", path("data"), "--per-class", "2", "--format", "npy", "--overwrite"])
+        XCTAssertEqual(replaced.status, 0, replaced.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("data/train")).sorted(), ["images.npy", "labels.npy", "parameters.csv"])
+        XCTAssertEqual(try DataFolder.load(.train, from: URL(fileURLWithPath: path("data"))).count, 8)
+    }
+
     func testACheckpointWithNaNWeightsIsRefused() throws {
         XCTAssertEqual(try train("nan").status, 0)
         let url = dir.appendingPathComponent("nan/best.safetensors")
