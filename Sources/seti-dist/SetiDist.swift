@@ -9,9 +9,9 @@ struct SetiDist: ParsableCommand {
     /// Parses and runs a command, speaking with one voice: every failure is one line
     /// starting "seti-dist: error:". A usage error (a flag, a value, a command name) names
     /// the option's help and where the usage is, and exits 64 (EX_USAGE); a failure while
-    /// running (a missing file, a bad header) exits 1. Under mpirun every rank parses the same arguments, so a
-    /// mistake is found by all of them: only rank 0 reports it, and every rank exits with
-    /// the same status, before MPI starts.
+    /// running (a missing file, a bad header) exits 1. Under mpirun every rank parses the
+    /// same arguments, so a mistake is found by all of them: only rank 0 reports it, and
+    /// every rank exits with the same status, before MPI starts.
     static func main() {
         tuneOpenBLASThreads()
         let arguments = Array(CommandLine.arguments.dropFirst())
