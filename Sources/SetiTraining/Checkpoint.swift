@@ -111,6 +111,14 @@ public enum Checkpoint {
         guard metadata.classNames.count == metadata.model.classes else {
             throw CheckpointError("\(url.path): \(metadata.classNames.count) class names for a model with \(metadata.model.classes) outputs")
         }
+        // Class names become CSV columns, JSON keys and picture titles.
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
+        if let bad = metadata.classNames.first(where: { $0.isEmpty || $0.count > 64 || !$0.allSatisfy(allowed.contains) }) {
+            throw CheckpointError("\(url.path): class name '\(bad)': allowed 1 to 64 letters, digits and _ . + -")
+        }
+        guard Set(metadata.classNames).count == metadata.classNames.count else {
+            throw CheckpointError("\(url.path): class names \(metadata.classNames.joined(separator: ", ")) repeat one")
+        }
         for (name, tensor) in file.tensors.sorted(by: { $0.key < $1.key }) {
             if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
                 throw CheckpointError("\(url.path): tensor \(name) holds \(tensor.values[bad]) at element \(bad); the run that wrote it diverged")

@@ -34,11 +34,12 @@ struct Predict: ParsableCommand {
             var scaled = Array(raw)
             meta.calibration?.apply(&scaled, classes: names.count)
             let probs = scaled
-            let best = Evaluator.argmax(raw)
+            // The class is the most probable after calibration, as evaluate counts it.
+            let best = probs.withUnsafeBufferPointer { Evaluator.argmax($0) }
             do {
                 if json {
-                    let fields = zip(names, probs).map { "\"\($0)\":\(String(format: "%.6f", $1))" }.joined(separator: ",")
-                    try Output.line("{\"row\":\(i),\"class\":\"\(names[best])\",\"probabilities\":{\(fields)}}")
+                    let fields = zip(names, probs).map { "\(jsonString($0)):\(String(format: "%.6f", $1))" }.joined(separator: ",")
+                    try Output.line("{\"row\":\(i),\"class\":\(jsonString(names[best])),\"probabilities\":{\(fields)}}")
                 } else {
                     try Output.line("\(i),\(names[best])," + probs.map { String(format: "%.4f", $0) }.joined(separator: ","))
                 }
@@ -46,5 +47,10 @@ struct Predict: ParsableCommand {
         }
         if let failure { throw failure }
         try Output.finish()
+    }
+
+    /// `text` as a JSON string literal, quoted and escaped.
+    private func jsonString(_ text: String) -> String {
+        (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 }

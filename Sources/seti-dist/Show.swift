@@ -47,7 +47,7 @@ struct Show: ParsableCommand {
             _ = Evaluator.evaluate(network, on: shown) { i, raw in
                 var probs = Array(raw)
                 meta.calibration?.apply(&probs, classes: probs.count)
-                let best = Evaluator.argmax(raw)
+                let best = probs.withUnsafeBufferPointer { Evaluator.argmax($0) }
                 predictions[i] = (best, probs[best])
             }
         }

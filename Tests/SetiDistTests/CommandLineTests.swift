@@ -363,6 +363,12 @@ final class CommandLineTests: ScratchFolderTestCase {
         let probabilities = try XCTUnwrap(first["probabilities"] as? [String: Double])
         XCTAssertEqual(probabilities.values.reduce(0, +), 1, accuracy: 1e-4)
         XCTAssertEqual(Set(probabilities.keys), ["squiggle", "narrowband", "noise", "narrowbanddrd"])
+        // Every row's class is its most probable after calibration, as evaluate counts it.
+        for row in rows {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any])
+            let probabilities = try XCTUnwrap(object["probabilities"] as? [String: Double])
+            XCTAssertEqual(object["class"] as? String, probabilities.max { $0.value < $1.value }?.key, String(row))
+        }
     }
 
     func testFineTuningFromACheckpointWithANewHeadForSevenClasses() throws {

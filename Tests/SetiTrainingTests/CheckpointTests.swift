@@ -109,6 +109,20 @@ final class CheckpointTests: ScratchFolderTestCase {
         XCTAssertEqual(try Checkpoint.read(dir.appendingPathComponent("edge.safetensors")).metadata.step, Checkpoint.maximumCounter)
     }
 
+    /// Class names become CSV columns and JSON keys: a comma, a quote or a newline in one
+    /// broke predict's output, so they are checked when the file is read.
+    func testClassNamesThatWouldBreakOutputsAreRefused() throws {
+        let network = Network(spec: spec, maxBatch: 1, seed: 5)
+        for (names, words) in [(["a,b", "n", "x", "y"], "class name 'a,b'"), (["a", "b\nc", "x", "y"], "class name 'b\nc'"),
+                               (["a", "", "x", "y"], "class name ''"), (["a", "a", "x", "y"], "repeat one")] {
+            var meta = metadata(network)
+            meta.classNames = names
+            let url = dir.appendingPathComponent("names.safetensors")
+            try Checkpoint.save(network: network, optimizer: nil, metadata: meta, to: url)
+            XCTAssertThrowsError(try Checkpoint.read(url)) { XCTAssertTrue("\($0)".contains(words), "\($0)") }
+        }
+    }
+
     func testAPlainSafetensorsFileIsNotACheckpoint() throws {
         let url = dir.appendingPathComponent("plain.safetensors")
         try Safetensors(tensors: ["x": .init(shape: [1], values: [1])]).serialized().write(to: url)
