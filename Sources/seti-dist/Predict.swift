@@ -28,6 +28,7 @@ struct Predict: ParsableCommand {
         let set = try DataFolder.loadImages(URL(fileURLWithPath: data), classes: names.count)
         try Evaluator.checkCompatible(network, with: set, labelled: false, source: data)
         if !json { try Output.line("row,class," + names.joined(separator: ",")) }
+        let quoted = names.map(jsonString)
         var failure: Error?
         _ = Evaluator.evaluate(network, on: set) { i, raw in
             guard failure == nil else { return }
@@ -38,8 +39,8 @@ struct Predict: ParsableCommand {
             let best = probs.withUnsafeBufferPointer { Evaluator.argmax($0) }
             do {
                 if json {
-                    let fields = zip(names, probs).map { "\(jsonString($0)):\(String(format: "%.6f", $1))" }.joined(separator: ",")
-                    try Output.line("{\"row\":\(i),\"class\":\(jsonString(names[best])),\"probabilities\":{\(fields)}}")
+                    let fields = zip(quoted, probs).map { "\($0):\(String(format: "%.6f", $1))" }.joined(separator: ",")
+                    try Output.line("{\"row\":\(i),\"class\":\(quoted[best]),\"probabilities\":{\(fields)}}")
                 } else {
                     try Output.line("\(i),\(names[best])," + probs.map { String(format: "%.4f", $0) }.joined(separator: ","))
                 }
