@@ -34,15 +34,9 @@ func linkTarget(_ path: String) -> String {
 /// With `pipes` false (a data folder's files), a pipe or a device is refused at once.
 public func readInputFile(_ url: URL, maximumBytes: Int, what: String, pipes: Bool = true) throws -> Data {
     let path = url.path
-    var status = stat()
-    guard stat(path, &status) == 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
+    let status = try inputStatus(path, what: what, pipes: pipes)
     let regular = status.st_mode & S_IFMT == S_IFREG
-    switch status.st_mode & S_IFMT {
-    case S_IFDIR: throw FileError(path: path, "is a folder; expected \(what)")
-    case S_IFREG:
-        guard Int(status.st_size) <= maximumBytes else { throw FileError(path: path, "\(status.st_size) bytes is too large for \(what)") }
-    default: guard pipes else { throw FileError(path: path, "not a regular file (a pipe or a device); expected \(what)") }
-    }
+    if regular, Int(status.st_size) > maximumBytes { throw FileError(path: path, "\(status.st_size) bytes is too large for \(what)") }
     // Opening a FIFO blocks until a writer opens it; without O_NONBLOCK it may never return.
     let fd = open(path, O_RDONLY | O_CLOEXEC | (regular ? 0 : O_NONBLOCK))
     guard fd >= 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
@@ -75,15 +69,24 @@ public let pipeWaitSeconds = 10
 /// file, and reading one that never ends would not.
 public func mapInputFile(_ url: URL, what: String) throws -> Data {
     let path = url.path
+    _ = try inputStatus(path, what: what, pipes: false)
+    do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+        throw FileError(path: path, "cannot read the file (\(reason(of: error)))")
+    }
+}
+
+/// The status of the input file at `path`: a regular file, or with `pipes` also a pipe or
+/// a device. A missing file, a folder, or a pipe where none is accepted is an error naming
+/// `what`.
+private func inputStatus(_ path: String, what: String, pipes: Bool) throws -> stat {
     var status = stat()
     guard stat(path, &status) == 0 else { throw FileError(path: path, "cannot read the file (\(systemReason()))") }
     switch status.st_mode & S_IFMT {
     case S_IFDIR: throw FileError(path: path, "is a folder; expected \(what)")
-    case S_IFREG: break
-    default: throw FileError(path: path, "not a regular file (a pipe or a device); expected \(what)")
-    }
-    do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-        throw FileError(path: path, "cannot read the file (\(reason(of: error)))")
+    case S_IFREG: return status
+    default:
+        guard pipes else { throw FileError(path: path, "not a regular file (a pipe or a device); expected \(what)") }
+        return status
     }
 }
 
