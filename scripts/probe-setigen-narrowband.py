@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Probes how a checkpoint classifies straight setigen tracks by drift and width: 25 bright
+narrowband spectrograms (SNR 50) for each drift (0, 0.3, 0.6, 0.9 channels a step) and each
+frequency profile FWHM (0.5, 1, 2 channels), drawn by setigen (PyPI 2.7.0) in the layout of
+`make-setigen-set.py` and encoded the same way. Prints, per cell, how many `seti-dist
+predict` calls narrowband and how many narrowbanddrd.
+
+Why: setigen samples a Gaussian profile at channel centres, so a track narrower than a
+channel that drifts almost a channel a step shows as short 45-degree dashes that come and
+go along a shallower line, which models take for a bend (docs/GUIDE.md, "What 0.22 tried").
+
+Not part of CI; run it in a throwaway venv, after building seti-dist:
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install setigen==2.7.0 numpy
+    /tmp/venv/bin/python scripts/probe-setigen-narrowband.py --checkpoint runs/seti/best.safetensors [--seti-dist PATH]
+"""
+import argparse, csv, io, logging, os, subprocess, tempfile
+import numpy as np
+from astropy import units as u
+import setigen as stg
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--checkpoint", required=True)
+parser.add_argument("--seti-dist", default=".build/release/seti-dist")
+parser.add_argument("--per-cell", type=int, default=25)
+parser.add_argument("--seed", type=int, default=5)
+args = parser.parse_args()
+logging.disable(logging.WARNING)
+
+df, dt = 2.7939677238464355 * u.Hz, 18.253611008 * u.s
+rate = (df / dt).to(u.Hz / u.s).value  # one channel per step, Hz/s
+drifts, widths = [0.0, 0.3, 0.6, 0.9], [0.5, 1.0, 2.0]
+
+def encode(power):
+    logs = np.log10(np.maximum(power, 1e-6))
+    median = np.sort(logs.ravel())[logs.size // 2]
+    top = max(logs.max(), median + 0.35)
+    bottom = median - (1 - 0.675) / 0.675 * (top - median)
+    return (np.round(np.clip(1 - (logs - bottom) / (top - bottom), 0, 1) * 255) / 255).astype(np.float32)
+
+rng = np.random.default_rng(args.seed)
+images, cells = [], []
+for drift in drifts:
+    for width in widths:
+        for k in range(args.per_cell):
+            frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True,
+                              seed=int(rng.integers(1 << 31)))
+            frame.add_noise(x_mean=10, noise_type="chi2")
+            signed = drift if k % 2 else -drift
+            # Start where the whole track stays inside the 128 channels.
+            if drift < 0.5:
+                start = int(rng.integers(40, 88))
+            else:
+                start = int(rng.integers(8, 30)) if signed > 0 else int(rng.integers(98, 120))
+            frame.add_signal(stg.constant_path(f_start=frame.get_frequency(start), drift_rate=signed * rate * u.Hz / u.s),
+                             stg.constant_t_profile(level=frame.get_intensity(snr=50)),
+                             stg.gaussian_f_profile(width=width * df.value * u.Hz), stg.constant_bp_profile(level=1))
+            images.append(encode(frame.data).reshape(-1))
+            cells.append((drift, width))
+
+with tempfile.TemporaryDirectory() as work:
+    path = os.path.join(work, "probe.npy")
+    np.save(path, np.stack(images))
+    out = subprocess.run([args.seti_dist, "predict", "--checkpoint", args.checkpoint, "--data", path],
+                         capture_output=True, text=True, check=True).stdout
+classes = np.array([row["class"] for row in csv.DictReader(io.StringIO(out))])
+cells = np.array(cells)
+print(f"straight tracks, SNR 50, {args.per_cell} a cell: narrowband / narrowbanddrd")
+print("drift (ch/step) " + "".join(f"  FWHM {w:g} ch  " for w in widths))
+for drift in drifts:
+    line = f"{drift:<15g} "
+    for width in widths:
+        chosen = classes[(cells[:, 0] == drift) & (cells[:, 1] == width)]
+        line += f"  {(chosen == 'narrowband').sum():3d} / {(chosen == 'narrowbanddrd').sum():3d}   "
+    print(line)
