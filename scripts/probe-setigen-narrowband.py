@@ -7,7 +7,7 @@ predict` calls narrowband and how many narrowbanddrd.
 
 Why: setigen samples a Gaussian profile at channel centres, so a track narrower than a
 channel that drifts almost a channel a step shows as short 45-degree dashes that come and
-go along a shallower line, which models take for a bend (docs/GUIDE.md, "What 0.22 tried").
+go along a shallower line, which models take for a bend (docs/GUIDE.md, "What 0.21.1 tried").
 
 Not part of CI; run it in a throwaway venv, after building seti-dist:
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install setigen==2.7.0 numpy
