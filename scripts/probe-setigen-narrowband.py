@@ -24,6 +24,8 @@ parser.add_argument("--seti-dist", default=".build/release/seti-dist")
 parser.add_argument("--per-cell", type=int, default=25)
 parser.add_argument("--seed", type=int, default=5)
 args = parser.parse_args()
+if not 1 <= args.per_cell <= 10000:
+    parser.error(f"--per-cell {args.per_cell}: allowed 1...10000")
 logging.disable(logging.WARNING)
 
 df, dt = 2.7939677238464355 * u.Hz, 18.253611008 * u.s

@@ -32,9 +32,8 @@ struct Predict: ParsableCommand {
         var failure: Error?
         _ = Evaluator.evaluate(network, on: set) { i, raw in
             guard failure == nil else { return }
-            var scaled = Array(raw)
-            meta.calibration?.apply(&scaled, classes: names.count)
-            let probs = scaled
+            var probs = Array(raw)
+            meta.calibration?.apply(&probs, classes: names.count)
             // The class is the most probable after calibration, as evaluate counts it.
             let best = probs.withUnsafeBufferPointer { Evaluator.argmax($0) }
             do {
