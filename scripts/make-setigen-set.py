@@ -10,7 +10,8 @@ that no code of seti-dist made. Four classes, as seti-dist's simulator names the
 Each a 64-step x 128-channel frame (2.79 Hz channels, 18.25 s steps as Breakthrough
 Listen's high-resolution products), Gaussian frequency profile 0.5-2 channels wide, SNR
 drawn log-uniformly from 10 to 100 (setigen's get_intensity), encoded as seti-dist
-encodes power: log10, median -> 0.675, strongest pixel -> 0, levels k/255.
+encodes power: log10, median -> 0.675, strongest pixel -> 0, levels k/255. The same seed
+gives the same bytes (the random walks' steps are seeded too, since 0.21.2).
 
 Not part of CI; run it in a throwaway venv:
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install setigen==2.7.0 numpy
@@ -42,8 +43,8 @@ def encode(power):
     return (np.round(pixel * 255) / 255).astype(np.float32)
 
 def sample(kind, rng):
-    frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True,
-                      seed=int(rng.integers(1 << 31)))
+    seed = int(rng.integers(1 << 31))  # the frame's noise; seed + 1 the random walk's steps
+    frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True, seed=seed)
     frame.add_noise(x_mean=10, noise_type="chi2")
     if kind != "noise":
         snr = float(np.exp(rng.uniform(np.log(10), np.log(100))))
@@ -58,7 +59,7 @@ def sample(kind, rng):
             path = stg.squared_path(f_start=start, drift_rate=2 * bend * df.value / (64 * dt.value) ** 2 * u.Hz / u.s)
         else:
             path = stg.simple_rfi_path(f_start=start, drift_rate=drift * 0.3 * u.Hz / u.s,
-                                       spread=float(rng.uniform(4, 16)) * df, spread_type="uniform", rfi_type="random_walk")
+                                       spread=float(rng.uniform(4, 16)) * df, spread_type="uniform", rfi_type="random_walk", seed=seed + 1)
         frame.add_signal(path, stg.constant_t_profile(level=frame.get_intensity(snr=snr)),
                          stg.gaussian_f_profile(width=width * u.Hz), stg.constant_bp_profile(level=1))
     return encode(frame.data)
