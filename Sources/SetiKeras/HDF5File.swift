@@ -15,7 +15,7 @@ final class HDF5File {
     /// Creates (or truncates) the file at `url`.
     init(creating url: URL) throws {
         path = url.path
-        H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)  // errors come back as return codes, not printed
+        chdf5_silence_errors()
         file = H5Fcreate(url.path, chdf5_truncate(), chdf5_default(), chdf5_default())
         guard file >= 0 else { throw Failure(description: "\(url.path): cannot create the HDF5 file") }
     }

@@ -241,5 +241,20 @@ final class ScanAndFormatsTests: ScratchFolderTestCase {
             XCTAssertEqual(result.status, 1, result.stderr)
             XCTAssertEqual(result.stderr.components(separatedBy: words).count, 2, "reported once: \(result.stderr)")
         }
+        // A corrupt compressed chunk is read on scan's reading thread, not the main one:
+        // HDF5 must not print its error stack there either.
+        let (_, h5) = try observations()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: h5)))
+        for i in stride(from: bytes.count - 3000, to: bytes.count - 100, by: 5) { bytes[i] ^= 0x5A }
+        try Data(bytes).write(to: dir.appendingPathComponent("corrupt.h5"))
+        for np in [nil, 2] as [Int?] {
+            let result = try MPIRun.run(np: np, ["scan", path("corrupt.h5"), "--checkpoint", path("model/best.safetensors"), "--out", path("out")])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            let message = "seti-dist: error: \(path("corrupt.h5")): cannot read the data"
+            XCTAssertEqual(result.stderr.components(separatedBy: message).count, 2, "reported once on \(np ?? 1) rank(s): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("HDF5-DIAG"), result.stderr)
+            // Under mpirun, mpirun's own notice of the failed rank follows.
+            if np == nil { XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr) }
+        }
     }
 }

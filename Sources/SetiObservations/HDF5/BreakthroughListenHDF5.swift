@@ -13,7 +13,6 @@ public enum BreakthroughListenHDF5 {
 
     /// Registers the bitshuffle codec with HDF5 once per process (thread-safe lazy global).
     private static let registration: Bool = {
-        H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)  // errors come back as return codes, not printed
         var filter = H5Z_class2_t(
             version: Int32(H5Z_CLASS_T_VERS), id: bitshuffleFilter, encoder_present: 1, decoder_present: 1,
             name: UnsafePointer(strdup("bitshuffle; seti-dist")), can_apply: nil, set_local: nil, filter: bitshuffleCallback)
@@ -63,6 +62,7 @@ public enum BreakthroughListenHDF5 {
     /// bitshuffle/LZ4-compressed in chunks when `compressed`: for tests and conversions.
     public static func write(_ power: [Float], header: ObservationHeader, to url: URL, compressed: Bool) throws {
         precondition(power.count == header.timeSteps * header.channels && registration)
+        chdf5_silence_errors()
         let file = H5Fcreate(url.path, chdf5_truncate(), chdf5_default(), chdf5_default())
         guard file >= 0 else { throw ObservationError(file: url.path, "cannot create the HDF5 file") }
         defer { H5Fclose(file) }
@@ -99,6 +99,7 @@ public enum BreakthroughListenHDF5 {
     private static func withDataset<T>(_ url: URL, _ body: (hid_t, hid_t, [Int]) throws -> T) throws -> T {
         let path = url.path
         _ = registration
+        chdf5_silence_errors()
         guard FileManager.default.isReadableFile(atPath: path) else { throw ObservationError(file: path, "cannot open the file") }
         guard H5Fis_hdf5(path) > 0 else { throw ObservationError(file: path, "not an HDF5 file") }
         let file = H5Fopen(path, chdf5_read_only(), chdf5_default())
