@@ -1,7 +1,8 @@
 import Foundation
 import SetiFiles
 
-/// The public data set's CSV: headerless rows of comma-separated decimal numbers.
+/// The public data set's CSV: headerless rows of comma-separated decimal numbers (spaces
+/// or tabs around a number are allowed).
 ///
 /// Parsing works on the file's bytes with no per-field allocation: each field's digits
 /// are accumulated into an integer mantissa and a decimal exponent and converted once,
@@ -27,15 +28,23 @@ enum CSV {
         let n = bytes.count
         values.reserveCapacity(n / 8)
         while i < n {
-            // Skip blank lines (and a final newline); "\r\n" endings are accepted.
-            if bytes[i] == 0x0A { i += 1; line += 1; continue }
-            if bytes[i] == 0x0D { i += 1; continue }
+            // Skip blank lines (spaces and tabs only, or nothing; a final newline too);
+            // "\r\n" endings are accepted.
+            var blank = i
+            while blank < n && (bytes[blank] == 0x20 || bytes[blank] == 0x09) { blank += 1 }
+            if blank == n { break }
+            if bytes[blank] == 0x0A { i = blank + 1; line += 1; continue }
+            if bytes[blank] == 0x0D { i = blank + 1; continue }
             var fields = 0
             while true {
                 fields += 1
+                // Spaces and tabs around a field are allowed, as numpy's savetxt(delimiter=", ")
+                // and hand-edited files write them.
+                while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
                 let (value, next) = try parseNumber(bytes, i, path: path, line: line, column: fields)
                 values.append(value)
                 i = next
+                while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
                 if i < n && bytes[i] == 0x2C { i += 1; continue }  // ','
                 if i < n && bytes[i] == 0x0D { i += 1 }
                 guard i >= n || bytes[i] == 0x0A else {

@@ -47,6 +47,21 @@ final class ParserFuzzTests: XCTestCase {
         }
         let bom = try Array("\u{FEFF}0.5,1\n".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "bom.csv", columns: nil) }
         XCTAssertEqual(bom.values, [0.5, 1])
+        // Spaces and tabs around numbers (numpy's savetxt with delimiter ", "), not between two.
+        let spaced = try Array(" 0.5, 1 ,\t0.25\t\r\n1 ,2,  3\n".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "spaced.csv", columns: [3]) }
+        XCTAssertEqual(spaced.values, [0.5, 1, 0.25, 1, 2, 3])
+        XCTAssertEqual(spaced.rows, 2)
+        let blankLines = try Array("1,2\n \t\n3,4\n  ".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "blank.csv", columns: nil) }
+        XCTAssertEqual(blankLines.values, [1, 2, 3, 4])
+        XCTAssertThrowsError(try Array("  \n\t".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "x.csv", columns: nil) }) {
+            XCTAssertEqual("\($0)", "x.csv: the file is empty")
+        }
+        XCTAssertThrowsError(try Array("0.5 1,2\n".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "x.csv", columns: nil) }) {
+            XCTAssertEqual("\($0)", "x.csv:1:1: unexpected character '1' after a number")
+        }
+        XCTAssertThrowsError(try Array("0.5, ,2\n".utf8).withUnsafeBufferPointer { try CSV.parse($0, path: "x.csv", columns: nil) }) {
+            XCTAssertEqual("\($0)", "x.csv:1:2: empty field")
+        }
     }
 
     private func npy(_ bytes: [UInt8]) {
