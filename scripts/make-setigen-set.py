@@ -22,6 +22,7 @@ import argparse, logging, os
 import numpy as np
 from astropy import units as u
 import setigen as stg
+from setigen_layout import df, dt, rate, noise_frame, encode
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", required=True)
@@ -31,21 +32,9 @@ args = parser.parse_args()
 logging.disable(logging.WARNING)
 
 classes = ["squiggle", "narrowband", "noise", "narrowbanddrd"]
-df, dt = 2.7939677238464355 * u.Hz, 18.253611008 * u.s
-rate = (df / dt).to(u.Hz / u.s).value  # one channel per step, Hz/s
-
-def encode(power):
-    logs = np.log10(np.maximum(power, 1e-6))
-    median = np.sort(logs.ravel())[logs.size // 2]
-    top = max(logs.max(), median + 0.35)
-    bottom = median - (1 - 0.675) / 0.675 * (top - median)
-    pixel = np.clip(1 - (logs - bottom) / (top - bottom), 0, 1)
-    return (np.round(pixel * 255) / 255).astype(np.float32)
-
 def sample(kind, rng):
     seed = int(rng.integers(1 << 31))  # the frame's noise; seed + 1 the random walk's steps
-    frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True, seed=seed)
-    frame.add_noise(x_mean=10, noise_type="chi2")
+    frame = noise_frame(seed)
     if kind != "noise":
         snr = float(np.exp(rng.uniform(np.log(10), np.log(100))))
         width = float(rng.uniform(0.5, 2.0)) * df.value

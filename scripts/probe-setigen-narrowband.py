@@ -17,6 +17,7 @@ import argparse, csv, io, logging, os, subprocess, tempfile
 import numpy as np
 from astropy import units as u
 import setigen as stg
+from setigen_layout import df, rate, noise_frame, encode
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--checkpoint", required=True)
@@ -28,25 +29,14 @@ if not 1 <= args.per_cell <= 10000:
     parser.error(f"--per-cell {args.per_cell}: allowed 1...10000")
 logging.disable(logging.WARNING)
 
-df, dt = 2.7939677238464355 * u.Hz, 18.253611008 * u.s
-rate = (df / dt).to(u.Hz / u.s).value  # one channel per step, Hz/s
 drifts, widths = [0.0, 0.3, 0.6, 0.9], [0.5, 1.0, 2.0]
-
-def encode(power):
-    logs = np.log10(np.maximum(power, 1e-6))
-    median = np.sort(logs.ravel())[logs.size // 2]
-    top = max(logs.max(), median + 0.35)
-    bottom = median - (1 - 0.675) / 0.675 * (top - median)
-    return (np.round(np.clip(1 - (logs - bottom) / (top - bottom), 0, 1) * 255) / 255).astype(np.float32)
 
 rng = np.random.default_rng(args.seed)
 images, cells = [], []
 for drift in drifts:
     for width in widths:
         for k in range(args.per_cell):
-            frame = stg.Frame(fchans=128, tchans=64, df=df, dt=dt, fch1=6000 * u.MHz, ascending=True,
-                              seed=int(rng.integers(1 << 31)))
-            frame.add_noise(x_mean=10, noise_type="chi2")
+            frame = noise_frame(int(rng.integers(1 << 31)))
             signed = drift if k % 2 else -drift
             # Start where the whole track stays inside the 128 channels.
             if drift < 0.5:
