@@ -30,8 +30,7 @@ enum CSV {
         while i < n {
             // Skip blank lines (spaces and tabs only, or nothing; a final newline too);
             // "\r\n" endings are accepted.
-            var blank = i
-            while blank < n && (bytes[blank] == 0x20 || bytes[blank] == 0x09) { blank += 1 }
+            let blank = skipSpaces(bytes, i)
             if blank == n { break }
             if bytes[blank] == 0x0A { i = blank + 1; line += 1; continue }
             if bytes[blank] == 0x0D { i = blank + 1; continue }
@@ -40,11 +39,9 @@ enum CSV {
                 fields += 1
                 // Spaces and tabs around a field are allowed, as numpy's savetxt(delimiter=", ")
                 // and hand-edited files write them.
-                while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
-                let (value, next) = try parseNumber(bytes, i, path: path, line: line, column: fields)
+                let (value, next) = try parseNumber(bytes, skipSpaces(bytes, i), path: path, line: line, column: fields)
                 values.append(value)
-                i = next
-                while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+                i = skipSpaces(bytes, next)
                 if i < n && bytes[i] == 0x2C { i += 1; continue }  // ','
                 if i < n && bytes[i] == 0x0D { i += 1 }
                 guard i >= n || bytes[i] == 0x0A else {
@@ -68,6 +65,14 @@ enum CSV {
         }
         guard rows > 0 else { throw DataError(file: path, "the file is empty") }
         return (values, rows, columns)
+    }
+
+    /// The index of the first byte at or after `i` that is not a space or a tab.
+    @inline(__always)
+    private static func skipSpaces(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+        var i = i
+        while i < b.count && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
+        return i
     }
 
     private static let powersOfTen: [Double] = (0...40).map { pow(10, Double($0)) }
