@@ -17,8 +17,8 @@ struct Train: ParsableCommand {
             half of those 16- or 32-step observations stretched to 64 rows as scan stretches them) \
             and the standard recipe: seti-dist's deep CNN (--model deep: four convolution \
             blocks, 26 times fewer weights than the course's), the course's Adam from learning rate \
-            0.005, horizontal flips and global batch 32, but 64 epochs (not 12), the rate decays 0.96x \
-            every 50 steps (not 5), batch-norm statistics are re-estimated over 25 training \
+            0.005, horizontal flips and global batch 32, but 96 epochs (not 12), the rate decays 0.96x \
+            every 75 steps (not 5), batch-norm statistics are re-estimated over 25 training \
             batches before each validation, 3,200 new training samples are simulated every \
             epoch, Adam decays the weights (AdamW, --weight-decay 0.05), contrast is scaled \
             by up to 20% and half the samples are re-encoded min-max.

@@ -172,7 +172,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
     func testANamedScheduleKeepsTheRecipesSettingsAndCosineSpansTheRun() throws {
         XCTAssertEqual(try merge("schedule: cosine\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0))
         XCTAssertEqual(try merge("schedule: exponential\n").schedule.decay, TrainConfig.standard.schedule.decay)
-        XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 50, factor: 0.96))
+        XCTAssertEqual(try merge("schedule: step\n").schedule.decay, .step(every: 75, factor: 0.96))
         XCTAssertEqual(try merge("schedule: exponential\n", over: .kerasSeed).schedule.decay, TrainConfig.kerasSeed.schedule.decay)
         XCTAssertEqual(try merge("schedule: cosine\ndecay-rate: 0.1\n").schedule.decay, .cosine(decaySteps: nil, alpha: 0.1))
         assertRefused("schedule: cosine\ndecay-steps: 8.5\n", saying: ":2: field 'decay-steps' = 8.5: expected a whole number")
@@ -202,7 +202,7 @@ final class ConfigFileFlagNameTests: XCTestCase {
     /// Seven simulated classes make an epoch of 7/4 as many steps: the decay keeps its pace
     /// per epoch unless the steps are given; a run already at 7 classes is not paced twice.
     func testMoreClassesKeepTheDecaysPacePerEpoch() throws {
-        XCTAssertEqual(try merge("classes: 7\n").schedule.decay, .exponential(decaySteps: 88, rate: 0.96, staircase: true))
+        XCTAssertEqual(try merge("classes: 7\n").schedule.decay, .exponential(decaySteps: 131, rate: 0.96, staircase: true))
         XCTAssertEqual(try merge("classes: 7\ndecay-steps: 50\n").schedule.decay, .exponential(decaySteps: 50, rate: 0.96, staircase: true))
         XCTAssertEqual(try merge("classes: 4\n").schedule.decay, TrainConfig.standard.schedule.decay)
         var seven = TrainConfigPatch()

@@ -32,8 +32,8 @@ public struct LearningRateSchedule: Codable, Hashable, Sendable {
         }
 
         /// The standard recipe's decay settings, which a shape takes when the decay in force
-        /// has none of its kind: 0.96x every 50 steps.
-        public static let standardSteps = 50, standardRate = 0.96
+        /// has none of its kind: 0.96x every 75 steps.
+        public static let standardSteps = 75, standardRate = 0.96
 
         /// This decay with its period (steps per decay, a cosine's length when set) scaled
         /// by `factor`, rounded, at least one step: the same pace per epoch when an epoch
