@@ -1,4 +1,4 @@
 /// seti-dist's version, printed by `seti-dist --version` with the git commit of the build.
 public enum SetiDistVersion {
-    public static let number = "0.21.2"
+    public static let number = "0.22.0"
 }
