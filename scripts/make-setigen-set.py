@@ -46,8 +46,10 @@ def sample(kind, rng):
         drift = 0.0 if rng.random() < 0.2 else float(rng.uniform(-1, 1)) * rate
         channel = int(rng.integers(16, 112))
         start = frame.get_frequency(channel)
-        # get_intensity gives a pixel on the track SNR / sqrt(steps) noise deviations.
-        parameters = dict(snr=snr / 8, drift=drift / rate, curvature=0.0, width=width / df.value / 2.3548, start=channel)
+        # get_intensity gives a pixel on the track SNR / sqrt(steps) noise deviations; the
+        # profile's width is its FWHM, 2 sqrt(2 ln 2) sigmas.
+        parameters = dict(snr=snr / np.sqrt(frame.tchans), drift=drift / rate, curvature=0.0,
+                          width=width / df.value / (2 * np.sqrt(2 * np.log(2))), start=channel)
         if kind == "narrowband":
             path = stg.constant_path(f_start=start, drift_rate=drift * u.Hz / u.s)
         elif kind == "narrowbanddrd":
