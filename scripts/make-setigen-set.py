@@ -13,6 +13,9 @@ drawn log-uniformly from 10 to 100 (setigen's get_intensity), encoded as seti-di
 encodes power: log10, median -> 0.675, strongest pixel -> 0, levels k/255. The same seed
 gives the same bytes (the random walks' steps are seeded too, since 0.21.2).
 
+--max-drift and --doppler-smearing draw faster narrowbands (and smear them) for probing a
+model's drift range; their defaults make the matrix's set.
+
 Not part of CI; run it in a throwaway venv:
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install setigen==2.7.0 numpy
     /tmp/venv/bin/python scripts/make-setigen-set.py --out data/setigen --per-class 800 --seed 1
@@ -29,6 +32,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--out", required=True)
 parser.add_argument("--per-class", type=int, default=800)
 parser.add_argument("--seed", type=int, default=1)
+parser.add_argument("--max-drift", type=float, default=1.0,
+                    help="straight tracks' largest drift, channels per step (the matrix's set: 1)")
+parser.add_argument("--doppler-smearing", action="store_true",
+                    help="spread each step's power over its drift (setigen's doppler_smearing)")
 args = parser.parse_args()
 logging.disable(logging.WARNING)
 
@@ -43,7 +50,7 @@ def sample(kind, rng):
     if kind != "noise":
         snr = float(np.exp(rng.uniform(np.log(10), np.log(100))))
         width = float(rng.uniform(0.5, 2.0)) * df.value
-        drift = 0.0 if rng.random() < 0.2 else float(rng.uniform(-1, 1)) * rate
+        drift = 0.0 if rng.random() < 0.2 else float(rng.uniform(-1, 1)) * rate * (args.max_drift if kind == "narrowband" else 1)
         channel = int(rng.integers(16, 112))
         start = frame.get_frequency(channel)
         # get_intensity gives a pixel on the track SNR / sqrt(steps) noise deviations; the
@@ -62,7 +69,8 @@ def sample(kind, rng):
             path = stg.simple_rfi_path(f_start=start, drift_rate=drift * 0.3 * u.Hz / u.s,
                                        spread=float(rng.uniform(4, 16)) * df, spread_type="uniform", rfi_type="random_walk", seed=seed + 1)
         frame.add_signal(path, stg.constant_t_profile(level=frame.get_intensity(snr=snr)),
-                         stg.gaussian_f_profile(width=width * u.Hz), stg.constant_bp_profile(level=1))
+                         stg.gaussian_f_profile(width=width * u.Hz), stg.constant_bp_profile(level=1),
+                         doppler_smearing=args.doppler_smearing)
     row = f"{kind},{parameters['snr']:.4f},{parameters['drift']:.4f},{parameters['curvature']:.4f},{parameters['width']:.4f},{parameters['start']:.2f},{spectra},setigen"
     return encode(frame.data), row
 
