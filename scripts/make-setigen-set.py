@@ -37,6 +37,10 @@ parser.add_argument("--max-drift", type=float, default=1.0,
 parser.add_argument("--doppler-smearing", action="store_true",
                     help="spread each step's power over its drift (setigen's doppler_smearing)")
 args = parser.parse_args()
+if not 0 < args.max_drift <= 64:  # NaN fails too
+    parser.error(f"--max-drift {args.max_drift}: allowed 0 < C <= 64 channels per step")
+if args.per_class < 1:
+    parser.error(f"--per-class {args.per_class}: allowed 1 or more")
 logging.disable(logging.WARNING)
 
 classes = ["squiggle", "narrowband", "noise", "narrowbanddrd"]
